@@ -1,0 +1,83 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { STREAM_NAME } from "@vigil/bus";
+import { migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
+import { createDevice } from "@vigil/devices";
+import { createQueryApp, loadQueryConfig, type QueryApp } from "@vigil/query";
+import { createReceiverApp, loadReceiverConfig, type ReceiverApp } from "@vigil/receiver";
+import { createLogger } from "@vigil/runtime";
+import type { DeviceIdentity } from "@vigil/simulator";
+import { createWriterApp, loadWriterConfig, type WriterApp } from "@vigil/writer";
+
+export interface Pipeline {
+  database: VigilDatabase;
+  receiver: ReceiverApp;
+  writer: WriterApp;
+  query: QueryApp;
+  /** Registers devices CODE-1..count and returns their keys. */
+  provision(code: string, count: number): Promise<DeviceIdentity[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Receiver, writer and query in this process on port 0, against a real
+ * database URL and a real nats-server, as separate apps with their own
+ * connections (only the migration runs here first).
+ */
+export async function startPipeline(options: {
+  databaseUrl: string;
+  natsUrl: string;
+  env?: Record<string, string>;
+}): Promise<Pipeline> {
+  const env = {
+    DATABASE_URL: options.databaseUrl,
+    NATS_URL: options.natsUrl,
+    RECEIVER_PORT: "0",
+    RECEIVER_HOST: "127.0.0.1",
+    QUERY_PORT: "0",
+    QUERY_HOST: "127.0.0.1",
+    ...options.env,
+  };
+  const logger = createLogger({ name: "e2e", level: process.env.E2E_LOG_LEVEL ?? "warn" });
+  const database = await openDatabase(options.databaseUrl);
+  await migrateToLatest(database.db);
+  // Embedded databases live in this process only: share the one handle.
+  const shared = options.databaseUrl.startsWith("embedded:") ? { database } : {};
+  const receiver = createReceiverApp(loadReceiverConfig(env), { logger, ...shared });
+  const writer = createWriterApp(loadWriterConfig(env), { logger, ...shared });
+  const query = createQueryApp(loadQueryConfig(env), { logger, ...shared });
+  await receiver.start();
+  await writer.start();
+  await query.start();
+  return {
+    database,
+    receiver,
+    writer,
+    query,
+    async provision(code, count) {
+      const out: DeviceIdentity[] = [];
+      for (let n = 1; n <= count; n++) {
+        const { apiKey } = await createDevice(database.db, { code, number: n });
+        out.push({ code, number: n, apiKey });
+      }
+      return out;
+    },
+    async stop() {
+      await receiver.stop();
+      await writer.stop();
+      await query.stop();
+      await database.close();
+    },
+  };
+}
+
+/** Deletes the VIGIL_READINGS stream so a test starts from an empty log. */
+export async function resetJetStream(natsUrl: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(STREAM_NAME).catch(() => false);
+  } finally {
+    await nc.close();
+  }
+}

@@ -1,0 +1,35 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { queryEnv } from "@vigil/query";
+import { quickstartEnv } from "@vigil/quickstart";
+import { receiverEnv } from "@vigil/receiver";
+import { simulatorEnv } from "@vigil/simulator";
+import { repoRoot } from "@vigil/testkit";
+import { writerEnv } from "@vigil/writer";
+import { describe, expect, it } from "vitest";
+
+const schemas = { receiverEnv, writerEnv, queryEnv, simulatorEnv, quickstartEnv };
+
+describe("README configuration table", () => {
+  const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+  const documented = new Map(
+    [...readme.matchAll(/^\| `([A-Z0-9_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1]!, m[2]!.trim()]),
+  );
+
+  it("documents every variable a service reads, and no other", () => {
+    const read = new Set(Object.values(schemas).flatMap((s) => Object.keys(s.shape)));
+    expect([...documented.keys()].sort()).toEqual([...read].sort());
+  });
+
+  it("states each default the code applies", () => {
+    for (const schema of Object.values(schemas)) {
+      for (const [name, field] of Object.entries(schema.shape)) {
+        const parsed = (field as { safeParse(v: unknown): { success: boolean; data?: unknown } }).safeParse(undefined);
+        const value = parsed.success ? parsed.data : undefined;
+        if (value === undefined || name === "DATABASE_URL" || name === "NATS_URL" || name === "LOG_LEVEL") continue;
+        const shown = Array.isArray(value) ? value.join(",") : String(value);
+        expect(documented.get(name), name).toContain(`\`${shown}\``);
+      }
+    }
+  });
+});

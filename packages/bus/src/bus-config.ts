@@ -1,0 +1,52 @@
+import { envInt } from "@vigil/runtime";
+import { z } from "zod";
+import type { ConsumerSettings, StreamSettings } from "./jetstream-bus.ts";
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Environment variables of the JetStream stream, shared by receivers and
+ * writers (both create or update the stream, so both must agree).
+ */
+export const streamEnv = {
+  NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
+  /** 0: keep unconsumed batches until a writer takes them. Anything else can drop acked data. */
+  NATS_STREAM_MAX_AGE_MS: envInt(0, 0, 365 * DAY_MS),
+  /** Backlog bound: when unconsumed batches fill it, appends wait (devices are held back). */
+  NATS_STREAM_MAX_BYTES: envInt(1024 ** 3, -1, Number.MAX_SAFE_INTEGER),
+  NATS_DUPLICATE_WINDOW_MS: envInt(120_000, 1_000, DAY_MS),
+  NATS_STREAM_REPLICAS: envInt(1, 1, 5),
+  NATS_PUBLISH_TIMEOUT_MS: envInt(5_000, 100, 600_000),
+};
+
+/** Environment variables of the writers' shared durable consumer. */
+export const consumerEnv = {
+  NATS_CONSUMER: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, - and _ only")
+    .default("vigil-writer"),
+  NATS_ACK_WAIT_MS: envInt(30_000, 1_000, 3_600_000),
+  NATS_MAX_DELIVER: envInt(10, 1, 1_000),
+  NATS_MAX_ACK_PENDING: envInt(20_000, 1, 1_000_000),
+};
+
+type StreamEnv = { [K in keyof typeof streamEnv]: z.output<(typeof streamEnv)[K]> };
+type ConsumerEnv = { [K in keyof typeof consumerEnv]: z.output<(typeof consumerEnv)[K]> };
+
+export function streamSettings(env: StreamEnv): StreamSettings {
+  return {
+    maxAgeMs: env.NATS_STREAM_MAX_AGE_MS,
+    maxBytes: env.NATS_STREAM_MAX_BYTES,
+    duplicateWindowMs: env.NATS_DUPLICATE_WINDOW_MS,
+    replicas: env.NATS_STREAM_REPLICAS,
+  };
+}
+
+export function consumerSettings(env: ConsumerEnv): ConsumerSettings {
+  return {
+    durable: env.NATS_CONSUMER,
+    ackWaitMs: env.NATS_ACK_WAIT_MS,
+    maxDeliver: env.NATS_MAX_DELIVER,
+    maxAckPending: env.NATS_MAX_ACK_PENDING,
+  };
+}

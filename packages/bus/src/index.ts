@@ -1,0 +1,17 @@
+export { consumerEnv, consumerSettings, streamEnv, streamSettings } from "./bus-config.ts";
+export {
+  type ConsumerSettings,
+  connectJetStreamBus,
+  type JetStreamBusOptions,
+  type StreamSettings,
+} from "./jetstream-bus.ts";
+export { createMemoryBus, type MemoryBusOptions } from "./memory-bus.ts";
+export type * from "./reading-bus.ts";
+export {
+  batchMessageId,
+  deviceSubject,
+  parseDeviceSubject,
+  STREAM_NAME,
+  SUBJECT_PREFIX,
+  watchSubject,
+} from "./subjects.ts";

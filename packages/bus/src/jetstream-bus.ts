@@ -1,0 +1,294 @@
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  DiscardPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StoredMsg,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { type MsgHdrs, type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import type {
+  AppendResult,
+  BatchConsumer,
+  BatchWatch,
+  ConsumeOptions,
+  Delivery,
+  DeviceAddress,
+  OutgoingBatch,
+  ReadingBus,
+  StoredBatch,
+  WatchFilter,
+} from "./reading-bus.ts";
+import {
+  batchMessageId,
+  DEVICE_ID_HEADER,
+  deviceSubject,
+  parseDeviceSubject,
+  SEQ_HEADER,
+  STREAM_NAME,
+  SUBJECT_PREFIX,
+  watchSubject,
+} from "./subjects.ts";
+
+export interface JetStreamBusOptions {
+  /** Comma-separated NATS URLs. */
+  servers: string;
+  /** Connection name shown by the server, such as "vigil-receiver". */
+  name: string;
+  stream: StreamSettings;
+  /**
+   * The writers' durable consumer. Receivers create it too: with interest
+   * retention a batch published before any consumer exists would be dropped.
+   */
+  consumer: ConsumerSettings;
+  /** Update an existing consumer's settings (writers) or only create it when missing (receivers). */
+  ownsConsumer: boolean;
+  /** How long an append waits for the PubAck. */
+  publishTimeoutMs: number;
+}
+
+export interface StreamSettings {
+  /** Unconsumed batches older than this are removed (0: never; anything else can lose acked data). */
+  maxAgeMs: number;
+  /** Backlog limit in bytes (-1: the server's store limit); when full, appends fail instead of dropping batches. */
+  maxBytes: number;
+  /** Window in which a resent batch (same device and seq) is recognised as a duplicate. */
+  duplicateWindowMs: number;
+  /** JetStream replicas: 1 on a single server, 3 in a cluster. */
+  replicas: number;
+}
+
+export interface ConsumerSettings {
+  /** Durable consumer name shared by all writers. */
+  durable: string;
+  /** Redeliver a batch not acked within this time. */
+  ackWaitMs: number;
+  /** Deliveries before a batch is given up on. */
+  maxDeliver: number;
+  /** Delivered but unacked batches across all writers. */
+  maxAckPending: number;
+}
+
+/**
+ * Connects to NATS and creates or updates the VIGIL_READINGS stream, so
+ * receivers and writers can start in any order.
+ */
+export async function connectJetStreamBus(options: JetStreamBusOptions): Promise<ReadingBus> {
+  const nc = await connect({
+    servers: options.servers.split(",").map((s) => s.trim()),
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  });
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, options.stream);
+  await ensureConsumer(jsm, options.consumer, options.ownsConsumer);
+  return new JetStreamBus(nc, jsm, jetstream(nc), options);
+}
+
+async function ensureStream(jsm: JetStreamManager, settings: StreamSettings): Promise<void> {
+  const config: Partial<StreamConfig> = {
+    subjects: [`${SUBJECT_PREFIX}.>`],
+    storage: StorageType.File,
+    // A batch leaves the log once the writers' consumer acked it (after
+    // COMMIT), so max_bytes bounds the unwritten backlog, not history.
+    retention: RetentionPolicy.Interest,
+    // Refuse new batches when the backlog is full rather than dropping
+    // unconsumed ones: receivers stop acking and hold devices back.
+    discard: DiscardPolicy.New,
+    max_age: nanos(settings.maxAgeMs),
+    max_bytes: settings.maxBytes,
+    duplicate_window: nanos(settings.duplicateWindowMs),
+    num_replicas: settings.replicas,
+    allow_direct: true,
+  };
+  try {
+    await jsm.streams.info(STREAM_NAME);
+    await jsm.streams.update(STREAM_NAME, config);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add({ name: STREAM_NAME, ...config });
+    } catch (addErr) {
+      // Another replica created it first.
+      if (!String(addErr).includes("already in use")) throw addErr;
+    }
+  }
+}
+
+async function ensureConsumer(jsm: JetStreamManager, c: ConsumerSettings, owner: boolean): Promise<void> {
+  const config = {
+    durable_name: c.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(c.ackWaitMs),
+    max_deliver: c.maxDeliver,
+    max_ack_pending: c.maxAckPending,
+    filter_subject: `${SUBJECT_PREFIX}.>`,
+  };
+  try {
+    await jsm.consumers.info(STREAM_NAME, c.durable);
+    if (owner) {
+      await jsm.consumers.update(STREAM_NAME, c.durable, {
+        ack_wait: config.ack_wait,
+        max_deliver: config.max_deliver,
+        max_ack_pending: config.max_ack_pending,
+      });
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.consumers.add(STREAM_NAME, config);
+    } catch (addErr) {
+      if (!/already (in use|exists)/i.test(String(addErr))) throw addErr;
+    }
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Error && /not found/i.test(err.message);
+}
+
+class JetStreamBus implements ReadingBus {
+  private reconnecting = false;
+
+  private readonly nc: NatsConnection;
+  private readonly jsm: JetStreamManager;
+  private readonly js: JetStreamClient;
+  private readonly options: JetStreamBusOptions;
+
+  constructor(nc: NatsConnection, jsm: JetStreamManager, js: JetStreamClient, options: JetStreamBusOptions) {
+    this.nc = nc;
+    this.jsm = jsm;
+    this.js = js;
+    this.options = options;
+    void this.trackConnection();
+  }
+
+  async append(batch: OutgoingBatch): Promise<AppendResult> {
+    const h = natsHeaders();
+    h.set(DEVICE_ID_HEADER, String(batch.device.id));
+    h.set(SEQ_HEADER, String(batch.seq));
+    for (const [key, value] of Object.entries(batch.headers ?? {})) h.set(key, value);
+    const ack = await this.js.publish(deviceSubject(batch.device), batch.payload, {
+      msgID: batchMessageId(batch.device, batch.seq),
+      headers: h,
+      timeout: this.options.publishTimeoutMs,
+    });
+    return { duplicate: ack.duplicate };
+  }
+
+  async last(device: DeviceAddress): Promise<StoredBatch | undefined> {
+    const stored = await this.jsm.streams.getMessage(STREAM_NAME, {
+      last_by_subj: deviceSubject(device),
+    });
+    return stored ? fromStored(stored) : undefined;
+  }
+
+  consume(options: ConsumeOptions): BatchConsumer {
+    const js = this.js;
+    const durable = this.options.consumer.durable;
+    let messages: ConsumerMessages | undefined;
+    let stopped = false;
+    return {
+      async *[Symbol.asyncIterator]() {
+        if (stopped) return;
+        const consumer = await js.consumers.get(STREAM_NAME, durable);
+        messages = await consumer.consume({ max_messages: options.prefetch });
+        for await (const m of messages) yield toDelivery(m);
+      },
+      async stop() {
+        stopped = true;
+        await messages?.close();
+      },
+    };
+  }
+
+  watch(filter: WatchFilter): BatchWatch {
+    const js = this.js;
+    let messages: ConsumerMessages | undefined;
+    let stopped = false;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const consumer = await js.consumers.get(STREAM_NAME, {
+          filter_subjects: [watchSubject(filter)],
+          deliver_policy: DeliverPolicy.New,
+        });
+        if (stopped) return;
+        const iter = await consumer.consume();
+        messages = iter;
+        for await (const m of iter) yield fromJsMsg(m);
+      },
+      stop() {
+        stopped = true;
+        void messages?.close();
+      },
+    };
+  }
+
+  isConnected(): boolean {
+    return !this.nc.isClosed() && !this.reconnecting;
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  private async trackConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === "disconnect" || s.type === "reconnecting") this.reconnecting = true;
+      if (s.type === "reconnect") this.reconnecting = false;
+    }
+  }
+}
+
+function fromJsMsg(m: JsMsg): StoredBatch {
+  return {
+    device: deviceFrom(m.subject, m.headers),
+    seq: Number(m.headers?.get(SEQ_HEADER) ?? 0),
+    payload: m.data,
+    storedAtMs: m.info.timestampNanos / 1e6,
+    headers: headerRecord(m.headers),
+  };
+}
+
+function toDelivery(m: JsMsg): Delivery {
+  return {
+    ...fromJsMsg(m),
+    deliveryCount: m.info.deliveryCount,
+    ack: () => m.ack(),
+    nak: (delayMs) => m.nak(delayMs),
+    term: () => m.term(),
+    inProgress: () => m.working(),
+  };
+}
+
+function fromStored(m: StoredMsg): StoredBatch {
+  return {
+    device: deviceFrom(m.subject, m.header),
+    seq: Number(m.header.get(SEQ_HEADER) || 0),
+    payload: m.data,
+    storedAtMs: m.time.getTime(),
+    headers: headerRecord(m.header),
+  };
+}
+
+function deviceFrom(subject: string, h: MsgHdrs | undefined): DeviceAddress {
+  const parsed = parseDeviceSubject(subject) ?? { code: "", number: 0 };
+  return { id: Number(h?.get(DEVICE_ID_HEADER) || 0), ...parsed };
+}
+
+function headerRecord(h: MsgHdrs | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!h) return out;
+  for (const key of h.keys()) out[key] = h.get(key);
+  return out;
+}

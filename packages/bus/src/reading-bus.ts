@@ -1,0 +1,93 @@
+/**
+ * The durable log between receivers and writers: one subject per device,
+ * each message one ReadingBatch exactly as the device encoded it.
+ * JetStream in production; an in-process twin for the quick start.
+ */
+export interface ReadingBus {
+  /**
+   * Makes a batch durable. Resolves only once it is stored (for JetStream:
+   * after the PubAck), with `duplicate` set when a batch with the same
+   * device and seq was stored within the dedup window. Rejects when the
+   * batch could not be stored; the caller must not ack it then.
+   */
+  append(batch: OutgoingBatch): Promise<AppendResult>;
+  /** The newest stored batch of a device, or undefined when there is none. */
+  last(device: DeviceAddress): Promise<StoredBatch | undefined>;
+  /**
+   * Joins the shared durable consumer: every stored batch is delivered to
+   * one of the consumers until it is acked, redelivered after a nak or an
+   * ack timeout, at most `maxDeliver` times.
+   */
+  consume(options: ConsumeOptions): BatchConsumer;
+  /** Live tail of new batches of the matching devices; nothing durable. */
+  watch(filter: WatchFilter): BatchWatch;
+  /** True while the connection to the log is up. */
+  isConnected(): boolean;
+  /** Stops after in-flight appends settle. */
+  close(): Promise<void>;
+}
+
+/** Which device a batch belongs to. */
+export interface DeviceAddress {
+  /** Database id, carried so the writer needs no lookup. */
+  id: number;
+  code: string;
+  number: number;
+}
+
+export interface OutgoingBatch {
+  device: DeviceAddress;
+  seq: number;
+  /** Encoded vigil.ingest.v1.ReadingBatch, as validated by the receiver. */
+  payload: Uint8Array;
+  /** Extra headers, such as `traceparent`. */
+  headers?: Record<string, string>;
+}
+
+export interface AppendResult {
+  duplicate: boolean;
+}
+
+export interface StoredBatch {
+  device: DeviceAddress;
+  seq: number;
+  payload: Uint8Array;
+  /** When the log stored it, in milliseconds since the epoch. */
+  storedAtMs: number;
+  headers: Record<string, string>;
+}
+
+/** A batch delivered to a consumer, to ack once it is committed. */
+export interface Delivery extends StoredBatch {
+  /** 1 on first delivery. */
+  deliveryCount: number;
+  /** The batch is handled; it will not be delivered again. */
+  ack(): void;
+  /** Deliver again after the delay. */
+  nak(delayMs?: number): void;
+  /** Never deliver again (after it was set aside as a dead letter). */
+  term(): void;
+  /** Still being handled: postpone redelivery by another ack wait. */
+  inProgress(): void;
+}
+
+export interface ConsumeOptions {
+  /** Deliveries buffered ahead of the consumer. */
+  prefetch: number;
+}
+
+/** An async stream of deliveries; stop() ends the iteration. */
+export interface BatchConsumer extends AsyncIterable<Delivery> {
+  stop(): Promise<void>;
+}
+
+export interface WatchFilter {
+  /** Only this device code; all codes when unset. */
+  code?: string;
+  /** Only this device number (requires code). */
+  number?: number;
+}
+
+export interface BatchWatch extends AsyncIterable<StoredBatch> {
+  stop(): void;
+}

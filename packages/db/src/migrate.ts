@@ -1,0 +1,38 @@
+import type { Kysely } from "kysely";
+import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
+import * as core from "./migrations/0001-core.ts";
+
+/**
+ * Every migration, in order. A static list instead of a folder scan, so the
+ * set is fixed at build time and works the same in images and tests.
+ */
+const migrations: Record<string, Migration> = {
+  "0001-core": core,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export interface MigrationOutcome {
+  /** Names of the migrations this call applied. */
+  applied: string[];
+}
+
+/**
+ * Brings the schema to the latest version. Kysely's Migrator takes a lock,
+ * so several processes starting together apply each migration once.
+ * (Kysely<any>: the migrations predate any typed schema.)
+ */
+// biome-ignore lint/suspicious/noExplicitAny: migrations run before and beneath any typed schema
+export async function migrateToLatest(db: Kysely<any>): Promise<MigrationOutcome> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results = [] } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new Error(`migration ${failed} failed: ${describe(error)}`, { cause: error });
+  }
+  return { applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName) };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

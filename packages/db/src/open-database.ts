@@ -1,0 +1,80 @@
+import { PGlite } from "@electric-sql/pglite";
+import { timescaledb } from "@electric-sql/pglite/timescaledb";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import { PGliteDialect } from "kysely-pglite-dialect";
+import pg from "pg";
+import type { Database } from "./schema.ts";
+
+/** An open database: the Kysely handle plus what the engine can do. */
+export interface VigilDatabase {
+  db: Kysely<Database>;
+  /** "postgres" for a server, "embedded" for the in-process PGlite build. */
+  engine: "postgres" | "embedded";
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** Most connections the pool opens (PostgreSQL only). */
+  maxConnections?: number;
+  /** Application name shown in pg_stat_activity (PostgreSQL only). */
+  applicationName?: string;
+}
+
+/** The prefix of an embedded database URL: `embedded:<directory>` or `embedded:memory`. */
+export const EMBEDDED_PREFIX = "embedded:";
+
+/**
+ * Opens `postgres://…` with a pg pool, or `embedded:<dir>` with PGlite and
+ * TimescaleDB in this process (for the quick start and tests; one process
+ * only: PGlite is single-connection and not served over a socket).
+ */
+export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<VigilDatabase> {
+  if (url.startsWith(EMBEDDED_PREFIX)) return openEmbedded(url.slice(EMBEDDED_PREFIX.length));
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new Error("DATABASE_URL must start with postgres://, postgresql:// or embedded:");
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections ?? 10,
+    application_name: options.applicationName ?? "vigil",
+    types: { getTypeParser: typeParser },
+  });
+  // An idle client that loses its server must not crash the process; the
+  // next query reports the error to its caller instead.
+  pool.on("error", () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, engine: "postgres", close: () => db.destroy() };
+}
+
+async function openEmbedded(dir: string): Promise<VigilDatabase> {
+  const client = await PGlite.create({
+    ...(dir === "memory" ? {} : { dataDir: dir }),
+    extensions: { timescaledb },
+  });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
+  // The build ships the extension but PGlite loads it only when asked.
+  await sql`CREATE EXTENSION IF NOT EXISTS timescaledb`.execute(db);
+  return {
+    db,
+    engine: "embedded",
+    close: async () => {
+      await db.destroy();
+      if (!client.closed) await client.close();
+    },
+  };
+}
+
+const INT8_OID = 20;
+
+/** int8 (counts, seq) as JS numbers: every value Vigil stores fits in 2^53. */
+function typeParser(oid: number, format?: string) {
+  if (oid === INT8_OID) return (value: string) => Number(value);
+  return pg.types.getTypeParser(oid, format as "text");
+}
+
+/** True when the timescaledb extension is installed in this database. */
+export async function hasTimescale(db: Kysely<Database>): Promise<boolean> {
+  const { rows } = await sql<{ present: boolean }>`
+    SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS present`.execute(db);
+  return rows[0]?.present === true;
+}

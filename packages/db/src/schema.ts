@@ -1,0 +1,67 @@
+import type { ColumnType, Generated } from "kysely";
+
+/**
+ * Kysely's view of Vigil's tables. The migrations in `migrations/` are the
+ * source of truth; this file mirrors them for type-checked queries.
+ */
+export interface Database {
+  devices: DevicesTable;
+  device_keys: DeviceKeysTable;
+  sensors: SensorsTable;
+  readings: ReadingsTable;
+  dead_letters: DeadLettersTable;
+}
+
+type CreatedAt = ColumnType<Date, Date | undefined, never>;
+
+export interface DevicesTable {
+  id: Generated<number>;
+  /** Capital letters, such as "OR" for operating-room robots. */
+  code: string;
+  number: number;
+  created_at: CreatedAt;
+  disabled_at: Date | null;
+  /** Highest batch seq written to readings. */
+  last_seq: ColumnType<number, never, number>;
+}
+
+export interface DeviceKeysTable {
+  id: Generated<number>;
+  device_id: number;
+  /** Public part of the key, unique, used to find the row. */
+  prefix: string;
+  /** SHA-256 of the whole key; the key itself is never stored. */
+  hash: Buffer;
+  created_at: CreatedAt;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface SensorsTable {
+  id: Generated<number>;
+  name: string;
+}
+
+export interface ReadingsTable {
+  time: Date;
+  value: number;
+  seq: number;
+  received_at: Date;
+  updated_at: Date | null;
+  deleted_at: Date | null;
+  device_id: number;
+  sensor_id: number;
+}
+
+export interface DeadLettersTable {
+  id: Generated<number>;
+  /** Null when the sender could not be identified. */
+  device_id: number | null;
+  seq: number | null;
+  /** Where it was refused: "receiver" or "writer". */
+  source: string;
+  reason: string;
+  violations: ColumnType<unknown, string | undefined, string>;
+  payload: Buffer | null;
+  created_at: CreatedAt;
+}

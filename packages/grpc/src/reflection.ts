@@ -1,0 +1,32 @@
+import { type DescFile, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import type { Server } from "@grpc/grpc-js";
+import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { protoPath as healthProtoPath } from "grpc-health-check";
+
+/**
+ * Adds gRPC server reflection for the given generated files (and the health
+ * service), so `grpcurl` and `buf curl` work without proto files.
+ */
+export function addReflection(server: Server, files: DescFile[]): void {
+  const definition: PackageDefinition = { ...loadSync(healthProtoPath) };
+  const fileDescriptorProtos = collect(files).map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
+  for (const file of files) {
+    for (const service of file.services) {
+      definition[service.typeName] = { fileDescriptorProtos } as unknown as PackageDefinition[string];
+    }
+  }
+  new ReflectionService(definition).addToServer(server);
+}
+
+/** The files and everything they import, dependencies first. */
+function collect(files: DescFile[], seen = new Set<string>(), out: DescFile[] = []): DescFile[] {
+  for (const file of files) {
+    if (seen.has(file.name)) continue;
+    seen.add(file.name);
+    collect(file.dependencies, seen, out);
+    out.push(file);
+  }
+  return out;
+}

@@ -1,0 +1,15 @@
+/**
+ * Vigil's wire contract: the protobuf-es schemas generated from `proto/`
+ * (regenerate with `npm run generate`; never edit `src/gen` by hand) and the
+ * columnar codec for reading batches.
+ */
+export * from "./gen/vigil/ingest/v1/ingest_pb.ts";
+export * from "./gen/vigil/readings/v1/readings_pb.ts";
+export {
+  type ColumnarBatch,
+  type ColumnarSeries,
+  DecodeError,
+  decodeReadingBatch,
+  encodeBatchStreamRequest,
+  encodeReadingBatch,
+} from "./reading-batch-codec.ts";

@@ -1,0 +1,10 @@
+export { freePort } from "./free-port.ts";
+export { type NatsServer, type NatsServerOptions, startNats } from "./nats-server.ts";
+export {
+  type PostgresServer,
+  type PostgresServerOptions,
+  postgresBinDir,
+  startPostgres,
+} from "./postgres-server.ts";
+export { exited, findExecutable, repoRoot, waitFor } from "./process-tools.ts";
+export { createTestDatabase } from "./test-database.ts";

@@ -1,0 +1,71 @@
+import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./free-port.ts";
+import { execFileAsync } from "./process-tools.ts";
+
+/** A private PostgreSQL cluster in a temp dir, for tests and benchmarks. */
+export interface PostgresServer {
+  /** URL of the `postgres` database as superuser `vigil`. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface PostgresServerOptions {
+  /** Trade durability for speed (fsync off): fine for tests, not for benchmarks. */
+  fast?: boolean;
+}
+
+/** Finds the newest installed PostgreSQL's bin directory. */
+export function postgresBinDir(): string | undefined {
+  const base = "/usr/lib/postgresql";
+  try {
+    const versions = readdirSync(base)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
+    return versions[0] ? join(base, versions[0], "bin") : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts a PostgreSQL cluster on a free loopback port. PostgreSQL refuses to
+ * run as root, so under root it runs as the `postgres` user.
+ */
+export async function startPostgres(options: PostgresServerOptions = {}): Promise<PostgresServer> {
+  const bin = postgresBinDir();
+  if (!bin) throw new Error("PostgreSQL is not installed (run scripts/ensure-test-deps.sh)");
+  const dir = mkdtempSync(join(tmpdir(), "vigil-pg-"));
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const { stdout } = await execFileAsync("id", ["-u", "postgres"]);
+    const { stdout: gid } = await execFileAsync("id", ["-g", "postgres"]);
+    chownSync(dir, Number(stdout.trim()), Number(gid.trim()));
+  }
+  const run = (cmd: string, args: string[]) =>
+    asRoot
+      ? execFileAsync("runuser", ["-u", "postgres", "--", join(bin, cmd), ...args])
+      : execFileAsync(join(bin, cmd), args);
+  const data = join(dir, "data");
+  await run("initdb", ["-D", data, "-U", "vigil", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+  const port = await freePort();
+  const settings = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    "-c listen_addresses=127.0.0.1",
+    "-c max_connections=200",
+    "-c shared_buffers=256MB",
+    ...(options.fast ? ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"] : []),
+  ].join(" ");
+  await run("pg_ctl", ["-D", data, "-o", settings, "-l", join(dir, "log"), "-w", "start"]);
+  return {
+    url: `postgres://vigil@127.0.0.1:${port}/postgres`,
+    port,
+    stop: async () => {
+      await run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import type http from "node:http";
+import type http2 from "node:http2";
+import { cors } from "@connectrpc/connect";
+
+/**
+ * CORS for browser clients (Connect-JSON and gRPC-Web), with the headers
+ * connect-es lists. Returns true when it answered a preflight itself.
+ */
+export function applyCors(
+  allowedOrigins: string[],
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+): boolean {
+  const origin = req.headers.origin;
+  if (typeof origin !== "string") return false;
+  const allowed = allowedOrigins.includes("*") || allowedOrigins.includes(origin);
+  if (!allowed) return false;
+  res.setHeader("Access-Control-Allow-Origin", allowedOrigins.includes("*") ? "*" : origin);
+  res.setHeader("Vary", "Origin");
+  res.setHeader("Access-Control-Expose-Headers", cors.exposedHeaders.join(", "));
+  if (req.method !== "OPTIONS") return false;
+  res.setHeader("Access-Control-Allow-Methods", cors.allowedMethods.join(", "));
+  res.setHeader("Access-Control-Allow-Headers", [...cors.allowedHeaders, "Authorization"].join(", "));
+  res.setHeader("Access-Control-Max-Age", "7200");
+  res.statusCode = 204;
+  res.end();
+  return true;
+}

@@ -1,0 +1,2 @@
+export { createQueryApp, type QueryApp, type QueryDeps } from "./app.ts";
+export { loadQueryConfig, type QueryConfig, queryEnv } from "./config.ts";

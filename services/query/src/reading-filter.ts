@@ -1,0 +1,60 @@
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import type { ReadingFilter as ReadingFilterMessage } from "@vigil/proto";
+import { InvalidArgumentError } from "./errors.ts";
+
+/** A validated filter; every field optional, combined with AND. */
+export interface ReadingFilter {
+  deviceCode?: string;
+  deviceNumber?: number;
+  sensor?: string;
+  /** Inclusive, milliseconds since the epoch. */
+  startMs?: number;
+  /** Exclusive, milliseconds since the epoch. */
+  endMs?: number;
+}
+
+const DEVICE_CODE = /^[A-Z]{1,16}$/;
+const SENSOR = /^[a-z][a-z0-9_.]{0,63}$/;
+/** Timestamps outside year 1 to 9999 are rejected by the Timestamp spec. */
+const MIN_MS = -62_135_596_800_000;
+const MAX_MS = 253_402_300_799_999;
+
+/** Validates a filter message; throws InvalidArgumentError naming the field. */
+export function parseReadingFilter(message: ReadingFilterMessage | undefined, field = "filter"): ReadingFilter {
+  const filter: ReadingFilter = {};
+  if (!message) return filter;
+  if (message.deviceCode !== "") {
+    if (!DEVICE_CODE.test(message.deviceCode)) {
+      throw new InvalidArgumentError(`${field}.device_code`, "must be 1 to 16 capital letters");
+    }
+    filter.deviceCode = message.deviceCode;
+  }
+  if (message.deviceNumber !== undefined) {
+    if (message.deviceNumber < 1) throw new InvalidArgumentError(`${field}.device_number`, "must be at least 1");
+    filter.deviceNumber = message.deviceNumber;
+  }
+  if (message.sensor !== "") {
+    if (!SENSOR.test(message.sensor)) {
+      throw new InvalidArgumentError(`${field}.sensor`, `must match ${SENSOR.source}`);
+    }
+    filter.sensor = message.sensor;
+  }
+  if (message.startTime) filter.startMs = checkedMs(message.startTime, `${field}.start_time`);
+  if (message.endTime) filter.endMs = checkedMs(message.endTime, `${field}.end_time`);
+  if (filter.startMs !== undefined && filter.endMs !== undefined && filter.startMs > filter.endMs) {
+    throw new InvalidArgumentError(`${field}.start_time`, "must not be after end_time");
+  }
+  return filter;
+}
+
+/** True when no field of the filter is set. */
+export function isEmptyFilter(filter: ReadingFilter): boolean {
+  return Object.values(filter).every((v) => v === undefined);
+}
+
+function checkedMs(ts: Parameters<typeof timestampMs>[0], field: string): number {
+  if (ts.nanos < 0 || ts.nanos > 999_999_999) throw new InvalidArgumentError(field, "nanos out of range");
+  const ms = timestampMs(ts);
+  if (!Number.isFinite(ms) || ms < MIN_MS || ms > MAX_MS) throw new InvalidArgumentError(field, "out of range");
+  return ms;
+}

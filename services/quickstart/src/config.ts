@@ -1,0 +1,20 @@
+import { envInt, envLogLevel, parseEnvConfig } from "@vigil/runtime";
+import { z } from "zod";
+
+/** Quick-start settings; the services' own variables apply too. */
+export const quickstartEnv = z.object({
+  /** Embedded database by default; a postgres:// URL switches to PostgreSQL. */
+  DATABASE_URL: z.string().default("embedded:.vigil/pgdata"),
+  /** Empty: the in-process bus; a nats:// URL switches to JetStream. */
+  NATS_URL: z.string().default(""),
+  /** Simulated devices started with the platform (0: none). */
+  QUICKSTART_DEVICES: envInt(5, 0, 10_000),
+  /** Quieter than the services' default, so the banner stays readable. */
+  LOG_LEVEL: envLogLevel.default("warn"),
+});
+
+export type QuickstartConfig = Readonly<z.output<typeof quickstartEnv>>;
+
+export function loadQuickstartConfig(env: Record<string, string | undefined>): QuickstartConfig {
+  return parseEnvConfig(quickstartEnv, env);
+}

@@ -1,0 +1,46 @@
+import { consumerEnv, streamEnv } from "@vigil/bus";
+import { envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
+import { z } from "zod";
+
+const DAY_MS = 86_400_000;
+
+/** Every environment variable the receiver reads, with its default. */
+export const receiverEnv = z.object({
+  RECEIVER_HOST: z.string().default("0.0.0.0"),
+  RECEIVER_PORT: envPort(50051),
+  DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
+  LOG_LEVEL: envLogLevel,
+  ...streamEnv,
+  ...consumerEnv,
+  /** Most readings in one batch. */
+  RECEIVER_MAX_BATCH_READINGS: envInt(10_000, 1, 1_000_000),
+  /** Batches a stream may have waiting for JetStream before the receiver stops reading it. */
+  RECEIVER_MAX_IN_FLIGHT_BATCHES: envInt(32, 1, 10_000),
+  /** Largest message a device may send, in bytes. */
+  RECEIVER_MAX_MESSAGE_BYTES: envInt(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+  /** How far ahead of the receiver's clock a reading's time may be. */
+  RECEIVER_MAX_FUTURE_SKEW_MS: envInt(5 * 60_000, 0, DAY_MS),
+  /** How old a reading may be: the raw-data retention. */
+  READINGS_RETENTION_MS: envInt(365 * DAY_MS, DAY_MS, 100 * 365 * DAY_MS),
+  /** How long a verified API key is trusted without asking the database again. */
+  RECEIVER_AUTH_CACHE_MS: envInt(30_000, 0, 3_600_000),
+  /** Connection age after which the server asks the client to reconnect (rebalances streams). */
+  RECEIVER_MAX_CONNECTION_AGE_MS: envInt(30 * 60_000, 10_000, 7 * DAY_MS),
+  /** Time streams get to finish after max connection age before they are cut. */
+  RECEIVER_MAX_CONNECTION_AGE_GRACE_MS: envInt(60_000, 1_000, DAY_MS),
+  /** Streams one HTTP/2 connection may carry at once. */
+  RECEIVER_MAX_CONCURRENT_STREAMS: envInt(1_000, 1, 100_000),
+  /** Ping interval that keeps idle connections alive through proxies. */
+  RECEIVER_KEEPALIVE_TIME_MS: envInt(30_000, 1_000, 3_600_000),
+  /** How long shutdown waits for streams to drain and publishes to settle. */
+  RECEIVER_DRAIN_TIMEOUT_MS: envInt(10_000, 0, 600_000),
+  /** Delay a drained device should wait before reconnecting. */
+  RECEIVER_RECONNECT_AFTER_MS: envInt(500, 0, 60_000),
+});
+
+export type ReceiverConfig = Readonly<z.output<typeof receiverEnv>>;
+
+/** Parses the receiver's configuration; throws ConfigError naming every bad variable. */
+export function loadReceiverConfig(env: Record<string, string | undefined>): ReceiverConfig {
+  return parseEnvConfig(receiverEnv, env);
+}

@@ -1,0 +1,115 @@
+import {
+  type BatchConsumer,
+  connectJetStreamBus,
+  consumerSettings,
+  type Delivery,
+  type ReadingBus,
+  streamSettings,
+} from "@vigil/bus";
+import { openDatabase, type VigilDatabase } from "@vigil/db";
+import type { App, Logger } from "@vigil/runtime";
+import { BatchAccumulator } from "./batch-accumulator.ts";
+import type { WriterConfig } from "./config.ts";
+import { ReadingWriter } from "./reading-writer.ts";
+import { SensorDictionary } from "./sensor-dictionary.ts";
+
+export interface WriterDeps {
+  logger: Logger;
+  /** Shared bus (quick start, tests); opened from NATS_URL when absent. */
+  bus?: ReadingBus;
+  /** Shared database; opened from DATABASE_URL when absent. */
+  database?: VigilDatabase;
+}
+
+export interface WriterStats {
+  batches: number;
+  readings: number;
+  inserted: number;
+  deadLettered: number;
+}
+
+export interface WriterApp extends App {
+  readonly stats: Readonly<WriterStats>;
+}
+
+/**
+ * Joins the shared durable consumer and writes batches to PostgreSQL in
+ * groups of up to WRITER_MAX_BATCH_ROWS readings, acking each message after
+ * its group commits. Any number of writers can share the consumer.
+ */
+export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterApp {
+  const log = deps.logger;
+  const stats: WriterStats = { batches: 0, readings: 0, inserted: 0, deadLettered: 0 };
+  const stopping = new AbortController();
+  let bus = deps.bus;
+  let database = deps.database;
+  let consumer: BatchConsumer | undefined;
+  let loop: Promise<void> | undefined;
+
+  async function run(writer: ReadingWriter, source: BatchConsumer): Promise<void> {
+    const accumulator = new BatchAccumulator<Delivery>({
+      maxWeight: config.WRITER_MAX_BATCH_ROWS,
+      maxWaitMs: config.WRITER_FLUSH_INTERVAL_MS,
+      concurrency: config.WRITER_CONCURRENCY,
+      flush: async (group) => {
+        try {
+          const outcome = await writer.write(group, stopping.signal);
+          stats.batches += group.length;
+          stats.readings += outcome.readings;
+          stats.inserted += outcome.inserted;
+          stats.deadLettered += outcome.deadLettered;
+        } catch (err) {
+          // Stopping with the database down, or a bug: let JetStream redeliver.
+          if (!stopping.signal.aborted) log.error({ err }, "write failed, batches will be redelivered");
+          for (const d of group) d.nak(1_000);
+        }
+      },
+    });
+    try {
+      for await (const delivery of source) {
+        // Weight by payload size: about 9 bytes per reading on the wire.
+        await accumulator.add(delivery, Math.max(1, Math.round(delivery.payload.length / 9)));
+      }
+    } finally {
+      await accumulator.drain();
+    }
+  }
+
+  return {
+    stats,
+
+    async start() {
+      database ??= await openDatabase(config.DATABASE_URL, {
+        applicationName: "vigil-writer",
+        maxConnections: config.WRITER_CONCURRENCY + 1,
+      });
+      bus ??= await connectJetStreamBus({
+        servers: config.NATS_URL,
+        name: "vigil-writer",
+        stream: streamSettings(config),
+        consumer: consumerSettings(config),
+        ownsConsumer: true,
+        publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,
+      });
+      const writer = new ReadingWriter(database.db, new SensorDictionary(database.db), log, config.NATS_MAX_DELIVER);
+      consumer = bus.consume({ prefetch: config.WRITER_PREFETCH });
+      loop = run(writer, consumer).catch((err) => {
+        log.fatal({ err }, "consumer loop failed");
+        throw err;
+      });
+      log.info({ consumer: config.NATS_CONSUMER }, "writer consuming");
+    },
+
+    async stop() {
+      await consumer?.stop();
+      // Let the last groups commit; a database that is down gets a bounded wait.
+      const abort = setTimeout(() => stopping.abort(), 5_000);
+      await loop?.catch(() => {});
+      clearTimeout(abort);
+      stopping.abort();
+      if (!deps.bus) await bus?.close();
+      if (!deps.database) await database?.close();
+      log.info(stats, "writer stopped");
+    },
+  };
+}

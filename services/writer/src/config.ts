@@ -1,0 +1,26 @@
+import { consumerEnv, streamEnv } from "@vigil/bus";
+import { envInt, envLogLevel, parseEnvConfig } from "@vigil/runtime";
+import { z } from "zod";
+
+/** Every environment variable the writer reads, with its default. */
+export const writerEnv = z.object({
+  DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
+  LOG_LEVEL: envLogLevel,
+  ...streamEnv,
+  ...consumerEnv,
+  /** Readings per INSERT: more amortises statement cost, fewer bounds latency and memory. */
+  WRITER_MAX_BATCH_ROWS: envInt(20_000, 1, 1_000_000),
+  /** Longest a received batch waits for more before it is written. */
+  WRITER_FLUSH_INTERVAL_MS: envInt(50, 1, 60_000),
+  /** JetStream messages fetched ahead of the writer. */
+  WRITER_PREFETCH: envInt(2_000, 1, 100_000),
+  /** INSERT transactions in flight at once per writer. */
+  WRITER_CONCURRENCY: envInt(2, 1, 32),
+});
+
+export type WriterConfig = Readonly<z.output<typeof writerEnv>>;
+
+/** Parses the writer's configuration; throws ConfigError naming every bad variable. */
+export function loadWriterConfig(env: Record<string, string | undefined>): WriterConfig {
+  return parseEnvConfig(writerEnv, env);
+}

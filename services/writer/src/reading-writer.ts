@@ -1,0 +1,179 @@
+import type { Delivery } from "@vigil/bus";
+import { type Database, type Kysely, sql } from "@vigil/db";
+import { DecodeError, decodeReadingBatch } from "@vigil/proto";
+import type { Logger } from "@vigil/runtime";
+import { type DecodedDelivery, toReadingColumns } from "./reading-rows.ts";
+import type { SensorDictionary } from "./sensor-dictionary.ts";
+import { isTransientDbError } from "./transient-error.ts";
+
+export interface WriteOutcome {
+  /** Readings in the written batches. */
+  readings: number;
+  /** Rows actually inserted (readings minus ones already stored). */
+  inserted: number;
+  /** Batches set aside as dead letters. */
+  deadLettered: number;
+}
+
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+/**
+ * Writes delivered batches to `readings` in one transaction and acks them
+ * only after COMMIT. Duplicates are skipped by the unique key (ON CONFLICT
+ * DO NOTHING), so redelivery is harmless. Transient database errors are
+ * retried in place until they pass or the writer stops (then the batches
+ * are nak'ed for redelivery); a batch the database refuses on its own, or
+ * one that cannot be decoded, goes to dead_letters.
+ */
+export class ReadingWriter {
+  private readonly db: Kysely<Database>;
+  private readonly sensors: SensorDictionary;
+  private readonly log: Logger;
+  private readonly maxDeliver: number;
+
+  constructor(db: Kysely<Database>, sensors: SensorDictionary, log: Logger, maxDeliver: number) {
+    this.db = db;
+    this.sensors = sensors;
+    this.log = log;
+    this.maxDeliver = maxDeliver;
+  }
+
+  async write(deliveries: Delivery[], signal: AbortSignal): Promise<WriteOutcome> {
+    const outcome: WriteOutcome = { readings: 0, inserted: 0, deadLettered: 0 };
+    const good: Array<{ delivery: Delivery; decoded: DecodedDelivery }> = [];
+    for (const delivery of deliveries) {
+      const problem = this.poisonReason(delivery);
+      if (problem) {
+        await this.setAside(delivery, problem, signal);
+        outcome.deadLettered++;
+        continue;
+      }
+      try {
+        const batch = decodeReadingBatch(delivery.payload);
+        good.push({ delivery, decoded: { deviceId: delivery.device.id, storedAtMs: delivery.storedAtMs, batch } });
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        await this.setAside(delivery, `undecodable batch: ${err.message}`, signal);
+        outcome.deadLettered++;
+      }
+    }
+    await this.insertOrSplit(good, outcome, signal);
+    return outcome;
+  }
+
+  /** Why a delivery is poison before even trying it, or undefined. */
+  private poisonReason(delivery: Delivery): string | undefined {
+    if (!Number.isInteger(delivery.device.id) || delivery.device.id <= 0) return "message has no device id header";
+    if (delivery.deliveryCount > this.maxDeliver) {
+      return `delivered ${delivery.deliveryCount} times without being written`;
+    }
+    return undefined;
+  }
+
+  private async insertOrSplit(
+    items: Array<{ delivery: Delivery; decoded: DecodedDelivery }>,
+    outcome: WriteOutcome,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    try {
+      const result = await this.retryTransient(
+        items.map((i) => i.delivery),
+        signal,
+        () => this.insert(items.map((i) => i.decoded)),
+      );
+      for (const i of items) i.delivery.ack();
+      outcome.readings += result.readings;
+      outcome.inserted += result.inserted;
+    } catch (err) {
+      if (signal.aborted || isTransientDbError(err)) throw err;
+      if (items.length === 1) {
+        const item = items[0]!;
+        await this.setAside(item.delivery, `database refused the batch: ${(err as Error).message}`, signal);
+        outcome.deadLettered++;
+        return;
+      }
+      // One bad batch must not hold back the others: halve until it is isolated.
+      const mid = Math.ceil(items.length / 2);
+      await this.insertOrSplit(items.slice(0, mid), outcome, signal);
+      await this.insertOrSplit(items.slice(mid), outcome, signal);
+    }
+  }
+
+  private async insert(decoded: DecodedDelivery[]): Promise<{ readings: number; inserted: number }> {
+    const names = decoded.flatMap((d) => d.batch.series.map((s) => s.sensor));
+    const ids = await this.sensors.resolve(names);
+    const c = toReadingColumns(decoded, ids);
+    const latest = latestSeqs(decoded);
+    return this.db.transaction().execute(async (tx) => {
+      const result = await sql`
+        INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id)
+        SELECT to_timestamp(t / 1000.0), v, q, to_timestamp(r / 1000.0), d, s
+        FROM unnest(${c.timesMs}::float8[], ${c.values}::float8[], ${c.seqs}::int8[],
+                    ${c.receivedAtMs}::float8[], ${c.deviceIds}::int4[], ${c.sensorIds}::int2[])
+          AS u(t, v, q, r, d, s)
+        ON CONFLICT DO NOTHING`.execute(tx);
+      // Once acked, a batch leaves the log: devices.last_seq remembers where each device is.
+      await sql`
+        UPDATE devices SET last_seq = v.seq
+        FROM unnest(${latest.ids}::int4[], ${latest.seqs}::int8[]) AS v(id, seq)
+        WHERE devices.id = v.id AND devices.last_seq < v.seq`.execute(tx);
+      return { readings: c.rows, inserted: Number(result.numAffectedRows ?? 0) };
+    });
+  }
+
+  /** Runs fn until it succeeds or fails permanently, keeping the deliveries from redelivery meanwhile. */
+  private async retryTransient<T>(deliveries: Delivery[], signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    let delay = RETRY_FIRST_MS;
+    let warned = false;
+    for (;;) {
+      try {
+        const result = await fn();
+        if (warned) this.log.info("database writes succeed again");
+        return result;
+      } catch (err) {
+        if (!isTransientDbError(err) || signal.aborted) throw err;
+        if (!warned) {
+          warned = true;
+          this.log.warn({ err }, "database write failed, retrying until it succeeds");
+        }
+        for (const d of deliveries) d.inProgress();
+        await sleep(delay, signal);
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      }
+    }
+  }
+
+  private async setAside(delivery: Delivery, reason: string, signal: AbortSignal): Promise<void> {
+    this.log.warn({ device: delivery.device, seq: delivery.seq, reason }, "batch set aside as a dead letter");
+    await this.retryTransient([delivery], signal, () =>
+      sql`
+        INSERT INTO dead_letters (device_id, seq, source, reason, payload)
+        VALUES ((SELECT id FROM devices WHERE id = ${delivery.device.id}), ${delivery.seq}, 'writer', ${reason},
+                ${Buffer.from(delivery.payload)})`.execute(this.db),
+    );
+    delivery.term();
+  }
+}
+
+/** The highest seq per device among the batches, as two aligned array literals. */
+function latestSeqs(decoded: DecodedDelivery[]): { ids: string; seqs: string } {
+  const latest = new Map<number, number>();
+  for (const d of decoded) latest.set(d.deviceId, Math.max(latest.get(d.deviceId) ?? 0, d.batch.seq));
+  return { ids: `{${[...latest.keys()].join(",")}}`, seqs: `{${[...latest.values()].join(",")}}` };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

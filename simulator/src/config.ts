@@ -1,0 +1,75 @@
+import { parseArgs } from "node:util";
+import { envInt, envLogLevel, parseEnvConfig } from "@vigil/runtime";
+import { z } from "zod";
+
+/** Every setting of the simulator: environment variables, overridden by flags. */
+export const simulatorEnv = z.object({
+  SIMULATOR_TARGET: z.string().default("127.0.0.1:50051"),
+  /** JSON file with the devices' keys: an object or an array of {code, number, apiKey}. */
+  SIMULATOR_DEVICES_FILE: z.string().optional(),
+  /** Register this many devices first (needs DATABASE_URL). */
+  SIMULATOR_PROVISION: envInt(0, 0, 100_000),
+  /** Device code for provisioned devices. */
+  SIMULATOR_CODE: z
+    .string()
+    .regex(/^[A-Z]{1,16}$/, "must be 1 to 16 capital letters")
+    .default("SIM"),
+  DATABASE_URL: z.string().optional(),
+  SIMULATOR_INTERVAL_MS: envInt(1_000, 1, 3_600_000),
+  SIMULATOR_BATCH_SIZE: envInt(10, 1, 10_000),
+  SIMULATOR_MAX_BUFFERED_BATCHES: envInt(1_000, 1, 1_000_000),
+  SIMULATOR_DEVICES_PER_CONNECTION: envInt(100, 1, 10_000),
+  SIMULATOR_CLOCK: z.enum(["realtime", "fast"]).default("realtime"),
+  /** Stop after this many seconds (0: run until SIGINT/SIGTERM). */
+  SIMULATOR_DURATION_S: envInt(0, 0, 7 * 86_400),
+  /** Stop each device after this many batches (0: no limit). */
+  SIMULATOR_BATCHES: envInt(0, 0, 1_000_000_000),
+  /** On exit, write every acked batch as {"CODE-N": [[seq, readings], …]} to this file. */
+  SIMULATOR_ACKED_FILE: z.string().optional(),
+  LOG_LEVEL: envLogLevel,
+});
+
+export type SimulatorConfig = Readonly<z.output<typeof simulatorEnv>>;
+
+const flags = {
+  target: "SIMULATOR_TARGET",
+  "devices-file": "SIMULATOR_DEVICES_FILE",
+  provision: "SIMULATOR_PROVISION",
+  code: "SIMULATOR_CODE",
+  "interval-ms": "SIMULATOR_INTERVAL_MS",
+  "batch-size": "SIMULATOR_BATCH_SIZE",
+  "max-buffered-batches": "SIMULATOR_MAX_BUFFERED_BATCHES",
+  "devices-per-connection": "SIMULATOR_DEVICES_PER_CONNECTION",
+  clock: "SIMULATOR_CLOCK",
+  "duration-s": "SIMULATOR_DURATION_S",
+  batches: "SIMULATOR_BATCHES",
+  "acked-file": "SIMULATOR_ACKED_FILE",
+} as const;
+
+export const USAGE = `usage: vigil-simulator [flags]
+  --target host:port            receiver address (SIMULATOR_TARGET, default 127.0.0.1:50051)
+  --devices-file FILE           device keys as JSON, from \`vigil devices create\` (SIMULATOR_DEVICES_FILE)
+  --provision N --code CODE     register N devices CODE-1..N first; needs DATABASE_URL
+  --interval-ms MS              time between batches (default 1000)
+  --batch-size N                samples per sensor per batch (default 10)
+  --max-buffered-batches N      unacked batches kept for resend per device (default 1000)
+  --devices-per-connection N    streams per HTTP/2 connection (default 100)
+  --clock realtime|fast         fast: send as fast as acks allow (benchmarks)
+  --duration-s S                stop after S seconds (default: run until SIGINT)
+  --batches N                   stop each device after N batches (default: no limit)
+  --acked-file FILE             on exit, write every acked batch per device to FILE (for loss checks)`;
+
+/** Environment first, flags on top; throws ConfigError naming every bad setting. */
+export function loadSimulatorConfig(env: Record<string, string | undefined>, argv: string[]): SimulatorConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(Object.keys(flags).map((f) => [f, { type: "string" as const }])),
+    strict: true,
+  });
+  const merged: Record<string, string | undefined> = { ...env };
+  for (const [flag, name] of Object.entries(flags)) {
+    const v = values[flag];
+    if (typeof v === "string") merged[name] = v;
+  }
+  return parseEnvConfig(simulatorEnv, merged);
+}

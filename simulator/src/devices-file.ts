@@ -1,0 +1,23 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import type { DeviceIdentity } from "./simulated-device.ts";
+
+const identity = z.object({
+  code: z.string().regex(/^[A-Z]{1,16}$/),
+  number: z.number().int().min(1),
+  apiKey: z.string().min(1),
+});
+
+/** Reads device keys written by `vigil devices create` (one object or an array). */
+export function readDevicesFile(path: string): DeviceIdentity[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new Error(`cannot read devices file ${path}: ${(err as Error).message}`);
+  }
+  const list = z.array(identity).safeParse(Array.isArray(parsed) ? parsed : [parsed]);
+  if (!list.success)
+    throw new Error(`devices file ${path} must hold {code, number, apiKey} objects: ${list.error.message}`);
+  return list.data;
+}

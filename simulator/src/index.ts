@@ -1,0 +1,5 @@
+export { createSimulatorApp, type SimulatorApp, type SimulatorDeps } from "./app.ts";
+export { loadSimulatorConfig, type SimulatorConfig, simulatorEnv } from "./config.ts";
+export { Fleet, type FleetOptions } from "./fleet.ts";
+export type { FleetSummary } from "./fleet-stats.ts";
+export { type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";

@@ -1,0 +1,292 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type Client, type ClientDuplexStream, Metadata, status } from "@grpc/grpc-js";
+import {
+  type ColumnarSeries,
+  encodeBatchStreamRequest,
+  IngestService,
+  StreamRequestSchema,
+  type StreamResponse,
+  StreamResponseSchema,
+} from "@vigil/proto";
+import type { FleetStats } from "./fleet-stats.ts";
+import { DEVICE_KINDS, kindForCode, SensorWalk } from "./sensor-profiles.ts";
+
+export interface DeviceIdentity {
+  code: string;
+  number: number;
+  apiKey: string;
+}
+
+export interface DeviceOptions {
+  /** Time between batches (realtime clock), and the span one batch covers. */
+  intervalMs: number;
+  /** Samples per sensor in one batch. */
+  samplesPerBatch: number;
+  /** Unacked batches kept for resending; beyond it new batches are skipped. */
+  maxBufferedBatches: number;
+  /**
+   * "realtime": sample the wall clock every interval. "fast": send as fast as
+   * acks allow, with reading times advancing by the same spacing but never
+   * past the wall clock (for benchmarks).
+   */
+  clock: "realtime" | "fast";
+  /** Stop generating after this many batches (0: no limit). */
+  maxBatches?: number;
+}
+
+interface PendingBatch {
+  bytes: Uint8Array;
+  readings: number;
+  /** When it was last written to a stream; undefined while unsent. */
+  sentAt: number | undefined;
+}
+
+const STREAM_PATH = `/${IngestService.typeName}/${IngestService.method.stream.name}`;
+const RECONNECT_FIRST_MS = 200;
+const RECONNECT_MAX_MS = 10_000;
+const FAST_CLOCK_START_MS = 10 * 60_000;
+
+type Call = ClientDuplexStream<Uint8Array, StreamResponse>;
+
+/**
+ * One simulated device holding one stream: Hello, Welcome (resume above
+ * last_durable_seq), batches within the in-flight window, acks; on any
+ * break it reconnects with backoff and resends every unacked batch.
+ */
+export class SimulatedDevice {
+  readonly identity: DeviceIdentity;
+  /** seq → readings, for every batch acked. */
+  readonly acked = new Map<number, number>();
+  private readonly client: Client;
+  private readonly options: DeviceOptions;
+  private readonly stats: FleetStats;
+  private readonly walk: SensorWalk;
+  private readonly pending = new Map<number, PendingBatch>();
+  private nextSeq = 1;
+  private clockMs: number;
+  private call: Call | undefined;
+  private welcomed = false;
+  private draining = false;
+  private inFlight = 0;
+  private window = 16;
+  private running = false;
+  private reconnectDelay = RECONNECT_FIRST_MS;
+  private timer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(identity: DeviceIdentity, client: Client, options: DeviceOptions, stats: FleetStats) {
+    this.identity = identity;
+    this.client = client;
+    this.options = options;
+    this.stats = stats;
+    this.walk = new SensorWalk(DEVICE_KINDS[kindForCode(identity.code)], hash(`${identity.code}-${identity.number}`));
+    this.clockMs = Date.now() - (options.clock === "fast" ? FAST_CLOCK_START_MS : 0);
+  }
+
+  get connected(): boolean {
+    return this.welcomed;
+  }
+
+  get unacked(): number {
+    return this.pending.size;
+  }
+
+  start(): void {
+    this.running = true;
+    this.connect();
+    if (this.options.clock === "realtime") {
+      this.timer = setInterval(() => {
+        this.generate();
+        this.flush();
+      }, this.options.intervalMs);
+    }
+  }
+
+  /** Stops generating, waits (bounded) for outstanding acks, then closes. */
+  async stop(timeoutMs = 5_000): Promise<void> {
+    this.running = false;
+    clearInterval(this.timer);
+    clearTimeout(this.timer);
+    clearTimeout(this.reconnectTimer);
+    if (this.pending.size > 0 && this.welcomed) {
+      await Promise.race([
+        new Promise<void>((r) => this.idleWaiters.push(r)),
+        new Promise((r) => setTimeout(r, timeoutMs)),
+      ]);
+    }
+    const call = this.call;
+    this.call = undefined;
+    this.welcomed = false;
+    if (call) {
+      call.end();
+      call.cancel();
+    }
+  }
+
+  private connect(): void {
+    const metadata = new Metadata();
+    metadata.set("x-api-key", this.identity.apiKey);
+    const call = this.client.makeBidiStreamRequest(
+      STREAM_PATH,
+      (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      (bytes: Buffer) => fromBinary(StreamResponseSchema, bytes),
+      metadata,
+    ) as Call;
+    this.call = call;
+    this.welcomed = false;
+    this.draining = false;
+    this.inFlight = 0;
+    for (const p of this.pending.values()) p.sentAt = undefined;
+    call.on("data", (response: StreamResponse) => this.onResponse(response));
+    call.on("error", (err: Error & { code?: number }) => this.onBroken(call, err));
+    call.on("end", () => this.onBroken(call));
+    call.write(
+      toBinary(
+        StreamRequestSchema,
+        create(StreamRequestSchema, { kind: { case: "hello", value: { client: "vigil-simulator" } } }),
+      ),
+    );
+  }
+
+  private onResponse(response: StreamResponse): void {
+    const now = performance.now();
+    switch (response.kind.case) {
+      case "welcome": {
+        const w = response.kind.value;
+        this.welcomed = true;
+        this.reconnectDelay = RECONNECT_FIRST_MS;
+        this.window = Math.max(1, w.limits?.maxInFlightBatches ?? this.window);
+        const lastDurable = Number(w.lastDurableSeq);
+        if (lastDurable >= this.nextSeq) this.nextSeq = lastDurable + 1;
+        break;
+      }
+      case "ack": {
+        const seq = Number(response.kind.value.seq);
+        const p = this.pending.get(seq);
+        if (!p) break;
+        this.pending.delete(seq);
+        this.acked.set(seq, p.readings);
+        this.inFlight--;
+        this.stats.batchesAcked++;
+        this.stats.readingsAcked += p.readings;
+        if (response.kind.value.duplicate) this.stats.duplicatesAcked++;
+        if (p.sentAt !== undefined) this.stats.ackLatency.record(now - p.sentAt);
+        break;
+      }
+      case "reject": {
+        const seq = Number(response.kind.value.seq);
+        if (this.pending.delete(seq)) this.inFlight--;
+        this.stats.noteReject(response.kind.value.reason);
+        break;
+      }
+      case "throttle": {
+        const { seq, retryAfterMs } = response.kind.value;
+        const p = this.pending.get(Number(seq));
+        this.stats.throttles++;
+        if (!p) break;
+        this.inFlight--;
+        p.sentAt = undefined;
+        this.pauseFor(retryAfterMs);
+        return;
+      }
+      case "drain":
+        this.stats.drains++;
+        this.draining = true;
+        this.reconnectDelay = Math.max(RECONNECT_FIRST_MS, response.kind.value.reconnectAfterMs);
+        return;
+    }
+    if (this.pending.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.options.clock === "fast") this.generate();
+    this.flush();
+  }
+
+  private throttledUntil = 0;
+
+  private pauseFor(ms: number): void {
+    this.throttledUntil = performance.now() + ms;
+    setTimeout(() => this.flush(), ms).unref();
+  }
+
+  private onBroken(call: Call, err?: Error & { code?: number }): void {
+    if (call !== this.call) return;
+    this.call = undefined;
+    this.welcomed = false;
+    if (err?.code === status.UNAUTHENTICATED) {
+      this.stats.authFailures++;
+      this.running = false;
+      clearInterval(this.timer);
+      for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
+    if (!this.running) return;
+    this.stats.reconnects++;
+    const delay = this.reconnectDelay * (0.5 + Math.random());
+    this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
+    this.reconnectTimer = setTimeout(() => {
+      if (this.running) this.connect();
+    }, delay);
+  }
+
+  /** Writes unsent batches, oldest first, while the window has room. */
+  private flush(): void {
+    const call = this.call;
+    if (!call || !this.welcomed || this.draining || performance.now() < this.throttledUntil) return;
+    for (const [, p] of this.pending) {
+      if (this.inFlight >= this.window) break;
+      if (p.sentAt !== undefined) continue;
+      p.sentAt = performance.now();
+      this.inFlight++;
+      this.stats.batchesSent++;
+      call.write(p.bytes);
+    }
+  }
+
+  /** Creates batches: one per interval in realtime, enough to fill the window in fast mode. */
+  private generate(): void {
+    if (!this.running) return;
+    const budget = this.options.maxBatches ?? 0;
+    const wanted = this.options.clock === "fast" ? this.window - this.inFlight : 1;
+    for (let i = 0; i < wanted; i++) {
+      if (budget > 0 && this.nextSeq > budget) return;
+      if (this.pending.size >= this.options.maxBufferedBatches) {
+        this.stats.batchesSkipped++;
+        return;
+      }
+      // Whole milliseconds, at least one apart: times within a series must increase.
+      const spacing = Math.max(1, Math.floor(this.options.intervalMs / this.options.samplesPerBatch));
+      const span = spacing * this.options.samplesPerBatch;
+      const ahead = this.clockMs + span - Date.now();
+      if (this.options.clock === "fast" && ahead > 0) {
+        // Caught up with the wall clock: try again when it has moved on.
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => {
+          this.generate();
+          this.flush();
+        }, ahead);
+        return;
+      }
+      if (this.options.clock === "realtime") this.clockMs = Math.max(this.clockMs, Date.now() - span);
+      this.pending.set(this.nextSeq, this.makeBatch(this.nextSeq++, spacing));
+    }
+  }
+
+  private makeBatch(seq: number, spacing: number): PendingBatch {
+    const n = this.options.samplesPerBatch;
+    const times = new Float64Array(n);
+    for (let i = 0; i < n; i++) times[i] = Math.round(this.clockMs + (i + 1) * spacing);
+    this.clockMs = times[n - 1]!;
+    const series: ColumnarSeries[] = this.walk.specs.map((spec, index) => {
+      const values = new Float64Array(n);
+      this.walk.fill(index, values);
+      return { sensor: spec.name, times, values };
+    });
+    return { bytes: encodeBatchStreamRequest({ seq, series }), readings: n * series.length, sentAt: undefined };
+  }
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
