@@ -75,7 +75,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       server = createDualProtocolServer((req, res) => {
         if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || health(req, res)) return;
         connect(req, res);
-      }) as DualServer;
+      });
       const listening = server;
       await new Promise<void>((resolve, reject) => {
         listening.once("error", reject);
@@ -87,13 +87,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
 
     async stop() {
       stopping = true;
-      const closing = server;
-      if (closing) {
-        await new Promise<void>((resolve) => {
-          closing.close(() => resolve());
-          closing.closeAllConnections();
-        });
-      }
+      await server?.shutdown(5_000);
       if (!deps.database) await database?.close();
       log.info("query service stopped");
     },
