@@ -30,13 +30,17 @@ for (const [where, entry] of Object.entries(packages)) {
 
 if (process.argv.includes("--check")) {
   if (added.length) {
-    console.error(`package-lock.json lacks platform packages: ${added.join(", ")}\nrun: node scripts/complete-lockfile.mjs`);
+    console.error(
+      `package-lock.json lacks platform packages: ${added.join(", ")}\nrun: node scripts/complete-lockfile.mjs`,
+    );
     process.exit(1);
   }
   process.exit(0);
 }
 if (added.length) {
-  lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))));
+  lock.packages = Object.fromEntries(
+    Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))),
+  );
   writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`);
 }
 console.log(added.length ? `added ${added.join(", ")}` : "lockfile complete");
@@ -44,8 +48,12 @@ console.log(added.length ? `added ${added.join(", ")}` : "lockfile complete");
 /** os/cpu/libc from a platform package name such as @biomejs/cli-linux-x64-musl or @turbo/darwin-64. */
 function platformOf(name) {
   const parts = name.split("/").pop().split("-");
-  const os = parts.find((p) => ["darwin", "linux", "win32", "windows", "android", "freebsd", "openbsd", "sunos", "aix"].includes(p));
-  const cpuToken = parts.find((p) => ["arm64", "x64", "64", "ia32", "armv7", "arm", "ppc64", "s390x", "riscv64", "loong64"].includes(p));
+  const os = parts.find((p) =>
+    ["darwin", "linux", "win32", "windows", "android", "freebsd", "openbsd", "sunos", "aix"].includes(p),
+  );
+  const cpuToken = parts.find((p) =>
+    ["arm64", "x64", "64", "ia32", "armv7", "arm", "ppc64", "s390x", "riscv64", "loong64"].includes(p),
+  );
   if (!os || !cpuToken) return undefined;
   const cpu = { 64: "x64", armv7: "arm" }[cpuToken] ?? cpuToken;
   const out = { os: [os === "windows" ? "win32" : os], cpu: [cpu] };
