@@ -1,6 +1,9 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { status } from "@grpc/grpc-js";
 import { RejectCode } from "@vigil/proto";
-import { createTestDatabase } from "@vigil/testkit";
+import { createTestDatabase, repoRoot } from "@vigil/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
 import { openRawStream, testBatch } from "./raw-stream.ts";
@@ -20,6 +23,23 @@ describe("ingest protocol", () => {
     apiKey = device!.apiKey;
   });
   afterAll(() => pipeline?.stop());
+
+  it("answers grpc.health.v1 and server reflection, so buf curl works without proto files", async () => {
+    const buf = (...args: string[]) =>
+      promisify(execFile)(join(repoRoot, "node_modules/.bin/buf"), [
+        "curl",
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        ...args,
+      ]);
+    const base = `http://127.0.0.1:${pipeline.receiver.port}`;
+    const methods = (await buf("--list-methods", base)).stdout.trim().split("\n");
+    expect(methods).toEqual(
+      expect.arrayContaining(["grpc.health.v1.Health/Check", "vigil.ingest.v1.IngestService/Stream"]),
+    );
+    expect(JSON.parse((await buf(`${base}/grpc.health.v1.Health/Check`)).stdout)).toEqual({ status: "SERVING" });
+  });
 
   it("welcomes a device with its limits and last durable seq", async () => {
     const s = openRawStream(pipeline.receiver.port, apiKey);

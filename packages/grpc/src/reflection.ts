@@ -1,18 +1,19 @@
 import { type DescFile, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { Server } from "@grpc/grpc-js";
-import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
+import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { protoPath as healthProtoPath } from "grpc-health-check";
+import { health } from "@vigil/proto";
 
 /**
  * Adds gRPC server reflection for the given generated files (and the health
  * service), so `grpcurl` and `buf curl` work without proto files.
  */
 export function addReflection(server: Server, files: DescFile[]): void {
-  const definition: PackageDefinition = { ...loadSync(healthProtoPath) };
-  const fileDescriptorProtos = collect(files).map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
-  for (const file of files) {
+  const all = [...files, health.file_health_v1_health];
+  const definition: PackageDefinition = {};
+  const fileDescriptorProtos = collect(all).map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
+  for (const file of all) {
     for (const service of file.services) {
       definition[service.typeName] = { fileDescriptorProtos } as unknown as PackageDefinition[string];
     }

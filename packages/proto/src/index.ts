@@ -3,6 +3,8 @@
  * (regenerate with `npm run generate`; never edit `src/gen` by hand) and the
  * columnar codec for reading batches.
  */
+
+export * as health from "./gen/health/v1/health_pb.ts";
 export * from "./gen/vigil/ingest/v1/ingest_pb.ts";
 export * from "./gen/vigil/readings/v1/readings_pb.ts";
 export {

@@ -2,14 +2,7 @@ import type { TestProject } from "vitest/node";
 import { type NatsServer, startNats } from "./nats-server.ts";
 import { type PostgresServer, startPostgres } from "./postgres-server.ts";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    /** Superuser URL of the private PostgreSQL server. */
-    postgresUrl: string;
-    /** URL of the private nats-server with JetStream. */
-    natsUrl: string;
-  }
-}
+import "./provided-context.ts";
 
 let postgres: PostgresServer | undefined;
 let nats: NatsServer | undefined;

@@ -1,3 +1,5 @@
+import "./provided-context.ts";
+
 export { freePort } from "./free-port.ts";
 export { type NatsServer, type NatsServerOptions, startNats } from "./nats-server.ts";
 export {
