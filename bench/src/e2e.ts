@@ -11,10 +11,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { migrateToLatest, openDatabase } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
-import { createTestDatabase, startNats, startPostgres } from "@vigil/testkit";
+import { createTestDatabase, startNats, startPostgres, startServiceProcess } from "@vigil/testkit";
 import { measureCopyCeiling } from "./copy-ceiling.ts";
 import { checkLoss, countReadings } from "./loss-check.ts";
-import { startServiceProcess } from "./service-process.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -52,7 +51,7 @@ try {
   await migrateToLatest(database.db);
   const identities = [];
   for (let n = 1; n <= devices; n++) {
-    const { apiKey } = await createDevice(database.db, { code: "OR", number: n });
+    const { apiKey } = await createDevice({ db: database.db, actor: "system:bench" }, { code: "OR", number: n });
     identities.push({ code: "OR", number: n, apiKey });
   }
   await database.close();

@@ -82,8 +82,11 @@ async function provision(config: SimulatorConfig): Promise<DeviceIdentity[]> {
   try {
     const out: DeviceIdentity[] = [];
     for (let n = 1; n <= config.SIMULATOR_PROVISION; n++) {
-      const { device, apiKey } = await createDevice(database.db, { code: config.SIMULATOR_CODE, number: n });
-      out.push({ code: device.code, number: device.number, apiKey });
+      const { apiKey } = await createDevice(
+        { db: database.db, actor: "system:simulator" },
+        { code: config.SIMULATOR_CODE, number: n },
+      );
+      out.push({ code: config.SIMULATOR_CODE, number: n, apiKey });
     }
     return out;
   } finally {

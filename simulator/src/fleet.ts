@@ -4,7 +4,7 @@ import { FleetStats } from "./fleet-stats.ts";
 import { type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";
 
 export interface FleetOptions extends DeviceOptions {
-  /** Receiver address, host:port. */
+  /** Receiver addresses, host:port, comma-separated: devices spread over them and fail over. */
   target: string;
   /** Devices sharing one HTTP/2 connection. */
   devicesPerConnection: number;
@@ -20,15 +20,31 @@ export class Fleet {
   private readonly clients: Client[] = [];
 
   constructor(identities: DeviceIdentity[], options: FleetOptions) {
+    const targets = options.target
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
     const perConnection = Math.max(1, options.devicesPerConnection);
+    const clients = new Map<string, Client>();
+    const client = (target: string, slot: number) => {
+      const key = `${target}#${slot}`;
+      let c = clients.get(key);
+      if (!c) {
+        c = new Client(target, credentials.createInsecure(), {
+          "grpc.use_local_subchannel_pool": 1,
+          "grpc.keepalive_time_ms": 30_000,
+          "grpc.max_receive_message_length": 4 * 1024 * 1024,
+        });
+        clients.set(key, c);
+        this.clients.push(c);
+      }
+      return c;
+    };
     this.devices = identities.map((identity, i) => {
-      const slot = Math.floor(i / perConnection);
-      this.clients[slot] ??= new Client(options.target, credentials.createInsecure(), {
-        "grpc.use_local_subchannel_pool": 1,
-        "grpc.keepalive_time_ms": 30_000,
-        "grpc.max_receive_message_length": 4 * 1024 * 1024,
-      });
-      return new SimulatedDevice(identity, this.clients[slot]!, options, this.stats);
+      const slot = Math.floor(i / (perConnection * targets.length));
+      // Device i starts on target i mod n and moves to the next one on every reconnect.
+      const connectionFor = (attempt: number) => client(targets[(i + attempt) % targets.length]!, slot);
+      return new SimulatedDevice(identity, connectionFor, options, this.stats);
     });
   }
 

@@ -57,7 +57,9 @@ export class SimulatedDevice {
   readonly identity: DeviceIdentity;
   /** seq → readings, for every batch acked. */
   readonly acked = new Map<number, number>();
-  private readonly client: Client;
+  /** The connection for the n-th connection attempt: fail over by returning another target. */
+  private readonly connectionFor: (attempt: number) => Client;
+  private attempts = 0;
   private readonly options: DeviceOptions;
   private readonly stats: FleetStats;
   private readonly walk: SensorWalk;
@@ -75,9 +77,14 @@ export class SimulatedDevice {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(identity: DeviceIdentity, client: Client, options: DeviceOptions, stats: FleetStats) {
+  constructor(
+    identity: DeviceIdentity,
+    connectionFor: (attempt: number) => Client,
+    options: DeviceOptions,
+    stats: FleetStats,
+  ) {
     this.identity = identity;
-    this.client = client;
+    this.connectionFor = connectionFor;
     this.options = options;
     this.stats = stats;
     this.walk = new SensorWalk(DEVICE_KINDS[kindForCode(identity.code)], hash(`${identity.code}-${identity.number}`));
@@ -127,7 +134,7 @@ export class SimulatedDevice {
   private connect(): void {
     const metadata = new Metadata();
     metadata.set("x-api-key", this.identity.apiKey);
-    const call = this.client.makeBidiStreamRequest(
+    const call = this.connectionFor(this.attempts++).makeBidiStreamRequest(
       STREAM_PATH,
       (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       (bytes: Buffer) => fromBinary(StreamResponseSchema, bytes),

@@ -1,5 +1,13 @@
 export { consumerEnv, consumerSettings, streamEnv, streamSettings } from "./bus-config.ts";
 export {
+  connectDeviceEvents,
+  DEVICE_EVENTS_SUBJECT,
+  type DeviceEvent,
+  type DeviceEvents,
+  memoryDeviceEvents,
+  natsDeviceEvents,
+} from "./device-events.ts";
+export {
   type ConsumerSettings,
   connectJetStreamBus,
   type JetStreamBusOptions,

@@ -15,6 +15,7 @@ import {
 } from "@nats-io/jetstream";
 import { type MsgHdrs, type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import { type DeviceEvents, natsDeviceEvents } from "./device-events.ts";
 import type {
   AppendResult,
   BatchConsumer,
@@ -43,14 +44,20 @@ export interface JetStreamBusOptions {
   servers: string;
   /** Connection name shown by the server, such as "vigil-receiver". */
   name: string;
-  stream: StreamSettings;
+  /**
+   * Create the stream or bring it to these settings (receivers and writers,
+   * which share the same configuration). Omitted: the stream must exist
+   * and is left as it is (operator tools).
+   */
+  stream?: StreamSettings;
   /**
    * The writers' durable consumer. Receivers create it too: with interest
    * retention a batch published before any consumer exists would be dropped.
+   * Omitted: left as it is.
    */
-  consumer: ConsumerSettings;
+  consumer?: ConsumerSettings;
   /** Update an existing consumer's settings (writers) or only create it when missing (receivers). */
-  ownsConsumer: boolean;
+  ownsConsumer?: boolean;
   /** How long an append waits for the PubAck. */
   publishTimeoutMs: number;
 }
@@ -89,8 +96,9 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
     reconnectTimeWait: 500,
   });
   const jsm = await jetstreamManager(nc);
-  await ensureStream(jsm, options.stream);
-  await ensureConsumer(jsm, options.consumer, options.ownsConsumer);
+  if (options.stream) await ensureStream(jsm, options.stream);
+  else await jsm.streams.info(STREAM_NAME);
+  if (options.consumer) await ensureConsumer(jsm, options.consumer, options.ownsConsumer ?? false);
   return new JetStreamBus(nc, jsm, jetstream(nc), options);
 }
 
@@ -164,12 +172,14 @@ class JetStreamBus implements ReadingBus {
   private readonly jsm: JetStreamManager;
   private readonly js: JetStreamClient;
   private readonly options: JetStreamBusOptions;
+  readonly deviceEvents: DeviceEvents;
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, js: JetStreamClient, options: JetStreamBusOptions) {
     this.nc = nc;
     this.jsm = jsm;
     this.js = js;
     this.options = options;
+    this.deviceEvents = natsDeviceEvents(nc);
     void this.trackConnection();
   }
 
@@ -179,7 +189,7 @@ class JetStreamBus implements ReadingBus {
     h.set(SEQ_HEADER, String(batch.seq));
     for (const [key, value] of Object.entries(batch.headers ?? {})) h.set(key, value);
     const ack = await this.js.publish(deviceSubject(batch.device), batch.payload, {
-      msgID: batchMessageId(batch.device, batch.seq),
+      msgID: batch.messageId ?? batchMessageId(batch.device, batch.seq),
       headers: h,
       timeout: this.options.publishTimeoutMs,
     });
@@ -195,7 +205,8 @@ class JetStreamBus implements ReadingBus {
 
   consume(options: ConsumeOptions): BatchConsumer {
     const js = this.js;
-    const durable = this.options.consumer.durable;
+    const durable = this.options.consumer?.durable;
+    if (!durable) throw new Error("consume() needs consumer settings");
     let messages: ConsumerMessages | undefined;
     let stopped = false;
     return {

@@ -1,3 +1,4 @@
+import { type DeviceEvents, memoryDeviceEvents } from "./device-events.ts";
 import type {
   AppendResult,
   BatchConsumer,
@@ -43,6 +44,7 @@ class MemoryBus implements ReadingBus {
   private readonly watchers = new Set<{ subject: RegExp; push(b: StoredBatch): void }>();
   private unacked = 0;
   private closed = false;
+  readonly deviceEvents: DeviceEvents = memoryDeviceEvents();
 
   private readonly options: MemoryBusOptions;
 
@@ -53,7 +55,7 @@ class MemoryBus implements ReadingBus {
   async append(out: OutgoingBatch): Promise<AppendResult> {
     if (this.closed) throw new Error("bus is closed");
     const now = Date.now();
-    const id = batchMessageId(out.device, out.seq);
+    const id = out.messageId ?? batchMessageId(out.device, out.seq);
     this.forgetExpiredIds(now);
     if (this.seenIds.has(id)) return { duplicate: true };
     if (this.unacked >= this.options.maxBatches) throw new Error("bus is full");

@@ -1,3 +1,5 @@
+import type { DeviceEvents } from "./device-events.ts";
+
 /**
  * The durable log between receivers and writers: one subject per device,
  * each message one ReadingBatch exactly as the device encoded it.
@@ -21,6 +23,8 @@ export interface ReadingBus {
   consume(options: ConsumeOptions): BatchConsumer;
   /** Live tail of new batches of the matching devices; nothing durable. */
   watch(filter: WatchFilter): BatchWatch;
+  /** Device changes fanned out to every receiver, on the same connection. */
+  readonly deviceEvents: DeviceEvents;
   /** True while the connection to the log is up. */
   isConnected(): boolean;
   /** Stops after in-flight appends settle. */
@@ -38,6 +42,8 @@ export interface DeviceAddress {
 export interface OutgoingBatch {
   device: DeviceAddress;
   seq: number;
+  /** Dedup id; `<code>-<number>:<seq>` unless given (a replay must not be taken for a duplicate). */
+  messageId?: string;
   /** Encoded vigil.ingest.v1.ReadingBatch, as validated by the receiver. */
   payload: Uint8Array;
   /** Extra headers, such as `traceparent`. */

@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 import { openDatabase } from "@vigil/db";
 import { DeviceError } from "@vigil/devices";
+import { ReplayError } from "@vigil/ingest";
+import { createCliContext } from "./cli-context.ts";
+import { DEAD_LETTERS_USAGE, deadLettersCommand } from "./commands/dead-letters.ts";
 import { DEVICES_USAGE, devicesCommand } from "./commands/devices.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { UsageError } from "./usage-error.ts";
 
 const USAGE = `usage: vigil <command>
-  migrate                 apply database migrations
-  ${DEVICES_USAGE.split("\n").join("\n  ")}
+  vigil migrate                apply database migrations
+  ${DEVICES_USAGE}
+  ${DEAD_LETTERS_USAGE}
 
-Environment: DATABASE_URL (default postgres://vigil@127.0.0.1:5432/vigil).`;
+Environment: DATABASE_URL (default postgres://vigil@127.0.0.1:5432/vigil),
+NATS_URL (default nats://127.0.0.1:4222) to tell receivers about device changes at once.
+Output is JSON on stdout; errors go to stderr with exit code 1 (2 for usage errors).`;
 
 const [command, ...args] = process.argv.slice(2);
 if (!command || command === "--help" || command === "help") {
@@ -18,23 +24,24 @@ if (!command || command === "--help" || command === "help") {
 }
 
 const url = process.env.DATABASE_URL || "postgres://vigil@127.0.0.1:5432/vigil";
+const warn = (message: string) => process.stderr.write(`vigil: warning: ${message}\n`);
 let exitCode = 0;
-let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
+let ctx: ReturnType<typeof createCliContext> | undefined;
 try {
-  database = await openDatabase(url, { applicationName: "vigil-cli", maxConnections: 2 });
+  const database = await openDatabase(url, { applicationName: "vigil-cli", maxConnections: 2 });
+  ctx = createCliContext(database, process.env, warn);
   let result: unknown;
   if (command === "migrate") result = await migrateCommand(database);
-  else if (command === "devices") result = await devicesCommand(database, args);
+  else if (command === "devices") result = await devicesCommand(ctx, args);
+  else if (command === "dead-letters") result = await deadLettersCommand(ctx, args, process.env);
   else throw new UsageError(`unknown command ${command}\n${USAGE}`);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } catch (err) {
-  const known =
-    err instanceof UsageError ||
-    err instanceof DeviceError ||
-    (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION";
-  process.stderr.write(`vigil: ${known ? (err as Error).message : String((err as Error)?.message ?? err)}\n`);
-  exitCode = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? 2 : 1;
+  const expected = err instanceof UsageError || err instanceof DeviceError || err instanceof ReplayError;
+  process.stderr.write(`vigil: ${expected ? (err as Error).message : `failed: ${(err as Error)?.message ?? err}`}\n`);
+  exitCode = err instanceof UsageError ? 2 : 1;
 } finally {
-  await database?.close();
+  await ctx?.close();
+  await ctx?.database.close();
 }
 process.exit(exitCode);

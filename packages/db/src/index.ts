@@ -1,4 +1,5 @@
 export { type Kysely, sql } from "kysely";
+export { type AuditEntry, recordAudit } from "./audit.ts";
 export { type MigrationOutcome, migrateToLatest } from "./migrate.ts";
 export {
   EMBEDDED_PREFIX,

@@ -10,6 +10,7 @@ export interface Database {
   sensors: SensorsTable;
   readings: ReadingsTable;
   dead_letters: DeadLettersTable;
+  audit_log: AuditLogTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -23,6 +24,16 @@ export interface DevicesTable {
   disabled_at: Date | null;
   /** Highest batch seq written to readings. */
   last_seq: ColumnType<number, never, number>;
+  kind: ColumnType<string, string | undefined, string>;
+  model: ColumnType<string, string | undefined, string>;
+  site: ColumnType<string, string | undefined, string>;
+  labels: ColumnType<Record<string, string>, string | undefined, string>;
+  /** Token bucket override; null: the receivers' default. */
+  rate_limit_per_s: number | null;
+  rate_burst: number | null;
+  /** True while a receiver holds a stream of the device (refreshed by heartbeat). */
+  connected: ColumnType<boolean, boolean | undefined, boolean>;
+  last_seen_at: Date | null;
 }
 
 export interface DeviceKeysTable {
@@ -64,4 +75,18 @@ export interface DeadLettersTable {
   violations: ColumnType<unknown, string | undefined, string>;
   payload: Buffer | null;
   created_at: CreatedAt;
+  /** RejectCode name for receiver rejects; empty for writer dead letters. */
+  code: ColumnType<string, string | undefined, string>;
+  replayed_at: Date | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: CreatedAt;
+  actor: string;
+  action: string;
+  target: ColumnType<string, string | undefined, string>;
+  details: ColumnType<unknown, string | undefined, string>;
+  rows_affected: number | null;
+  trace_id: string | null;
 }

@@ -1,10 +1,17 @@
 export { apiKeyPrefix, generateApiKey, hashApiKey } from "./api-key.ts";
-export { DEVICE_CODE_PATTERN, deviceLabel, deviceNameProblem, MAX_DEVICE_NUMBER } from "./device-name.ts";
 export {
-  authenticateDevice,
+  type AdminContext,
   createDevice,
-  type Device,
-  DeviceError,
-  lastWrittenSeq,
+  DEFAULT_KEY_GRACE_MS,
+  type DeviceRef,
+  disableDevice,
+  type NewDevice,
   replaceDeviceKey,
-} from "./device-registry.ts";
+  revokeDeviceKey,
+  rotateDeviceKey,
+} from "./device-admin.ts";
+export { type AuthenticatedDevice, activeKeys, authenticateDevice, lastWrittenSeq } from "./device-auth.ts";
+export { type DeviceListOptions, type DeviceView, getDevice, listDevices } from "./device-directory.ts";
+export { DeviceError } from "./device-errors.ts";
+export { DEVICE_CODE_PATTERN, deviceLabel, deviceNameProblem, MAX_DEVICE_NUMBER } from "./device-name.ts";
+export { markConnected, markDisconnected, PRESENCE_HEARTBEAT_MS, PRESENCE_TIMEOUT_MS } from "./presence.ts";

@@ -1,3 +1,4 @@
+export { parseDuration } from "./duration.ts";
 export {
   ConfigError,
   envBool,

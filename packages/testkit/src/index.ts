@@ -9,4 +9,5 @@ export {
   startPostgres,
 } from "./postgres-server.ts";
 export { exited, findExecutable, repoRoot, waitFor } from "./process-tools.ts";
+export { type ServiceProcess, startServiceProcess } from "./service-process.ts";
 export { createTestDatabase } from "./test-database.ts";

@@ -2,11 +2,15 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, sql, type VigilDatabase } from "@vigil/db";
-import { ReadingService } from "@vigil/proto";
+import { DeadLetterService, DeviceService, ReadingService } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
+import { adminGuard } from "./admin-guard.ts";
 import type { QueryConfig } from "./config.ts";
 import { applyCors } from "./cors.ts";
+import { deadLetterService } from "./dead-letter-service.ts";
+import { deviceService } from "./device-service.ts";
 import { errorInterceptor } from "./errors.ts";
 import { createDualProtocolServer, type DualServer } from "./http-server.ts";
 import { readingService } from "./reading-service.ts";
@@ -15,6 +19,8 @@ export interface QueryDeps {
   logger: Logger;
   /** Shared database; opened from DATABASE_URL when absent. */
   database?: VigilDatabase;
+  /** Shared bus; opened from NATS_URL when absent. */
+  bus?: ReadingBus;
 }
 
 export interface QueryApp extends App {
@@ -33,6 +39,7 @@ type Res = http.ServerResponse | http2.Http2ServerResponse;
 export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   const log = deps.logger;
   let database = deps.database;
+  let bus = deps.bus;
   let server: DualServer | undefined;
   let port = 0;
   let stopping = false;
@@ -67,10 +74,36 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
 
     async start() {
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-query" });
+      bus ??= await connectJetStreamBus({
+        servers: config.NATS_URL,
+        name: "vigil-query",
+        stream: streamSettings(config),
+        consumer: consumerSettings(config),
+        publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,
+      });
       const db = database.db;
+      const readyBus = bus;
+      // Until user authentication exists, admin calls are attributed to the API itself.
+      const actor = () => "api:anonymous";
       const connect = connectNodeAdapter({
-        routes: (router) => router.service(ReadingService, readingService({ db })),
-        interceptors: [errorInterceptor(log)],
+        routes: (router) => {
+          router.service(ReadingService, readingService({ db }));
+          router.service(DeviceService, deviceService({ db, actor, publish: (e) => readyBus.deviceEvents.publish(e) }));
+          router.service(
+            DeadLetterService,
+            deadLetterService({
+              db,
+              bus: readyBus,
+              actor,
+              limits: {
+                maxBatchReadings: Number.MAX_SAFE_INTEGER,
+                maxAgeMs: config.READINGS_RETENTION_MS,
+                maxFutureSkewMs: config.READINGS_MAX_FUTURE_SKEW_MS,
+              },
+            }),
+          );
+        },
+        interceptors: [errorInterceptor(log), adminGuard(config.QUERY_DEVICE_ADMIN_ENABLED)],
       });
       server = createDualProtocolServer((req, res) => {
         if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || health(req, res)) return;
@@ -88,6 +121,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     async stop() {
       stopping = true;
       await server?.shutdown(5_000);
+      if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info("query service stopped");
     },

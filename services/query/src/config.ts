@@ -1,4 +1,6 @@
-import { envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
+import { consumerEnv, streamEnv } from "@vigil/bus";
+import { readingRulesEnv } from "@vigil/ingest";
+import { envBool, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
 import { z } from "zod";
 
 /** Every environment variable the query service reads, with its default. */
@@ -7,6 +9,14 @@ export const queryEnv = z.object({
   QUERY_PORT: envPort(8080),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
+  ...streamEnv,
+  ...consumerEnv,
+  ...readingRulesEnv,
+  /**
+   * Serve DeviceService and DeadLetterService. Off by default: until user
+   * authentication is configured, anyone who can reach the port could use them.
+   */
+  QUERY_DEVICE_ADMIN_ENABLED: envBool(false),
   /** Comma-separated browser origins allowed to call the API, or "*". */
   QUERY_CORS_ORIGINS: z
     .string()

@@ -1,4 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { DeviceError } from "@vigil/devices";
+import { ReplayError } from "@vigil/ingest";
 import type { Logger } from "@vigil/runtime";
 
 /** A request field is missing or wrong; the message names the field. */
@@ -11,37 +13,39 @@ export class InvalidArgumentError extends Error {
   }
 }
 
-/** The requested thing does not exist. */
-export class NotFoundError extends Error {
-  override name = "NotFoundError";
-}
-
-/** The operation cannot run in the current state. */
-export class FailedPreconditionError extends Error {
-  override name = "FailedPreconditionError";
-}
-
 /** A dependency (database, NATS) is down; the client may retry. */
 export class UnavailableError extends Error {
   override name = "UnavailableError";
 }
 
+const deviceCodes: Record<DeviceError["kind"], Code> = {
+  invalid: Code.InvalidArgument,
+  exists: Code.AlreadyExists,
+  not_found: Code.NotFound,
+  failed_precondition: Code.FailedPrecondition,
+};
+
+const replayCodes: Record<ReplayError["kind"], Code> = {
+  not_found: Code.NotFound,
+  failed_precondition: Code.FailedPrecondition,
+};
+
 /**
  * The one table from domain errors to Connect codes. Anything not listed is
  * an Internal error: the client sees a generic message, the log the cause.
  */
-const codes: Array<[new (...args: never[]) => Error, Code]> = [
-  [InvalidArgumentError, Code.InvalidArgument],
-  [NotFoundError, Code.NotFound],
-  [FailedPreconditionError, Code.FailedPrecondition],
-  [UnavailableError, Code.Unavailable],
-];
+function codeOf(err: unknown): Code | undefined {
+  if (err instanceof InvalidArgumentError) return Code.InvalidArgument;
+  if (err instanceof UnavailableError) return Code.Unavailable;
+  if (err instanceof DeviceError) return deviceCodes[err.kind];
+  if (err instanceof ReplayError) return replayCodes[err.kind];
+  return undefined;
+}
 
 export function toConnectError(err: unknown, log: Logger, procedure: string): ConnectError {
   if (err instanceof ConnectError) return err;
-  for (const [type, code] of codes) {
-    if (err instanceof type) return new ConnectError(err.message, code);
-  }
+  const code = codeOf(err);
+  if (code !== undefined) return new ConnectError((err as Error).message, code);
   log.error({ err, procedure }, "request failed");
   return new ConnectError("internal error", Code.Internal);
 }

@@ -3,13 +3,19 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Database, Kysely } from "@vigil/db";
 import { type ListReadingsRequest, Order, type Reading, ReadingSchema, type ReadingService } from "@vigil/proto";
-import { InvalidArgumentError } from "./errors.ts";
-import { decodePageToken, encodePageToken } from "./page-token.ts";
+import { checkedPageSize, decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
 import { parseReadingFilter } from "./reading-filter.ts";
 import { countReadings, listReadings, type ReadingRow } from "./readings-repository.ts";
 
-export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 1000;
+/** Where the next page starts (the sort key of the last row) and the total counted on the first page. */
+interface ReadingCursor {
+  t: number;
+  d: number;
+  s: number;
+  n: number;
+}
+
+const isReadingCursor = (c: unknown): c is ReadingCursor => hasIntegers(c, "t", "d", "s", "n");
 
 export interface ReadingServiceDeps {
   db: Kysely<Database>;
@@ -25,11 +31,11 @@ export function readingService(deps: ReadingServiceDeps): Partial<ServiceImpl<ty
       const pageSize = checkedPageSize(req.pageSize);
       const filter = parseReadingFilter(req.filter);
       const newestFirst = req.order === Order.NEWEST_FIRST;
-      const identity = tokenIdentity(req);
-      const page = req.pageToken ? decodePageToken(req.pageToken, identity) : undefined;
+      const cursor = req.pageToken ? decodeCursor(req.pageToken, req, isReadingCursor) : undefined;
       // Counted once, on the first page; later pages repeat it from the token.
-      const total = page?.total ?? (await countReadings(deps.db, filter));
-      const rows = await listReadings(deps.db, filter, { limit: pageSize + 1, newestFirst, after: page?.cursor });
+      const total = cursor?.n ?? (await countReadings(deps.db, filter));
+      const after = cursor && { timeMs: cursor.t, deviceId: cursor.d, sensorId: cursor.s };
+      const rows = await listReadings(deps.db, filter, { limit: pageSize + 1, newestFirst, after });
       const more = rows.length > pageSize;
       const shown = more ? rows.slice(0, pageSize) : rows;
       const last = shown.at(-1);
@@ -37,41 +43,11 @@ export function readingService(deps: ReadingServiceDeps): Partial<ServiceImpl<ty
         readings: shown.map(toReading),
         nextPageToken:
           more && last
-            ? encodePageToken(
-                identity,
-                { timeMs: last.time.getTime(), deviceId: last.device_id, sensorId: last.sensor_id },
-                total,
-              )
+            ? encodeCursor({ t: last.time.getTime(), d: last.device_id, s: last.sensor_id, n: total }, req)
             : "",
         totalSize: BigInt(total),
       };
     },
-  };
-}
-
-function checkedPageSize(size: number): number {
-  if (size === 0) return DEFAULT_PAGE_SIZE;
-  if (size < 0 || size > MAX_PAGE_SIZE) {
-    throw new InvalidArgumentError(
-      "page_size",
-      `must be between 0 and ${MAX_PAGE_SIZE} (0 means ${DEFAULT_PAGE_SIZE})`,
-    );
-  }
-  return size;
-}
-
-/** What a page token is bound to: everything in the request but the token. */
-function tokenIdentity(req: ListReadingsRequest) {
-  const f = req.filter;
-  return {
-    filter: f && {
-      c: f.deviceCode,
-      n: f.deviceNumber,
-      s: f.sensor,
-      a: f.startTime && [String(f.startTime.seconds), f.startTime.nanos],
-      b: f.endTime && [String(f.endTime.seconds), f.endTime.nanos],
-    },
-    order: req.order,
   };
 }
 

@@ -1,5 +1,4 @@
 import type { Database, Kysely } from "@vigil/db";
-import type { PageCursor } from "./page-token.ts";
 import type { ReadingFilter } from "./reading-filter.ts";
 
 /** A reading with its device and sensor names resolved. */
@@ -37,7 +36,8 @@ function matching(db: Kysely<Database>, filter: ReadingFilter) {
 export interface PageRequest {
   limit: number;
   newestFirst: boolean;
-  after?: PageCursor;
+  /** The sort key of the last row of the previous page. */
+  after?: { timeMs: number; deviceId: number; sensorId: number };
 }
 
 /** One page in (time, device, sensor) order: a stable keyset under concurrent inserts. */

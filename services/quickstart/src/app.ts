@@ -75,7 +75,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         database,
         bus,
       });
-      query = createQueryApp(loadQueryConfig(serviceEnv), { logger: log.child({ service: "query" }), database });
+      query = createQueryApp(loadQueryConfig(serviceEnv), { logger: log.child({ service: "query" }), database, bus });
       await receiver.start();
       await writer.start();
       await query.start();
@@ -114,14 +114,15 @@ async function demoDevices(database: VigilDatabase, count: number): Promise<Devi
   const out: DeviceIdentity[] = [];
   for (let n = 1; n <= count; n++) {
     const input = { code: DEMO_CODE, number: n };
-    let issued: { apiKey: string } | undefined;
+    const admin = { db: database.db, actor: "system:quickstart" };
+    let issued: { apiKey: string };
     try {
-      issued = await createDevice(database.db, input);
+      issued = await createDevice(admin, { ...input, kind: "patient_monitor", site: "demo" });
     } catch (err) {
       if (!(err instanceof DeviceError && err.kind === "exists")) throw err;
-      issued = await replaceDeviceKey(database.db, input);
+      issued = await replaceDeviceKey(admin, input);
     }
-    if (issued) out.push({ ...input, apiKey: issued.apiKey });
+    out.push({ ...input, apiKey: issued.apiKey });
   }
   return out;
 }

@@ -1,13 +1,24 @@
 import { type ChannelOptions, Server, ServerCredentials, status } from "@grpc/grpc-js";
-import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
+import { connectJetStreamBus, consumerSettings, type DeviceEvent, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, type VigilDatabase } from "@vigil/db";
-import { authenticateDevice, lastWrittenSeq } from "@vigil/devices";
+import {
+  type AuthenticatedDevice,
+  activeKeys,
+  authenticateDevice,
+  lastWrittenSeq,
+  markConnected,
+  markDisconnected,
+  PRESENCE_HEARTBEAT_MS,
+} from "@vigil/devices";
 import { addReflection, grpcServiceDefinition, HealthImplementation } from "@vigil/grpc";
+import { recordDeadLetter } from "@vigil/ingest";
 import { file_vigil_ingest_v1_ingest, IngestService } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
 import type { ReceiverConfig } from "./config.ts";
 import { DeviceAuthenticator } from "./device-authenticator.ts";
 import { type IngestCall, IngestStream, type StreamContext } from "./ingest-stream.ts";
+import { OpenStreams } from "./open-streams.ts";
+import { RateLimiter } from "./rate-limiter.ts";
 import { decodeStreamRequest } from "./stream-request-codec.ts";
 
 export interface ReceiverDeps {
@@ -27,31 +38,56 @@ export interface ReceiverApp extends App {
 }
 
 const SERVICE = IngestService.typeName;
+const MAX_MALFORMED_MESSAGES = 10;
 
 /**
  * The device-facing gRPC server: IngestService/Stream, grpc.health.v1 and
- * reflection on one port. stop() drains: health NOT_SERVING, Drain to every
- * stream, wait for in-flight appends, then close.
+ * reflection on one port. It authenticates devices, keeps their presence
+ * fresh, closes streams whose key is revoked or whose device is disabled
+ * (device events, plus a periodic re-check), and on stop() drains: health
+ * NOT_SERVING, Drain to every stream, wait for queued appends, then close.
  */
 export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): ReceiverApp {
   const log = deps.logger;
+  const now = deps.now ?? Date.now;
   const server = new Server(serverOptions(config));
   const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE]: "NOT_SERVING" });
-  const streams = new Set<IngestStream>();
+  const rateLimiter = new RateLimiter({
+    perSecond: config.RECEIVER_RATE_LIMIT_PER_S,
+    burst: config.RECEIVER_RATE_LIMIT_BURST,
+  });
+  const pendingWrites = new Set<Promise<void>>();
+  const timers: NodeJS.Timeout[] = [];
   let bus = deps.bus;
   let database = deps.database;
   let authenticator: DeviceAuthenticator | undefined;
   let context: StreamContext | undefined;
+  let stopEvents: (() => void) | undefined;
   let draining = false;
   let port = 0;
 
-  const limits = {
-    maxBatchReadings: config.RECEIVER_MAX_BATCH_READINGS,
-    maxFutureSkewMs: config.RECEIVER_MAX_FUTURE_SKEW_MS,
-    maxAgeMs: config.READINGS_RETENTION_MS,
-    maxInFlightBatches: config.RECEIVER_MAX_IN_FLIGHT_BATCHES,
-    maxMessageBytes: config.RECEIVER_MAX_MESSAGE_BYTES,
-  };
+  /** Database writes the stream path does not wait for; logged on failure, awaited on stop. */
+  function background(what: string, work: () => Promise<unknown>): void {
+    const p = work().then(
+      () => {},
+      (err) => log.warn({ err }, `${what} failed`),
+    );
+    pendingWrites.add(p);
+    void p.finally(() => pendingWrites.delete(p));
+  }
+
+  const streams = new OpenStreams({
+    firstOpened: (id) => background("presence update", () => markConnected(db(), [id])),
+    lastClosed: (id) => {
+      rateLimiter.forget(id);
+      background("presence update", () => markDisconnected(db(), id));
+    },
+  });
+
+  function db() {
+    if (!database) throw new Error("receiver not started");
+    return database.db;
+  }
 
   async function handleStream(call: IngestCall): Promise<void> {
     const fail = (code: status, details: string) => {
@@ -62,7 +98,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
     if (typeof apiKey !== "string" || apiKey === "") {
       return fail(status.UNAUTHENTICATED, "missing x-api-key metadata");
     }
-    let device: Awaited<ReturnType<DeviceAuthenticator["authenticate"]>>;
+    let device: AuthenticatedDevice | undefined;
     try {
       device = await authenticator.authenticate(apiKey);
     } catch (err) {
@@ -70,9 +106,38 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
       return fail(status.UNAVAILABLE, "cannot verify the API key right now, reconnect later");
     }
     if (!device) return fail(status.UNAUTHENTICATED, "API key is invalid, revoked or expired");
-    const stream = new IngestStream(call, device, context);
-    streams.add(stream);
-    void stream.ended.then(() => streams.delete(stream));
+    if (draining) return fail(status.UNAVAILABLE, "receiver is shutting down, reconnect");
+    rateLimiter.setLimit(device.id, device.rateLimit, now());
+    streams.add(new IngestStream(call, device, context));
+  }
+
+  function onDeviceEvent(event: DeviceEvent): void {
+    authenticator?.forgetDevice(event.deviceId);
+    const affected = streams.of(event.deviceId);
+    if (event.kind === "disabled") {
+      for (const s of affected) s.abort(status.UNAUTHENTICATED, "device is disabled");
+    } else if (event.kind === "key_revoked") {
+      for (const s of affected)
+        if (s.device.keyPrefix === event.keyPrefix) s.abort(status.UNAUTHENTICATED, "API key was revoked");
+    } else {
+      void recheck(affected);
+    }
+  }
+
+  /** Closes streams whose key stopped being valid and applies changed rate limits. */
+  async function recheck(list: IngestStream[]): Promise<void> {
+    if (list.length === 0) return;
+    let active: Awaited<ReturnType<typeof activeKeys>>;
+    try {
+      active = await activeKeys(db(), [...new Set(list.map((s) => s.device.keyPrefix))]);
+    } catch (err) {
+      log.warn({ err }, "could not re-check device keys");
+      return;
+    }
+    for (const s of list) {
+      if (!active.has(s.device.keyPrefix)) s.abort(status.UNAUTHENTICATED, "API key is no longer valid");
+      else rateLimiter.setLimit(s.device.id, active.get(s.device.keyPrefix), now());
+    }
   }
 
   server.addService(grpcServiceDefinition(IngestService, { stream: { requestDeserialize: decodeStreamRequest } }), {
@@ -99,9 +164,37 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
         ownsConsumer: false,
         publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,
       });
-      const db = database.db;
-      authenticator = new DeviceAuthenticator((key) => authenticateDevice(db, key), config.RECEIVER_AUTH_CACHE_MS);
-      context = { bus, logger: log, limits, now: deps.now ?? Date.now, lastWrittenSeq: (id) => lastWrittenSeq(db, id) };
+      const readyBus = bus;
+      authenticator = new DeviceAuthenticator(
+        (key) => authenticateDevice(db(), key),
+        config.RECEIVER_AUTH_CACHE_MS,
+        now,
+      );
+      context = {
+        bus: readyBus,
+        logger: log,
+        now,
+        limits: {
+          maxBatchReadings: config.RECEIVER_MAX_BATCH_READINGS,
+          maxFutureSkewMs: config.READINGS_MAX_FUTURE_SKEW_MS,
+          maxAgeMs: config.READINGS_RETENTION_MS,
+          maxInFlightBatches: config.RECEIVER_MAX_IN_FLIGHT_BATCHES,
+          maxMessageBytes: config.RECEIVER_MAX_MESSAGE_BYTES,
+          helloTimeoutMs: config.RECEIVER_HELLO_TIMEOUT_MS,
+          maxMalformedMessages: MAX_MALFORMED_MESSAGES,
+        },
+        lastWrittenSeq: (id) => lastWrittenSeq(db(), id),
+        takeTokens: (device, readings) => rateLimiter.take(device.id, readings, now()),
+        deadLetter: async (input) => background("dead letter", () => recordDeadLetter(db(), input)),
+      };
+      stopEvents = readyBus.deviceEvents.subscribe(onDeviceEvent).stop;
+      timers.push(
+        setInterval(() => void recheck(streams.all()), Math.max(1_000, config.RECEIVER_AUTH_CACHE_MS)),
+        setInterval(
+          () => background("presence heartbeat", () => markConnected(db(), streams.deviceIds())),
+          PRESENCE_HEARTBEAT_MS,
+        ),
+      );
       port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(
           `${config.RECEIVER_HOST}:${config.RECEIVER_PORT}`,
@@ -118,18 +211,21 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
       health.setStatus("", "NOT_SERVING");
       health.setStatus(SERVICE, "NOT_SERVING");
       draining = true;
-      for (const s of streams) s.drain(config.RECEIVER_RECONNECT_AFTER_MS);
-      const drained = Promise.all([...streams].map((s) => s.ended));
+      for (const t of timers) clearInterval(t);
+      stopEvents?.();
+      const open = streams.all();
+      for (const s of open) s.drain(config.RECEIVER_RECONNECT_AFTER_MS);
       const timedOut = await Promise.race([
-        drained.then(() => false),
+        Promise.all(open.map((s) => s.ended)).then(() => false),
         new Promise<boolean>((r) => setTimeout(() => r(true), config.RECEIVER_DRAIN_TIMEOUT_MS).unref()),
       ]);
       if (timedOut) {
         log.warn({ streams: streams.size }, "drain timed out, closing remaining streams");
-        for (const s of streams)
+        for (const s of streams.all())
           s.abort(status.UNAVAILABLE, "receiver is shutting down, reconnect and resend unacked batches");
       }
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await Promise.all(pendingWrites);
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info("receiver stopped");

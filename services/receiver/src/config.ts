@@ -1,4 +1,5 @@
 import { consumerEnv, streamEnv } from "@vigil/bus";
+import { readingRulesEnv } from "@vigil/ingest";
 import { envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
 import { z } from "zod";
 
@@ -18,12 +19,15 @@ export const receiverEnv = z.object({
   RECEIVER_MAX_IN_FLIGHT_BATCHES: envInt(32, 1, 10_000),
   /** Largest message a device may send, in bytes. */
   RECEIVER_MAX_MESSAGE_BYTES: envInt(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
-  /** How far ahead of the receiver's clock a reading's time may be. */
-  RECEIVER_MAX_FUTURE_SKEW_MS: envInt(5 * 60_000, 0, DAY_MS),
-  /** How old a reading may be: the raw-data retention. */
-  READINGS_RETENTION_MS: envInt(365 * DAY_MS, DAY_MS, 100 * 365 * DAY_MS),
-  /** How long a verified API key is trusted without asking the database again. */
+  ...readingRulesEnv,
+  /** How long a verified API key is trusted without asking the database again; open streams are re-checked as often. */
   RECEIVER_AUTH_CACHE_MS: envInt(30_000, 0, 3_600_000),
+  /** Default token bucket per device: sustained readings per second… */
+  RECEIVER_RATE_LIMIT_PER_S: envInt(10_000, 1, 100_000_000),
+  /** …and the burst a device may send at once (devices can override both). */
+  RECEIVER_RATE_LIMIT_BURST: envInt(100_000, 1, 1_000_000_000),
+  /** A stream must send Hello within this time. */
+  RECEIVER_HELLO_TIMEOUT_MS: envInt(10_000, 100, 600_000),
   /** Connection age after which the server asks the client to reconnect (rebalances streams). */
   RECEIVER_MAX_CONNECTION_AGE_MS: envInt(30 * 60_000, 10_000, 7 * DAY_MS),
   /** Time streams get to finish after max connection age before they are cut. */

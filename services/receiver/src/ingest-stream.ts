@@ -1,71 +1,111 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type Metadata, type ServerDuplexStream, status } from "@grpc/grpc-js";
+import { type ServerDuplexStream, status } from "@grpc/grpc-js";
 import type { AppendResult, OutgoingBatch, ReadingBus } from "@vigil/bus";
-import { type Device, deviceLabel } from "@vigil/devices";
-import { type ColumnarBatch, RejectCode, type StreamResponse, StreamResponseSchema } from "@vigil/proto";
+import { type AuthenticatedDevice, deviceLabel } from "@vigil/devices";
+import { type BatchLimits, type DeadLetterInput, type Violation, validateBatch } from "@vigil/ingest";
+import {
+  type ColumnarBatch,
+  RejectCode,
+  RejectCodeSchema,
+  type StreamResponse,
+  StreamResponseSchema,
+} from "@vigil/proto";
 import type { Logger } from "@vigil/runtime";
 import type { DecodedRequest } from "./stream-request-codec.ts";
-import { type BatchLimits, validateBatch } from "./validate-batch.ts";
 
 export type IngestCall = ServerDuplexStream<DecodedRequest, StreamResponse>;
 type ResponseKind = NonNullable<MessageInitShape<typeof StreamResponseSchema>["kind"]>;
+
+export interface StreamLimits extends BatchLimits {
+  maxInFlightBatches: number;
+  maxMessageBytes: number;
+  /** A stream must send Hello within this time. */
+  helloTimeoutMs: number;
+  /** Undecodable messages a stream may send before it is closed. */
+  maxMalformedMessages: number;
+}
 
 /** What every stream of a receiver shares. */
 export interface StreamContext {
   bus: ReadingBus;
   logger: Logger;
-  limits: BatchLimits & { maxInFlightBatches: number; maxMessageBytes: number };
+  limits: StreamLimits;
   now: () => number;
   /** Highest seq of the device the writers have stored. */
   lastWrittenSeq: (deviceId: number) => Promise<number>;
+  /** 0 when the device may send `readings` now, else the ms to wait. */
+  takeTokens: (device: AuthenticatedDevice, readings: number) => number;
+  /** Keeps a refused batch; failures are logged, never fatal to the stream. */
+  deadLetter: (input: DeadLetterInput) => Promise<void>;
+}
+
+interface Admitted {
+  seq: number;
+  bytes: Uint8Array;
 }
 
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 2_000;
 
 /**
- * One device's stream: Hello → Welcome, then each batch validated and made
- * durable (Ack only after JetStream's PubAck) or rejected with reasons. At
- * most `maxInFlightBatches` batches wait for JetStream; beyond that the
- * stream stops reading and HTTP/2 flow control pushes back on the device.
- * A failed append is retried until it succeeds or the stream ends, so a
- * NATS outage pauses devices instead of losing or double-counting data.
+ * One device's stream. Hello → Welcome{last_durable_seq}; then every batch
+ * is rate-limited, validated and either rejected (kept as a dead letter),
+ * throttled, acked as a duplicate, or queued and appended to the log.
+ *
+ * Appends run one at a time, in seq order, each retried until it succeeds
+ * or the stream ends: so the log never holds a batch of this device while
+ * an earlier one is missing, which is what makes "seq ≤ last durable ⇒
+ * already stored" true across reconnects. The device may still send up to
+ * `maxInFlightBatches` ahead; beyond that (or a message's worth of bytes)
+ * the stream is not read and HTTP/2 flow control holds the device back.
  */
 export class IngestStream {
-  readonly device: Device;
+  readonly device: AuthenticatedDevice;
   private readonly call: IngestCall;
   private readonly ctx: StreamContext;
   private readonly log: Logger;
+  private readonly end = Promise.withResolvers<void>();
+  private readonly queue: Admitted[] = [];
+  private queuedBytes = 0;
   private welcomed = false;
-  private inFlight = 0;
+  /** Batches up to this seq are stored already: acked as duplicates, not appended again. */
+  private durableThrough = 0;
+  /** Highest seq this stream has admitted, rejected or acked. */
+  private lastSeen = 0;
+  /** Once a batch is throttled, later ones are too until it is resent: no gaps in the log. */
+  private throttledSeq: number | undefined;
+  private throttledUntil = 0;
+  private appending = false;
   private inputEnded = false;
   private draining = false;
   private closed = false;
   private appendFailing = false;
+  private malformed = 0;
+  private readonly helloTimer: NodeJS.Timeout;
 
-  constructor(call: IngestCall, device: Device, ctx: StreamContext) {
+  constructor(call: IngestCall, device: AuthenticatedDevice, ctx: StreamContext) {
     this.call = call;
     this.device = device;
     this.ctx = ctx;
     this.log = ctx.logger.child({ device: deviceLabel(device) });
+    this.helloTimer = setTimeout(
+      () => this.abort(status.DEADLINE_EXCEEDED, `no Hello within ${ctx.limits.helloTimeoutMs} ms`),
+      ctx.limits.helloTimeoutMs,
+    );
     call.on("data", (request: DecodedRequest) => this.onRequest(request));
     call.on("end", () => {
       this.inputEnded = true;
       this.finishIfIdle();
     });
-    call.on("cancelled", () => this.onClosed());
-    call.on("close", () => this.onClosed());
-    call.on("error", () => this.onClosed());
+    for (const event of ["cancelled", "close", "error"]) call.on(event, () => this.onClosed());
   }
-
-  private readonly end = Promise.withResolvers<void>();
 
   /** Resolves when the stream has ended for any reason. */
   get ended(): Promise<void> {
     return this.end.promise;
   }
 
-  /** Asks the device to move elsewhere, stops reading and ends once acks are out. */
+  /** Asks the device to move elsewhere, stops reading and ends once the queue is appended. */
   drain(reconnectAfterMs: number): void {
     if (this.closed || this.draining) return;
     this.draining = true;
@@ -74,10 +114,16 @@ export class IngestStream {
     this.finishIfIdle();
   }
 
-  /** Ends the stream with an error status now (shutdown overran, key revoked). */
+  /**
+   * Ends the stream with an error status now. Batches still queued are
+   * dropped unacked (the device resends them elsewhere, if it may).
+   */
   abort(code: status, details: string): void {
     if (this.closed) return;
-    this.call.emit("error", { code, details, metadata: undefined as unknown as Metadata });
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.call.emit("error", { code, details });
+    this.onClosed();
   }
 
   private onRequest(request: DecodedRequest): void {
@@ -91,34 +137,35 @@ export class IngestStream {
         else this.abort(status.FAILED_PRECONDITION, "send Hello before the first batch");
         break;
       case "malformed":
-        this.reject(0, RejectCode.INVALID_BATCH, request.reason, []);
+        this.onMalformed(request.reason, request.bytes);
         break;
       case "empty":
-        this.reject(0, RejectCode.INVALID_BATCH, "message has neither hello nor batch", []);
+        this.onMalformed("message has neither hello nor batch", new Uint8Array());
         break;
     }
   }
 
   private async welcome(): Promise<void> {
-    const { limits } = this.ctx;
-    let lastDurableSeq = 0;
+    clearTimeout(this.helloTimer);
+    if (this.welcomed) return;
+    const { bus, lastWrittenSeq, limits } = this.ctx;
     try {
-      // The log holds batches not yet written; the database knows the rest.
-      const [inLog, written] = await Promise.all([
-        this.ctx.bus.last(this.device),
-        this.ctx.lastWrittenSeq(this.device.id),
-      ]);
-      lastDurableSeq = Math.max(inLog?.seq ?? 0, written);
+      // The log holds the batches not yet written; the database knows the rest.
+      const [inLog, written] = await Promise.all([bus.last(this.device), lastWrittenSeq(this.device.id)]);
+      this.durableThrough = Math.max(inLog?.seq ?? 0, written);
     } catch (err) {
-      this.log.warn({ err }, "could not read last durable seq");
-      return this.abort(status.UNAVAILABLE, "the log is unavailable, reconnect later");
+      this.log.warn({ err }, "could not read the last durable seq");
+      this.abort(status.UNAVAILABLE, "the log is unavailable, reconnect later");
+      return;
     }
+    if (this.closed) return;
     this.welcomed = true;
+    this.lastSeen = this.durableThrough;
     this.write({
       case: "welcome",
       value: {
         device: deviceLabel(this.device),
-        lastDurableSeq: BigInt(lastDurableSeq),
+        lastDurableSeq: BigInt(this.durableThrough),
         limits: {
           maxBatchReadings: limits.maxBatchReadings,
           maxInFlightBatches: limits.maxInFlightBatches,
@@ -129,21 +176,73 @@ export class IngestStream {
   }
 
   private onBatch(batch: ColumnarBatch, bytes: Uint8Array): void {
-    const verdict = validateBatch(batch, this.ctx.limits, this.ctx.now());
-    if (!verdict.ok) {
-      this.reject(batch.seq, verdict.code, verdict.reason, verdict.violations);
+    const seq = batch.seq;
+    if (seq >= 1 && seq <= this.durableThrough) {
+      this.write({ case: "ack", value: { seq: BigInt(seq), duplicate: true } });
       return;
     }
-    this.inFlight++;
-    if (this.inFlight >= this.ctx.limits.maxInFlightBatches) this.call.pause();
-    const out: OutgoingBatch = { device: this.device, seq: batch.seq, payload: bytes };
-    this.appendUntilDurable(out).then(
-      (result) => {
-        this.write({ case: "ack", value: { seq: BigInt(batch.seq), duplicate: result.duplicate } });
-        this.settled();
-      },
-      () => this.settled(), // the stream ended first; the device resends what it saw unacked
-    );
+    if (this.throttledSeq !== undefined) {
+      if (seq !== this.throttledSeq) {
+        this.throttle(seq, Math.max(1, this.throttledUntil - this.ctx.now()));
+        return;
+      }
+      this.throttledSeq = undefined;
+    } else if (seq >= 1 && seq <= this.lastSeen) {
+      this.reject(
+        seq,
+        RejectCode.BAD_SEQ,
+        `seq ${seq} is not above ${this.lastSeen}, the last seq seen on this stream`,
+        [{ field: "seq", description: "seq must increase with every batch" }],
+        bytes,
+      );
+      return;
+    }
+    let readings = 0;
+    for (const s of batch.series) readings += s.values.length;
+    const wait = this.ctx.takeTokens(this.device, readings);
+    if (wait > 0) {
+      this.throttledSeq = seq;
+      this.throttledUntil = this.ctx.now() + wait;
+      this.throttle(seq, wait);
+      return;
+    }
+    const verdict = validateBatch(batch, this.ctx.limits, this.ctx.now());
+    if (!verdict.ok) {
+      this.lastSeen = Math.max(this.lastSeen, seq);
+      this.reject(seq, verdict.code, verdict.reason, verdict.violations, bytes);
+      return;
+    }
+    this.lastSeen = seq;
+    this.queue.push({ seq, bytes });
+    this.queuedBytes += bytes.length;
+    if (
+      this.queue.length >= this.ctx.limits.maxInFlightBatches ||
+      this.queuedBytes >= this.ctx.limits.maxMessageBytes
+    ) {
+      this.call.pause();
+    }
+    void this.appendQueued();
+  }
+
+  /** Appends queued batches one at a time, in order; acks each once durable. */
+  private async appendQueued(): Promise<void> {
+    if (this.appending) return;
+    this.appending = true;
+    try {
+      for (let next = this.queue[0]; next && !this.closed; next = this.queue[0]) {
+        const result = await this.appendUntilDurable({ device: this.device, seq: next.seq, payload: next.bytes });
+        if (this.closed) break;
+        this.write({ case: "ack", value: { seq: BigInt(next.seq), duplicate: result.duplicate } });
+        this.queue.shift();
+        this.queuedBytes -= next.bytes.length;
+        if (!this.draining) this.call.resume();
+      }
+    } catch {
+      // The stream ended while an append was failing; the device resends what it saw unacked.
+    } finally {
+      this.appending = false;
+      this.finishIfIdle();
+    }
   }
 
   private async appendUntilDurable(out: OutgoingBatch): Promise<AppendResult> {
@@ -169,26 +268,37 @@ export class IngestStream {
     }
   }
 
-  private settled(): void {
-    this.inFlight--;
-    if (!this.draining && this.inFlight < this.ctx.limits.maxInFlightBatches) this.call.resume();
-    this.finishIfIdle();
+  private onMalformed(reason: string, bytes: Uint8Array): void {
+    this.malformed++;
+    this.reject(0, RejectCode.INVALID_BATCH, reason, [], bytes);
+    if (this.malformed >= this.ctx.limits.maxMalformedMessages) {
+      this.abort(status.INVALID_ARGUMENT, `${this.malformed} malformed messages: closing the stream`);
+    }
   }
 
-  private reject(
-    seq: number,
-    code: RejectCode,
-    reason: string,
-    violations: Array<{ field: string; description: string }>,
-  ): void {
+  private throttle(seq: number, retryAfterMs: number): void {
+    this.write({ case: "throttle", value: { seq: BigInt(seq), retryAfterMs } });
+  }
+
+  private reject(seq: number, code: RejectCode, reason: string, violations: Violation[], bytes: Uint8Array): void {
     this.log.info({ seq, code, reason }, "batch rejected");
     this.write({ case: "reject", value: { seq: BigInt(seq), code, reason, violations } });
+    void this.ctx.deadLetter({
+      deviceId: this.device.id,
+      seq: seq || null,
+      source: "receiver",
+      code: RejectCodeSchema.values.find((v) => v.number === code)?.name ?? String(code),
+      reason,
+      violations,
+      payload: bytes,
+    });
   }
 
   private finishIfIdle(): void {
-    if (this.closed || this.inFlight > 0) return;
+    if (this.closed || this.appending || this.queue.length > 0) return;
     if (this.inputEnded || this.draining) {
       this.closed = true;
+      clearTimeout(this.helloTimer);
       this.call.end();
       this.end.resolve();
     }
@@ -201,6 +311,7 @@ export class IngestStream {
 
   private onClosed(): void {
     this.closed = true;
+    clearTimeout(this.helloTimer);
     this.end.resolve();
   }
 }

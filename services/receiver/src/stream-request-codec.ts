@@ -12,7 +12,7 @@ export type DecodedRequest =
       bytes: Uint8Array;
     }
   | { kind: "empty" }
-  | { kind: "malformed"; reason: string };
+  | { kind: "malformed"; reason: string; bytes: Uint8Array };
 
 const HELLO_FIELD = 1;
 const BATCH_FIELD = 2;
@@ -40,6 +40,6 @@ export function decodeStreamRequest(bytes: Uint8Array): DecodedRequest {
     }
     return decoded;
   } catch (err) {
-    return { kind: "malformed", reason: `message is not a valid StreamRequest: ${(err as Error).message}` };
+    return { kind: "malformed", reason: `message is not a valid StreamRequest: ${(err as Error).message}`, bytes };
   }
 }

@@ -1,5 +1,6 @@
 import type { Delivery } from "@vigil/bus";
 import { type Database, type Kysely, sql } from "@vigil/db";
+import { recordDeadLetter } from "@vigil/ingest";
 import { DecodeError, decodeReadingBatch } from "@vigil/proto";
 import type { Logger } from "@vigil/runtime";
 import { type DecodedDelivery, toReadingColumns } from "./reading-rows.ts";
@@ -148,10 +149,13 @@ export class ReadingWriter {
   private async setAside(delivery: Delivery, reason: string, signal: AbortSignal): Promise<void> {
     this.log.warn({ device: delivery.device, seq: delivery.seq, reason }, "batch set aside as a dead letter");
     await this.retryTransient([delivery], signal, () =>
-      sql`
-        INSERT INTO dead_letters (device_id, seq, source, reason, payload)
-        VALUES ((SELECT id FROM devices WHERE id = ${delivery.device.id}), ${delivery.seq}, 'writer', ${reason},
-                ${Buffer.from(delivery.payload)})`.execute(this.db),
+      recordDeadLetter(this.db, {
+        deviceId: delivery.device.id,
+        seq: delivery.seq,
+        source: "writer",
+        reason,
+        payload: delivery.payload,
+      }),
     );
     delivery.term();
   }

@@ -1,30 +1,128 @@
-import { parseArgs } from "node:util";
-import type { VigilDatabase } from "@vigil/db";
-import { createDevice } from "@vigil/devices";
+import {
+  createDevice,
+  DEFAULT_KEY_GRACE_MS,
+  type DeviceView,
+  disableDevice,
+  getDevice,
+  listDevices,
+  revokeDeviceKey,
+  rotateDeviceKey,
+} from "@vigil/devices";
+import { parseDuration } from "@vigil/runtime";
+import { intFlag, parseFlags, stringFlag } from "../args.ts";
+import type { CliContext } from "../cli-context.ts";
 import { UsageError } from "../usage-error.ts";
 
-export const DEVICES_USAGE = `vigil devices create --code CODE --number N [--count C]
-  Registers devices CODE-N .. CODE-(N+C-1) and prints each API key once, as JSON
-  (an object for one device, an array for several). Keys cannot be shown again.`;
+export const DEVICES_USAGE = `vigil devices create --code CODE --number N [--count C] [--kind K] [--model M] [--site S]
+                      [--label key=value ...] [--rate-per-s R --burst B]
+      registers devices CODE-N .. CODE-(N+C-1) and prints each API key ONCE, as JSON
+  vigil devices list [--code CODE] [--online true|false] [--limit N]
+  vigil devices get --code CODE --number N
+  vigil devices rotate-key --code CODE --number N [--grace 24h]
+      prints the new key once; the old keys keep working for the grace period (0s: stop now)
+  vigil devices revoke-key --code CODE --number N --prefix PREFIX
+  vigil devices disable --code CODE --number N`;
+
+const ref = { code: { type: "string" }, number: { type: "string" } } as const;
 
 /** `vigil devices …` */
-export async function devicesCommand(database: VigilDatabase, args: string[]): Promise<unknown> {
+export async function devicesCommand(ctx: CliContext, args: string[]): Promise<unknown> {
   const [action, ...rest] = args;
-  if (action !== "create") throw new UsageError(`unknown devices command ${action ?? "(none)"}\n${DEVICES_USAGE}`);
-  const { values } = parseArgs({
-    args: rest,
-    options: { code: { type: "string" }, number: { type: "string" }, count: { type: "string", default: "1" } },
-    strict: true,
+  const admin = { db: ctx.database.db, actor: ctx.actor, publish: ctx.publish };
+  const deviceRef = (v: { code?: string; number?: string }) => ({
+    code: stringFlag(v.code, "code", DEVICES_USAGE),
+    number: intFlag(v.number, "number", DEVICES_USAGE),
   });
-  const number = Number(values.number);
-  const count = Number(values.count);
-  if (!values.code || !Number.isInteger(number))
-    throw new UsageError(`--code and --number are required\n${DEVICES_USAGE}`);
-  if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new UsageError("--count must be 1 to 100000");
-  const created = [];
-  for (let n = number; n < number + count; n++) {
-    const { device, apiKey } = await createDevice(database.db, { code: values.code, number: n });
-    created.push({ code: device.code, number: device.number, apiKey });
+  switch (action) {
+    case "create": {
+      const v = parseFlags(
+        rest,
+        {
+          ...ref,
+          count: { type: "string" },
+          kind: { type: "string" },
+          model: { type: "string" },
+          site: { type: "string" },
+          label: { type: "string", multiple: true },
+          "rate-per-s": { type: "string" },
+          burst: { type: "string" },
+        },
+        DEVICES_USAGE,
+      );
+      const first = deviceRef(v);
+      const count = v.count === undefined ? 1 : intFlag(v.count, "count", DEVICES_USAGE, 1, 100_000);
+      const rateLimit =
+        v["rate-per-s"] === undefined
+          ? undefined
+          : {
+              perSecond: intFlag(v["rate-per-s"], "rate-per-s", DEVICES_USAGE),
+              burst: intFlag(v.burst ?? v["rate-per-s"], "burst", DEVICES_USAGE),
+            };
+      const labels = Object.fromEntries(
+        (v.label ?? []).map((l) => {
+          const at = l.indexOf("=");
+          if (at < 1) throw new UsageError(`--label must be key=value, got ${JSON.stringify(l)}`);
+          return [l.slice(0, at), l.slice(at + 1)];
+        }),
+      );
+      const created = [];
+      for (let n = first.number; n < first.number + count; n++) {
+        const { apiKey } = await createDevice(admin, {
+          code: first.code,
+          number: n,
+          kind: v.kind,
+          model: v.model,
+          site: v.site,
+          labels,
+          rateLimit,
+        });
+        created.push({ code: first.code, number: n, apiKey });
+      }
+      return count === 1 ? created[0] : created;
+    }
+    case "list": {
+      const v = parseFlags(
+        rest,
+        { code: { type: "string" }, online: { type: "string" }, limit: { type: "string" } },
+        DEVICES_USAGE,
+      );
+      if (v.online !== undefined && v.online !== "true" && v.online !== "false") {
+        throw new UsageError(`--online must be true or false\n${DEVICES_USAGE}`);
+      }
+      const devices = await listDevices(ctx.database.db, {
+        code: v.code,
+        online: v.online === undefined ? undefined : v.online === "true",
+        limit: v.limit === undefined ? 1000 : intFlag(v.limit, "limit", DEVICES_USAGE, 1, 100_000),
+      });
+      return devices.map(printable);
+    }
+    case "get":
+      return printable(await getDevice(ctx.database.db, deviceRef(parseFlags(rest, ref, DEVICES_USAGE))));
+    case "rotate-key": {
+      const v = parseFlags(rest, { ...ref, grace: { type: "string" } }, DEVICES_USAGE);
+      const graceMs = v.grace === undefined ? DEFAULT_KEY_GRACE_MS : parseDuration(v.grace);
+      if (graceMs === undefined) throw new UsageError(`--grace must look like 30s, 15m, 24h or 7d\n${DEVICES_USAGE}`);
+      const device = deviceRef(v);
+      const { apiKey, prefix } = await rotateDeviceKey(admin, device, graceMs);
+      return { ...device, apiKey, prefix, oldKeysExpireAt: new Date(Date.now() + graceMs).toISOString() };
+    }
+    case "revoke-key": {
+      const v = parseFlags(rest, { ...ref, prefix: { type: "string" } }, DEVICES_USAGE);
+      const device = deviceRef(v);
+      await revokeDeviceKey(admin, device, stringFlag(v.prefix, "prefix", DEVICES_USAGE));
+      return printable(await getDevice(ctx.database.db, device));
+    }
+    case "disable": {
+      const device = deviceRef(parseFlags(rest, ref, DEVICES_USAGE));
+      await disableDevice(admin, device);
+      return printable(await getDevice(ctx.database.db, device));
+    }
+    default:
+      throw new UsageError(`unknown devices command ${action ?? "(none)"}\n${DEVICES_USAGE}`);
   }
-  return count === 1 ? created[0] : created;
+}
+
+function printable(d: DeviceView) {
+  const { id: _id, ...rest } = d;
+  return rest;
 }

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { exited, repoRoot, waitFor } from "@vigil/testkit";
+import { exited, repoRoot, waitFor } from "./process-tools.ts";
 
 /** A Vigil service running as its own Node process, as in production. */
 export interface ServiceProcess {
@@ -9,6 +9,8 @@ export interface ServiceProcess {
   output(): string;
   /** Sends SIGTERM (graceful) and waits for exit. */
   stop(): Promise<void>;
+  /** Sends SIGKILL (a crash) and waits for exit. */
+  kill(): Promise<void>;
   exited: Promise<void>;
 }
 
@@ -48,6 +50,10 @@ export async function startServiceProcess(
     exited: done,
     async stop() {
       if (child.exitCode === null) child.kill("SIGTERM");
+      await done;
+    },
+    async kill() {
+      if (child.exitCode === null) child.kill("SIGKILL");
       await done;
     },
   };
