@@ -57,6 +57,8 @@ export class SimulatedDevice {
   readonly identity: DeviceIdentity;
   /** seq → readings, for every batch acked. */
   readonly acked = new Map<number, number>();
+  /** When the receiver refused the device's key (the device then stops); undefined while it has not. */
+  authFailedAt: number | undefined;
   /** The connection for the n-th connection attempt: fail over by returning another target. */
   private readonly connectionFor: (attempt: number) => Client;
   private attempts = 0;
@@ -220,6 +222,7 @@ export class SimulatedDevice {
     this.call = undefined;
     this.welcomed = false;
     if (err?.code === status.UNAUTHENTICATED) {
+      this.authFailedAt = Date.now();
       this.stats.authFailures++;
       this.running = false;
       clearInterval(this.timer);
