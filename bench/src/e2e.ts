@@ -60,11 +60,14 @@ try {
   writeFileSync(devicesFile, JSON.stringify(identities), { mode: 0o600 });
 
   // A small backlog bound: ingest is held to the writers' pace, as in production under overload.
+  // No per-device rate limit: the bench measures the pipeline, not the limiter.
   const env = {
     DATABASE_URL: databaseUrl,
     NATS_URL: nats.url,
     LOG_LEVEL: "warn",
     NATS_STREAM_MAX_BYTES: String(backlogBytes),
+    RECEIVER_RATE_LIMIT_PER_S: "100000000",
+    RECEIVER_RATE_LIMIT_BURST: "1000000000",
   };
   const receiverPort = String(20_000 + Math.floor(Math.random() * 20_000));
   const receiver = await startServiceProcess(
@@ -138,6 +141,8 @@ try {
     ack_latency_ms_p99: summary.ackLatencyMs.p99,
     batches_acked: summary.acked,
     rejected: summary.rejected,
+    throttled: summary.throttled,
+    reject_reasons: summary.rejectReasons,
     seconds: Math.round(seconds * 10) / 10,
     devices,
     batch_size: batchSize,

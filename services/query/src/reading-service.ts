@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Database, Kysely } from "@vigil/db";
-import { type ListReadingsRequest, Order, type Reading, ReadingSchema, type ReadingService } from "@vigil/proto";
+import { Order, type Reading, ReadingSchema, type ReadingService } from "@vigil/proto";
 import { checkedPageSize, decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
 import { parseReadingFilter } from "./reading-filter.ts";
 import { countReadings, listReadings, type ReadingRow } from "./readings-repository.ts";

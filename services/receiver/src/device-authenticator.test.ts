@@ -15,7 +15,10 @@ describe("DeviceAuthenticator", () => {
     let now = 0;
     let lookups = 0;
     const auth = new DeviceAuthenticator(
-      async () => (lookups++, device()),
+      async () => {
+        lookups++;
+        return device();
+      },
       1000,
       () => now,
     );
@@ -31,7 +34,10 @@ describe("DeviceAuthenticator", () => {
     let now = 0;
     let lookups = 0;
     const auth = new DeviceAuthenticator(
-      async () => (lookups++, device(100)),
+      async () => {
+        lookups++;
+        return device(100);
+      },
       10_000,
       () => now,
     );
@@ -46,7 +52,10 @@ describe("DeviceAuthenticator", () => {
 
   it("does not cache refusals", async () => {
     let lookups = 0;
-    const auth = new DeviceAuthenticator(async () => (lookups++, undefined), 10_000);
+    const auth = new DeviceAuthenticator(async () => {
+      lookups++;
+      return undefined;
+    }, 10_000);
     expect(await auth.authenticate("bad")).toBeUndefined();
     expect(await auth.authenticate("bad")).toBeUndefined();
     expect(lookups).toBe(2);

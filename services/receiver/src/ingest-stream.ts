@@ -72,8 +72,12 @@ export class IngestStream {
   private durableThrough = 0;
   /** Highest seq this stream has admitted, rejected or acked. */
   private lastSeen = 0;
-  /** Once a batch is throttled, later ones are too until it is resent: no gaps in the log. */
-  private throttledSeq: number | undefined;
+  /**
+   * Seqs throttled and not yet resent, ascending. While any is waiting, only
+   * the first may pass; every other batch is throttled (and remembered) too,
+   * so the log never gets a later batch before an earlier one: no gaps.
+   */
+  private readonly throttled: number[] = [];
   private throttledUntil = 0;
   private appending = false;
   private inputEnded = false;
@@ -181,13 +185,13 @@ export class IngestStream {
       this.write({ case: "ack", value: { seq: BigInt(seq), duplicate: true } });
       return;
     }
-    if (this.throttledSeq !== undefined) {
-      if (seq !== this.throttledSeq) {
-        this.throttle(seq, Math.max(1, this.throttledUntil - this.ctx.now()));
-        return;
-      }
-      this.throttledSeq = undefined;
-    } else if (seq >= 1 && seq <= this.lastSeen) {
+    const head = this.throttled[0];
+    if (head !== undefined && seq > head) {
+      this.rememberThrottled(seq);
+      this.throttle(seq, Math.max(1, this.throttledUntil - this.ctx.now()));
+      return;
+    }
+    if (seq !== head && seq >= 1 && seq <= this.lastSeen) {
       this.reject(
         seq,
         RejectCode.BAD_SEQ,
@@ -201,18 +205,18 @@ export class IngestStream {
     for (const s of batch.series) readings += s.values.length;
     const wait = this.ctx.takeTokens(this.device, readings);
     if (wait > 0) {
-      this.throttledSeq = seq;
+      this.rememberThrottled(seq);
       this.throttledUntil = this.ctx.now() + wait;
       this.throttle(seq, wait);
       return;
     }
+    if (seq === head) this.throttled.shift();
+    this.lastSeen = Math.max(this.lastSeen, seq);
     const verdict = validateBatch(batch, this.ctx.limits, this.ctx.now());
     if (!verdict.ok) {
-      this.lastSeen = Math.max(this.lastSeen, seq);
       this.reject(seq, verdict.code, verdict.reason, verdict.violations, bytes);
       return;
     }
-    this.lastSeen = seq;
     this.queue.push({ seq, bytes });
     this.queuedBytes += bytes.length;
     if (
@@ -222,6 +226,19 @@ export class IngestStream {
       this.call.pause();
     }
     void this.appendQueued();
+  }
+
+  /** Adds a throttled seq, in order; a device that never resends them is cut off. */
+  private rememberThrottled(seq: number): void {
+    const at = this.throttled.findIndex((s) => s >= seq);
+    if (at === -1) this.throttled.push(seq);
+    else if (this.throttled[at] !== seq) this.throttled.splice(at, 0, seq);
+    if (this.throttled.length > 4 * this.ctx.limits.maxInFlightBatches) {
+      this.abort(
+        status.RESOURCE_EXHAUSTED,
+        "too many throttled batches waiting: resend them, oldest first, before new ones",
+      );
+    }
   }
 
   /** Appends queued batches one at a time, in order; acks each once durable. */
