@@ -19,11 +19,18 @@ describe("device identity, keys and the stream protocol", () => {
     pipeline = await startPipeline({
       databaseUrl: await createTestDatabase(inject("postgresUrl")),
       natsUrl: inject("natsUrl"),
-      env: { QUERY_DEVICE_ADMIN_ENABLED: "true", RECEIVER_HELLO_TIMEOUT_MS: "500", RECEIVER_MAX_BATCH_READINGS: "100" },
+      env: { RECEIVER_HELLO_TIMEOUT_MS: "500", RECEIVER_MAX_BATCH_READINGS: "100" },
     });
+    const token = await pipeline.adminToken();
     const transport = createConnectTransport({
-      baseUrl: `http://127.0.0.1:${pipeline.query.port}`,
+      baseUrl: pipeline.queryUrl,
       httpVersion: "1.1",
+      interceptors: [
+        (next) => async (req) => {
+          req.header.set("authorization", `Bearer ${token}`);
+          return next(req);
+        },
+      ],
     });
     devices = createClient(DeviceService, transport);
     deadLetters = createClient(DeadLetterService, transport);
@@ -107,7 +114,7 @@ describe("device identity, keys and the stream protocol", () => {
       "device_key.revoke",
       "device.disable",
     ]);
-    expect(rows.every((r) => r.actor === "api:anonymous")).toBe(true);
+    expect(rows.every((r) => r.actor === "user:admin")).toBe(true);
   });
 
   it("welcomes a reconnecting device with its last durable seq and acks resent batches without storing them again", async () => {
@@ -256,19 +263,26 @@ describe("device identity, keys and the stream protocol", () => {
     ok.stream.close();
   });
 
-  it("refuses the admin services when they are disabled", async () => {
-    const off = await startPipeline({
-      databaseUrl: await createTestDatabase(inject("postgresUrl")),
-      natsUrl: inject("natsUrl"),
-    });
-    try {
-      const client = createClient(
-        DeviceService,
-        createConnectTransport({ baseUrl: `http://127.0.0.1:${off.query.port}`, httpVersion: "1.1" }),
-      );
-      expect(String(await client.listDevices({}).catch((e) => e))).toMatch(/permission_denied|disabled/i);
-    } finally {
-      await off.stop();
-    }
+  it("refuses device administration to anyone without the devices:admin scope", async () => {
+    const userToken = await pipeline.userToken("nurse");
+    const asUser = createClient(
+      DeviceService,
+      createConnectTransport({
+        baseUrl: pipeline.queryUrl,
+        httpVersion: "1.1",
+        interceptors: [
+          (next) => async (req) => {
+            req.header.set("authorization", `Bearer ${userToken}`);
+            return next(req);
+          },
+        ],
+      }),
+    );
+    expect(String(await asUser.listDevices({}).catch((e) => e))).toMatch(/permission_denied|devices:admin/i);
+    const anonymous = createClient(
+      DeviceService,
+      createConnectTransport({ baseUrl: pipeline.queryUrl, httpVersion: "1.1" }),
+    );
+    expect(String(await anonymous.listDevices({}).catch((e) => e))).toMatch(/unauthenticated/i);
   });
 });

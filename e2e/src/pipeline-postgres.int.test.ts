@@ -39,14 +39,15 @@ describe("pipeline on PostgreSQL and JetStream", () => {
   });
 
   it("pages through every reading over Connect-JSON with plain fetch", async () => {
-    const url = `http://127.0.0.1:${pipeline.query.port}/vigil.readings.v1.ReadingService/ListReadings`;
+    const url = `${pipeline.queryUrl}/vigil.readings.v1.ReadingService/ListReadings`;
+    const token = await pipeline.adminToken();
     const seen = new Set<string>();
     let pageToken = "";
     let pages = 0;
     do {
       const res = await fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
         body: JSON.stringify({ pageSize: 1000, pageToken }),
       });
       expect(res.status).toBe(200);

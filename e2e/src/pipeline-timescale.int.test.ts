@@ -50,7 +50,7 @@ describe("pipeline on the embedded TimescaleDB", () => {
     const url = `http://127.0.0.1:${pipeline.query.port}/vigil.readings.v1.ReadingService/ListReadings`;
     const res = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${await pipeline.adminToken()}` },
       body: JSON.stringify({ filter: { deviceCode: "OR", deviceNumber: 3, sensor: "motor.voltage_v" }, pageSize: 10 }),
     });
     const page = (await res.json()) as { readings: Array<{ deviceNumber: number; sensor: string }>; totalSize: string };

@@ -9,11 +9,23 @@ import { createLogger } from "@vigil/runtime";
 import type { DeviceIdentity } from "@vigil/simulator";
 import { createWriterApp, loadWriterConfig, type WriterApp } from "@vigil/writer";
 
+/** Passwords of the users tests create; never used outside tests. */
+export const ADMIN_PASSWORD = "admin-password-for-tests";
+export const USER_PASSWORD = "user-password-for-tests";
+
 export interface Pipeline {
   database: VigilDatabase;
   receiver: ReceiverApp;
   writer: WriterApp;
   query: QueryApp;
+  /** http://127.0.0.1:<query port> */
+  queryUrl: string;
+  /** An access token of the bootstrap admin (all scopes). */
+  adminToken(): Promise<string>;
+  /** Signs in over Connect-JSON and returns the tokens. */
+  login(username: string, password: string): Promise<{ accessToken: string; refreshToken: string }>;
+  /** Creates a user (as the admin) and returns an access token for it. */
+  userToken(username: string, role?: "user" | "admin"): Promise<string>;
   /** Registers devices CODE-1..count and returns their keys. */
   provision(code: string, count: number): Promise<DeviceIdentity[]>;
   stop(): Promise<void>;
@@ -36,6 +48,11 @@ export async function startPipeline(options: {
     RECEIVER_HOST: "127.0.0.1",
     QUERY_PORT: "0",
     QUERY_HOST: "127.0.0.1",
+    AUTH_BOOTSTRAP_ADMIN_USERNAME: "admin",
+    AUTH_BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    // Tests sign in often and fast.
+    AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN: "1000",
+    AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN: "1000",
     ...options.env,
   };
   const logger = createLogger({ name: "e2e", level: process.env.E2E_LOG_LEVEL ?? "warn" });
@@ -49,11 +66,43 @@ export async function startPipeline(options: {
   await receiver.start();
   await writer.start();
   await query.start();
+  const queryUrl = `http://127.0.0.1:${query.port}`;
+  const login = async (username: string, password: string) => {
+    const res = await fetch(`${queryUrl}/vigil.auth.v1.AuthService/Login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username, password }),
+    });
+    const body = (await res.json()) as { tokens?: { accessToken: string; refreshToken: string }; message?: string };
+    if (!res.ok || !body.tokens) throw new Error(`login failed: ${res.status} ${body.message}`);
+    return body.tokens;
+  };
+  let admin: Promise<string> | undefined;
+  const adminToken = () => {
+    admin ??= login("admin", ADMIN_PASSWORD).then((t) => t.accessToken);
+    return admin;
+  };
   return {
     database,
     receiver,
     writer,
     query,
+    queryUrl,
+    adminToken,
+    login,
+    async userToken(username, role = "user") {
+      const res = await fetch(`${queryUrl}/vigil.auth.v1.AuthService/Register`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${await adminToken()}` },
+        body: JSON.stringify({
+          username,
+          password: USER_PASSWORD,
+          role: role === "admin" ? "ROLE_ADMIN" : "ROLE_USER",
+        }),
+      });
+      if (!res.ok) throw new Error(`register failed: ${res.status} ${await res.text()}`);
+      return (await login(username, USER_PASSWORD)).accessToken;
+    },
     async provision(code, count) {
       const out: DeviceIdentity[] = [];
       for (let n = 1; n <= count; n++) {

@@ -1,4 +1,4 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Order, ReadingService } from "@vigil/proto";
 import { createTestDatabase } from "@vigil/testkit";
@@ -26,15 +26,22 @@ describe("query service protocols", () => {
     await s.next();
     s.close();
     while (pipeline.writer.stats.inserted < 3) await new Promise((r) => setTimeout(r, 20));
+    token = await pipeline.adminToken();
   });
   afterAll(() => pipeline?.stop());
 
+  let token = "";
+  const bearer: Interceptor = (next) => async (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+  const interceptors = [bearer];
   const transports = {
-    "gRPC over h2c": () => createGrpcTransport({ baseUrl: base }),
-    "gRPC-Web over HTTP/1.1": () => createGrpcWebTransport({ baseUrl: base, httpVersion: "1.1" }),
-    "Connect over h2c": () => createConnectTransport({ baseUrl: base, httpVersion: "2" }),
+    "gRPC over h2c": () => createGrpcTransport({ baseUrl: base, interceptors }),
+    "gRPC-Web over HTTP/1.1": () => createGrpcWebTransport({ baseUrl: base, httpVersion: "1.1", interceptors }),
+    "Connect over h2c": () => createConnectTransport({ baseUrl: base, httpVersion: "2", interceptors }),
     "Connect-JSON over HTTP/1.1": () =>
-      createConnectTransport({ baseUrl: base, httpVersion: "1.1", useBinaryFormat: false }),
+      createConnectTransport({ baseUrl: base, httpVersion: "1.1", useBinaryFormat: false, interceptors }),
   };
 
   for (const [name, transport] of Object.entries(transports)) {
@@ -65,7 +72,11 @@ describe("query service protocols", () => {
 
   it("answers malformed JSON, unknown fields, bad tokens and unknown methods with clear errors", async () => {
     const post = (path: string, body: string) =>
-      fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      fetch(`${base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body,
+      });
     const list = "/vigil.readings.v1.ReadingService/ListReadings";
     const cases: Array<[string, string, number, string, RegExp]> = [
       ["malformed JSON", list, 400, "{", /invalid_argument/],
@@ -80,7 +91,7 @@ describe("query service protocols", () => {
       ],
       ["SQL in a filter", list, 400, `{"filter":{"deviceCode":"ENV' OR 1=1 --"}}`, /device_code/],
       ["unknown method", "/vigil.readings.v1.ReadingService/Nope", 404, "{}", /.*/],
-      ["not implemented", "/vigil.readings.v1.ReadingService/GetStats", 501, "{}", /unimplemented/],
+      ["unknown bucket", "/vigil.readings.v1.ReadingService/GetStats", 400, '{"bucket":"1y"}', /bucket/],
     ];
     for (const [name, path, status, body, pattern] of cases) {
       const res = await post(path, body);

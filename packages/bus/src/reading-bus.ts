@@ -90,7 +90,7 @@ export interface BatchConsumer extends AsyncIterable<Delivery> {
 export interface WatchFilter {
   /** Only this device code; all codes when unset. */
   code?: string;
-  /** Only this device number (requires code). */
+  /** Only this device number (of any code unless code is set). */
   number?: number;
 }
 

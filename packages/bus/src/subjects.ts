@@ -21,9 +21,6 @@ export function batchMessageId(device: Pick<DeviceAddress, "code" | "number">, s
 
 /** The subject filter for a live tail. */
 export function watchSubject(filter: WatchFilter): string {
-  if (filter.number !== undefined && filter.code === undefined) {
-    throw new Error("a watch filter with a device number needs a device code");
-  }
   return `${SUBJECT_PREFIX}.${filter.code ?? "*"}.${filter.number ?? "*"}`;
 }
 

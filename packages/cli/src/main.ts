@@ -2,16 +2,19 @@
 import { openDatabase } from "@vigil/db";
 import { DeviceError } from "@vigil/devices";
 import { ReplayError } from "@vigil/ingest";
+import { UserError } from "@vigil/users";
 import { createCliContext } from "./cli-context.ts";
 import { DEAD_LETTERS_USAGE, deadLettersCommand } from "./commands/dead-letters.ts";
 import { DEVICES_USAGE, devicesCommand } from "./commands/devices.ts";
 import { migrateCommand } from "./commands/migrate.ts";
+import { USERS_USAGE, usersCommand } from "./commands/users.ts";
 import { UsageError } from "./usage-error.ts";
 
 const USAGE = `usage: vigil <command>
   vigil migrate                apply database migrations
   ${DEVICES_USAGE}
   ${DEAD_LETTERS_USAGE}
+  ${USERS_USAGE}
 
 Environment: DATABASE_URL (default postgres://vigil@127.0.0.1:5432/vigil),
 NATS_URL (default nats://127.0.0.1:4222) to tell receivers about device changes at once.
@@ -34,10 +37,12 @@ try {
   if (command === "migrate") result = await migrateCommand(database);
   else if (command === "devices") result = await devicesCommand(ctx, args);
   else if (command === "dead-letters") result = await deadLettersCommand(ctx, args, process.env);
+  else if (command === "users") result = await usersCommand(ctx, args, process.stdin);
   else throw new UsageError(`unknown command ${command}\n${USAGE}`);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } catch (err) {
-  const expected = err instanceof UsageError || err instanceof DeviceError || err instanceof ReplayError;
+  const expected =
+    err instanceof UsageError || err instanceof DeviceError || err instanceof ReplayError || err instanceof UserError;
   process.stderr.write(`vigil: ${expected ? (err as Error).message : `failed: ${(err as Error)?.message ?? err}`}\n`);
   exitCode = err instanceof UsageError ? 2 : 1;
 } finally {

@@ -1,4 +1,4 @@
-export { type Kysely, sql } from "kysely";
+export { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from "kysely";
 export { type AuditEntry, recordAudit } from "./audit.ts";
 export { type MigrationOutcome, migrateToLatest } from "./migrate.ts";
 export {
@@ -8,4 +8,5 @@ export {
   openDatabase,
   type VigilDatabase,
 } from "./open-database.ts";
+export { readingStats, type StatsFilter, type StatsRow } from "./reading-stats.ts";
 export type * from "./schema.ts";

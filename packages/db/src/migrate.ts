@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
 import * as core from "./migrations/0001-core.ts";
 import * as deviceTrust from "./migrations/0002-device-trust.ts";
+import * as users from "./migrations/0003-users.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -10,6 +11,7 @@ import * as deviceTrust from "./migrations/0002-device-trust.ts";
 const migrations: Record<string, Migration> = {
   "0001-core": core,
   "0002-device-trust": deviceTrust,
+  "0003-users": users,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

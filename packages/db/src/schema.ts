@@ -11,6 +11,8 @@ export interface Database {
   readings: ReadingsTable;
   dead_letters: DeadLettersTable;
   audit_log: AuditLogTable;
+  users: UsersTable;
+  refresh_tokens: RefreshTokensTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -89,4 +91,25 @@ export interface AuditLogTable {
   details: ColumnType<unknown, string | undefined, string>;
   rows_affected: number | null;
   trace_id: string | null;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  /** argon2id PHC string. */
+  password_hash: string;
+  role: string;
+  created_at: CreatedAt;
+  disabled_at: Date | null;
+}
+
+export interface RefreshTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  family: string;
+  token_hash: Buffer;
+  created_at: CreatedAt;
+  expires_at: Date;
+  used_at: Date | null;
+  revoked_at: Date | null;
 }

@@ -5,6 +5,8 @@
  */
 
 export * as health from "./gen/health/v1/health_pb.ts";
+export * from "./gen/vigil/audit/v1/audit_pb.ts";
+export * from "./gen/vigil/auth/v1/auth_pb.ts";
 export * from "./gen/vigil/devices/v1/devices_pb.ts";
 export * from "./gen/vigil/ingest/v1/dead_letters_pb.ts";
 export * from "./gen/vigil/ingest/v1/ingest_pb.ts";

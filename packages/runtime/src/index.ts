@@ -10,3 +10,4 @@ export {
 } from "./env-config.ts";
 export { createLogger, type Logger, type LoggerOptions, redactedPaths } from "./logger.ts";
 export { type App, type RunServiceOptions, runService } from "./run-service.ts";
+export { TokenBucket } from "./token-bucket.ts";

@@ -1,18 +1,26 @@
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, sql, type VigilDatabase } from "@vigil/db";
-import { DeadLetterService, DeviceService, ReadingService } from "@vigil/proto";
+import { AuditService, AuthService, DeadLetterService, DeviceService, ReadingService } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
-import { adminGuard } from "./admin-guard.ts";
-import type { QueryConfig } from "./config.ts";
+import { createUser, hasAdmin } from "@vigil/users";
+import { auditService } from "./audit-service.ts";
+import { accessRules } from "./auth/access-rules.ts";
+import { authInterceptor } from "./auth/auth-interceptor.ts";
+import { authService } from "./auth/auth-service.ts";
+import { KeyedLimiter } from "./auth/keyed-limiter.ts";
+import { actorOf, clientAddressKey } from "./auth/principal.ts";
+import { TokenSigner } from "./auth/token-signer.ts";
+import { type QueryConfig, secretValue } from "./config.ts";
 import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
 import { errorInterceptor } from "./errors.ts";
-import { createDualProtocolServer, type DualServer } from "./http-server.ts";
+import { clientAddress, createDualProtocolServer, type DualServer } from "./http-server.ts";
 import { readingService } from "./reading-service.ts";
 
 export interface QueryDeps {
@@ -33,8 +41,9 @@ type Res = http.ServerResponse | http2.Http2ServerResponse;
 
 /**
  * The web-facing server: Connect (Connect-JSON, gRPC, gRPC-Web) on one port
- * with CORS, plus /healthz (the process runs) and /readyz (the database
- * answers).
+ * with CORS — readings, auth, devices, dead letters and the audit log, all
+ * behind one auth interceptor — plus /healthz (the process runs) and /readyz
+ * (the database answers).
  */
 export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   const log = deps.logger;
@@ -67,6 +76,17 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     return true;
   }
 
+  async function bootstrapAdmin(db: VigilDatabase["db"]): Promise<void> {
+    const username = config.AUTH_BOOTSTRAP_ADMIN_USERNAME;
+    const password = secretValue(config.AUTH_BOOTSTRAP_ADMIN_PASSWORD, config.AUTH_BOOTSTRAP_ADMIN_PASSWORD_FILE);
+    if (!username || !password || (await hasAdmin(db))) return;
+    await createUser(db, { username, password, role: "admin" }, { actor: "system:bootstrap" }).catch((err) => {
+      // Another replica created it first.
+      if ((err as { kind?: string }).kind !== "exists") throw err;
+    });
+    log.info({ username }, "bootstrap admin created");
+  }
+
   return {
     get port() {
       return port;
@@ -83,18 +103,45 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       const db = database.db;
       const readyBus = bus;
-      // Until user authentication exists, admin calls are attributed to the API itself.
-      const actor = () => "api:anonymous";
+      const signer = await TokenSigner.create(secretValue(config.AUTH_JWT_KEYS, config.AUTH_JWT_KEYS_FILE));
+      if (signer.ephemeral) {
+        log.warn("AUTH_JWT_KEYS is not set: signing with a key generated at start; tokens end with this process");
+      }
+      await bootstrapAdmin(db);
+      const perMinute = config.QUERY_USER_REQUESTS_PER_MIN;
       const connect = connectNodeAdapter({
         routes: (router) => {
-          router.service(ReadingService, readingService({ db }));
-          router.service(DeviceService, deviceService({ db, actor, publish: (e) => readyBus.deviceEvents.publish(e) }));
+          router.service(
+            ReadingService,
+            readingService({ db, bus: readyBus, watchBufferBatches: config.QUERY_WATCH_BUFFER_BATCHES }),
+          );
+          router.service(
+            AuthService,
+            authService({
+              db,
+              signer,
+              accessTokenTtlMs: config.AUTH_ACCESS_TOKEN_TTL_MS,
+              refreshTokenTtlMs: config.AUTH_REFRESH_TOKEN_TTL_MS,
+              loginsPerUsername: new KeyedLimiter(
+                config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,
+                config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,
+              ),
+              loginsPerAddress: new KeyedLimiter(
+                config.AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN,
+                config.AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN,
+              ),
+            }),
+          );
+          router.service(
+            DeviceService,
+            deviceService({ db, actor: actorOf, publish: (e) => readyBus.deviceEvents.publish(e) }),
+          );
           router.service(
             DeadLetterService,
             deadLetterService({
               db,
               bus: readyBus,
-              actor,
+              actor: actorOf,
               limits: {
                 maxBatchReadings: Number.MAX_SAFE_INTEGER,
                 maxAgeMs: config.READINGS_RETENTION_MS,
@@ -102,8 +149,19 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
               },
             }),
           );
+          router.service(AuditService, auditService({ db }));
         },
-        interceptors: [errorInterceptor(log), adminGuard(config.QUERY_DEVICE_ADMIN_ENABLED)],
+        // Outermost first: errors are mapped for everything, including refused auth.
+        interceptors: [
+          errorInterceptor(log),
+          authInterceptor({
+            signer,
+            rules: accessRules({ openRegistration: config.AUTH_OPEN_REGISTRATION }),
+            userLimiter: new KeyedLimiter(perMinute, Math.max(1, Math.ceil(perMinute / 10))),
+            log,
+          }),
+        ],
+        contextValues: (req) => createContextValues().set(clientAddressKey, clientAddress(req)),
       });
       server = createDualProtocolServer((req, res) => {
         if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || health(req, res)) return;

@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { DeviceError } from "@vigil/devices";
 import { ReplayError } from "@vigil/ingest";
 import type { Logger } from "@vigil/runtime";
+import { UserError } from "@vigil/users";
 
 /** A request field is missing or wrong; the message names the field. */
 export class InvalidArgumentError extends Error {
@@ -11,6 +12,11 @@ export class InvalidArgumentError extends Error {
     super(`${field}: ${problem}`);
     this.field = field;
   }
+}
+
+/** The request is valid but cannot apply to the data as it is. */
+export class FailedPreconditionError extends Error {
+  override name = "FailedPreconditionError";
 }
 
 /** A dependency (database, NATS) is down; the client may retry. */
@@ -25,6 +31,13 @@ const deviceCodes: Record<DeviceError["kind"], Code> = {
   failed_precondition: Code.FailedPrecondition,
 };
 
+const userCodes: Record<UserError["kind"], Code> = {
+  invalid: Code.InvalidArgument,
+  exists: Code.AlreadyExists,
+  not_found: Code.NotFound,
+  unauthenticated: Code.Unauthenticated,
+};
+
 const replayCodes: Record<ReplayError["kind"], Code> = {
   not_found: Code.NotFound,
   failed_precondition: Code.FailedPrecondition,
@@ -36,7 +49,9 @@ const replayCodes: Record<ReplayError["kind"], Code> = {
  */
 function codeOf(err: unknown): Code | undefined {
   if (err instanceof InvalidArgumentError) return Code.InvalidArgument;
+  if (err instanceof FailedPreconditionError) return Code.FailedPrecondition;
   if (err instanceof UnavailableError) return Code.Unavailable;
+  if (err instanceof UserError) return userCodes[err.kind];
   if (err instanceof DeviceError) return deviceCodes[err.kind];
   if (err instanceof ReplayError) return replayCodes[err.kind];
   return undefined;

@@ -89,6 +89,16 @@ export function createDualProtocolServer(handler: RequestHandler): DualServer {
   return server;
 }
 
+/** Client addresses of the duplexes HTTP/2 connections run on (their sockets hide it). */
+const addresses = new WeakMap<object, string>();
+
+/** The address a request came from, over HTTP/1.1 or HTTP/2. */
+export function clientAddress(req: http.IncomingMessage | http2.Http2ServerRequest): string {
+  const socket = req.socket as (net.Socket & { stream?: object }) | undefined;
+  if (socket?.remoteAddress) return socket.remoteAddress;
+  return (socket?.stream && addresses.get(socket.stream)) ?? "unknown";
+}
+
 /**
  * The socket with the bytes already read put back in front. HTTP/2 reads
  * from the native handle, where socket.unshift() cannot reach, so it gets
@@ -100,6 +110,7 @@ function replaying(socket: net.Socket, head: Buffer): Duplex {
   socket.pipe(input);
   socket.resume();
   const duplex = Duplex.from({ readable: input, writable: socket });
+  addresses.set(duplex, socket.remoteAddress ?? "unknown");
   socket.on("close", () => duplex.destroy());
   duplex.on("close", () => socket.destroy());
   return duplex;

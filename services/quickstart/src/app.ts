@@ -1,12 +1,14 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { createMemoryBus, type ReadingBus } from "@vigil/bus";
 import { EMBEDDED_PREFIX, migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
 import { createDevice, DeviceError, replaceDeviceKey } from "@vigil/devices";
-import { createQueryApp, loadQueryConfig, type QueryApp } from "@vigil/query";
+import { createQueryApp, loadQueryConfig, type QueryApp, TokenSigner } from "@vigil/query";
 import { createReceiverApp, loadReceiverConfig, type ReceiverApp } from "@vigil/receiver";
 import type { App, Logger } from "@vigil/runtime";
 import { createSimulatorApp, type DeviceIdentity, loadSimulatorConfig, type SimulatorApp } from "@vigil/simulator";
+import { createUser, hasAdmin } from "@vigil/users";
 import { createWriterApp, loadWriterConfig, type WriterApp } from "@vigil/writer";
 import type { QuickstartConfig } from "./config.ts";
 
@@ -54,14 +56,21 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
     },
 
     async start() {
+      mkdirSync(config.QUICKSTART_STATE_DIR, { recursive: true });
       if (config.DATABASE_URL.startsWith(EMBEDDED_PREFIX)) {
         const dir = config.DATABASE_URL.slice(EMBEDDED_PREFIX.length);
         if (dir !== "memory") mkdirSync(dirname(dir), { recursive: true });
       }
       database = await openDatabase(config.DATABASE_URL, { applicationName: "vigil-quickstart" });
       await migrateToLatest(database.db);
+      const adminPassword = await quickstartAdmin(database, config.QUICKSTART_STATE_DIR);
+      const jwtKeys = await quickstartJwtKeys(config.QUICKSTART_STATE_DIR);
       const useNats = config.NATS_URL !== "";
-      const serviceEnv = useNats ? { ...env, NATS_URL: config.NATS_URL } : env;
+      const serviceEnv = {
+        ...env,
+        ...(useNats ? { NATS_URL: config.NATS_URL } : {}),
+        AUTH_JWT_KEYS: deps.env.AUTH_JWT_KEYS ?? jwtKeys,
+      };
       if (!useNats) {
         bus = createMemoryBus({ duplicateWindowMs: 120_000, maxDeliver: 10, maxBatches: 100_000 });
       }
@@ -88,7 +97,12 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         );
         await simulator.start();
       }
-      banner(deps.print, config, receiver.port, query.port, devices.length);
+      banner(deps.print, config, {
+        grpcPort: receiver.port,
+        httpPort: query.port,
+        devices: devices.length,
+        adminPassword,
+      });
       const w = writer;
       status = setInterval(
         () => deps.print(`stored ${w.stats.inserted} readings from ${w.stats.batches} batches`),
@@ -127,13 +141,39 @@ async function demoDevices(database: VigilDatabase, count: number): Promise<Devi
   return out;
 }
 
-function banner(
-  print: (line: string) => void,
-  config: QuickstartConfig,
-  grpcPort: number,
-  httpPort: number,
-  devices: number,
-) {
+/**
+ * The quick start's admin: created on the first start with a random
+ * password kept (0600) in the state directory, so every start can print it.
+ * Undefined when an admin exists whose password the quick start does not know.
+ */
+async function quickstartAdmin(database: VigilDatabase, stateDir: string): Promise<string | undefined> {
+  const file = join(stateDir, "admin-password");
+  if (await hasAdmin(database.db)) return existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
+  const password = randomBytes(15).toString("base64url");
+  await createUser(database.db, { username: "admin", password, role: "admin" }, { actor: "system:quickstart" });
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/** A token-signing key kept in the state directory, so sign-ins survive restarts. */
+async function quickstartJwtKeys(stateDir: string): Promise<string> {
+  const file = join(stateDir, "jwt-keys.json");
+  if (!existsSync(file))
+    writeFileSync(file, JSON.stringify({ keys: [await TokenSigner.generateJwk()] }), { mode: 0o600 });
+  return readFileSync(file, "utf8");
+}
+
+interface Endpoints {
+  grpcPort: number;
+  httpPort: number;
+  devices: number;
+  adminPassword: string | undefined;
+}
+
+function banner(print: (line: string) => void, config: QuickstartConfig, e: Endpoints) {
+  const { grpcPort, httpPort, devices } = e;
+  const base = `http://127.0.0.1:${httpPort}`;
+  const password = e.adminPassword ?? "<your admin password>";
   const db = config.DATABASE_URL.startsWith(EMBEDDED_PREFIX)
     ? `embedded TimescaleDB in ${config.DATABASE_URL.slice(EMBEDDED_PREFIX.length)}`
     : "PostgreSQL from DATABASE_URL";
@@ -150,8 +190,12 @@ function banner(
       `  query:      http://127.0.0.1:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /healthz, /readyz)`,
       `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each`,
       "",
+      `Sign in as admin (password ${password}, kept in ${join(config.QUICKSTART_STATE_DIR, "admin-password")}):`,
+      `  TOKEN=$(curl -s -X POST ${base}/vigil.auth.v1.AuthService/Login -H 'content-type: application/json' \\`,
+      `    -d '{"username": "admin", "password": "${password}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).tokens.accessToken')`,
+      "",
       "List the newest readings:",
-      `  curl -s -X POST http://127.0.0.1:${httpPort}/vigil.readings.v1.ReadingService/ListReadings \\`,
+      `  curl -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
       `    -H 'content-type: application/json' -d '{"pageSize": 5, "order": "ORDER_NEWEST_FIRST"}'`,
       "",
       "Press Ctrl+C to stop.",

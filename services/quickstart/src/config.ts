@@ -9,6 +9,8 @@ export const quickstartEnv = z.object({
   NATS_URL: z.string().default(""),
   /** Simulated devices started with the platform (0: none). */
   QUICKSTART_DEVICES: envInt(5, 0, 10_000),
+  /** Where the quick start keeps its admin password and token-signing key. */
+  QUICKSTART_STATE_DIR: z.string().default(".vigil"),
   /** Quieter than the services' default, so the banner stays readable. */
   LOG_LEVEL: envLogLevel.default("warn"),
 });

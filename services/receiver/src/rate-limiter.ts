@@ -1,4 +1,4 @@
-import { TokenBucket } from "./token-bucket.ts";
+import { TokenBucket } from "@vigil/runtime";
 
 export interface RateLimit {
   perSecond: number;

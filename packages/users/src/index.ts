@@ -1,0 +1,20 @@
+export { ARGON2_PARAMS, hashPassword, verifyPassword } from "./password.ts";
+export {
+  type IssuedRefreshToken,
+  issueRefreshToken,
+  type RefreshOutcome,
+  revokeRefreshToken,
+  rotateRefreshToken,
+} from "./refresh-tokens.ts";
+export { isRole, type Role, SCOPES, type Scope, scopesFor } from "./roles.ts";
+export { UserError } from "./user-errors.ts";
+export {
+  checkCredentials,
+  createUser,
+  findUser,
+  hasAdmin,
+  MIN_PASSWORD_LENGTH,
+  normalizeUsername,
+  USERNAME_PATTERN,
+  type User,
+} from "./user-store.ts";

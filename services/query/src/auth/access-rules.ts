@@ -1,0 +1,50 @@
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import {
+  AuditService,
+  AuthService,
+  DeadLetterService,
+  DeviceService,
+  ReadingService,
+  type RegisterRequest,
+  Role,
+} from "@vigil/proto";
+import type { Scope } from "@vigil/users";
+
+/** What a method needs: nothing ("public"), any signed-in user, or a scope. */
+export type Access = "public" | "signed-in" | Scope;
+
+type Rule = Access | ((request: MessageShape<DescMessage>) => Access);
+
+export interface AccessOptions {
+  /** Anyone may register a plain user (AUTH_OPEN_REGISTRATION). */
+  openRegistration: boolean;
+}
+
+/**
+ * The one table of who may call what. A method missing here is refused
+ * (fail closed), so a new RPC cannot ship unprotected by accident.
+ */
+export function accessRules(options: AccessOptions): Map<string, Rule> {
+  const rules: Array<[{ typeName: string }, string, Rule]> = [
+    [AuthService, "Login", "public"],
+    [AuthService, "Refresh", "public"],
+    [AuthService, "Logout", "public"],
+    [
+      AuthService,
+      "Register",
+      (req) => ((req as RegisterRequest).role === Role.ADMIN || !options.openRegistration ? "users:admin" : "public"),
+    ],
+    [ReadingService, "ListReadings", "readings:read"],
+    [ReadingService, "GetStats", "readings:read"],
+    [ReadingService, "WatchReadings", "readings:read"],
+    [ReadingService, "UpdateReadings", "readings:write"],
+    [ReadingService, "DeleteReadings", "readings:delete"],
+    [AuditService, "ListAuditLog", "audit:read"],
+    ...["CreateDevice", "GetDevice", "ListDevices", "RotateDeviceKey", "RevokeDeviceKey", "DisableDevice"].map(
+      (m) => [DeviceService, m, "devices:admin"] as [{ typeName: string }, string, Rule],
+    ),
+    [DeadLetterService, "ListDeadLetters", "devices:admin"],
+    [DeadLetterService, "ReplayDeadLetter", "devices:admin"],
+  ];
+  return new Map(rules.map(([service, method, rule]) => [`${service.typeName}/${method}`, rule]));
+}

@@ -1,0 +1,127 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { type Database, type Kysely, recordAudit } from "@vigil/db";
+import { type AuthService, Role, type Tokens, TokensSchema, type User as UserMessage } from "@vigil/proto";
+import {
+  checkCredentials,
+  createUser,
+  findUser,
+  issueRefreshToken,
+  normalizeUsername,
+  revokeRefreshToken,
+  rotateRefreshToken,
+  scopesFor,
+  type User,
+} from "@vigil/users";
+import { tooManyRequests } from "./auth-interceptor.ts";
+import type { KeyedLimiter } from "./keyed-limiter.ts";
+import { actorOf, clientAddressKey, traceIdOf } from "./principal.ts";
+import type { TokenSigner } from "./token-signer.ts";
+
+export interface AuthServiceDeps {
+  db: Kysely<Database>;
+  signer: TokenSigner;
+  accessTokenTtlMs: number;
+  refreshTokenTtlMs: number;
+  /** Failed and successful logins per username… */
+  loginsPerUsername: KeyedLimiter;
+  /** …and per client address. */
+  loginsPerAddress: KeyedLimiter;
+}
+
+const BAD_CREDENTIALS = "invalid username or password";
+
+/** vigil.auth.v1.AuthService: users sign in with a password and hold rotating refresh tokens. */
+export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
+  async function tokensFor(user: User, refresh: { token: string; expiresAt: Date }): Promise<Tokens> {
+    const scopes = [...scopesFor(user.role)];
+    const access = await deps.signer.sign(
+      { userId: user.id, username: user.username, role: user.role, scopes },
+      deps.accessTokenTtlMs,
+    );
+    return create(TokensSchema, {
+      accessToken: access.token,
+      accessTokenExpireTime: timestampFromMs(access.expiresAt.getTime()),
+      refreshToken: refresh.token,
+      refreshTokenExpireTime: timestampFromMs(refresh.expiresAt.getTime()),
+      user: toUser(user),
+      scopes,
+    });
+  }
+
+  return {
+    async register(req, ctx) {
+      const role = req.role === Role.ADMIN ? "admin" : "user";
+      const user = await createUser(
+        deps.db,
+        { username: req.username, password: req.password, role },
+        { actor: actorOf(ctx), traceId: traceIdOf(ctx) },
+      );
+      return { user: toUser(user) };
+    },
+
+    async login(req, ctx) {
+      const username = normalizeUsername(req.username);
+      const address = ctx.values.get(clientAddressKey);
+      const wait = Math.max(deps.loginsPerUsername.take(username), deps.loginsPerAddress.take(address));
+      if (wait > 0) throw tooManyRequests(wait, "too many sign-in attempts");
+      const user = username && req.password ? await checkCredentials(deps.db, username, req.password) : undefined;
+      if (!user) throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);
+      const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTokenTtlMs);
+      await recordAudit(deps.db, {
+        actor: `user:${user.username}`,
+        action: "user.login",
+        target: `user:${user.username}`,
+        details: { address },
+        traceId: traceIdOf(ctx),
+      });
+      return { tokens: await tokensFor(user, refresh) };
+    },
+
+    async refresh(req, ctx) {
+      const outcome = await rotateRefreshToken(deps.db, req.refreshToken, deps.refreshTokenTtlMs);
+      if (!outcome.ok) {
+        if (outcome.reason === "reused") await auditReuse(deps.db, ctx);
+        throw new ConnectError(refusal(outcome.reason), Code.Unauthenticated);
+      }
+      const user = await findUser(deps.db, outcome.userId);
+      if (!user) throw new ConnectError("the account is disabled", Code.Unauthenticated);
+      return { tokens: await tokensFor(user, outcome.next) };
+    },
+
+    async logout(req) {
+      await revokeRefreshToken(deps.db, req.refreshToken);
+      return {};
+    },
+  };
+}
+
+function refusal(reason: "unknown" | "expired" | "revoked" | "reused"): string {
+  switch (reason) {
+    case "reused":
+      return "refresh token was already used: every token of this sign-in is now revoked, sign in again";
+    case "expired":
+      return "refresh token expired: sign in again";
+    default:
+      return "refresh token is not valid: sign in again";
+  }
+}
+
+async function auditReuse(db: Kysely<Database>, ctx: HandlerContext): Promise<void> {
+  await recordAudit(db, {
+    actor: "anonymous",
+    action: "refresh_token.reuse",
+    details: { address: ctx.values.get(clientAddressKey) },
+    traceId: traceIdOf(ctx),
+  });
+}
+
+function toUser(user: User): UserMessage {
+  return {
+    $typeName: "vigil.auth.v1.User",
+    username: user.username,
+    role: user.role === "admin" ? Role.ADMIN : Role.USER,
+    createTime: timestampFromMs(user.createdAt.getTime()),
+  };
+}
