@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { openDatabase } from "@vigil/db";
 import { DeviceError } from "@vigil/devices";
+import { CHECK_USAGE, checkCommand } from "./commands/check.ts";
 import { DEVICES_USAGE, devicesCommand } from "./commands/devices.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { UsageError } from "./usage-error.ts";
@@ -8,6 +9,7 @@ import { UsageError } from "./usage-error.ts";
 const USAGE = `usage: vigil <command>
   migrate                 apply database migrations
   ${DEVICES_USAGE.split("\n").join("\n  ")}
+  ${CHECK_USAGE.split("\n").join("\n  ")}
 
 Environment: DATABASE_URL (default postgres://vigil@127.0.0.1:5432/vigil).`;
 
@@ -20,12 +22,19 @@ if (!command || command === "--help" || command === "help") {
 const url = process.env.DATABASE_URL || "postgres://vigil@127.0.0.1:5432/vigil";
 let exitCode = 0;
 let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
-try {
+const open = async () => {
   database = await openDatabase(url, { applicationName: "vigil-cli", maxConnections: 2 });
+  return database;
+};
+try {
   let result: unknown;
-  if (command === "migrate") result = await migrateCommand(database);
-  else if (command === "devices") result = await devicesCommand(database, args);
-  else throw new UsageError(`unknown command ${command}\n${USAGE}`);
+  if (command === "migrate") result = await migrateCommand(await open());
+  else if (command === "devices") result = await devicesCommand(await open(), args);
+  else if (command === "check") {
+    const outcome = await checkCommand(args);
+    result = outcome;
+    if (!outcome.ok) exitCode = 1;
+  } else throw new UsageError(`unknown command ${command}\n${USAGE}`);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } catch (err) {
   const known =
