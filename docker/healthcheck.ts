@@ -46,9 +46,10 @@ async function httpHealthy(port: string): Promise<boolean> {
   return res.ok;
 }
 
+const { RECEIVER_PORT, QUERY_PORT } = process.env;
 const checks: Record<string, () => Promise<boolean>> = {
-  grpc: () => grpcHealthy(process.env.RECEIVER_PORT || "50051"),
-  http: () => httpHealthy(process.env.QUERY_PORT || "8080"),
+  grpc: () => grpcHealthy(RECEIVER_PORT || "50051"),
+  http: () => httpHealthy(QUERY_PORT || "8080"),
 };
 
 const check = kind ? checks[kind] : undefined;
