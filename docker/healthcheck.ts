@@ -2,14 +2,15 @@
  * The images' HEALTHCHECK (Docker and Compose; Kubernetes uses the chart's
  * probes instead). `grpc`: the receiver's grpc.health.v1 overall status on
  * RECEIVER_PORT; `http`: the query service's /healthz on QUERY_PORT. Exits 0
- * when healthy, 1 otherwise. Raw protobuf bytes keep it to grpc-js alone.
+ * when healthy, 1 otherwise. Raw protobuf bytes keep it to grpc-js alone,
+ * imported only for `grpc`: the query image does not have it.
  */
-import { credentials, makeGenericClientConstructor } from "@grpc/grpc-js";
 
 const TIMEOUT_MS = 3_000;
 const kind = process.argv[2];
 
 async function grpcHealthy(port: string): Promise<boolean> {
+  const { credentials, makeGenericClientConstructor } = await import("@grpc/grpc-js");
   const identity = (b: Buffer) => b;
   const Client = makeGenericClientConstructor(
     {
