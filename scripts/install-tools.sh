@@ -33,15 +33,23 @@ declare -A module=(
   [skaffold]="github.com/GoogleContainerTools/skaffold/v2/cmd/skaffold@$SKAFFOLD_VERSION"
 )
 
+# What release builds stamp in with -ldflags: helm's own version, and the Kubernetes
+# version helm assumes without a cluster (helm template, lint and kubeVersion checks; the
+# minor of its client-go, as in helm's Makefile). Without it helm assumes Kubernetes 1.20.
+declare -A ldflags=(
+  [helm]="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37"
+  [kubeconform]="-X main.version=$KUBECONFORM_VERSION"
+)
+
 install_one() {
-  local name=$1 spec=${module[$1]}
+  local name=$1 spec=${module[$1]} flags=${ldflags[$1]:-}
   local stamp="$bin/.$name.version"
-  if [[ -x "$bin/$name" && -f "$stamp" && "$(cat "$stamp")" == "$spec" ]]; then
+  if [[ -x "$bin/$name" && -f "$stamp" && "$(cat "$stamp")" == "$spec $flags" ]]; then
     return 0
   fi
   command -v go >/dev/null || { echo "install-tools: go is required to build $name" >&2; return 1; }
   echo "install-tools: building $spec" >&2
-  if ! GOBIN="$bin" GOFLAGS=-mod=mod go install "$spec" 2>"$bin/.$name.log"; then
+  if ! GOBIN="$bin" GOFLAGS=-mod=mod go install -ldflags "$flags" "$spec" 2>"$bin/.$name.log"; then
     # go install refuses modules whose go.mod has replace directives: build inside the module.
     local mod=${spec%@*} ver=${spec#*@} modroot
     modroot=${mod%/cmd/*}
@@ -51,11 +59,11 @@ install_one() {
     local work
     work=$(mktemp -d)
     cp -r "$dir/." "$work/" && chmod -R u+w "$work"
-    (cd "$work" && go build -o "$bin/$name" "./${mod#"$modroot"}") || { cat "$bin/.$name.log" >&2; rm -rf "$work"; return 1; }
+    (cd "$work" && go build -ldflags "$flags" -o "$bin/$name" "./${mod#"$modroot"}") || { cat "$bin/.$name.log" >&2; rm -rf "$work"; return 1; }
     rm -rf "$work"
   fi
   [[ -x "$bin/$name" ]] || { echo "install-tools: $name did not build" >&2; return 1; }
-  echo "$spec" >"$stamp"
+  echo "$spec $flags" >"$stamp"
 }
 
 module_dir() {
