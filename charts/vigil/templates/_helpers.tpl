@@ -238,7 +238,7 @@ spec:
         target:
           type: Utilization
           averageUtilization: {{ $a.targetCPUUtilizationPercentage }}
-  {{- with .behavior }}
+  {{- with $a.behavior }}
   behavior:
     {{- toYaml . | nindent 4 }}
   {{- end }}
