@@ -361,6 +361,13 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(renderError(undefined, { ...base, "receiver.config.RECEIVER_DRAIN_TIMEOUT_MS": "60000" })).toMatch(
         /receiver.terminationGracePeriodSeconds \(45\) must exceed .* = 70/,
       );
+      expect(
+        renderError(undefined, {
+          ...base,
+          "receiver.config.RECEIVER_DRAIN_TIMEOUT_MS": "60000",
+          "receiver.terminationGracePeriodSeconds": "120",
+        }),
+      ).toMatch(/receiver.probes.liveness .* must outlast .* = 65 s/);
       expect(renderError(undefined, { ...base, "query.terminationGracePeriodSeconds": "5" })).toMatch(
         /query.terminationGracePeriodSeconds/,
       );
