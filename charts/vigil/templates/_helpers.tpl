@@ -184,7 +184,7 @@ topologySpreadConstraints:
     whenUnsatisfiable: ScheduleAnyway
     labelSelector:
       matchLabels:
-        {{- include "vigil.selectorLabels" (dict "root" $.root "component" $.component) | nindent 8 }}
+        {{- include "vigil.selectorLabels" (dict "root" $.root "component" $.component) | trim | nindent 8 }}
   {{- end }}
 {{- end }}
 {{- end }}
@@ -223,7 +223,7 @@ metadata:
   name: {{ include "vigil.componentName" . }}
   namespace: {{ .root.Release.Namespace }}
   labels:
-    {{- include "vigil.labels" . | nindent 4 }}
+    {{- include "vigil.labels" . | trim | nindent 4 }}
 spec:
   scaleTargetRef:
     apiVersion: apps/v1
@@ -253,12 +253,12 @@ metadata:
   name: {{ include "vigil.componentName" . }}
   namespace: {{ .root.Release.Namespace }}
   labels:
-    {{- include "vigil.labels" . | nindent 4 }}
+    {{- include "vigil.labels" . | trim | nindent 4 }}
 spec:
   maxUnavailable: {{ .values.podDisruptionBudget.maxUnavailable }}
   selector:
     matchLabels:
-      {{- include "vigil.selectorLabels" . | nindent 6 }}
+      {{- include "vigil.selectorLabels" . | trim | nindent 6 }}
 {{- end }}
 {{- end }}
 
@@ -267,7 +267,7 @@ spec:
 {{- define "vigil.peer" -}}
 - podSelector:
     matchLabels:
-      {{- include "vigil.selectorLabels" . | nindent 6 }}
+      {{- include "vigil.selectorLabels" . | trim | nindent 6 }}
 {{- end }}
 
 {{- define "vigil.egress.dns" -}}
@@ -281,7 +281,7 @@ spec:
 {{- define "vigil.egress.database" -}}
 {{- if .Values.timescaledb.enabled }}
 - to:
-    {{- include "vigil.peer" (dict "root" . "component" "timescaledb") | nindent 4 }}
+    {{- include "vigil.peer" (dict "root" . "component" "timescaledb") | trim | nindent 4 }}
   ports:
     - { port: 5432, protocol: TCP }
 {{- else }}
@@ -297,7 +297,7 @@ spec:
 {{- define "vigil.egress.nats" -}}
 {{- if .Values.natsCluster.enabled }}
 - to:
-    {{- include "vigil.peer" (dict "root" . "component" "nats") | nindent 4 }}
+    {{- include "vigil.peer" (dict "root" . "component" "nats") | trim | nindent 4 }}
   ports:
     - { port: 4222, protocol: TCP }
 {{- else }}
@@ -322,7 +322,7 @@ spec:
   {{- end }}
 {{- else if .Values.otelCollector.enabled }}
 - to:
-    {{- include "vigil.peer" (dict "root" . "component" "otel-collector") | nindent 4 }}
+    {{- include "vigil.peer" (dict "root" . "component" "otel-collector") | trim | nindent 4 }}
   ports:
     - { port: 4317, protocol: TCP }
     - { port: 4318, protocol: TCP }
