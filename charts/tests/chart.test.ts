@@ -397,6 +397,12 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       );
     });
 
+    it("takes an all-digit image tag (a short commit hash from --set) as a tag", () => {
+      const manifests = render(undefined, { ...base, "image.tag": "8898926", "writer.image.tag": "0123456" });
+      expect(podSpec(get(manifests, "Deployment", "receiver")).containers[0].image).toBe("vigil-receiver:8898926");
+      expect(podSpec(get(manifests, "Deployment", "writer")).containers[0].image).toBe("vigil-writer:0123456");
+    });
+
     it("ships a Grafana dashboard that parses and queries the release's pods", () => {
       const cm = get(render("production-values.yaml"), "ConfigMap", "dashboard");
       const dashboard = JSON.parse(cm.data!["vigil.json"]!);

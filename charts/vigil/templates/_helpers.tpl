@@ -60,7 +60,8 @@ app.kubernetes.io/part-of: vigil
 {{- if $img.digest }}
 {{- printf "%s@%s" $repo $img.digest }}
 {{- else }}
-{{- printf "%s:%s" $repo (default (default .root.Chart.AppVersion .root.Values.image.tag) $img.tag) }}
+{{- /* toString: an all-digit tag from --set is a number; trimSuffix: skaffold's "tag@digest" without a digest. */}}
+{{- printf "%s:%s" $repo (toString (default (default .root.Chart.AppVersion .root.Values.image.tag) $img.tag) | trimSuffix "@") }}
 {{- end }}
 {{- end }}
 
