@@ -13,6 +13,15 @@ export default defineConfig({
         },
       },
       {
+        // The Helm chart and the images: helm lint/template, rendered-YAML checks, kubeconform,
+        // hadolint (`npm run chart:test`). Skipped with a printed reason when helm is missing.
+        test: {
+          name: "deploy",
+          include: ["charts/tests/*.test.ts", "docker/*.test.ts"],
+          testTimeout: 60_000,
+        },
+      },
+      {
         test: {
           name: "integration",
           include: sources.map((s) => `${s}/*.int.test.ts`),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the servers the integration tests start are installed:
 # PostgreSQL from the distribution, nats-server built at a pinned version
-# (scripts/install-tools.sh; Debian's older package as a fallback).
+# (scripts/install-tools.sh; Debian's older package as a fallback), and the
+# chart checks' tools: helm, kubeconform and the Kubernetes API schemas
+# (required), hadolint (best effort: its test skips with a reason without it).
 # Idempotent; prints what it installs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,4 +32,11 @@ if ! "$root/scripts/install-tools.sh" nats-server >/dev/null; then
     echo "ensure-test-deps: go install failed, falling back to Debian's nats-server" >&2
     apt_install nats-server
   fi
+fi
+
+# The chart tests run with `npm test` wherever these install; CI must not skip them.
+"$root/scripts/install-tools.sh" helm kubeconform kube-schemas >/dev/null
+
+if ! "$root/scripts/install-tools.sh" hadolint >/dev/null; then
+  echo "ensure-test-deps: hadolint could not be installed; the Dockerfile lint test will be skipped" >&2
 fi

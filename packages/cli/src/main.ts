@@ -4,6 +4,7 @@ import { DeviceError } from "@vigil/devices";
 import { ReplayError } from "@vigil/ingest";
 import { UserError } from "@vigil/users";
 import { createCliContext } from "./cli-context.ts";
+import { CHECK_USAGE, checkCommand } from "./commands/check.ts";
 import { DEAD_LETTERS_USAGE, deadLettersCommand } from "./commands/dead-letters.ts";
 import { DEVICES_USAGE, devicesCommand } from "./commands/devices.ts";
 import { migrateCommand } from "./commands/migrate.ts";
@@ -15,6 +16,7 @@ const USAGE = `usage: vigil <command>
   ${DEVICES_USAGE}
   ${DEAD_LETTERS_USAGE}
   ${USERS_USAGE}
+  ${CHECK_USAGE}
 
 Environment: DATABASE_URL (default postgres://vigil@127.0.0.1:5432/vigil),
 NATS_URL (default nats://127.0.0.1:4222) to tell receivers about device changes at once.
@@ -31,6 +33,12 @@ const warn = (message: string) => process.stderr.write(`vigil: warning: ${messag
 let exitCode = 0;
 let ctx: ReturnType<typeof createCliContext> | undefined;
 try {
+  if (command === "check") {
+    // From the outside, as a device and a web client would: no database needed (helm test).
+    const outcome = await checkCommand(args);
+    process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+    process.exit(outcome.ok ? 0 : 1);
+  }
   const database = await openDatabase(url, { applicationName: "vigil-cli", maxConnections: 2 });
   ctx = createCliContext(database, process.env, warn);
   let result: unknown;

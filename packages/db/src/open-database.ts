@@ -1,7 +1,4 @@
-import { PGlite } from "@electric-sql/pglite";
-import { timescaledb } from "@electric-sql/pglite/timescaledb";
 import { Kysely, PostgresDialect, sql } from "kysely";
-import { PGliteDialect } from "kysely-pglite-dialect";
 import pg from "pg";
 import type { Database } from "./schema.ts";
 
@@ -47,6 +44,15 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
 }
 
 async function openEmbedded(dir: string): Promise<VigilDatabase> {
+  // Loaded on demand: server images run on PostgreSQL and leave the embedded
+  // engine (most of their node_modules) out.
+  const [{ PGlite }, { timescaledb }, { PGliteDialect }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("@electric-sql/pglite/timescaledb"),
+    import("kysely-pglite-dialect"),
+  ]).catch((err: unknown) => {
+    throw new Error(`the embedded database is not installed here (${(err as Error).message}); use a postgres:// URL`);
+  });
   const client = await PGlite.create({
     ...(dir === "memory" ? {} : { dataDir: dir }),
     extensions: { timescaledb },

@@ -51,6 +51,17 @@ describe("TokenSigner", () => {
     await expect(signer.verify(hs)).rejects.toThrow();
   });
 
+  it("reads PEM PKCS#8 keys, as Helm's genPrivateKey writes them", async () => {
+    const { privateKey } = await import("node:crypto").then((c) => c.generateKeyPairSync("ed25519"));
+    const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const signer = await TokenSigner.create(pem);
+    const again = await TokenSigner.create(`${pem}\n`);
+    expect(await again.verify((await signer.sign(alice, 60_000)).token)).toEqual(alice);
+    await expect(TokenSigner.create("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")).rejects.toThrow(
+      /Ed25519/,
+    );
+  });
+
   it("refuses a configuration that is not a set of Ed25519 private keys", async () => {
     await expect(TokenSigner.create("{")).rejects.toThrow(/not valid JSON/);
     await expect(TokenSigner.create('{"keys":[]}')).rejects.toThrow(/no keys/);

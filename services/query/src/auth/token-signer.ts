@@ -1,5 +1,14 @@
 import { randomUUID, type webcrypto } from "node:crypto";
-import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  importPKCS8,
+  type JWK,
+  jwtVerify,
+  SignJWT,
+} from "jose";
 
 type Key = webcrypto.CryptoKey;
 
@@ -35,9 +44,12 @@ export class TokenSigner {
 
   /**
    * From a JWK set of Ed25519 private keys (`{"keys":[{kty,crv,x,d,kid},…]}`),
-   * or a fresh key when none is configured.
+   * or PEM PKCS#8 Ed25519 keys one after another (what Helm's genPrivateKey
+   * and openssl write; the kid is the key's JWK thumbprint), or a fresh key
+   * when none is configured.
    */
   static async create(jwks: string | undefined): Promise<TokenSigner> {
+    if (jwks?.trim().startsWith("-----BEGIN")) return TokenSigner.fromPem(jwks);
     if (!jwks) {
       const { privateKey, publicKey } = await generateKeyPair(ALGORITHM, { crv: "Ed25519" });
       const kid = `ephemeral-${randomUUID()}`;
@@ -62,6 +74,23 @@ export class TokenSigner {
       signing ??= { kid: jwk.kid, key: (await importJWK(jwk, ALGORITHM)) as Key };
     }
     return new TokenSigner(signing!, verifying, false);
+  }
+
+  private static async fromPem(pem: string): Promise<TokenSigner> {
+    const blocks = pem.match(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/g) ?? [];
+    if (blocks.length === 0) throw new Error("AUTH_JWT_KEYS holds no PEM PRIVATE KEY block");
+    const keys: JWK[] = [];
+    for (const block of blocks) {
+      let key: Key;
+      try {
+        key = (await importPKCS8(block, ALGORITHM, { extractable: true })) as Key;
+      } catch {
+        throw new Error("every AUTH_JWT_KEYS PEM key must be an Ed25519 PKCS#8 private key");
+      }
+      const jwk = await exportJWK(key);
+      keys.push({ ...jwk, kid: await calculateJwkThumbprint({ kty: jwk.kty!, crv: jwk.crv!, x: jwk.x! }) });
+    }
+    return TokenSigner.create(JSON.stringify({ keys }));
   }
 
   /** A new Ed25519 private JWK with a kid, for operators to put in AUTH_JWT_KEYS. */

@@ -1,0 +1,112 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { queryEnv } from "@vigil/query";
+import { receiverEnv } from "@vigil/receiver";
+import { simulatorEnv } from "@vigil/simulator";
+import { writerEnv } from "@vigil/writer";
+import { describe, expect, it } from "vitest";
+import type { z } from "zod";
+import { chartDir, ciValuesFiles, find, helmBin, type Manifest, podSpec, render } from "./chart-render.ts";
+
+/**
+ * The rule for service settings in the chart: every variable a service's zod
+ * schema reads is set on its container by the chart, so every knob is in
+ * values.yaml (the component's `config`, `jetstream.config`) or set by the
+ * chart from other values (URLs, ports, wiring). A variable added to a schema
+ * fails these tests until the chart sets it; values.schema.json then gives it
+ * the same type and bounds as the service. Besides the schema's variables a
+ * container may carry only the OpenTelemetry SDK's standard OTEL_* variables.
+ */
+const services = {
+  receiver: receiverEnv,
+  writer: writerEnv,
+  query: queryEnv,
+  simulator: simulatorEnv,
+} as const;
+
+type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
+
+function envOf(manifests: Manifest[], component: string): EnvVar[] | undefined {
+  const d = find(manifests, "Deployment", component);
+  if (!d) return undefined;
+  return podSpec(d).containers.find((c: { name: string }) => c.name === component).env;
+}
+
+describe.skipIf(!helmBin)("chart ↔ service settings", () => {
+  describe.each(ciValuesFiles)("with ci/%s", (file) => {
+    const manifests = helmBin ? render(file) : [];
+
+    for (const [component, schema] of Object.entries(services)) {
+      it(`sets every variable ${component} reads, and nothing else`, (ctx) => {
+        const env = envOf(manifests, component);
+        if (!env) return ctx.skip(); // the simulator is off in this file
+        const set = env.map((e) => e.name);
+        expect(new Set(set).size, "a variable set twice").toBe(set.length);
+        const chartOnly = set.filter((n) => !n.startsWith("OTEL_"));
+        expect(chartOnly.sort()).toEqual(Object.keys(schema.shape).sort());
+      });
+
+      it(`gives ${component} values its configuration accepts`, (ctx) => {
+        const env = envOf(manifests, component);
+        if (!env) return ctx.skip();
+        // Values from Secrets are not known here; a well-formed stand-in takes their place.
+        const values = Object.fromEntries(
+          env.map((e) => [
+            e.name,
+            e.value ?? (e.name === "NATS_URL" ? "nats://from-secret:4222" : "postgres://secret"),
+          ]),
+        );
+        const parsed = (schema as z.ZodType).safeParse(values);
+        expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+      });
+    }
+  });
+
+  it("gives the receiver and the writer the same JetStream settings (both create the stream)", () => {
+    const manifests = render("production-values.yaml");
+    const nats = (c: string) => envOf(manifests, c)!.filter((e) => e.name.startsWith("NATS_"));
+    expect(nats("receiver")).toEqual(nats("writer"));
+  });
+});
+
+describe("values.schema.json ↔ service settings", () => {
+  const schema = JSON.parse(readFileSync(join(chartDir, "values.schema.json"), "utf8"));
+  const configs: Array<[string, Record<string, JsonProp>, z.ZodObject]> = [
+    ["jetstream.config", schema.properties.jetstream.properties.config.properties, receiverEnv],
+    ["readings.config", schema.properties.readings.properties.config.properties, receiverEnv],
+    ["receiver.config", schema.properties.receiver.properties.config.properties, receiverEnv],
+    ["writer.config", schema.properties.writer.properties.config.properties, writerEnv],
+    ["query.config", schema.properties.query.properties.config.properties, queryEnv],
+    ["simulator.config", schema.properties.simulator.properties.config.properties, simulatorEnv],
+  ];
+  type JsonProp = { type: string; minimum?: number; maximum?: number; enum?: string[]; pattern?: string };
+
+  it.each(configs)("%s has the bounds and choices the service enforces", (_, props, service) => {
+    for (const [name, prop] of Object.entries(props)) {
+      const field = service.shape[name] as z.ZodType | undefined;
+      expect(field, `${name} is read by the service`).toBeDefined();
+      const accepts = (v: string) => field!.safeParse(v).success;
+      if (prop.type === "integer") {
+        expect(accepts(String(prop.minimum)), `${name} minimum`).toBe(true);
+        expect(accepts(String(prop.maximum)), `${name} maximum`).toBe(true);
+        expect(accepts(String(prop.minimum! - 1)), `${name} below minimum`).toBe(false);
+        if (prop.maximum! < Number.MAX_SAFE_INTEGER) {
+          expect(accepts(String(prop.maximum! + 1)), `${name} above maximum`).toBe(false);
+        }
+      } else if (prop.enum) {
+        for (const v of prop.enum) expect(accepts(v), `${name}=${v}`).toBe(true);
+        expect(accepts("not-an-option"), name).toBe(false);
+      } else if (prop.pattern) {
+        expect(accepts("not valid!"), `${name} pattern`).toBe(false);
+      }
+    }
+  });
+
+  it("lists every value of values.yaml's config maps as required", () => {
+    for (const [path, props] of configs) {
+      const at = path.split(".").reduce((o, k) => o.properties[k], schema);
+      expect(at.required.sort(), path).toEqual(Object.keys(props).sort());
+      expect(at.additionalProperties, path).toBe(false);
+    }
+  });
+});

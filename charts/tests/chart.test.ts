@@ -1,0 +1,435 @@
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "@vigil/testkit";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import {
+  ciValuesFiles,
+  find,
+  findTool,
+  get,
+  helm,
+  helmBin,
+  type Manifest,
+  namespace,
+  podLabels,
+  podSpec,
+  render,
+  renderError,
+  renderYaml,
+  tempFile,
+  valuesArgs,
+  workloadKinds,
+} from "./chart-render.ts";
+import { writeKubeconformSchemas } from "./kube-schemas.ts";
+import { allowed, type Endpoint } from "./network-flows.ts";
+
+if (!helmBin) {
+  console.warn("chart tests skipped: helm is not installed (scripts/install-tools.sh helm; npm test installs it)");
+}
+
+const chart = `${repoRoot}/charts/vigil`;
+const vigilComponents = ["receiver", "writer", "query", "simulator", "migrations", "test"];
+
+// biome-ignore lint/suspicious/noExplicitAny: rendered containers are checked field by field
+function containers(m: Manifest): any[] {
+  const spec = podSpec(m);
+  return [...(spec.initContainers ?? []), ...spec.containers];
+}
+
+function component(m: Manifest): string {
+  return m.metadata.labels?.["app.kubernetes.io/component"] ?? "";
+}
+
+describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
+  describe.each(ciValuesFiles)("with ci/%s", (file) => {
+    let manifests: Manifest[];
+    beforeAll(() => {
+      manifests = render(file);
+    });
+
+    it("passes helm lint --strict", () => {
+      const r = helm(["lint", "--strict", chart, "--namespace", namespace, ...valuesArgs(file)]);
+      expect(r.stderr + r.stdout, r.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+      expect(r.status).toBe(0);
+    });
+
+    it("renders objects that all carry the release's labels and namespace", () => {
+      expect(manifests.length).toBeGreaterThan(5);
+      for (const m of manifests) {
+        expect(m.metadata.labels?.["app.kubernetes.io/instance"], `${m.kind}/${m.metadata.name}`).toBe("rel");
+        expect(m.metadata.labels?.["app.kubernetes.io/part-of"]).toBe("vigil");
+        expect(m.metadata.namespace, `${m.kind}/${m.metadata.name}`).toBe(namespace);
+      }
+    });
+
+    it("runs every container non-root, without privilege escalation or capabilities, on a read-only root", () => {
+      for (const m of manifests.filter((x) => workloadKinds.has(x.kind))) {
+        const pod = podSpec(m);
+        for (const c of containers(m)) {
+          const where = `${m.kind}/${m.metadata.name}/${c.name}`;
+          const sc = c.securityContext ?? {};
+          expect(sc.runAsNonRoot ?? pod.securityContext?.runAsNonRoot, where).toBe(true);
+          expect(sc.allowPrivilegeEscalation, where).toBe(false);
+          expect(sc.readOnlyRootFilesystem, where).toBe(true);
+          expect(sc.capabilities?.drop, where).toEqual(["ALL"]);
+          expect(sc.privileged, where).not.toBe(true);
+          expect(pod.securityContext?.seccompProfile?.type, where).toBe("RuntimeDefault");
+          expect(pod.automountServiceAccountToken, where).toBe(false);
+        }
+      }
+    });
+
+    it("gives every container CPU and memory requests and a memory limit", () => {
+      for (const m of manifests.filter((x) => workloadKinds.has(x.kind))) {
+        for (const c of containers(m)) {
+          const where = `${m.kind}/${m.metadata.name}/${c.name}`;
+          expect(c.resources?.requests?.cpu, where).toBeDefined();
+          expect(c.resources?.requests?.memory, where).toBeDefined();
+          expect(c.resources?.limits?.memory, where).toBeDefined();
+          expect(c.resources?.limits?.cpu, where).toBeDefined();
+        }
+      }
+    });
+
+    it("probes the receiver over gRPC health and the query service over /readyz and /healthz", () => {
+      const receiver = podSpec(get(manifests, "Deployment", "receiver")).containers[0];
+      for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+        expect(receiver[probe]?.grpc?.port, probe).toBe(50051);
+      }
+      expect(receiver.readinessProbe.grpc.service).toBe("vigil.ingest.v1.IngestService");
+      const query = podSpec(get(manifests, "Deployment", "query")).containers[0];
+      expect(query.readinessProbe.httpGet).toMatchObject({ path: "/readyz", port: "http" });
+      expect(query.livenessProbe.httpGet).toMatchObject({ path: "/healthz", port: "http" });
+      for (const sts of manifests.filter((m) => m.kind === "StatefulSet")) {
+        const c = podSpec(sts).containers[0];
+        expect(c.readinessProbe, sts.metadata.name).toBeDefined();
+        expect(c.livenessProbe, sts.metadata.name).toBeDefined();
+      }
+    });
+
+    it("drains receivers inside the grace period, after a preStop pause, one new pod up before an old one goes", () => {
+      const d = get(manifests, "Deployment", "receiver");
+      const pod = podSpec(d);
+      const env = Object.fromEntries(
+        pod.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]),
+      );
+      const preStop = pod.containers[0].lifecycle.preStop.sleep.seconds;
+      expect(preStop).toBeGreaterThan(0);
+      const drainS = Number(env.RECEIVER_DRAIN_TIMEOUT_MS) / 1000;
+      // runService allows the drain plus 5 s to close NATS and the database.
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStop + drainS + 5);
+      expect(Number(env.RECEIVER_MAX_CONNECTION_AGE_MS)).toBeGreaterThan(0);
+      expect(Number(env.RECEIVER_MAX_CONNECTION_AGE_GRACE_MS)).toBeGreaterThan(0);
+      expect(d.spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+    });
+
+    it("scales receivers and writers on CPU, and leaves their replica count to the autoscaler", () => {
+      for (const name of ["receiver", "writer", "query"]) {
+        const deployment = get(manifests, "Deployment", name);
+        const hpa = find(manifests, "HorizontalPodAutoscaler", name);
+        if (!hpa) {
+          expect(deployment.spec.replicas, name).toBeGreaterThanOrEqual(1);
+          continue;
+        }
+        expect(deployment.spec.replicas, `${name}: replicas belong to the HPA`).toBeUndefined();
+        expect(hpa.spec.scaleTargetRef).toEqual({
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          name: deployment.metadata.name,
+        });
+        expect(hpa.spec.metrics[0].resource).toMatchObject({ name: "cpu", target: { type: "Utilization" } });
+        expect(hpa.spec.minReplicas).toBeLessThanOrEqual(hpa.spec.maxReplicas);
+      }
+    });
+
+    it("has disruption budgets that select their pods and never block a drain", () => {
+      for (const pdb of manifests.filter((m) => m.kind === "PodDisruptionBudget")) {
+        const workload = manifests.find(
+          (m) => (m.kind === "Deployment" || m.kind === "StatefulSet") && component(m) === component(pdb),
+        );
+        expect(workload, pdb.metadata.name).toBeDefined();
+        const labels = podLabels(workload!);
+        for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) expect(labels[k]).toBe(v);
+        expect(pdb.spec.maxUnavailable).toBeGreaterThanOrEqual(1);
+      }
+    });
+
+    it("routes every Service to pods that expose its target port", () => {
+      for (const svc of manifests.filter((m) => m.kind === "Service")) {
+        const pods = manifests.filter(
+          (m) =>
+            workloadKinds.has(m.kind) &&
+            Object.entries(svc.spec.selector).every(([k, v]) => podLabels(m)[k] === v) &&
+            m.kind !== "Job" &&
+            m.kind !== "Pod",
+        );
+        expect(pods.length, svc.metadata.name).toBe(1);
+        const ports = podSpec(pods[0]!).containers.flatMap((c: { ports?: Array<{ name: string }> }) =>
+          (c.ports ?? []).map((p) => p.name),
+        );
+        for (const p of svc.spec.ports) expect(ports, `${svc.metadata.name}:${p.name}`).toContain(p.targetPort);
+      }
+    });
+
+    it("keeps secrets out of ConfigMaps and plain env values", () => {
+      for (const cm of manifests.filter((m) => m.kind === "ConfigMap")) {
+        const text = JSON.stringify(cm.data);
+        expect(text, cm.metadata.name).not.toMatch(/DATABASE_URL|postgres(ql)?:\/\/|password/i);
+      }
+      for (const m of manifests.filter((x) => workloadKinds.has(x.kind))) {
+        for (const c of containers(m)) {
+          for (const e of c.env ?? []) {
+            if (e.name === "DATABASE_URL" && e.value === undefined) {
+              expect(e.valueFrom?.secretKeyRef?.name, `${m.metadata.name}/${c.name}`).toBeTruthy();
+            }
+            // A URL with credentials (user:password@) only ever arrives from a Secret.
+            expect(String(e.value ?? ""), `${m.metadata.name}/${c.name}/${e.name}`).not.toMatch(
+              /:\/\/[^/@\s]+:[^/@\s]+@/,
+            );
+          }
+        }
+      }
+    });
+
+    it("migrates the schema in a hook before the services start", () => {
+      const job = find(manifests, "Job", "migrations");
+      if (!job) return; // migrations.enabled=false (ci/minimal-values.yaml): run `vigil migrate` by hand
+      const hooks = job.metadata.annotations?.["helm.sh/hook"]?.split(",") ?? [];
+      expect(hooks).toContain("pre-upgrade");
+      const bundledDatabase = find(manifests, "StatefulSet", "timescaledb") !== undefined;
+      // Pre-install hooks complete before Helm creates the release's other objects.
+      expect(hooks).toContain(bundledDatabase ? "post-install" : "pre-install");
+      expect(containers(job)[0].args).toEqual(["migrate"]);
+      for (const d of manifests.filter((m) => m.kind === "Deployment")) {
+        expect(d.metadata.annotations?.["helm.sh/hook"], d.metadata.name).toBeUndefined();
+      }
+      // What the pre-install hook needs must exist before it: hooks themselves, with lower weights.
+      const secretName = containers(job)[0].env.find((e: { name: string }) => e.name === "DATABASE_URL").valueFrom
+        .secretKeyRef.name;
+      const secret = manifests.find((m) => m.kind === "Secret" && m.metadata.name === secretName);
+      if (secret && !bundledDatabase) {
+        expect(secret.metadata.annotations?.["helm.sh/hook"]).toContain("pre-install");
+        expect(Number(secret.metadata.annotations?.["helm.sh/hook-weight"])).toBeLessThan(
+          Number(job.metadata.annotations?.["helm.sh/hook-weight"]),
+        );
+      }
+      const sa = podSpec(job).serviceAccountName;
+      const releaseSa = manifests.find((m) => m.kind === "ServiceAccount" && m.metadata.name === sa);
+      if (!bundledDatabase)
+        expect(releaseSa, "the release's ServiceAccount does not exist before install").toBeUndefined();
+    });
+
+    it("tests the deployment with `vigil check` against the receiver's and query's Services", () => {
+      const pod = get(manifests, "Pod", "test");
+      expect(pod.metadata.annotations?.["helm.sh/hook"]).toBe("test");
+      const [, , receiver, , query] = containers(pod)[0].args;
+      const receiverSvc = get(manifests, "Service", "receiver");
+      const querySvc = get(manifests, "Service", "query");
+      expect(receiver).toBe(`${receiverSvc.metadata.name}:${receiverSvc.spec.ports[0].port}`);
+      expect(query).toBe(`http://${querySvc.metadata.name}:${querySvc.spec.ports[0].port}`);
+      expect(containers(pod)[0].args.slice(0, 2)).toEqual(["check", "--receiver"]);
+    });
+
+    it("puts every pod of the release under a NetworkPolicy that allows only the architecture's flows", () => {
+      const policies = manifests.filter((m) => m.kind === "NetworkPolicy");
+      if (policies.length === 0) return; // networkPolicy.enabled=false (ci/minimal-values.yaml)
+      const pods = new Map<string, Endpoint>();
+      for (const m of manifests.filter((x) => workloadKinds.has(x.kind))) pods.set(component(m), { pod: podLabels(m) });
+      for (const [name, end] of pods) {
+        const selected = policies.some((p) =>
+          Object.entries(p.spec.podSelector.matchLabels).every(([k, v]) => "pod" in end && end.pod[k] === v),
+        );
+        expect(selected, `${name} has a NetworkPolicy`).toBe(true);
+      }
+      const outside: Endpoint = { external: true };
+      const pod = (c: string) => pods.get(c);
+      const dns: Endpoint = { pod: { "k8s-app": "kube-dns" } };
+      const bundledDb = pod("timescaledb");
+      const bundledNats = pod("nats");
+      const db = bundledDb ?? outside;
+      const nats = bundledNats ?? outside;
+      const dbPort = 5432;
+      const flow = (from: Endpoint | undefined, to: Endpoint | undefined, port: number) =>
+        from && to ? allowed(policies, from, to, port) : undefined;
+
+      // The architecture, allowed.
+      expect(flow(pod("receiver"), nats, 4222), "receiver → NATS").not.toBe(false);
+      expect(flow(pod("writer"), nats, 4222), "writer → NATS").not.toBe(false);
+      expect(flow(pod("query"), nats, 4222), "query → NATS (live tail, replays, device events)").not.toBe(false);
+      for (const c of ["receiver", "writer", "query", "migrations"]) {
+        expect(flow(pod(c), db, dbPort), `${c} → database`).not.toBe(false);
+      }
+      expect(flow(pod("simulator"), pod("receiver"), 50051), "simulator → receiver").not.toBe(false);
+      expect(flow(pod("test"), pod("receiver"), 50051), "helm test → receiver").toBe(true);
+      expect(flow(pod("test"), pod("query"), 8080), "helm test → query").toBe(true);
+      for (const c of vigilComponents) expect(flow(pod(c), dns, 53), `${c} → DNS`).not.toBe(false);
+      if (bundledNats) expect(flow(bundledNats, bundledNats, 6222), "NATS cluster routes").toBe(true);
+
+      // And nothing else.
+      expect(flow(pod("query"), pod("receiver"), 50051), "query → receiver").toBe(false);
+      expect(flow(pod("receiver"), pod("query"), 8080), "receiver → query").toBe(false);
+      expect(flow(pod("writer"), pod("receiver"), 50051), "writer → receiver").toBe(false);
+      expect(flow(pod("migrations"), nats, 4222), "migrations → NATS").not.toBe(true);
+      expect(flow(pod("test"), db, dbPort), "helm test → database").not.toBe(true);
+      expect(flow(pod("simulator"), nats, 4222), "simulator → NATS").not.toBe(true);
+      expect(flow(outside, pod("writer"), 4222), "anyone → writer").toBe(false);
+      if (bundledDb) {
+        expect(flow(outside, bundledDb, 5432), "outside → bundled database").toBe(false);
+        expect(flow(pod("test"), bundledDb, 5432), "helm test → bundled database").toBe(false);
+        expect(flow(bundledNats, bundledDb, 5432), "NATS → database").not.toBe(true);
+      }
+      if (bundledNats) {
+        expect(flow(outside, bundledNats, 4222), "outside → bundled NATS").toBe(false);
+        expect(flow(pod("query"), bundledNats, 4222), "query → bundled NATS").toBe(true);
+      }
+    });
+
+    it("prints NOTES that name the release's Services and `helm test`", () => {
+      // helm template does not print NOTES.txt: render it through a copy with a template that includes it.
+      const copy = mkdtempSync(join(tmpdir(), "vigil-notes-"));
+      cpSync(chart, copy, { recursive: true });
+      writeFileSync(
+        join(copy, "templates/zz-notes.yaml"),
+        'notes: |\n{{ include "vigil/templates/NOTES.txt" . | indent 2 }}\n',
+      );
+      const r = helm(["template", "rel", copy, "--namespace", namespace, ...valuesArgs(file)]);
+      expect(r.stderr).toBe("");
+      const notes = String(
+        parseAllDocuments(r.stdout)
+          .find((d) => d.toJS()?.notes)
+          ?.toJS().notes ?? "",
+      );
+      expect(notes).toContain(get(manifests, "Service", "receiver").metadata.name);
+      expect(notes).toContain("helm test rel -n vigil");
+      const overrides = notes.match(/--overrides='(.*)'/)?.[1];
+      expect(JSON.parse(overrides!).spec.containers[0].env[0].valueFrom.secretKeyRef.name).toBeTruthy();
+    });
+
+    it("validates against the Kubernetes 1.37 API and the ServiceMonitor CRD with kubeconform", (ctx) => {
+      const kubeconform = findTool("kubeconform");
+      const schemas = join(repoRoot, ".tools/kube-schemas");
+      if (!kubeconform || !existsSync(join(schemas, "kubernetes-swagger.json"))) {
+        console.warn("kubeconform check skipped: run scripts/install-tools.sh kubeconform kube-schemas");
+        ctx.skip();
+        return;
+      }
+      const version = readFileSync(join(schemas, "kubernetes-version"), "utf8").trim();
+      const location = writeKubeconformSchemas(
+        {
+          swaggerFile: join(schemas, "kubernetes-swagger.json"),
+          crdFiles: [join(schemas, "monitoring.coreos.com_servicemonitors.yaml")],
+        },
+        manifests,
+        mkdtempSync(join(tmpdir(), "vigil-kube-schemas-")),
+      );
+      const rendered = tempFile("rendered.yaml", renderYaml(file));
+      const r = spawnSync(
+        kubeconform,
+        ["-strict", "-summary", "-kubernetes-version", version, "-schema-location", location, rendered],
+        { encoding: "utf8" },
+      );
+      expect(r.stdout + r.stderr, r.stdout).toMatch(/Invalid: 0, Errors: 0, Skipped: 0/);
+      expect(r.status).toBe(0);
+    });
+  });
+
+  describe("values", () => {
+    const base = { "database.existingSecret": "db" };
+
+    it("rejects a misspelled key, an unknown key, a wrong type and an out-of-range setting", () => {
+      expect(renderError(undefined, { ...base, "receiver.replicaCont": "3" })).toMatch(
+        /additional properties 'replicaCont' not allowed/,
+      );
+      expect(renderError(undefined, { ...base, "recever.replicaCount": "3" })).toMatch(/'recever' not allowed/);
+      expect(renderError(undefined, { ...base, "receiver.config.RECEIVER_MAX_BATCH_READING": "5" })).toMatch(
+        /RECEIVER_MAX_BATCH_READING/,
+      );
+      expect(renderError(undefined, { ...base, "receiver.replicaCount": "many" })).toMatch(/replicaCount/);
+      expect(renderError(undefined, { ...base, "receiver.config.RECEIVER_MAX_BATCH_READINGS": "0" })).toMatch(
+        /RECEIVER_MAX_BATCH_READINGS.*minimum|minimum.*RECEIVER_MAX_BATCH_READINGS|must be >= 1/s,
+      );
+      expect(renderError(undefined, { ...base, logLevel: "verbose" })).toMatch(/logLevel/);
+      expect(renderError(undefined, { ...base, "receiver.resources.limits": "null" })).toMatch(/limits|resources/);
+    });
+
+    it("refuses combinations that cannot work, saying what to do", () => {
+      expect(renderError()).toMatch(/no database: set database.existingSecret/);
+      expect(renderError(undefined, { ...base, "timescaledb.enabled": "true" })).toMatch(/more than one database/);
+      expect(renderError(undefined, { ...base, "receiver.config.RECEIVER_DRAIN_TIMEOUT_MS": "60000" })).toMatch(
+        /receiver.terminationGracePeriodSeconds \(45\) must exceed .* = 70/,
+      );
+      expect(
+        renderError(undefined, {
+          ...base,
+          "receiver.config.RECEIVER_DRAIN_TIMEOUT_MS": "60000",
+          "receiver.terminationGracePeriodSeconds": "120",
+        }),
+      ).toMatch(/receiver.probes.liveness .* must outlast .* = 65 s/);
+      expect(renderError(undefined, { ...base, "query.terminationGracePeriodSeconds": "5" })).toMatch(
+        /query.terminationGracePeriodSeconds/,
+      );
+      expect(renderError(undefined, { ...base, "natsCluster.enabled": "true", "natsCluster.replicas": "1" })).toMatch(
+        /NATS_STREAM_REPLICAS \(3\) exceeds natsCluster.replicas \(1\)/,
+      );
+      expect(renderError(undefined, { ...base, "natsCluster.replicas": "2" })).toMatch(/replicas/);
+    });
+
+    it("signs access tokens with one key for every query replica: the chart's own Secret, or the operator's", () => {
+      const own = render(undefined, base);
+      const secret = own.find((m) => m.kind === "Secret" && m.metadata.name.endsWith("jwt-keys"));
+      expect(secret?.metadata.annotations?.["helm.sh/resource-policy"]).toBe("keep");
+      expect(Buffer.from(String(secret?.data?.AUTH_JWT_KEYS), "base64").toString()).toMatch(
+        /^-----BEGIN PRIVATE KEY-----/,
+      );
+      const keyRef = (manifests: Manifest[]) =>
+        podSpec(get(manifests, "Deployment", "query")).containers[0].env.find(
+          (e: { name: string }) => e.name === "AUTH_JWT_KEYS",
+        ).valueFrom.secretKeyRef;
+      expect(keyRef(own)).toEqual({ name: secret!.metadata.name, key: "AUTH_JWT_KEYS" });
+      const theirs = render(undefined, {
+        ...base,
+        "query.auth.jwtKeysSecret": "vigil-signing",
+        "query.auth.jwtKeysSecretKey": "jwks",
+      });
+      expect(theirs.some((m) => m.kind === "Secret" && m.metadata.name.endsWith("jwt-keys"))).toBe(false);
+      expect(keyRef(theirs)).toEqual({ name: "vigil-signing", key: "jwks" });
+    });
+
+    it("prints large numbers as integers, not in exponent notation", () => {
+      const manifests = render(undefined, { ...base, "jetstream.config.NATS_STREAM_MAX_BYTES": "107374182400" });
+      const env = podSpec(get(manifests, "Deployment", "writer")).containers[0].env;
+      expect(env.find((e: { name: string }) => e.name === "NATS_STREAM_MAX_BYTES").value).toBe("107374182400");
+      const retention = podSpec(get(manifests, "Deployment", "receiver")).containers[0].env.find(
+        (e: { name: string }) => e.name === "READINGS_RETENTION_MS",
+      );
+      expect(retention.value).toBe("31536000000");
+    });
+
+    it("pins images by digest when given one, under the registry prefix", () => {
+      const manifests = render("production-values.yaml");
+      expect(podSpec(get(manifests, "Deployment", "receiver")).containers[0].image).toBe(
+        "registry.example.com/vigil/vigil-receiver@sha256:2222222222222222222222222222222222222222222222222222222222222222",
+      );
+      expect(podSpec(get(manifests, "Deployment", "writer")).containers[0].image).toBe(
+        "registry.example.com/vigil/vigil-writer:0.1.0",
+      );
+    });
+
+    it("takes an all-digit image tag (a short commit hash from --set) as a tag", () => {
+      const manifests = render(undefined, { ...base, "image.tag": "8898926", "writer.image.tag": "0123456" });
+      expect(podSpec(get(manifests, "Deployment", "receiver")).containers[0].image).toBe("vigil-receiver:8898926");
+      expect(podSpec(get(manifests, "Deployment", "writer")).containers[0].image).toBe("vigil-writer:0123456");
+    });
+
+    it("ships a Grafana dashboard that parses and queries the release's pods", () => {
+      const cm = get(render("production-values.yaml"), "ConfigMap", "dashboard");
+      const dashboard = JSON.parse(cm.data!["vigil.json"]!);
+      expect(dashboard.uid).toBe("vigil-overview");
+      expect(cm.metadata.labels?.grafana_dashboard).toBe("1");
+      expect(dashboard.panels.filter((p: { type: string }) => p.type === "timeseries").length).toBeGreaterThan(3);
+    });
+  });
+});

@@ -1,0 +1,382 @@
+{{/* Names ---------------------------------------------------------------------------- */}}
+
+{{- define "vigil.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "vigil.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "<fullname>-<component>", within the 63 characters of a DNS label. */}}
+{{- define "vigil.componentName" -}}
+{{- printf "%s-%s" (include "vigil.fullname" .root | trunc (int (sub 62 (len .component))) | trimSuffix "-") .component }}
+{{- end }}
+
+{{- define "vigil.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "vigil.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Labels ---------------------------------------------------------------------------- */}}
+
+{{- define "vigil.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "vigil.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "vigil.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "vigil.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: vigil
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Images ---------------------------------------------------------------------------- */}}
+
+{{/* A Vigil image: [registry/]repository(:tag|@digest); the component's registry and tag
+     fall back to image.registry and image.tag, then to the appVersion. */}}
+{{- define "vigil.image" -}}
+{{- $img := .image }}
+{{- $registry := default .root.Values.image.registry $img.registry }}
+{{- $repo := ternary (printf "%s/%s" $registry $img.repository) $img.repository (ne $registry "") }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $repo $img.digest }}
+{{- else }}
+{{- /* toString: an all-digit tag from --set is a number; trimSuffix: skaffold's "tag@digest" without a digest. */}}
+{{- printf "%s:%s" $repo (toString (default (default .root.Chart.AppVersion .root.Values.image.tag) $img.tag) | trimSuffix "@") }}
+{{- end }}
+{{- end }}
+
+{{/* A third-party image: repository:tag or repository@digest. */}}
+{{- define "vigil.thirdPartyImage" -}}
+{{- if .digest }}{{ printf "%s@%s" .repository .digest }}{{ else }}{{ printf "%s:%s" .repository .tag }}{{ end }}
+{{- end }}
+
+{{/* Dependencies ------------------------------------------------------------------------ */}}
+
+{{- define "vigil.databaseSecretName" -}}
+{{- if .Values.timescaledb.enabled }}
+{{- include "vigil.componentName" (dict "root" . "component" "timescaledb") }}
+{{- else if .Values.database.existingSecret }}
+{{- .Values.database.existingSecret }}
+{{- else }}
+{{- include "vigil.componentName" (dict "root" . "component" "database") }}
+{{- end }}
+{{- end }}
+
+{{- define "vigil.databaseSecretKey" -}}
+{{- if or .Values.timescaledb.enabled (not .Values.database.existingSecret) }}DATABASE_URL{{ else }}{{ .Values.database.existingSecretKey }}{{ end }}
+{{- end }}
+
+{{- define "vigil.env.database" -}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "vigil.databaseSecretName" . }}
+      key: {{ include "vigil.databaseSecretKey" . }}
+{{- end }}
+
+{{- define "vigil.env.nats" -}}
+{{- if .Values.natsCluster.enabled }}
+- name: NATS_URL
+  value: {{ printf "nats://%s:4222" (include "vigil.componentName" (dict "root" . "component" "nats")) | quote }}
+{{- else if .Values.nats.existingSecret }}
+- name: NATS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.nats.existingSecret }}
+      key: {{ .Values.nats.existingSecretKey }}
+{{- else }}
+- name: NATS_URL
+  value: {{ .Values.nats.url | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret with the keys that sign access tokens: the operator's, or the chart's own. */}}
+{{- define "vigil.jwtKeysSecretName" -}}
+{{- default (include "vigil.componentName" (dict "root" . "component" "jwt-keys")) .Values.query.auth.jwtKeysSecret }}
+{{- end }}
+
+{{/* The query service's auth settings that come from Secrets; the *_FILE forms stay empty. */}}
+{{- define "vigil.env.auth" -}}
+{{- $a := .Values.query.auth }}
+- name: AUTH_JWT_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "vigil.jwtKeysSecretName" . }}
+      key: {{ if $a.jwtKeysSecret }}{{ $a.jwtKeysSecretKey }}{{ else }}AUTH_JWT_KEYS{{ end }}
+- name: AUTH_JWT_KEYS_FILE
+  value: ""
+{{- if $a.bootstrapAdminSecret }}
+- name: AUTH_BOOTSTRAP_ADMIN_USERNAME
+  valueFrom:
+    secretKeyRef: { name: {{ $a.bootstrapAdminSecret }}, key: {{ $a.bootstrapAdminUsernameKey }} }
+- name: AUTH_BOOTSTRAP_ADMIN_PASSWORD
+  valueFrom:
+    secretKeyRef: { name: {{ $a.bootstrapAdminSecret }}, key: {{ $a.bootstrapAdminPasswordKey }} }
+{{- else }}
+- name: AUTH_BOOTSTRAP_ADMIN_USERNAME
+  value: ""
+- name: AUTH_BOOTSTRAP_ADMIN_PASSWORD
+  value: ""
+{{- end }}
+- name: AUTH_BOOTSTRAP_ADMIN_PASSWORD_FILE
+  value: ""
+{{- end }}
+
+{{/* Environment ------------------------------------------------------------------------ */}}
+
+{{/* A config map as env entries, sorted by name; whole numbers without exponent (YAML
+     numbers reach templates as floats, and 1073741824 would print as 1.073741824e+09). */}}
+{{- define "vigil.env.config" -}}
+{{- range $name, $value := . }}
+- name: {{ $name }}
+  value: {{ ternary ($value | int64 | toString) ($value | toString) (or (kindIs "float64" $value) (kindIs "int64" $value) (kindIs "int" $value)) | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "vigil.env.logLevel" -}}
+- name: LOG_LEVEL
+  value: {{ default .root.Values.logLevel .logLevel | quote }}
+{{- end }}
+
+{{/* The OpenTelemetry SDK's standard variables, when there is somewhere to export to. */}}
+{{- define "vigil.otlpEndpoint" -}}
+{{- if .Values.telemetry.otlpEndpoint }}
+{{- .Values.telemetry.otlpEndpoint }}
+{{- else if .Values.otelCollector.enabled }}
+{{- printf "http://%s:4318" (include "vigil.componentName" (dict "root" . "component" "otel-collector")) }}
+{{- end }}
+{{- end }}
+
+{{- define "vigil.env.otel" -}}
+{{- $endpoint := include "vigil.otlpEndpoint" .root }}
+{{- if $endpoint }}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "vigil-%s" .component | quote }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: http/protobuf
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "service.namespace=vigil,k8s.namespace.name=%s" .root.Release.Namespace | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Pods ------------------------------------------------------------------------------- */}}
+
+{{- define "vigil.podSecurityContext" -}}
+{{- toYaml .Values.podSecurityContext }}
+{{- end }}
+
+{{- define "vigil.securityContext" -}}
+{{- toYaml .Values.securityContext }}
+{{- end }}
+
+{{/* Scheduling shared by the Vigil Deployments; default spread over zones and nodes. */}}
+{{- define "vigil.scheduling" -}}
+{{- $c := .values }}
+{{- with $c.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $c.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $c.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if hasKey $c "topologySpreadConstraints" }}
+topologySpreadConstraints:
+{{- if $c.topologySpreadConstraints }}
+  {{- toYaml $c.topologySpreadConstraints | nindent 2 }}
+{{- else }}
+  {{- range list "topology.kubernetes.io/zone" "kubernetes.io/hostname" }}
+  - maxSkew: 1
+    topologyKey: {{ . }}
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "vigil.selectorLabels" (dict "root" $.root "component" $.component) | trim | nindent 8 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+{{- with $c.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end }}
+
+{{- define "vigil.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Writable scratch space on a read-only root filesystem. */}}
+{{- define "vigil.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end }}
+
+{{- define "vigil.tmpMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{/* Scaling ----------------------------------------------------------------------------- */}}
+
+{{- define "vigil.hpa" -}}
+{{- $a := .values.autoscaling }}
+{{- if $a.enabled }}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "vigil.componentName" . }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "vigil.labels" . | trim | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "vigil.componentName" . }}
+  minReplicas: {{ $a.minReplicas }}
+  maxReplicas: {{ $a.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ $a.targetCPUUtilizationPercentage }}
+  {{- with $a.behavior }}
+  behavior:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "vigil.pdb" -}}
+{{- if .values.podDisruptionBudget.enabled }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "vigil.componentName" . }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "vigil.labels" . | trim | nindent 4 }}
+spec:
+  maxUnavailable: {{ .values.podDisruptionBudget.maxUnavailable }}
+  selector:
+    matchLabels:
+      {{- include "vigil.selectorLabels" . | trim | nindent 6 }}
+{{- end }}
+{{- end }}
+
+{{/* NetworkPolicy peers ------------------------------------------------------------------ */}}
+
+{{- define "vigil.peer" -}}
+- podSelector:
+    matchLabels:
+      {{- include "vigil.selectorLabels" . | trim | nindent 6 }}
+{{- end }}
+
+{{- define "vigil.egress.dns" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.dns | nindent 4 }}
+  ports:
+    - { port: 53, protocol: UDP }
+    - { port: 53, protocol: TCP }
+{{- end }}
+
+{{- define "vigil.egress.database" -}}
+{{- if .Values.timescaledb.enabled }}
+- to:
+    {{- include "vigil.peer" (dict "root" . "component" "timescaledb") | trim | nindent 4 }}
+  ports:
+    - { port: 5432, protocol: TCP }
+{{- else }}
+- ports:
+    - { port: {{ .Values.database.port }}, protocol: TCP }
+  {{- with .Values.networkPolicy.databaseTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "vigil.egress.nats" -}}
+{{- if .Values.natsCluster.enabled }}
+- to:
+    {{- include "vigil.peer" (dict "root" . "component" "nats") | trim | nindent 4 }}
+  ports:
+    - { port: 4222, protocol: TCP }
+{{- else }}
+- ports:
+    - { port: {{ .Values.nats.port }}, protocol: TCP }
+  {{- with .Values.networkPolicy.natsTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "vigil.egress.otlp" -}}
+{{- if .Values.telemetry.otlpEndpoint }}
+- ports:
+    {{- range .Values.telemetry.otlpPorts }}
+    - { port: {{ . }}, protocol: TCP }
+    {{- end }}
+  {{- with .Values.networkPolicy.otlpTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- else if .Values.otelCollector.enabled }}
+- to:
+    {{- include "vigil.peer" (dict "root" . "component" "otel-collector") | trim | nindent 4 }}
+  ports:
+    - { port: 4317, protocol: TCP }
+    - { port: 4318, protocol: TCP }
+{{- end }}
+{{- end }}
+
+{{/* Ingress to the metrics port from the scrapers, when metrics are on. */}}
+{{- define "vigil.ingress.metrics" -}}
+{{- if .Values.metrics.enabled }}
+- ports:
+    - { port: {{ .port }}, protocol: TCP }
+  from:
+    {{- if .Values.metrics.scrapeFrom }}
+    {{- toYaml .Values.metrics.scrapeFrom | nindent 4 }}
+    {{- else }}
+    - namespaceSelector: {}
+    {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Hooks that run before install run before the release's ServiceAccount exists. */}}
+{{- define "vigil.hookServiceAccountName" -}}
+{{- if and .Values.serviceAccount.create (not .Values.timescaledb.enabled) }}default{{ else }}{{ include "vigil.serviceAccountName" . }}{{ end }}
+{{- end }}

@@ -1,0 +1,76 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createTestDatabase, freePort, repoRoot } from "@vigil/testkit";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
+
+const run = (args: string[], env: Record<string, string> = {}) =>
+  promisify(execFile)(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...env } }).then(
+    (r) => ({ code: 0, stdout: r.stdout }),
+    (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
+  );
+
+/** What `helm test` and the images' HEALTHCHECK run, against real servers. */
+describe("deployment checks", () => {
+  let pipeline: Pipeline;
+
+  beforeAll(async () => {
+    await resetJetStream(inject("natsUrl"));
+    pipeline = await startPipeline({
+      databaseUrl: await createTestDatabase(inject("postgresUrl")),
+      natsUrl: inject("natsUrl"),
+    });
+  });
+  afterAll(() => pipeline?.stop());
+
+  const cli = join(repoRoot, "packages/cli/src/main.ts");
+
+  it("vigil check passes against a running receiver and query service", async () => {
+    const { code, stdout } = await run([
+      cli,
+      "check",
+      "--receiver",
+      `127.0.0.1:${pipeline.receiver.port}`,
+      "--query",
+      `http://127.0.0.1:${pipeline.query.port}/`,
+    ]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      ok: true,
+      receiver: expect.objectContaining({ status: "SERVING", service: "vigil.ingest.v1.IngestService" }),
+      // No token: the API's own Unauthenticated answer proves Connect, routing and auth are up.
+      query: expect.objectContaining({
+        ready: true,
+        listReadings: { httpStatus: 401, connectCode: "unauthenticated" },
+      }),
+    });
+  });
+
+  it("vigil check fails, naming what is down, when the receiver is unreachable", async () => {
+    const { code, stdout } = await run([
+      cli,
+      "check",
+      "--receiver",
+      `127.0.0.1:${await freePort()}`,
+      "--query",
+      `http://127.0.0.1:${pipeline.query.port}`,
+      "--timeout-ms",
+      "1000",
+    ]);
+    expect(code).toBe(1);
+    const result = JSON.parse(stdout);
+    expect(result.ok).toBe(false);
+    expect(result.receiver.status).toBe("UNREACHABLE");
+    expect(result.query.listReadings).toEqual({ httpStatus: 401, connectCode: "unauthenticated" });
+  });
+
+  it("the image healthcheck reports the receiver and the query service healthy, and a closed port not", async () => {
+    const script = join(repoRoot, "docker/healthcheck.ts");
+    expect((await run([script, "grpc"], { RECEIVER_PORT: String(pipeline.receiver.port) })).code).toBe(0);
+    expect((await run([script, "http"], { QUERY_PORT: String(pipeline.query.port) })).code).toBe(0);
+    const closed = String(await freePort());
+    expect((await run([script, "grpc"], { RECEIVER_PORT: closed })).code).toBe(1);
+    expect((await run([script, "http"], { QUERY_PORT: closed })).code).toBe(1);
+  });
+});
