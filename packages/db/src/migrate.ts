@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
 import * as core from "./migrations/0001-core.ts";
+import * as lifecycle from "./migrations/0004-lifecycle.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -8,6 +9,7 @@ import * as core from "./migrations/0001-core.ts";
  */
 const migrations: Record<string, Migration> = {
   "0001-core": core,
+  "0004-lifecycle": lifecycle,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
