@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the servers the integration tests start are installed:
 # PostgreSQL from the distribution, nats-server built at a pinned version
-# (scripts/install-tools.sh; Debian's older package as a fallback).
+# (scripts/install-tools.sh; Debian's older package as a fallback), and the
+# S3-compatible versitygw built at a pinned version (no fallback: the archive
+# tests need it).
 # Idempotent; prints what it installs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,3 +33,5 @@ if ! "$root/scripts/install-tools.sh" nats-server >/dev/null; then
     apt_install nats-server
   fi
 fi
+
+"$root/scripts/install-tools.sh" versitygw >/dev/null

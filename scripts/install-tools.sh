@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned Go-built tools Vigil's tests and load tests need into .tools/bin,
 # idempotently: a tool already present at the pinned version is left alone.
-# Usage: scripts/install-tools.sh [nats-server] [helm] [k6] [kubeconform]   (default: all)
+# Usage: scripts/install-tools.sh [nats-server] [versitygw] [helm] [k6] [kubeconform]   (default: all)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,12 +12,15 @@ NATS_SERVER_VERSION=v2.14.9
 HELM_VERSION=v3.22.0
 K6_VERSION=v1.8.1
 KUBECONFORM_VERSION=v0.7.0
+# The S3-compatible server the archive's tests upload to (posix backend, Apache-2.0).
+VERSITYGW_VERSION=v1.8.0
 
 declare -A module=(
   [nats-server]="github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
   [helm]="helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   [k6]="go.k6.io/k6@$K6_VERSION"
   [kubeconform]="github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
+  [versitygw]="github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 )
 
 install_one() {
@@ -46,7 +49,7 @@ install_one() {
 }
 
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(nats-server helm k6 kubeconform)
+[[ ${#tools[@]} -gt 0 ]] || tools=(nats-server versitygw helm k6 kubeconform)
 for t in "${tools[@]}"; do
   [[ -n "${module[$t]:-}" ]] || { echo "install-tools: unknown tool $t" >&2; exit 2; }
   install_one "$t"

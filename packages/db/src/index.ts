@@ -33,13 +33,20 @@ export {
   type StatsSource,
 } from "./reading-stats.ts";
 export { dropReadingUnit, listReadingUnits, type ReadingUnit } from "./reading-units.ts";
-export { mergeRanges, type RollupRefreshOptions, type RollupRefreshOutcome, refreshRollups } from "./rollup-refresh.ts";
+export {
+  mergeRanges,
+  type RollupRefreshOptions,
+  type RollupRefreshOutcome,
+  recomputeRollups,
+  refreshRollups,
+} from "./rollup-refresh.ts";
 export type * from "./schema.ts";
 export { nearestRank, SKETCH_RELATIVE_ACCURACY, sketchBin, sketchBinValue } from "./sketch.ts";
 export {
   listPolicyJobs,
   type PolicyJob,
   reconcilePolicies,
+  refreshAggregatesNow,
   runPolicyJob,
   timescaleSchedulerRunning,
 } from "./timescale-policies.ts";

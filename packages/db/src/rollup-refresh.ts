@@ -121,3 +121,23 @@ export function mergeRanges(ranges: ReadonlyArray<readonly [number, number]>): A
   }
   return out;
 }
+
+/**
+ * Plain PostgreSQL: recomputes both rollups over [loMs, hiMs) from raw rows,
+ * below their watermarks only (above them the views read raw rows anyway).
+ * The maintainer calls it before raw rows leave, so the rollups hold their
+ * final state even for ranges no refresh window covered.
+ */
+export async function recomputeRollups(db: Kysely<Database>, loMs: number, hiMs: number): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    const { rows } = await sql<{ w1m: number | null; w1h: number | null }>`
+      SELECT ${epochMs(sql.ref("watermark_1m"))} AS w1m, ${epochMs(sql.ref("watermark_1h"))} AS w1h
+      FROM rollup_state FOR UPDATE`.execute(tx);
+    const w1m = rows[0]?.w1m ?? null;
+    const w1h = rows[0]?.w1h ?? null;
+    if (w1m !== null) await recompute(tx, "readings_1m_rollup", "1 minute", loMs, Math.min(hiMs, Number(w1m)));
+    if (w1h !== null) {
+      await recompute(tx, "readings_1h_rollup", "1 hour", floorTo(loMs, HOUR_MS), Math.min(hiMs, Number(w1h)));
+    }
+  });
+}

@@ -97,3 +97,17 @@ export async function reconcilePolicies(db: Kysely<Database>, settings: Lifecycl
   }
   return changed;
 }
+
+/**
+ * Refreshes both continuous aggregates over [startMs, endMs) now (outside
+ * any transaction: TimescaleDB commits as it goes). The maintainer calls it
+ * before a chunk leaves, so the aggregates hold its final state even where
+ * no refresh policy window reached.
+ */
+export async function refreshAggregatesNow(db: Kysely<Database>, startMs: number, endMs: number): Promise<void> {
+  for (const view of ["readings_1m", "readings_1h"]) {
+    await sql`CALL refresh_continuous_aggregate(${view}, ${new Date(startMs)}::timestamptz, ${new Date(endMs)}::timestamptz)`.execute(
+      db,
+    );
+  }
+}

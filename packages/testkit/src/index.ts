@@ -9,4 +9,5 @@ export {
   startPostgres,
 } from "./postgres-server.ts";
 export { exited, findExecutable, repoRoot, waitFor } from "./process-tools.ts";
+export { type S3Server, startS3 } from "./s3-server.ts";
 export { createTestDatabase } from "./test-database.ts";
