@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { openDatabase } from "@vigil/db";
 import { DeviceError } from "@vigil/devices";
+import { ARCHIVE_USAGE, archiveCommand } from "./commands/archive.ts";
 import { DEVICES_USAGE, devicesCommand } from "./commands/devices.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { UsageError } from "./usage-error.ts";
@@ -8,6 +9,7 @@ import { UsageError } from "./usage-error.ts";
 const USAGE = `usage: vigil <command>
   migrate                 apply database migrations
   ${DEVICES_USAGE.split("\n").join("\n  ")}
+  ${ARCHIVE_USAGE.split("\n").join("\n  ")}
 
 Environment: DATABASE_URL (default postgres://vigil@127.0.0.1:5432/vigil).`;
 
@@ -25,6 +27,7 @@ try {
   let result: unknown;
   if (command === "migrate") result = await migrateCommand(database);
   else if (command === "devices") result = await devicesCommand(database, args);
+  else if (command === "archive") result = await archiveCommand(database, args, process.env);
   else throw new UsageError(`unknown command ${command}\n${USAGE}`);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } catch (err) {
