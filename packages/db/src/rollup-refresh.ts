@@ -126,17 +126,25 @@ export function mergeRanges(ranges: ReadonlyArray<readonly [number, number]>): A
  * Plain PostgreSQL: recomputes both rollups over [loMs, hiMs) from raw rows,
  * below their watermarks only (above them the views read raw rows anyway).
  * The maintainer calls it before raw rows leave, so the rollups hold their
- * final state even for ranges no refresh window covered.
+ * final state even for ranges no refresh window covered. `levels`: the
+ * rollups to recompute (one already past its own retention is left out).
  */
-export async function recomputeRollups(db: Kysely<Database>, loMs: number, hiMs: number): Promise<void> {
+export async function recomputeRollups(
+  db: Kysely<Database>,
+  loMs: number,
+  hiMs: number,
+  levels: ReadonlyArray<"1m" | "1h"> = ["1m", "1h"],
+): Promise<void> {
   await db.transaction().execute(async (tx) => {
     const { rows } = await sql<{ w1m: number | null; w1h: number | null }>`
       SELECT ${epochMs(sql.ref("watermark_1m"))} AS w1m, ${epochMs(sql.ref("watermark_1h"))} AS w1h
       FROM rollup_state FOR UPDATE`.execute(tx);
     const w1m = rows[0]?.w1m ?? null;
     const w1h = rows[0]?.w1h ?? null;
-    if (w1m !== null) await recompute(tx, "readings_1m_rollup", "1 minute", loMs, Math.min(hiMs, Number(w1m)));
-    if (w1h !== null) {
+    if (w1m !== null && levels.includes("1m")) {
+      await recompute(tx, "readings_1m_rollup", "1 minute", loMs, Math.min(hiMs, Number(w1m)));
+    }
+    if (w1h !== null && levels.includes("1h")) {
       await recompute(tx, "readings_1h_rollup", "1 hour", floorTo(loMs, HOUR_MS), Math.min(hiMs, Number(w1h)));
     }
   });

@@ -102,10 +102,16 @@ export async function reconcilePolicies(db: Kysely<Database>, settings: Lifecycl
  * Refreshes both continuous aggregates over [startMs, endMs) now (outside
  * any transaction: TimescaleDB commits as it goes). The maintainer calls it
  * before a chunk leaves, so the aggregates hold its final state even where
- * no refresh policy window reached.
+ * no refresh policy window reached. `levels`: the aggregates to refresh (one
+ * already past its own retention is left out).
  */
-export async function refreshAggregatesNow(db: Kysely<Database>, startMs: number, endMs: number): Promise<void> {
-  for (const view of ["readings_1m", "readings_1h"]) {
+export async function refreshAggregatesNow(
+  db: Kysely<Database>,
+  startMs: number,
+  endMs: number,
+  levels: ReadonlyArray<"1m" | "1h"> = ["1m", "1h"],
+): Promise<void> {
+  for (const view of levels.map((l) => `readings_${l}`)) {
     await sql`CALL refresh_continuous_aggregate(${view}, ${new Date(startMs)}::timestamptz, ${new Date(endMs)}::timestamptz)`.execute(
       db,
     );

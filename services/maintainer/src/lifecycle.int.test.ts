@@ -19,6 +19,7 @@ import { loadMaintainerConfig } from "./config.ts";
 import { MAINTENANCE_LOCK } from "./maintenance-run.ts";
 
 const RETENTION_DAYS = 30;
+const AGGREGATES_1M_DAYS = 33;
 const SENSORS = ["motor.temp_c", "arm.torque_nm"];
 
 /** Every column of the readings in [from, to), exact to the microsecond, in key order. */
@@ -87,6 +88,7 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
       loadMaintainerConfig({
         READINGS_RETENTION_MS: String(RETENTION_DAYS * DAY_MS),
         READINGS_COMPRESS_AFTER_MS: String(2 * DAY_MS),
+        AGGREGATES_1M_RETENTION_MS: String(AGGREGATES_1M_DAYS * DAY_MS),
       }),
       {
         logger: createLogger({ name: "maintainer", level: "silent" }),
@@ -218,6 +220,24 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
     expect(after.map((r) => [r.bucketStartMs, r.sensor, r.count, r.min, r.max])).toEqual(
       before.map((r) => [r.bucketStartMs, r.sensor, r.count, r.min, r.max]),
     );
+  });
+
+  it("keeps aggregates for their own, longer retention", async () => {
+    const { rows } = await sql<{ m: number | null; h: number | null }>`
+      SELECT (SELECT (extract(epoch FROM min(bucket)) * 1000)::float8 FROM readings_1m) AS m,
+             (SELECT (extract(epoch FROM min(bucket)) * 1000)::float8 FROM readings_1h) AS h`.execute(database.db);
+    // 1-hour aggregates outlive the raw rows; 1-minute ones go after their own retention.
+    expect(rows[0]!.h).toBe(seedFrom);
+    if (timescale) {
+      // TimescaleDB drops whole chunks of the aggregate: check the policy carries the setting.
+      const { rows: jobs } = await sql<{ drop_after: string }>`
+        SELECT config ->> 'drop_after' AS drop_after FROM timescaledb_information.jobs
+        WHERE proc_name = 'policy_retention' AND hypertable_name = 'readings_1m'`.execute(database.db);
+      expect(jobs).toEqual([{ drop_after: `${AGGREGATES_1M_DAYS * 86_400} seconds` }]);
+    } else {
+      expect(rows[0]!.m).toBeGreaterThanOrEqual(now - AGGREGATES_1M_DAYS * DAY_MS - 60_000);
+      expect(maintainer.metrics.rollupRowsDropped).toBeGreaterThan(0);
+    }
   });
 
   it.skipIf(!timescale)("compresses chunks; updates, soft deletes and inserts still work on them", async () => {

@@ -44,10 +44,10 @@ export interface RunOptions {
  * isolated so one failing does not stop the others:
  * - TimescaleDB: run due policy jobs when no background scheduler does
  *   (refresh aggregates, compress, aggregate retention).
- * - Plain PostgreSQL: partitions ahead and out of DEFAULT, rollup refresh,
- *   rollup retention.
+ * - Plain PostgreSQL: partitions ahead and out of DEFAULT, rollup refresh.
  * - Both: raw retention — archive, verify, then drop each chunk/partition
  *   past READINGS_RETENTION_MS that is not held by a restore.
+ * - Plain PostgreSQL: rollup retention.
  * Returns false when another replica holds the lock.
  */
 export async function runMaintenance(ctx: MaintenanceContext, options: RunOptions = {}): Promise<boolean> {
@@ -104,6 +104,11 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
       ctx.metrics.rollupHoursRecomputed += out.invalidatedHours;
       return out.invalidatedHours > 0 ? { recomputedHours: out.invalidatedHours } : undefined;
     });
+  }
+  await step("retention", () => retention(ctx, nowMs));
+  // After raw retention: the final refresh of an archived range may roll up
+  // minutes that are already past their own retention.
+  if (!ctx.timescale) {
     await step("rollupRetention", async () => {
       let dropped = 0;
       for (const [table, keep] of [
@@ -119,7 +124,6 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
       return dropped > 0 ? { droppedRows: dropped } : undefined;
     });
   }
-  await step("retention", () => retention(ctx, nowMs));
   ctx.metrics.runs++;
   ctx.metrics.lastRunMs = Math.round(performance.now() - started);
   ctx.metrics.lastRunEndedAtMs = Date.now();
@@ -181,9 +185,10 @@ async function retention(ctx: MaintenanceContext, nowMs: number) {
       // The aggregates keep this range after the raw rows go: bring them to
       // its final state first (a partial restore would recompute them from
       // partial rows, so restored ranges keep the aggregates they had).
-      if (!restored) {
-        if (ctx.timescale) await refreshAggregatesNow(ctx.database.db, unit.startMs, unit.endMs);
-        else await recomputeRollups(ctx.database.db, unit.startMs, unit.endMs);
+      const levels = (["1m", "1h"] as const).filter((l) => unit.endMs > nowMs - aggregateRetentionMs(ctx, l));
+      if (!restored && levels.length > 0) {
+        if (ctx.timescale) await refreshAggregatesNow(ctx.database.db, unit.startMs, unit.endMs, levels);
+        else await recomputeRollups(ctx.database.db, unit.startMs, unit.endMs, levels);
       }
       const out = await archiveAndDropUnit(ctx.database.db, ctx.store, unit, {
         timescale: ctx.timescale,
@@ -204,4 +209,8 @@ async function retention(ctx: MaintenanceContext, nowMs: number) {
   }
   ctx.metrics.unitsKept = held + failed;
   return archived.length + failed + held > 0 ? { archived: archived.length, failed, held } : undefined;
+}
+
+function aggregateRetentionMs(ctx: MaintenanceContext, level: "1m" | "1h"): number {
+  return level === "1m" ? ctx.settings.aggregates1mRetentionMs : ctx.settings.aggregates1hRetentionMs;
 }
