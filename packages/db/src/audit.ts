@@ -21,7 +21,7 @@ export interface AuditEntry {
  */
 export async function recordAudit(db: Kysely<Database>, entry: AuditEntry): Promise<void> {
   await sql`
-    INSERT INTO audit_log (actor, action, target, details, rows_affected, trace_id)
-    VALUES (${entry.actor}, ${entry.action}, ${entry.target}, ${JSON.stringify(entry.details ?? {})}::jsonb,
+    INSERT INTO audit_log (at, actor, action, target, details, rows_affected, trace_id)
+    VALUES (now(), ${entry.actor}, ${entry.action}, ${entry.target}, ${JSON.stringify(entry.details ?? {})}::jsonb,
             ${entry.rowsAffected ?? null}, ${entry.traceId ?? null})`.execute(db);
 }

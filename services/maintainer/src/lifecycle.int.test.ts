@@ -245,6 +245,8 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
     const day = today - 10 * DAY_MS;
     const units = await listReadingUnits(db, true);
     expect(units.find((u) => u.startMs === day)?.compressed).toBe(true);
+    // READINGS_COMPRESS_AFTER_MS (2 days here) reached the policy: 3 days old is compressed, 2 is not.
+    expect(units.find((u) => u.startMs === today - 3 * DAY_MS)?.compressed).toBe(true);
     expect(units.find((u) => u.startMs === today - 2 * DAY_MS)?.compressed).toBe(false);
 
     const range = sql`time >= ${new Date(day)} AND time < ${new Date(day + HOUR_MS)}`;
