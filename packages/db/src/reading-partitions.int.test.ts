@@ -61,4 +61,21 @@ describe("readings partitions on plain PostgreSQL", () => {
     // Nothing left to do on the next run.
     expect(await maintainPartitions(database.db, now + 2 * DAY_MS)).toEqual({ created: [], adopted: [] });
   });
+
+  it("loses no insert that races with moving its day out of DEFAULT", async () => {
+    const day = today - 100 * DAY_MS;
+    await insertSynthetic(database.db, [reading(day)]);
+    // A device backfilling that day, batch after batch, while the maintainer partitions it.
+    const backfill = (async () => {
+      for (let i = 1; i <= 40; i++) await insertSynthetic(database.db, [reading(day + i * 1_000)]);
+    })();
+    await new Promise((r) => setTimeout(r, 5));
+    const outcome = await maintainPartitions(database.db, now + 2 * DAY_MS);
+    await backfill;
+    expect(outcome.adopted.map((a) => a.name)).toEqual([partitionName(day)]);
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM ${sql.table(partitionName(day))}`.execute(database.db);
+    expect(rows[0]!.n).toBe(41);
+    expect(await inDefault()).toBe(0);
+  });
 });

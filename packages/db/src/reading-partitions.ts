@@ -84,11 +84,15 @@ async function createEmpty(db: Kysely<Database>, name: string, dayStartMs: numbe
 /**
  * Moves a day's rows out of DEFAULT into a new partition in one transaction:
  * PostgreSQL refuses to attach a partition while DEFAULT holds rows of its
- * range. DEFAULT is locked meanwhile, so no row of that day slips in between.
+ * range. Inserts into `readings` wait meanwhile (usually milliseconds: DEFAULT
+ * holds little), so none is routed by the old partition set into DEFAULT
+ * after the new partition took its range.
  */
 async function adopt(db: Kysely<Database>, name: string, dayStartMs: number): Promise<number> {
   const { from, to } = bounds(dayStartMs);
   return db.transaction().execute(async (tx) => {
+    // Parent first, then DEFAULT: the order inserts take them in, so no deadlock.
+    await sql`LOCK TABLE readings IN SHARE ROW EXCLUSIVE MODE`.execute(tx);
     await sql`LOCK TABLE readings_default IN ACCESS EXCLUSIVE MODE`.execute(tx);
     await sql`CREATE TABLE ${sql.table(name)} (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`.execute(tx);
     const moved = await sql`
