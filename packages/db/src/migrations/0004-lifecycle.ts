@@ -136,6 +136,13 @@ async function timescaleLifecycle(db: Kysely<unknown>): Promise<void> {
 }
 
 async function plainLifecycle(db: Kysely<unknown>): Promise<void> {
+  const { rows } = await sql<{
+    kind: string;
+  }>`SELECT relkind AS kind FROM pg_class WHERE oid = 'readings'::regclass`.execute(db);
+  if (rows[0]?.kind !== "p") {
+    // Only a database created before 0001 partitioned readings (never released).
+    throw new Error("readings is not partitioned: this database predates migration 0001's partitioning; recreate it");
+  }
   for (const name of ["readings_1m_rollup", "readings_1h_rollup"]) {
     // (bucket, …) first: refreshes and retention delete by bucket range, and
     // wide stats queries scan a bucket range; the second index serves a
