@@ -14,6 +14,7 @@ async function call(pipeline: Pipeline, method: string, body: unknown, token?: s
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers of many shapes, checked by the assertions
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
 }
 
