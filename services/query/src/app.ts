@@ -21,6 +21,7 @@ import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
 import { errorInterceptor } from "./errors.ts";
 import { clientAddress, createDualProtocolServer, type DualServer } from "./http-server.ts";
+import { openApiRoute } from "./openapi-route.ts";
 import { readingService } from "./reading-service.ts";
 
 export interface QueryDeps {
@@ -163,8 +164,9 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
         ],
         contextValues: (req) => createContextValues().set(clientAddressKey, clientAddress(req)),
       });
+      const openApi = openApiRoute();
       server = createDualProtocolServer((req, res) => {
-        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || health(req, res)) return;
+        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || health(req, res) || openApi(req, res)) return;
         connect(req, res);
       });
       const listening = server;
