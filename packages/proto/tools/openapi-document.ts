@@ -38,14 +38,14 @@ export function createOpenApiDocument(services: readonly DescService[], options:
   for (const service of services) {
     for (const method of service.methods) {
       const name = `${service.typeName}/${method.name}`;
-      const security = options.publicMethods.has(name)
-        ? []
-        : options.optionalAuthMethods.has(name)
-          ? [{}, { [bearerAuth]: [] }]
-          : undefined;
+      const optionalAuth = options.optionalAuthMethods.has(name);
+      const security = options.publicMethods.has(name) ? [] : optionalAuth ? [{}, { [bearerAuth]: [] }] : undefined;
+      const comment = describe(method);
+      const about = joinParagraphs(comment, optionalAuth ? optionalAuthNote : undefined);
       const common = {
         tags: [service.typeName],
-        ...describeMethod(method),
+        summary: comment ? firstSentence(comment) : method.name,
+        ...optional("description", about),
         ...(method.deprecated ? { deprecated: true } : {}),
         ...(security ? { security } : {}),
       };
@@ -61,12 +61,12 @@ export function createOpenApiDocument(services: readonly DescService[], options:
                       ...common,
                       operationId: `${operationId(method)}.get`,
                       ...unaryGet(input, output),
-                      description: [describe(method), getNote].filter(Boolean).join("\n\n"),
+                      description: joinParagraphs(about, getNote),
                     },
                   }
                 : {}),
             }
-          : { post: { ...common, operationId: operationId(method), ...streaming(method, input, output) } };
+          : { post: { ...common, operationId: operationId(method), ...streaming(method, about, input, output) } };
     }
   }
   return {
@@ -95,9 +95,11 @@ function operationId(method: DescMethod): string {
   return `${method.parent.typeName}.${method.name}`;
 }
 
-function describeMethod(method: DescMethod): Schema {
-  const text = describe(method);
-  return { summary: text ? firstSentence(text) : method.name, ...optional("description", text) };
+const optionalAuthNote =
+  "The bearer token is optional here: whether the call needs one depends on the request and the server's settings.";
+
+function joinParagraphs(...paragraphs: Array<string | undefined>): string | undefined {
+  return paragraphs.filter(Boolean).join("\n\n") || undefined;
 }
 
 function parameterRefs(...names: string[]): Schema[] {
@@ -144,7 +146,7 @@ function unaryGet(input: Schema, output: Schema): Schema {
   };
 }
 
-function streaming(method: DescMethod, input: Schema, output: Schema): Schema {
+function streaming(method: DescMethod, about: string | undefined, input: Schema, output: Schema): Schema {
   const many = (side: "request" | "response") =>
     side === "request" ? method.methodKind !== "server_streaming" : method.methodKind !== "client_streaming";
   const framing =
@@ -153,7 +155,7 @@ function streaming(method: DescMethod, input: Schema, output: Schema): Schema {
     "OpenAPI cannot describe this framing; the schemas below are those of one message.";
   return {
     description: [
-      describe(method),
+      about,
       framing,
       `Errors do not change the HTTP status (200): the response ends with a message flagged \`0x02\`, a \`${connectNames.endStream}\` whose \`error\` is set when the call failed.`,
       method.methodKind === "bidi_streaming" ? "Needs HTTP/2: both sides stream at once." : undefined,
