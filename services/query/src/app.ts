@@ -13,14 +13,14 @@ import { accessRules } from "./auth/access-rules.ts";
 import { authInterceptor } from "./auth/auth-interceptor.ts";
 import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
-import { actorOf, clientAddressKey } from "./auth/principal.ts";
+import { actorOf, clientAddressKey, cutConnectionKey } from "./auth/principal.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
 import { type QueryConfig, secretValue } from "./config.ts";
 import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
 import { errorInterceptor } from "./errors.ts";
-import { clientAddress, createDualProtocolServer, type DualServer } from "./http-server.ts";
+import { clientAddress, createDualProtocolServer, cutConnection, type DualServer } from "./http-server.ts";
 import { openApiRoute } from "./openapi-route.ts";
 import { readingService } from "./reading-service.ts";
 
@@ -162,7 +162,10 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             log,
           }),
         ],
-        contextValues: (req) => createContextValues().set(clientAddressKey, clientAddress(req)),
+        contextValues: (req) =>
+          createContextValues()
+            .set(clientAddressKey, clientAddress(req))
+            .set(cutConnectionKey, () => cutConnection(req)),
       });
       const openApi = openApiRoute();
       server = createDualProtocolServer((req, res) => {
