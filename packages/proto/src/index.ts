@@ -1,7 +1,8 @@
 /**
  * Vigil's wire contract: the protobuf-es schemas generated from `proto/`
- * (regenerate with `npm run generate`; never edit `src/gen` by hand) and the
- * columnar codec for reading batches.
+ * (regenerate with `npm run generate`; never edit `src/gen` by hand), the
+ * columnar codec for reading batches, and where the generated OpenAPI
+ * document of the Connect-JSON API is.
  */
 
 export * as health from "./gen/health/v1/health_pb.ts";
@@ -11,6 +12,7 @@ export * from "./gen/vigil/devices/v1/devices_pb.ts";
 export * from "./gen/vigil/ingest/v1/dead_letters_pb.ts";
 export * from "./gen/vigil/ingest/v1/ingest_pb.ts";
 export * from "./gen/vigil/readings/v1/readings_pb.ts";
+export { openApiDocumentUrl } from "./openapi.ts";
 export {
   type ColumnarBatch,
   type ColumnarSeries,

@@ -21,6 +21,7 @@ import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
 import { errorInterceptor } from "./errors.ts";
 import { clientAddress, createDualProtocolServer, cutConnection, type DualServer } from "./http-server.ts";
+import { openApiRoute } from "./openapi-route.ts";
 import { readingService } from "./reading-service.ts";
 
 export interface QueryDeps {
@@ -166,8 +167,9 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             .set(clientAddressKey, clientAddress(req))
             .set(cutConnectionKey, () => cutConnection(req)),
       });
+      const openApi = openApiRoute();
       server = createDualProtocolServer((req, res) => {
-        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || health(req, res)) return;
+        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || health(req, res) || openApi(req, res)) return;
         connect(req, res);
       });
       const listening = server;
