@@ -89,6 +89,13 @@ describe("query service protocols", () => {
         '{"filter":{"startTime":"2026-01-02T00:00:00Z","endTime":"2026-01-01T00:00:00Z"}}',
         /start_time/,
       ],
+      [
+        "misspelt field",
+        "/vigil.readings.v1.ReadingService/DeleteReadings",
+        400,
+        '{"filter":{"deviceCode":"ENV","sensr":"x"}}',
+        /sensr/,
+      ],
       ["SQL in a filter", list, 400, `{"filter":{"deviceCode":"ENV' OR 1=1 --"}}`, /device_code/],
       ["unknown method", "/vigil.readings.v1.ReadingService/Nope", 404, "{}", /.*/],
       ["unknown bucket", "/vigil.readings.v1.ReadingService/GetStats", 400, '{"bucket":"1y"}', /bucket/],

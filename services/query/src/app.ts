@@ -111,6 +111,9 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       await bootstrapAdmin(db);
       const perMinute = config.QUERY_USER_REQUESTS_PER_MIN;
       const connect = connectNodeAdapter({
+        // A misspelt field must be an error, not ignored: {"filter": {"sensr": "x"}} would
+        // otherwise widen an update or delete to every reading of the device.
+        jsonOptions: { ignoreUnknownFields: false },
         routes: (router) => {
           router.service(
             ReadingService,
