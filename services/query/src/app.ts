@@ -5,7 +5,20 @@ import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, sql, type VigilDatabase } from "@vigil/db";
-import { AuditService, AuthService, DeadLetterService, DeviceService, ReadingService } from "@vigil/proto";
+import {
+  AuditService,
+  AuthService,
+  DeadLetterService,
+  DeviceService,
+  file_vigil_audit_v1_audit,
+  file_vigil_auth_v1_auth,
+  file_vigil_devices_v1_devices,
+  file_vigil_ingest_v1_dead_letters,
+  file_vigil_readings_v1_readings,
+  health,
+  ReadingService,
+  reflection,
+} from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
 import { createUser, hasAdmin } from "@vigil/users";
 import { auditService } from "./audit-service.ts";
@@ -20,6 +33,8 @@ import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
 import { errorInterceptor } from "./errors.ts";
+import { grpcHealth } from "./grpc-health.ts";
+import { grpcReflection } from "./grpc-reflection.ts";
 import { clientAddress, createDualProtocolServer, cutConnection, type DualServer } from "./http-server.ts";
 import { openApiRoute } from "./openapi-route.ts";
 import { readingService } from "./reading-service.ts";
@@ -64,7 +79,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     }
   }
 
-  function health(req: Req, res: Res): boolean {
+  function healthEndpoints(req: Req, res: Res): boolean {
     const path = req.url?.split("?")[0];
     if (req.method !== "GET" || (path !== "/healthz" && path !== "/readyz")) return false;
     const reply = (ok: boolean) => {
@@ -154,6 +169,26 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             }),
           );
           router.service(AuditService, auditService({ db }));
+          const served = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService];
+          router.service(
+            health.Health,
+            grpcHealth(
+              served.map((s) => s.typeName),
+              ready,
+            ),
+          );
+          router.service(
+            reflection.ServerReflection,
+            grpcReflection([
+              file_vigil_readings_v1_readings,
+              file_vigil_auth_v1_auth,
+              file_vigil_devices_v1_devices,
+              file_vigil_ingest_v1_dead_letters,
+              file_vigil_audit_v1_audit,
+              health.file_health_v1_health,
+              reflection.file_grpc_reflection_v1_reflection,
+            ]),
+          );
         },
         // Outermost first: errors are mapped for everything, including refused auth.
         interceptors: [
@@ -172,7 +207,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       const openApi = openApiRoute();
       server = createDualProtocolServer((req, res) => {
-        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || health(req, res) || openApi(req, res)) return;
+        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || healthEndpoints(req, res) || openApi(req, res)) return;
         connect(req, res);
       });
       const listening = server;
