@@ -25,6 +25,7 @@ describe("Dockerfile", () => {
       receiver: "services/receiver/src/main.ts",
       writer: "services/writer/src/main.ts",
       query: "services/query/src/main.ts",
+      maintainer: "services/maintainer/src/main.ts",
       simulator: "simulator/src/main.ts",
       cli: "packages/cli/src/main.ts",
     })) {
