@@ -25,7 +25,12 @@ export class FleetStats {
 
 export interface FleetSummary {
   devices: number;
+  /** Devices started and not stopped. */
+  running: number;
+  /** Devices holding a welcomed stream. */
   connected: number;
+  /** HTTP/2 connections (grpc-js clients) the devices share. */
+  connections: number;
   sent: number;
   acked: number;
   duplicatesAcked: number;
