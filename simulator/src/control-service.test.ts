@@ -41,6 +41,7 @@ function fakeFleet(devices: number) {
       authFailures: 0,
       unacked: 2,
       ackLatencyMs: { p50: 1.5, p99: 9.25 },
+      recentAckLatencyMs: { p50: 1.25, p99: 4 },
       rejectReasons: { "series[0].values[0]: value is not a finite number": 2 },
     }),
   };
@@ -82,6 +83,8 @@ describe("SimulatorService", () => {
       reconnects: 4n,
       ackLatencyMsP50: 1.5,
       ackLatencyMsP99: 9.25,
+      recentAckLatencyMsP50: 1.25,
+      recentAckLatencyMsP99: 4,
     });
     expect(status?.summary?.rejectReasons).toEqual({ "series[0].values[0]: value is not a finite number": 2n });
   });

@@ -52,6 +52,8 @@ export function simulatorService(control: FleetControl): ServiceImpl<typeof Simu
         unacked: BigInt(s.unacked),
         ackLatencyMsP50: s.ackLatencyMs.p50,
         ackLatencyMsP99: s.ackLatencyMs.p99,
+        recentAckLatencyMsP50: s.recentAckLatencyMs.p50,
+        recentAckLatencyMsP99: s.recentAckLatencyMs.p99,
         rejectReasons: Object.fromEntries(Object.entries(s.rejectReasons).map(([k, v]) => [k, BigInt(v)])),
       },
     };

@@ -97,6 +97,7 @@ export class Fleet {
 
   summary(): FleetSummary {
     const s = this.stats;
+    const recent = s.recentAckLatency();
     let running = 0;
     let connected = 0;
     let unacked = 0;
@@ -122,6 +123,7 @@ export class Fleet {
       authFailures: s.authFailures,
       unacked,
       ackLatencyMs: { p50: round(s.ackLatency.quantile(0.5)), p99: round(s.ackLatency.quantile(0.99)) },
+      recentAckLatencyMs: { p50: round(recent.quantile(0.5)), p99: round(recent.quantile(0.99)) },
       rejectReasons: Object.fromEntries(s.rejectReasons),
     };
   }

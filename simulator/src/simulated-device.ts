@@ -211,7 +211,7 @@ export class SimulatedDevice {
         this.stats.batchesAcked++;
         this.stats.readingsAcked += p.readings;
         if (response.kind.value.duplicate) this.stats.duplicatesAcked++;
-        if (p.sentAt !== undefined) this.stats.ackLatency.record(now - p.sentAt);
+        if (p.sentAt !== undefined) this.stats.recordAck(now - p.sentAt, now);
         break;
       }
       case "reject": {
