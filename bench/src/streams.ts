@@ -10,7 +10,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { migrateToLatest, openDatabase } from "@vigil/db";
@@ -24,7 +24,7 @@ import {
   startServiceProcess,
   waitFor,
 } from "@vigil/testkit";
-import { cpuSecondsOf, MiB, memoryOf, openFilesOf } from "./process-stats.ts";
+import { childPidsOf, cpuSecondsOf, MiB, memoryOf, openFilesOf } from "./process-stats.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -48,8 +48,9 @@ if (flags.help) {
                     send 1,000 batches and 20,000 readings per second)
   --settle-s        time each step runs before it is measured (at least 20: the ack latency of a step
                     is the simulator's recent window, its last 10 to 20 s)
-  --profile DIR     write a CPU profile of each receiver (node --cpu-prof) and a heap snapshot at
-                    the largest step into DIR\n`);
+  --profile DIR     write CPU profiles of each receiver and simulator (node --cpu-prof) and a heap
+                    snapshot of the receiver at the largest step into DIR; read them with
+                    bench/src/cpuprofile-top.ts and bench/src/heapsnapshot-top.ts\n`);
   process.exit(0);
 }
 const streams = positive(flags.streams, "--streams");
@@ -75,7 +76,10 @@ const work = mkdtempSync(join(tmpdir(), "vigil-bench-streams-"));
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 log("starting PostgreSQL and nats-server");
 const [pgServer, nats] = await Promise.all([startPostgres(), startNats()]);
+// nats-server is this process's child; its CPU shows whether acks wait on JetStream.
+const natsPid = childPidsOf(process.pid, "nats-server")[0];
 const running: ServiceProcess[] = [];
+let writerPid = 0;
 try {
   const databaseUrl = await createTestDatabase(pgServer.url, "bench");
   const database = await openDatabase(databaseUrl);
@@ -104,6 +108,7 @@ try {
     /writer consuming/,
   );
   running.push(writer);
+  writerPid = writer.child.pid!;
 
   const modes = [];
   for (const layout of perConnection) modes.push(await measureLayout(layout, env, devicesFile));
@@ -130,20 +135,27 @@ try {
 async function measureLayout(layout: number, env: Record<string, string>, devicesFile: string) {
   const receiverPort = await freePort();
   const controlPort = await freePort();
-  const profiling: Record<string, string> = profileDir
-    ? {
-        NODE_OPTIONS: [
-          "--cpu-prof",
-          `--cpu-prof-dir=${profileDir}`,
-          `--cpu-prof-name=receiver-${layout}-per-connection.cpuprofile`,
-          "--heapsnapshot-signal=SIGUSR2",
-          `--diagnostic-dir=${profileDir}`,
-        ].join(" "),
-      }
-    : {};
+  const profiling = (name: string): Record<string, string> =>
+    profileDir
+      ? {
+          NODE_OPTIONS: [
+            "--cpu-prof",
+            `--cpu-prof-dir=${profileDir}`,
+            `--cpu-prof-name=${name}-${layout}-per-connection.cpuprofile`,
+            "--heapsnapshot-signal=SIGUSR2",
+            `--diagnostic-dir=${profileDir}`,
+          ].join(" "),
+        }
+      : {};
   const receiver = await startServiceProcess(
     "services/receiver/src/main.ts",
-    { ...env, ...profiling, LOG_LEVEL: "info", RECEIVER_PORT: String(receiverPort), RECEIVER_HOST: "127.0.0.1" },
+    {
+      ...env,
+      ...profiling("receiver"),
+      LOG_LEVEL: "info",
+      RECEIVER_PORT: String(receiverPort),
+      RECEIVER_HOST: "127.0.0.1",
+    },
     /receiver listening/,
   );
   running.push(receiver);
@@ -151,6 +163,7 @@ async function measureLayout(layout: number, env: Record<string, string>, device
     "simulator/src/main.ts",
     {
       ...env,
+      ...profiling("simulator"),
       LOG_LEVEL: "info",
       SIMULATOR_TARGET: `127.0.0.1:${receiverPort}`,
       SIMULATOR_DEVICES_FILE: devicesFile,
@@ -190,7 +203,12 @@ async function measureLayout(layout: number, env: Record<string, string>, device
     await control("Start", { devices: n });
     await waitFor(`${n} streams`, async () => count((await control("GetStatus")).connected) === n, 300_000, 500);
     const connectMs = Math.round(performance.now() - connecting);
-    const cpu0 = { receiver: cpuSecondsOf(receiverPid), simulator: cpuSecondsOf(simulatorPid) };
+    const cpu0 = {
+      receiver: cpuSecondsOf(receiverPid),
+      simulator: cpuSecondsOf(simulatorPid),
+      writer: cpuSecondsOf(writerPid),
+      nats: natsPid ? cpuSecondsOf(natsPid) : 0,
+    };
     const before = await control("GetStatus");
     await new Promise((r) => setTimeout(r, settleMs));
     const after = await control("GetStatus");
@@ -207,6 +225,10 @@ async function measureLayout(layout: number, env: Record<string, string>, device
       receiver_open_files: openFilesOf(receiverPid),
       simulator_rss_mib: mib(s.rss),
       simulator_cpu_pct: cpu(simulatorPid, cpu0.simulator),
+      writer_cpu_pct: cpu(writerPid, cpu0.writer),
+      nats_cpu_pct: natsPid ? cpu(natsPid, cpu0.nats) : -1,
+      // The machine's 1-minute load average: other work on a shared machine shows here.
+      load_avg: Math.round(loadavg()[0]! * 10) / 10,
       acked_per_s: Math.round(((count(after.acked) - count(before.acked)) * 1000) / settleMs),
       // Acks of the last 10 to 20 s: within this step's settle time.
       ack_ms_p50: count(after.recentAckLatencyMsP50),
