@@ -121,7 +121,7 @@ export function ingestSetup(needed) {
 
 // Per VU: its device, its gRPC connection and what it has not had acked yet (kept across sessions).
 let client;
-const state = { device: undefined, nextSeq: 1, lastTimeMs: 0, pending: new Map(), walk: [] };
+const state = { device: undefined, nextSeq: 1, lastTimeMs: 0, pending: new Map(), walk: [], failures: 0 };
 
 function deviceOf(data) {
   const id = exec.vu.idInTest;
@@ -150,6 +150,7 @@ export function ingestSession(data, remainingMs = Number.POSITIVE_INFINITY) {
   let sessionTimer;
   let giveUpTimer;
   let loggedRejects = 0;
+  let reconnectAfterMs = 0;
   for (const p of state.pending.values()) p.sentAt = undefined;
 
   const stream = new grpc.Stream(client, METHOD, {
@@ -185,6 +186,7 @@ export function ingestSession(data, remainingMs = Number.POSITIVE_INFINITY) {
     const now = Date.now();
     if (msg.welcome) {
       welcomed = true;
+      state.failures = 0;
       M.welcomeLatency.add(now - opened);
       const name = `${state.device.code}-${state.device.number}`;
       check(msg.welcome, { "welcome names the device": (w) => w.device === name }, { step: "welcome" });
@@ -193,11 +195,13 @@ export function ingestSession(data, remainingMs = Number.POSITIVE_INFINITY) {
       // Stored before: acked in a session that ended before its ack arrived.
       for (const seq of [...state.pending.keys()]) if (seq <= durable) state.pending.delete(seq);
       if (durable >= state.nextSeq) state.nextSeq = durable + 1;
-      tick = setInterval(() => {
+      if (!closing) {
+        tick = setInterval(() => {
+          generate();
+          flush();
+        }, S.intervalMs);
         generate();
-        flush();
-      }, S.intervalMs);
-      generate();
+      }
       flush();
     } else if (msg.ack) {
       const seq = Number(msg.ack.seq);
@@ -243,16 +247,26 @@ export function ingestSession(data, remainingMs = Number.POSITIVE_INFINITY) {
       closing = true;
       clearInterval(tick);
       pausedUntil = Number.POSITIVE_INFINITY;
+      reconnectAfterMs = Number(msg.drain.reconnectAfterMs ?? 0);
     }
   });
   stream.on("error", (err) => {
     M.streamErrors.add(1, { code: String(err?.code ?? "unknown") });
-    console.warn(`stream of ${state.device.code}-${state.device.number} failed: ${err?.code} ${err?.message}`);
+    state.failures++;
+    // Back off before the next session, as a device must: 1 s, doubling to 30 s.
+    const backoffMs = Math.min(30_000, 1000 * 2 ** (state.failures - 1));
+    if (state.failures <= 3 || state.failures % 10 === 0) {
+      const label = `${state.device.code}-${state.device.number}`;
+      console.warn(`stream of ${label} failed (${state.failures} in a row): ${err?.code} ${err?.message}`);
+    }
     finish();
+    setTimeout(() => {}, backoffMs);
   });
   stream.on("end", () => {
     finish();
     M.unackedAtEnd.add(state.pending.size);
+    // After a Drain, wait as asked before the next session reconnects.
+    if (reconnectAfterMs > 0) setTimeout(() => {}, reconnectAfterMs);
   });
 
   stream.write({ hello: { client: "k6", firmware: "load-tests" } });
