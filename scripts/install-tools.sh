@@ -2,7 +2,8 @@
 # Installs the pinned tools Vigil's tests, load tests and Kubernetes checks need into
 # .tools, idempotently: a tool already present at the pinned version is left alone.
 # Usage: scripts/install-tools.sh [TOOL...]   (default: all but skaffold)
-#   nats-server helm k6 kubeconform skaffold   Go programs, built with go install into .tools/bin
+#   nats-server versitygw helm k6 kubeconform skaffold   Go programs, built with go install into .tools/bin
+#                  (versitygw: the S3-compatible server the archive's tests upload to)
 #   kube-schemas   Kubernetes and ServiceMonitor API schemas for kubeconform, from Go modules
 #                  (kubeconform's own default downloads them from GitHub, which is not reachable
 #                  everywhere), into .tools/kube-schemas
@@ -24,6 +25,8 @@ SKAFFOLD_VERSION=v2.16.1
 KUBERNETES_VERSION=v1.37.2
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 HADOLINT_VERSION=2.15.1
+# The S3-compatible server the archive's tests upload to (posix backend, Apache-2.0).
+VERSITYGW_VERSION=v1.8.0
 
 declare -A module=(
   [nats-server]="github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
@@ -31,6 +34,7 @@ declare -A module=(
   [k6]="go.k6.io/k6@$K6_VERSION"
   [kubeconform]="github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
   [skaffold]="github.com/GoogleContainerTools/skaffold/v2/cmd/skaffold@$SKAFFOLD_VERSION"
+  [versitygw]="github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 )
 
 # What release builds stamp in with -ldflags: helm's own version, and the Kubernetes
@@ -101,7 +105,7 @@ install_hadolint() {
 }
 
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(nats-server helm k6 kubeconform kube-schemas hadolint)
+[[ ${#tools[@]} -gt 0 ]] || tools=(nats-server versitygw helm k6 kubeconform kube-schemas hadolint)
 for t in "${tools[@]}"; do
   case $t in
     kube-schemas) install_kube_schemas ;;

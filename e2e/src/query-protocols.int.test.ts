@@ -1,7 +1,10 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Order, ReadingService } from "@vigil/proto";
-import { createTestDatabase } from "@vigil/testkit";
+import { createTestDatabase, repoRoot } from "@vigil/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
 import { openRawStream, testBatch } from "./raw-stream.ts";
@@ -89,6 +92,13 @@ describe("query service protocols", () => {
         '{"filter":{"startTime":"2026-01-02T00:00:00Z","endTime":"2026-01-01T00:00:00Z"}}',
         /start_time/,
       ],
+      [
+        "misspelt field",
+        "/vigil.readings.v1.ReadingService/DeleteReadings",
+        400,
+        '{"filter":{"deviceCode":"ENV","sensr":"x"}}',
+        /sensr/,
+      ],
       ["SQL in a filter", list, 400, `{"filter":{"deviceCode":"ENV' OR 1=1 --"}}`, /device_code/],
       ["unknown method", "/vigil.readings.v1.ReadingService/Nope", 404, "{}", /.*/],
       ["unknown bucket", "/vigil.readings.v1.ReadingService/GetStats", 400, '{"bucket":"1y"}', /bucket/],
@@ -98,6 +108,34 @@ describe("query service protocols", () => {
       expect(res.status, name).toBe(status);
       expect(await res.text(), name).toMatch(pattern);
     }
+  });
+
+  it("answers grpc.health.v1 and server reflection on its port, so buf curl needs no proto files", async () => {
+    const buf = (...args: string[]) =>
+      promisify(execFile)(join(repoRoot, "node_modules/.bin/buf"), [
+        "curl",
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        ...args,
+      ]);
+    const methods = (await buf("--list-methods", base)).stdout.trim().split("\n");
+    expect(methods).toEqual(
+      expect.arrayContaining([
+        "grpc.health.v1.Health/Check",
+        "vigil.readings.v1.ReadingService/ListReadings",
+        "vigil.auth.v1.AuthService/Login",
+      ]),
+    );
+    expect(JSON.parse((await buf(`${base}/grpc.health.v1.Health/Check`)).stdout)).toEqual({ status: "SERVING" });
+    const listed = await buf(
+      "-H",
+      `authorization: Bearer ${token}`,
+      "-d",
+      '{"pageSize": 1}',
+      `${base}/vigil.readings.v1.ReadingService/ListReadings`,
+    );
+    expect(JSON.parse(listed.stdout)).toMatchObject({ totalSize: "3", readings: [{ deviceCode: "ENV" }] });
   });
 
   it("serves health, readiness and CORS preflight for browsers", async () => {

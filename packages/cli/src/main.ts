@@ -4,6 +4,7 @@ import { DeviceError } from "@vigil/devices";
 import { ReplayError } from "@vigil/ingest";
 import { UserError } from "@vigil/users";
 import { createCliContext } from "./cli-context.ts";
+import { ARCHIVE_USAGE, archiveCommand } from "./commands/archive.ts";
 import { CHECK_USAGE, checkCommand } from "./commands/check.ts";
 import { DEAD_LETTERS_USAGE, deadLettersCommand } from "./commands/dead-letters.ts";
 import { DEVICES_USAGE, devicesCommand } from "./commands/devices.ts";
@@ -17,6 +18,7 @@ const USAGE = `usage: vigil <command>
   ${DEAD_LETTERS_USAGE}
   ${USERS_USAGE}
   ${CHECK_USAGE}
+  ${ARCHIVE_USAGE}
 
 Environment: DATABASE_URL (default postgres://vigil@127.0.0.1:5432/vigil),
 NATS_URL (default nats://127.0.0.1:4222) to tell receivers about device changes at once.
@@ -46,6 +48,7 @@ try {
   else if (command === "devices") result = await devicesCommand(ctx, args);
   else if (command === "dead-letters") result = await deadLettersCommand(ctx, args, process.env);
   else if (command === "users") result = await usersCommand(ctx, args, process.stdin);
+  else if (command === "archive") result = await archiveCommand(database, args, process.env);
   else throw new UsageError(`unknown command ${command}\n${USAGE}`);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } catch (err) {

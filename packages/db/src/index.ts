@@ -1,5 +1,14 @@
 export { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from "kysely";
 export { type AuditEntry, recordAudit } from "./audit.ts";
+export {
+  DAY_MS,
+  DEFAULT_LIFECYCLE,
+  HOUR_MS,
+  intervalLiteral,
+  type LifecycleSettings,
+  MINUTE_MS,
+  refreshWindowMs,
+} from "./lifecycle-settings.ts";
 export { type MigrationOutcome, migrateToLatest } from "./migrate.ts";
 export {
   EMBEDDED_PREFIX,
@@ -8,5 +17,36 @@ export {
   openDatabase,
   type VigilDatabase,
 } from "./open-database.ts";
-export { readingStats, type StatsFilter, type StatsRow } from "./reading-stats.ts";
+export {
+  maintainPartitions,
+  PARTITION_DAYS_AHEAD,
+  type PartitionOutcome,
+  partitionName,
+} from "./reading-partitions.ts";
+export {
+  chooseStatsSource,
+  RAW_STATS_MAX_SPAN_MS,
+  type ReadingStatsFilter,
+  type ReadingStatsOptions,
+  type ReadingStatsRow,
+  readingStats,
+  type StatsSource,
+} from "./reading-stats.ts";
+export { dropReadingUnit, listReadingUnits, type ReadingUnit } from "./reading-units.ts";
+export {
+  mergeRanges,
+  type RollupRefreshOptions,
+  type RollupRefreshOutcome,
+  recomputeRollups,
+  refreshRollups,
+} from "./rollup-refresh.ts";
 export type * from "./schema.ts";
+export { nearestRank, SKETCH_RELATIVE_ACCURACY, sketchBin, sketchBinValue } from "./sketch.ts";
+export {
+  listPolicyJobs,
+  type PolicyJob,
+  reconcilePolicies,
+  refreshAggregatesNow,
+  runPolicyJob,
+  timescaleSchedulerRunning,
+} from "./timescale-policies.ts";

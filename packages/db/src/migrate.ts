@@ -3,6 +3,7 @@ import { type Migration, type MigrationProvider, Migrator } from "kysely/migrati
 import * as core from "./migrations/0001-core.ts";
 import * as deviceTrust from "./migrations/0002-device-trust.ts";
 import * as users from "./migrations/0003-users.ts";
+import * as lifecycle from "./migrations/0004-lifecycle.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   "0001-core": core,
   "0002-device-trust": deviceTrust,
   "0003-users": users,
+  "0004-lifecycle": lifecycle,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

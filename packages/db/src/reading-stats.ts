@@ -1,15 +1,22 @@
-import { type Kysely, sql } from "kysely";
+import { type Kysely, type RawBuilder, sql } from "kysely";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "./lifecycle-settings.ts";
 import type { Database } from "./schema.ts";
+import { sketchBinValue } from "./sketch.ts";
 
-export interface StatsFilter {
+/** Which readings a stats query covers; every field is optional. */
+export interface ReadingStatsFilter {
   deviceCode?: string;
   deviceNumber?: number;
   sensor?: string;
+  /** Inclusive start, ms since the epoch. */
   startMs?: number;
+  /** Exclusive end, ms since the epoch. */
   endMs?: number;
 }
 
-export interface StatsRow {
+/** The figures for one sensor in one time bucket, over every matching device. */
+export interface ReadingStatsRow {
+  /** Bucket start, a multiple of the bucket width since the Unix epoch. */
   bucketStartMs: number;
   sensor: string;
   count: number;
@@ -21,48 +28,221 @@ export interface StatsRow {
   p99: number;
 }
 
+/** Where the figures come from: raw rows, or the 1-minute or 1-hour aggregates. */
+export type StatsSource = "raw" | "1m" | "1h";
+
+export interface ReadingStatsOptions {
+  /** Force a source (tests, diagnostics); by default chooseStatsSource decides. */
+  source?: StatsSource;
+  /** "Now" for an open-ended range; defaults to the clock. */
+  nowMs?: number;
+}
+
+/** Ranges up to this long are answered from raw rows, exactly. */
+export const RAW_STATS_MAX_SPAN_MS = 6 * HOUR_MS;
+/** Ranges up to this long use the 1-minute aggregates when the bucket allows; longer ones the 1-hour ones. */
+export const MINUTE_STATS_MAX_SPAN_MS = 7 * DAY_MS;
+
 /**
- * Count, min, max, avg and percentiles per (time bucket, sensor) for live
- * readings matching a filter, buckets aligned to the Unix epoch. Computed
- * from raw rows, so every figure is exact (percentiles are interpolated,
- * as percentile_cont). Sorted by bucket, then sensor.
+ * Picks the cheapest source that can answer: raw rows for narrow ranges
+ * (≤ 6 h) and for buckets that are not whole minutes; the 1-hour aggregates
+ * for ranges over 7 days (or open-ended) when the bucket is whole hours;
+ * the 1-minute aggregates otherwise.
  */
-export async function readingStats(db: Kysely<Database>, filter: StatsFilter, bucketMs: number): Promise<StatsRow[]> {
-  const conditions = [sql`r.deleted_at IS NULL`];
-  if (filter.deviceCode !== undefined) conditions.push(sql`d.code = ${filter.deviceCode}`);
-  if (filter.deviceNumber !== undefined) conditions.push(sql`d.number = ${filter.deviceNumber}`);
-  if (filter.sensor !== undefined) conditions.push(sql`s.name = ${filter.sensor}`);
-  if (filter.startMs !== undefined) conditions.push(sql`r.time >= ${new Date(filter.startMs)}`);
-  if (filter.endMs !== undefined) conditions.push(sql`r.time < ${new Date(filter.endMs)}`);
+export function chooseStatsSource(filter: ReadingStatsFilter, bucketMs: number, nowMs = Date.now()): StatsSource {
+  const span =
+    filter.startMs === undefined ? Number.POSITIVE_INFINITY : (filter.endMs ?? nowMs + 5 * MINUTE_MS) - filter.startMs;
+  if (bucketMs % MINUTE_MS !== 0 || span <= RAW_STATS_MAX_SPAN_MS) return "raw";
+  if (bucketMs % HOUR_MS === 0 && span > MINUTE_STATS_MAX_SPAN_MS) return "1h";
+  return "1m";
+}
+
+/**
+ * Count, min, max, avg and percentiles of live (not soft-deleted) readings
+ * per (time bucket, sensor), over every device the filter matches, sorted by
+ * bucket then sensor. Buckets are `bucketMs` wide and aligned to the Unix
+ * epoch; only buckets with readings appear. Same results on TimescaleDB and
+ * plain PostgreSQL.
+ *
+ * How exact each figure is:
+ * - count, min, max: exact, from any source.
+ * - avg: sum / count in double precision, exact up to floating-point
+ *   summation order.
+ * - p50, p95, p99 from raw rows (narrow ranges, see chooseStatsSource):
+ *   exact, `percentile_cont` (linear interpolation between neighbours).
+ * - p50, p95, p99 from the aggregates: within 1 % (relative; 1e-9 absolute
+ *   near zero) of the exact nearest-rank percentile (`percentile_disc`),
+ *   read from the mergeable log-histogram sketch stored with each aggregate
+ *   row (see sketch.ts) and clamped to [min, max]. percentile_disc and
+ *   percentile_cont differ at most by the gap between two neighbouring
+ *   readings.
+ *
+ * Aggregates reflect updates and deletes of old readings after their next
+ * refresh (every minute for 1 m, 30 minutes for 1 h); the newest buckets come
+ * from raw rows (real-time aggregation), and edges of a range that do not
+ * fall on whole aggregate buckets are read from raw rows too.
+ */
+export async function readingStats(
+  db: Kysely<Database>,
+  filter: ReadingStatsFilter,
+  bucketMs: number,
+  options: ReadingStatsOptions = {},
+): Promise<ReadingStatsRow[]> {
+  if (!Number.isSafeInteger(bucketMs) || bucketMs <= 0) throw new RangeError("bucketMs must be a positive integer");
+  let source = options.source ?? chooseStatsSource(filter, bucketMs, options.nowMs);
+  const width = source === "1h" ? HOUR_MS : MINUTE_MS;
+  if (source !== "raw" && bucketMs % width !== 0) throw new RangeError(`bucketMs must be a multiple of ${width}`);
+  // The span the aggregate rows cover: whole aggregate buckets inside the range.
+  const aggStart = filter.startMs === undefined ? undefined : Math.ceil(filter.startMs / width) * width;
+  const aggEnd = filter.endMs === undefined ? undefined : Math.floor(filter.endMs / width) * width;
+  if (aggStart !== undefined && aggEnd !== undefined && aggStart >= aggEnd) source = "raw";
+  if (source === "raw") return rawStats(db, filter, bucketMs);
+  return aggregateStats(db, filter, bucketMs, source, aggStart, aggEnd);
+}
+
+function seriesFilter(filter: ReadingStatsFilter, alias: "r" | "a"): RawBuilder<unknown>[] {
+  const where: RawBuilder<unknown>[] = [];
+  const t = sql.ref(alias);
+  if (filter.deviceCode !== undefined || filter.deviceNumber !== undefined) {
+    const device = [
+      ...(filter.deviceCode !== undefined ? [sql`d.code = ${filter.deviceCode}`] : []),
+      ...(filter.deviceNumber !== undefined ? [sql`d.number = ${filter.deviceNumber}`] : []),
+    ];
+    where.push(sql`${t}.device_id IN (SELECT d.id FROM devices d WHERE ${sql.join(device, sql` AND `)})`);
+  }
+  if (filter.sensor !== undefined) {
+    where.push(sql`${t}.sensor_id IN (SELECT s.id FROM sensors s WHERE s.name = ${filter.sensor})`);
+  }
+  return where;
+}
+
+/** `floor(epoch_ms / b) * b` of a timestamptz, exact (numeric arithmetic). */
+function bucketOf(expr: RawBuilder<unknown>, bucketMs: number) {
+  return sql`(floor(extract(epoch FROM ${expr}) * 1000 / ${bucketMs}::numeric) * ${bucketMs}::numeric)::float8`;
+}
+
+function and(conditions: RawBuilder<unknown>[]) {
+  return conditions.length === 0 ? sql`true` : sql.join(conditions, sql` AND `);
+}
+
+async function rawStats(db: Kysely<Database>, filter: ReadingStatsFilter, bucketMs: number) {
+  const where = [sql`r.deleted_at IS NULL`, ...seriesFilter(filter, "r")];
+  if (filter.startMs !== undefined) where.push(sql`r.time >= ${new Date(filter.startMs)}`);
+  if (filter.endMs !== undefined) where.push(sql`r.time < ${new Date(filter.endMs)}`);
   const { rows } = await sql<{
-    bucket_ms: string | number;
+    bucket_ms: number;
     sensor: string;
-    n: string | number;
+    count: number;
     min: number;
     max: number;
     avg: number;
-    p50: number;
-    p95: number;
-    p99: number;
+    p: number[];
   }>`
-    SELECT floor(extract(epoch FROM r.time) * 1000 / ${bucketMs}) * ${bucketMs} AS bucket_ms,
-           s.name AS sensor, count(*) AS n, min(r.value) AS min, max(r.value) AS max, avg(r.value) AS avg,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY r.value) AS p50,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY r.value) AS p95,
-           percentile_cont(0.99) WITHIN GROUP (ORDER BY r.value) AS p99
-    FROM readings r JOIN devices d ON d.id = r.device_id JOIN sensors s ON s.id = r.sensor_id
-    WHERE ${sql.join(conditions, sql` AND `)}
-    GROUP BY 1, 2
-    ORDER BY 1, 2`.execute(db);
+    SELECT b.bucket_ms, s.name AS sensor, b.count, b.min, b.max, b.avg, b.p
+    FROM (
+      SELECT ${bucketOf(sql`r.time`, bucketMs)} AS bucket_ms, r.sensor_id,
+             count(*)::float8 AS count, min(r.value) AS min, max(r.value) AS max, avg(r.value) AS avg,
+             percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP (ORDER BY r.value) AS p
+      FROM readings r
+      WHERE ${and(where)}
+      GROUP BY 1, 2
+    ) AS b JOIN sensors s ON s.id = b.sensor_id
+    ORDER BY 1, s.name COLLATE "C"`.execute(db);
   return rows.map((r) => ({
     bucketStartMs: Number(r.bucket_ms),
     sensor: r.sensor,
-    count: Number(r.n),
+    count: Number(r.count),
     min: Number(r.min),
     max: Number(r.max),
     avg: Number(r.avg),
-    p50: Number(r.p50),
-    p95: Number(r.p95),
-    p99: Number(r.p99),
+    p50: Number(r.p[0]),
+    p95: Number(r.p[1]),
+    p99: Number(r.p[2]),
   }));
+}
+
+async function aggregateStats(
+  db: Kysely<Database>,
+  filter: ReadingStatsFilter,
+  bucketMs: number,
+  source: "1m" | "1h",
+  aggStart: number | undefined,
+  aggEnd: number | undefined,
+) {
+  const relation = sql.table(source === "1h" ? "readings_1h" : "readings_1m");
+  const aggWhere = seriesFilter(filter, "a");
+  if (aggStart !== undefined) aggWhere.push(sql`a.bucket >= ${new Date(aggStart)}`);
+  if (aggEnd !== undefined) aggWhere.push(sql`a.bucket < ${new Date(aggEnd)}`);
+  // Raw rows at the edges of the range that do not fill a whole aggregate bucket.
+  const edges: RawBuilder<unknown>[] = [];
+  if (filter.startMs !== undefined && aggStart !== undefined && filter.startMs < aggStart) {
+    edges.push(sql`(r.time >= ${new Date(filter.startMs)} AND r.time < ${new Date(aggStart)})`);
+  }
+  if (filter.endMs !== undefined && aggEnd !== undefined && aggEnd < filter.endMs) {
+    edges.push(sql`(r.time >= ${new Date(aggEnd)} AND r.time < ${new Date(filter.endMs)})`);
+  }
+  const rawPart =
+    edges.length === 0
+      ? sql``
+      : sql`
+        UNION ALL
+        SELECT ${bucketOf(sql`r.time`, bucketMs)}, r.sensor_id, count(*), sum(r.value), min(r.value), max(r.value),
+               vigil_sketch(array_agg(vigil_sketch_bin(r.value)))
+        FROM readings r
+        WHERE r.deleted_at IS NULL AND (${sql.join(edges, sql` OR `)}) AND ${and(seriesFilter(filter, "r"))}
+        GROUP BY 1, 2`;
+  const { rows } = await sql<{
+    bucket_ms: number;
+    sensor: string;
+    n: number;
+    min: number;
+    max: number;
+    total: number;
+    b50: number;
+    b95: number;
+    b99: number;
+  }>`
+    WITH parts (bucket_ms, sensor_id, count, sum, min, max, sketch) AS (
+      SELECT ${bucketOf(sql`a.bucket`, bucketMs)}, a.sensor_id, a.count, a.sum, a.min, a.max, a.sketch
+      FROM ${relation} a
+      WHERE ${and(aggWhere)}
+      ${rawPart}
+    ), totals AS (
+      SELECT bucket_ms, sensor_id, sum(count) AS n, sum(sum) AS total, min(min) AS min, max(max) AS max
+      FROM parts GROUP BY 1, 2
+    ), bins AS (
+      SELECT p.bucket_ms, p.sensor_id, e >> 32 AS bin, sum(e & 4294967295) AS c
+      FROM parts p, unnest(p.sketch) AS e GROUP BY 1, 2, 3
+    ), running AS (
+      SELECT b.bucket_ms, b.sensor_id, b.bin, t.n,
+             sum(b.c) OVER (PARTITION BY b.bucket_ms, b.sensor_id ORDER BY b.bin) AS upto
+      FROM bins b JOIN totals t USING (bucket_ms, sensor_id)
+    ), quantiles AS (
+      -- The bin holding the nearest-rank value ceil(q·n); numeric, so exact.
+      SELECT bucket_ms, sensor_id,
+             min(bin) FILTER (WHERE upto >= greatest(1, ceil(0.50 * n))) AS b50,
+             min(bin) FILTER (WHERE upto >= greatest(1, ceil(0.95 * n))) AS b95,
+             min(bin) FILTER (WHERE upto >= greatest(1, ceil(0.99 * n))) AS b99
+      FROM running GROUP BY 1, 2
+    )
+    SELECT t.bucket_ms, s.name AS sensor, t.n::float8 AS n, t.min, t.max, t.total, q.b50::float8 AS b50,
+           q.b95::float8 AS b95, q.b99::float8 AS b99
+    FROM totals t JOIN quantiles q USING (bucket_ms, sensor_id) JOIN sensors s ON s.id = t.sensor_id
+    ORDER BY 1, s.name COLLATE "C"`.execute(db);
+  return rows.map((r) => {
+    const min = Number(r.min);
+    const max = Number(r.max);
+    const estimate = (bin: number) => Math.min(max, Math.max(min, sketchBinValue(Number(bin))));
+    return {
+      bucketStartMs: Number(r.bucket_ms),
+      sensor: r.sensor,
+      count: Number(r.n),
+      min,
+      max,
+      avg: Number(r.total) / Number(r.n),
+      p50: estimate(r.b50),
+      p95: estimate(r.b95),
+      p99: estimate(r.b99),
+    };
+  });
 }

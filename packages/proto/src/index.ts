@@ -1,9 +1,11 @@
 /**
  * Vigil's wire contract: the protobuf-es schemas generated from `proto/`
- * (regenerate with `npm run generate`; never edit `src/gen` by hand) and the
- * columnar codec for reading batches.
+ * (regenerate with `npm run generate`; never edit `src/gen` by hand), the
+ * columnar codec for reading batches, and where the generated OpenAPI
+ * document of the Connect-JSON API is.
  */
 
+export * as reflection from "./gen/grpc/reflection/v1/reflection_pb.ts";
 export * as health from "./gen/health/v1/health_pb.ts";
 export * from "./gen/vigil/audit/v1/audit_pb.ts";
 export * from "./gen/vigil/auth/v1/auth_pb.ts";
@@ -12,6 +14,7 @@ export * from "./gen/vigil/ingest/v1/dead_letters_pb.ts";
 export * from "./gen/vigil/ingest/v1/ingest_pb.ts";
 export * from "./gen/vigil/readings/v1/readings_pb.ts";
 export * from "./gen/vigil/simulator/v1/simulator_pb.ts";
+export { openApiDocumentUrl } from "./openapi.ts";
 export {
   type ColumnarBatch,
   type ColumnarSeries,

@@ -9,5 +9,6 @@ export {
   startPostgres,
 } from "./postgres-server.ts";
 export { exited, findExecutable, repoRoot, waitFor } from "./process-tools.ts";
+export { type S3Server, startS3 } from "./s3-server.ts";
 export { type ServiceProcess, startServiceProcess } from "./service-process.ts";
 export { createTestDatabase } from "./test-database.ts";

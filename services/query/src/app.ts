@@ -5,7 +5,20 @@ import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, sql, type VigilDatabase } from "@vigil/db";
-import { AuditService, AuthService, DeadLetterService, DeviceService, ReadingService } from "@vigil/proto";
+import {
+  AuditService,
+  AuthService,
+  DeadLetterService,
+  DeviceService,
+  file_vigil_audit_v1_audit,
+  file_vigil_auth_v1_auth,
+  file_vigil_devices_v1_devices,
+  file_vigil_ingest_v1_dead_letters,
+  file_vigil_readings_v1_readings,
+  health,
+  ReadingService,
+  reflection,
+} from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
 import { createUser, hasAdmin } from "@vigil/users";
 import { auditService } from "./audit-service.ts";
@@ -13,14 +26,17 @@ import { accessRules } from "./auth/access-rules.ts";
 import { authInterceptor } from "./auth/auth-interceptor.ts";
 import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
-import { actorOf, clientAddressKey } from "./auth/principal.ts";
+import { actorOf, clientAddressKey, cutConnectionKey } from "./auth/principal.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
 import { type QueryConfig, secretValue } from "./config.ts";
 import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
 import { errorInterceptor } from "./errors.ts";
-import { clientAddress, createDualProtocolServer, type DualServer } from "./http-server.ts";
+import { grpcHealth } from "./grpc-health.ts";
+import { grpcReflection } from "./grpc-reflection.ts";
+import { clientAddress, createDualProtocolServer, cutConnection, type DualServer } from "./http-server.ts";
+import { openApiRoute } from "./openapi-route.ts";
 import { readingService } from "./reading-service.ts";
 
 export interface QueryDeps {
@@ -63,7 +79,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     }
   }
 
-  function health(req: Req, res: Res): boolean {
+  function healthEndpoints(req: Req, res: Res): boolean {
     const path = req.url?.split("?")[0];
     if (req.method !== "GET" || (path !== "/healthz" && path !== "/readyz")) return false;
     const reply = (ok: boolean) => {
@@ -110,6 +126,9 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       await bootstrapAdmin(db);
       const perMinute = config.QUERY_USER_REQUESTS_PER_MIN;
       const connect = connectNodeAdapter({
+        // A misspelt field must be an error, not ignored: {"filter": {"sensr": "x"}} would
+        // otherwise widen an update or delete to every reading of the device.
+        jsonOptions: { ignoreUnknownFields: false },
         routes: (router) => {
           router.service(
             ReadingService,
@@ -150,6 +169,26 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             }),
           );
           router.service(AuditService, auditService({ db }));
+          const served = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService];
+          router.service(
+            health.Health,
+            grpcHealth(
+              served.map((s) => s.typeName),
+              ready,
+            ),
+          );
+          router.service(
+            reflection.ServerReflection,
+            grpcReflection([
+              file_vigil_readings_v1_readings,
+              file_vigil_auth_v1_auth,
+              file_vigil_devices_v1_devices,
+              file_vigil_ingest_v1_dead_letters,
+              file_vigil_audit_v1_audit,
+              health.file_health_v1_health,
+              reflection.file_grpc_reflection_v1_reflection,
+            ]),
+          );
         },
         // Outermost first: errors are mapped for everything, including refused auth.
         interceptors: [
@@ -161,10 +200,14 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             log,
           }),
         ],
-        contextValues: (req) => createContextValues().set(clientAddressKey, clientAddress(req)),
+        contextValues: (req) =>
+          createContextValues()
+            .set(clientAddressKey, clientAddress(req))
+            .set(cutConnectionKey, () => cutConnection(req)),
       });
+      const openApi = openApiRoute();
       server = createDualProtocolServer((req, res) => {
-        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || health(req, res)) return;
+        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || healthEndpoints(req, res) || openApi(req, res)) return;
         connect(req, res);
       });
       const listening = server;

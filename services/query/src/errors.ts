@@ -49,6 +49,10 @@ const replayCodes: Record<ReplayError["kind"], Code> = {
  */
 function codeOf(err: unknown): Code | undefined {
   if (err instanceof InvalidArgumentError) return Code.InvalidArgument;
+  // The client went away mid-response (or was cut off as too slow): nothing to report.
+  if (["ECANCELED", "ECONNRESET", "EPIPE", "ERR_STREAM_DESTROYED"].includes((err as { code?: string })?.code ?? "")) {
+    return Code.Canceled;
+  }
   if (err instanceof FailedPreconditionError) return Code.FailedPrecondition;
   if (err instanceof UnavailableError) return Code.Unavailable;
   if (err instanceof UserError) return userCodes[err.kind];

@@ -100,6 +100,15 @@ export function clientAddress(req: http.IncomingMessage | http2.Http2ServerReque
 }
 
 /**
+ * Ends a request at once: an HTTP/2 stream is reset (its connection lives on
+ * for other streams), an HTTP/1.1 connection is closed.
+ */
+export function cutConnection(req: http.IncomingMessage | http2.Http2ServerRequest): void {
+  if ("stream" in req && req.stream) req.stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  else req.socket?.destroy();
+}
+
+/**
  * The socket with the bytes already read put back in front. HTTP/2 reads
  * from the native handle, where socket.unshift() cannot reach, so it gets
  * a JS duplex instead (Node wraps it in a JSStreamSocket).

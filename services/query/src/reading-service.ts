@@ -4,7 +4,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { ReadingBus } from "@vigil/bus";
 import { type Database, type Kysely, readingStats, recordAudit } from "@vigil/db";
 import { type Reading, ReadingSchema, type ReadingService, StatsBucketSchema } from "@vigil/proto";
-import { actorOf, traceIdOf } from "./auth/principal.ts";
+import { actorOf, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
 import { FailedPreconditionError } from "./errors.ts";
 import { decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
 import type { ReadingFilter } from "./reading-filter.ts";
@@ -132,7 +132,7 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
 
     async *watchReadings(req, ctx) {
       const { filter } = parseWatchRequest(req);
-      yield* watchReadings(deps.bus, filter, ctx.signal, deps.watchBufferBatches);
+      yield* watchReadings(deps.bus, filter, ctx.signal, deps.watchBufferBatches, ctx.values.get(cutConnectionKey));
     },
   };
 }

@@ -5,21 +5,28 @@ import type { ReadingBus, StoredBatch } from "@vigil/bus";
 import { decodeReadingBatch, type Reading, ReadingSchema, type WatchReadingsResponse } from "@vigil/proto";
 import type { ReadingFilter } from "./reading-filter.ts";
 
+/** How long a dropped watcher gets to read its error before its connection is cut. */
+export const STALLED_WATCHER_CUTOFF_MS = 5_000;
+
 /**
  * New readings for a filter, straight from the log's subjects (no database
  * polling). The log is read into a bounded buffer as fast as it delivers;
  * a client that falls `maxBuffered` batches behind is dropped with
- * ResourceExhausted instead of slowing anyone else down.
+ * ResourceExhausted instead of slowing anyone else down. A client that
+ * reads nothing at all cannot even receive that status (its stream is
+ * blocked behind unread data), so `cut` resets its stream after a while.
  */
 export async function* watchReadings(
   bus: ReadingBus,
   filter: ReadingFilter,
   signal: AbortSignal,
   maxBuffered: number,
+  cut: () => void,
 ): AsyncGenerator<WatchReadingsResponse> {
   const watch = bus.watch({ code: filter.deviceCode, number: filter.deviceNumber });
   const buffer: StoredBatch[] = [];
   let failure: Error | undefined;
+  let finished = false;
   let wake: (() => void) | undefined;
   const notify = () => {
     wake?.();
@@ -34,6 +41,10 @@ export async function* watchReadings(
             `the client fell more than ${maxBuffered} batches behind the watched readings: reconnect, or narrow the filter`,
             Code.ResourceExhausted,
           );
+          buffer.length = 0;
+          setTimeout(() => {
+            if (!finished) cut();
+          }, STALLED_WATCHER_CUTOFF_MS).unref();
           break;
         }
         notify();
@@ -63,6 +74,7 @@ export async function* watchReadings(
       if (readings.length > 0) yield { $typeName: "vigil.readings.v1.WatchReadingsResponse", readings };
     }
   } finally {
+    finished = true;
     signal.removeEventListener("abort", onAbort);
     watch.stop();
     await pump;

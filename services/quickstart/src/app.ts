@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { createMemoryBus, type ReadingBus } from "@vigil/bus";
 import { EMBEDDED_PREFIX, migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
 import { createDevice, DeviceError, replaceDeviceKey } from "@vigil/devices";
+import { createMaintainerApp, loadMaintainerConfig, type MaintainerApp } from "@vigil/maintainer";
 import { createQueryApp, loadQueryConfig, type QueryApp, TokenSigner } from "@vigil/query";
 import { createReceiverApp, loadReceiverConfig, type ReceiverApp } from "@vigil/receiver";
 import type { App, Logger } from "@vigil/runtime";
@@ -23,12 +24,13 @@ export interface QuickstartApp extends App {
   readonly receiver: ReceiverApp | undefined;
   readonly query: QueryApp | undefined;
   readonly writer: WriterApp | undefined;
+  readonly maintainer: MaintainerApp | undefined;
 }
 
 const DEMO_CODE = "DEMO";
 
 /**
- * Receiver, writer, query and a small simulator fleet in one process, on
+ * Receiver, writer, query, maintainer and a small simulator fleet in one process, on
  * the embedded TimescaleDB and the in-process bus unless DATABASE_URL and
  * NATS_URL point at real ones. For trying Vigil: the in-process bus is not
  * durable.
@@ -41,6 +43,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
   let receiver: ReceiverApp | undefined;
   let writer: WriterApp | undefined;
   let query: QueryApp | undefined;
+  let maintainer: MaintainerApp | undefined;
   let simulator: SimulatorApp | undefined;
   let status: NodeJS.Timeout | undefined;
 
@@ -53,6 +56,9 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
     },
     get writer() {
       return writer;
+    },
+    get maintainer() {
+      return maintainer;
     },
 
     async start() {
@@ -85,9 +91,16 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         bus,
       });
       query = createQueryApp(loadQueryConfig(serviceEnv), { logger: log.child({ service: "query" }), database, bus });
+      // Its first run waits until the fleet is streaming, so start-up stays quick.
+      maintainer = createMaintainerApp(loadMaintainerConfig({ ...serviceEnv, ARCHIVE_URL: config.ARCHIVE_URL }), {
+        logger: log.child({ service: "maintainer" }),
+        database,
+        firstRunDelayMs: 10_000,
+      });
       await receiver.start();
       await writer.start();
       await query.start();
+      await maintainer.start();
 
       const devices = await demoDevices(database, config.QUICKSTART_DEVICES);
       if (devices.length > 0) {
@@ -116,6 +129,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       await simulator?.stop();
       await receiver?.stop();
       await writer?.stop();
+      await maintainer?.stop();
       await query?.stop();
       await bus?.close();
       await database?.close();
@@ -187,7 +201,7 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       `  database:   ${db}`,
       `  bus:        ${busText}`,
       `  receiver:   grpc://127.0.0.1:${grpcPort}  (vigil.ingest.v1.IngestService)`,
-      `  query:      http://127.0.0.1:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /healthz, /readyz)`,
+      `  query:      http://127.0.0.1:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /healthz, /readyz, /openapi.json)`,
       `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each`,
       "",
       `Sign in as admin (password ${password}, kept in ${join(config.QUICKSTART_STATE_DIR, "admin-password")}):`,

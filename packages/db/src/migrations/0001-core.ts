@@ -3,8 +3,8 @@ import { type Kysely, sql } from "kysely";
 /**
  * Devices, their keys, the sensor dictionary, readings and dead letters.
  * `readings` becomes a TimescaleDB hypertable when the extension is
- * available, and stays a plain table with the same columns, keys and
- * indexes otherwise, so every query works on both engines.
+ * available, and otherwise a table partitioned by time with the same
+ * columns, keys and indexes, so every query works on both engines.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
@@ -39,6 +39,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       name text NOT NULL UNIQUE CHECK (name ~ '^[a-z][a-z0-9_.]{0,63}$')
     )`.execute(db);
 
+  const timescale = await timescaleAvailable(db);
   // Fixed-width 8-byte columns first, then the 4- and 2-byte ids: no
   // alignment padding between columns in a row written millions of times.
   await sql`
@@ -51,14 +52,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       deleted_at  timestamptz,
       device_id   integer NOT NULL,
       sensor_id   smallint NOT NULL
-    )`.execute(db);
+    ) ${timescale ? sql`` : sql`PARTITION BY RANGE (time)`}`.execute(db);
   // The delivery contract's last line of defence against duplicates, and
   // the index behind every per-device and per-sensor query.
   await sql`
     CREATE UNIQUE INDEX readings_device_sensor_time
       ON readings (device_id, sensor_id, time)`.execute(db);
 
-  if (await timescaleAvailable(db)) {
+  if (timescale) {
     await sql`CREATE EXTENSION IF NOT EXISTS timescaledb`.execute(db);
     // One chunk per day: a day of a large fleet's readings plus its indexes
     // fits comfortably in memory, and retention drops whole days.
@@ -67,6 +68,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   } else {
     // create_hypertable adds this index itself.
     await sql`CREATE INDEX readings_time ON readings (time DESC)`.execute(db);
+    // Daily partitions are created ahead (and old rows moved out of here)
+    // by the maintainer; the DEFAULT partition catches every time that has
+    // no partition yet, so an insert never fails for want of one.
+    await sql`CREATE TABLE readings_default PARTITION OF readings DEFAULT`.execute(db);
   }
 
   await sql`

@@ -4,9 +4,11 @@ import {
   AuthService,
   DeadLetterService,
   DeviceService,
+  health,
   ReadingService,
   type RegisterRequest,
   Role,
+  reflection,
 } from "@vigil/proto";
 import type { Scope } from "@vigil/users";
 
@@ -45,6 +47,11 @@ export function accessRules(options: AccessOptions): Map<string, Rule> {
     ),
     [DeadLetterService, "ListDeadLetters", "devices:admin"],
     [DeadLetterService, "ReplayDeadLetter", "devices:admin"],
+    // Probes and tools: what runs here and in what shape, never data.
+    [health.Health, "Check", "public"],
+    [health.Health, "Watch", "public"],
+    [health.Health, "List", "public"],
+    [reflection.ServerReflection, "ServerReflectionInfo", "public"],
   ];
   return new Map(rules.map(([service, method, rule]) => [`${service.typeName}/${method}`, rule]));
 }

@@ -24,3 +24,6 @@ export function traceIdOf(ctx: HandlerContext): string | undefined {
   );
   return match?.[1];
 }
+
+/** Resets the request's stream or connection at once (a watcher that stopped reading). */
+export const cutConnectionKey = createContextKey<() => void>(() => {}, { description: "cut the connection" });

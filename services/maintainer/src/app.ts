@@ -1,0 +1,101 @@
+import { type ArchiveStore, openArchiveStore } from "@vigil/archive";
+import { hasTimescale, openDatabase, reconcilePolicies, type VigilDatabase } from "@vigil/db";
+import type { App, Logger } from "@vigil/runtime";
+import { lifecycleSettings, type MaintainerConfig } from "./config.ts";
+import { emptyMetrics, type MaintenanceMetrics } from "./maintenance-metrics.ts";
+import { type MaintenanceContext, type RunOptions, runMaintenance } from "./maintenance-run.ts";
+
+export interface MaintainerDeps {
+  logger: Logger;
+  /** Shared database (quick start, tests); opened from DATABASE_URL when absent. */
+  database?: VigilDatabase;
+  /** Archive store; opened from ARCHIVE_URL when absent. */
+  store?: ArchiveStore;
+  /** Delay before the first run (the quick start lets the other services settle first). */
+  firstRunDelayMs?: number;
+}
+
+export interface MaintainerApp extends App {
+  readonly metrics: Readonly<MaintenanceMetrics>;
+  /** Runs maintenance now (tests, the CLI); false when another replica holds the lock. */
+  runOnce(options?: RunOptions): Promise<boolean>;
+}
+
+/**
+ * Keeps the readings lifecycle going: aggregates, partitions, compression,
+ * retention and the archive, every MAINTAINER_INTERVAL_MS. Any number of
+ * replicas may run; one at a time does the work.
+ */
+export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDeps): MaintainerApp {
+  const log = deps.logger;
+  const metrics = emptyMetrics();
+  let database = deps.database;
+  let ctx: MaintenanceContext | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+  let stopped = false;
+
+  const runOnce = async (options?: RunOptions) => {
+    if (!ctx) throw new Error("maintainer not started");
+    const run = runMaintenance(ctx, options);
+    running = run.catch(() => {});
+    return run;
+  };
+
+  const schedule = (delay: number) => {
+    if (stopped) return;
+    timer = setTimeout(async () => {
+      try {
+        await runOnce();
+      } catch (err) {
+        metrics.failures++;
+        log.error({ err }, "maintenance run failed");
+      }
+      schedule(config.MAINTAINER_INTERVAL_MS);
+    }, delay);
+    timer.unref();
+  };
+
+  return {
+    metrics,
+    runOnce,
+
+    async start() {
+      database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-maintainer", maxConnections: 3 });
+      const timescale = await hasTimescale(database.db);
+      const settings = lifecycleSettings(config);
+      if (timescale) {
+        const changed = await reconcilePolicies(database.db, settings);
+        if (changed.length > 0) log.info({ changed }, "TimescaleDB policies updated to the configuration");
+      }
+      const store =
+        deps.store ??
+        (config.ARCHIVE_URL
+          ? openArchiveStore(config.ARCHIVE_URL, {
+              endpoint: config.ARCHIVE_S3_ENDPOINT,
+              region: config.ARCHIVE_S3_REGION,
+              forcePathStyle: config.ARCHIVE_S3_FORCE_PATH_STYLE,
+            })
+          : undefined);
+      if (!store) log.warn("ARCHIVE_URL is not set: readings past retention stay in the database");
+      ctx = { database, timescale, settings, store, log, metrics, lastJobRuns: new Map() };
+      schedule(deps.firstRunDelayMs ?? 1_000);
+      log.info(
+        {
+          engine: timescale ? "timescaledb" : "postgresql",
+          archive: store?.location ?? null,
+          every: config.MAINTAINER_INTERVAL_MS,
+        },
+        "maintainer started",
+      );
+    },
+
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+      if (!deps.database) await database?.close();
+      log.info(metrics, "maintainer stopped");
+    },
+  };
+}

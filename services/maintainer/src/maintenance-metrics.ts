@@ -1,0 +1,50 @@
+/**
+ * Every counter the maintainer keeps, in one place, so a Prometheus
+ * endpoint can expose them as they are (counters only grow; `last*` are
+ * gauges). Names follow `vigil_maintainer_<name>`.
+ */
+export interface MaintenanceMetrics {
+  /** Runs that did their work. */
+  runs: number;
+  /** Runs skipped because another replica held the lock. */
+  runsSkipped: number;
+  /** Steps that failed (each is logged with its error). */
+  failures: number;
+  /** TimescaleDB policy jobs run by the maintainer (embedded: no background scheduler). */
+  policyJobsRun: number;
+  /** Plain PostgreSQL: partitions created ahead, and ones created to take rows out of DEFAULT. */
+  partitionsCreated: number;
+  rowsMovedFromDefault: number;
+  /** Plain PostgreSQL: hours of rollups recomputed because their raw rows changed. */
+  rollupHoursRecomputed: number;
+  /** Aggregate rows dropped by retention (plain PostgreSQL; TimescaleDB's policy drops chunks). */
+  rollupRowsDropped: number;
+  /** Chunks/partitions archived, verified and dropped, with their rows and bytes. */
+  unitsArchived: number;
+  rowsArchived: number;
+  bytesArchived: number;
+  /** Chunks/partitions past retention kept because no archive is configured or they are held (gauge). */
+  unitsKept: number;
+  /** Duration of the last run and when it ended (gauges, ms). */
+  lastRunMs: number;
+  lastRunEndedAtMs: number;
+}
+
+export function emptyMetrics(): MaintenanceMetrics {
+  return {
+    runs: 0,
+    runsSkipped: 0,
+    failures: 0,
+    policyJobsRun: 0,
+    partitionsCreated: 0,
+    rowsMovedFromDefault: 0,
+    rollupHoursRecomputed: 0,
+    rollupRowsDropped: 0,
+    unitsArchived: 0,
+    rowsArchived: 0,
+    bytesArchived: 0,
+    unitsKept: 0,
+    lastRunMs: 0,
+    lastRunEndedAtMs: 0,
+  };
+}
