@@ -1,5 +1,8 @@
 export { createSimulatorApp, type SimulatorApp, type SimulatorDeps } from "./app.ts";
 export { loadSimulatorConfig, type SimulatorConfig, simulatorEnv } from "./config.ts";
+export { type ControlServer, type FleetControl, simulatorService, startControlServer } from "./control-service.ts";
 export { Fleet, type FleetOptions } from "./fleet.ts";
 export type { FleetSummary } from "./fleet-stats.ts";
+export { provisionDevices } from "./provision.ts";
+export { parseShard, type Shard, selectShard, shardNumbers } from "./shard.ts";
 export { type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";

@@ -73,7 +73,7 @@ export class SimulatedDevice {
   private draining = false;
   private inFlight = 0;
   private window = 16;
-  private running = false;
+  private isRunning = false;
   private reconnectDelay = RECONNECT_FIRST_MS;
   private timer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -101,20 +101,51 @@ export class SimulatedDevice {
     return this.pending.size;
   }
 
+  /** Between start() and stop() (or a refused key). */
+  get running(): boolean {
+    return this.isRunning;
+  }
+
+  /** Connects and starts sending; a no-op while running. */
   start(): void {
-    this.running = true;
+    if (this.isRunning) return;
+    this.isRunning = true;
+    this.reconnectDelay = RECONNECT_FIRST_MS;
     this.connect();
-    if (this.options.clock === "realtime") {
-      this.timer = setInterval(() => {
-        this.generate();
-        this.flush();
-      }, this.options.intervalMs);
-    }
+    this.schedule();
+  }
+
+  /** Applies a changed `intervalMs` (the options object is the fleet's, shared and mutable). */
+  intervalChanged(): void {
+    if (this.isRunning) this.schedule();
+  }
+
+  /**
+   * Realtime clock: one batch per interval, from a random phase, so a fleet
+   * started at once spreads its batches over the interval instead of sending
+   * them all in the same millisecond.
+   */
+  private schedule(): void {
+    if (this.options.clock !== "realtime") return;
+    clearInterval(this.timer);
+    clearTimeout(this.timer);
+    const every = this.options.intervalMs;
+    const tick = () => {
+      this.generate();
+      this.flush();
+    };
+    this.timer = setTimeout(
+      () => {
+        tick();
+        this.timer = setInterval(tick, every);
+      },
+      Math.floor(Math.random() * every),
+    );
   }
 
   /** Stops generating, waits (bounded) for outstanding acks, then closes. */
   async stop(timeoutMs = 5_000): Promise<void> {
-    this.running = false;
+    this.isRunning = false;
     clearInterval(this.timer);
     clearTimeout(this.timer);
     clearTimeout(this.reconnectTimer);
@@ -180,7 +211,7 @@ export class SimulatedDevice {
         this.stats.batchesAcked++;
         this.stats.readingsAcked += p.readings;
         if (response.kind.value.duplicate) this.stats.duplicatesAcked++;
-        if (p.sentAt !== undefined) this.stats.ackLatency.record(now - p.sentAt);
+        if (p.sentAt !== undefined) this.stats.recordAck(now - p.sentAt, now);
         break;
       }
       case "reject": {
@@ -224,17 +255,17 @@ export class SimulatedDevice {
     if (err?.code === status.UNAUTHENTICATED) {
       this.authFailedAt = Date.now();
       this.stats.authFailures++;
-      this.running = false;
+      this.isRunning = false;
       clearInterval(this.timer);
       for (const w of this.idleWaiters.splice(0)) w();
       return;
     }
-    if (!this.running) return;
+    if (!this.isRunning) return;
     this.stats.reconnects++;
     const delay = this.reconnectDelay * (0.5 + Math.random());
     this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
     this.reconnectTimer = setTimeout(() => {
-      if (this.running) this.connect();
+      if (this.isRunning) this.connect();
     }, delay);
   }
 
@@ -254,7 +285,7 @@ export class SimulatedDevice {
 
   /** Creates batches: one per interval in realtime, enough to fill the window in fast mode. */
   private generate(): void {
-    if (!this.running) return;
+    if (!this.isRunning) return;
     const budget = this.options.maxBatches ?? 0;
     const wanted = this.options.clock === "fast" ? this.window - this.inFlight : 1;
     for (let i = 0; i < wanted; i++) {

@@ -106,7 +106,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       if (devices.length > 0) {
         simulator = createSimulatorApp(
           loadSimulatorConfig({ ...serviceEnv, SIMULATOR_TARGET: `127.0.0.1:${receiver.port}` }, []),
-          { logger: log.child({ service: "simulator" }), devices },
+          { logger: log.child({ service: "simulator" }), devices, control: false },
         );
         await simulator.start();
       }
