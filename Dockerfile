@@ -84,32 +84,34 @@ COPY --from=install /app ./
 USER 1000:1000
 
 FROM runtime AS service-receiver
-EXPOSE 50051
+EXPOSE 50051 9101
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "docker/healthcheck.ts", "grpc"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "services/receiver/src/main.ts"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/receiver/src/main.ts"]
 
 FROM runtime AS service-writer
-# No health endpoint yet (the telemetry issue adds one): the process exits on a fatal error.
-HEALTHCHECK NONE
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "services/writer/src/main.ts"]
+EXPOSE 9102
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "docker/healthcheck.ts", "http", "WRITER_OPS_PORT", "9102"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/writer/src/main.ts"]
 
 FROM runtime AS service-maintainer
-# No port yet (the telemetry issue adds /metrics, /healthz and /readyz): like the writer,
-# no health check; the process exits on a fatal error. The archive writes its Parquet
-# export and verification copy under /tmp (the chart mounts a volume sized for it).
-HEALTHCHECK NONE
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "services/maintainer/src/main.ts"]
+# The archive writes its Parquet export and verification copy under /tmp (the chart
+# mounts a volume sized for it).
+EXPOSE 9103
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "docker/healthcheck.ts", "http", "MAINTAINER_OPS_PORT", "9103"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/maintainer/src/main.ts"]
 
 FROM runtime AS service-query
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "docker/healthcheck.ts", "http"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "services/query/src/main.ts"]
+  CMD ["node", "docker/healthcheck.ts", "http", "QUERY_PORT", "8080"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/query/src/main.ts"]
 
 FROM runtime AS service-simulator
 HEALTHCHECK NONE
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "simulator/src/main.ts"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "simulator/src/main.ts"]
 
 FROM runtime AS service-cli
 HEALTHCHECK NONE

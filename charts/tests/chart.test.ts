@@ -105,7 +105,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       }
     });
 
-    it("probes the receiver over gRPC health and the query service over /readyz and /healthz", () => {
+    it("probes the receiver over gRPC health, the others over /readyz and /healthz", () => {
       const receiver = podSpec(get(manifests, "Deployment", "receiver")).containers[0];
       for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
         expect(receiver[probe]?.grpc?.port, probe).toBe(50051);
@@ -114,6 +114,15 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       const query = podSpec(get(manifests, "Deployment", "query")).containers[0];
       expect(query.readinessProbe.httpGet).toMatchObject({ path: "/readyz", port: "http" });
       expect(query.livenessProbe.httpGet).toMatchObject({ path: "/healthz", port: "http" });
+      for (const component of ["writer", "maintainer"]) {
+        const d = find(manifests, "Deployment", component);
+        if (!d) continue; // the maintainer is off in ci/simulator-values.yaml
+        const c = podSpec(d).containers[0];
+        expect(c.readinessProbe.httpGet, component).toMatchObject({ path: "/readyz", port: "metrics" });
+        expect(c.livenessProbe.httpGet, component).toMatchObject({ path: "/healthz", port: "metrics" });
+        const opsPort = c.env.find((e: { name: string }) => e.name === `${component.toUpperCase()}_OPS_PORT`).value;
+        expect(c.ports).toEqual([{ name: "metrics", containerPort: Number(opsPort), protocol: "TCP" }]);
+      }
       for (const sts of manifests.filter((m) => m.kind === "StatefulSet")) {
         const c = podSpec(sts).containers[0];
         expect(c.readinessProbe, sts.metadata.name).toBeDefined();
@@ -121,15 +130,13 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       }
     });
 
-    it("runs the maintainer as a plain worker: no probes or ports until it serves them, /tmp sized for the archive", (ctx) => {
+    it("runs the maintainer as a worker: no Service traffic, /tmp sized for the archive", (ctx) => {
       const d = find(manifests, "Deployment", "maintainer");
       if (!d) return ctx.skip(); // maintainer.enabled=false (ci/simulator-values.yaml)
       const pod = podSpec(d);
       const c = pod.containers[0];
       expect(c.args).toBeUndefined(); // the image's entry point: services/maintainer/src/main.ts
-      for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) expect(c[probe], probe).toBeUndefined();
-      const metricsOn = find(manifests, "Service", "writer") !== undefined;
-      expect(c.ports?.map((p: { name: string }) => p.name)).toEqual(metricsOn ? ["metrics"] : undefined);
+      expect(c.ports?.map((p: { name: string }) => p.name)).toEqual(["metrics"]);
       expect(find(manifests, "HorizontalPodAutoscaler", "maintainer"), "no autoscaler").toBeUndefined();
       expect(find(manifests, "PodDisruptionBudget", "maintainer"), "no budget to block drains").toBeUndefined();
       // runService gives a run in progress 25 s after SIGTERM.
@@ -603,6 +610,21 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       const manifests = render(undefined, { ...base, "image.tag": "8898926", "writer.image.tag": "0123456" });
       expect(podSpec(get(manifests, "Deployment", "receiver")).containers[0].image).toBe("vigil-receiver:8898926");
       expect(podSpec(get(manifests, "Deployment", "writer")).containers[0].image).toBe("vigil-writer:0123456");
+    });
+
+    it("traces every service to the configured endpoint at the configured ratio, and none without one", () => {
+      const traced = render("production-values.yaml", { "telemetry.sampleRatio": "0.25" });
+      for (const component of ["receiver", "writer", "query", "maintainer"]) {
+        const env = envValues(podSpec(get(traced, "Deployment", component)).containers[0]);
+        expect(env, component).toMatchObject({
+          OTEL_SERVICE_NAME: `vigil-${component}`,
+          OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector.observability:4318",
+          OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+          OTEL_TRACES_SAMPLER_ARG: "0.25",
+        });
+      }
+      const untraced = envValues(podSpec(get(render(undefined, base), "Deployment", "receiver")).containers[0]);
+      expect(Object.keys(untraced).filter((k) => k.startsWith("OTEL_"))).toEqual([]);
     });
 
     it("ships a Grafana dashboard that parses and queries the release's pods", () => {

@@ -1,5 +1,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Client, type ClientDuplexStream, Metadata, status } from "@grpc/grpc-js";
+import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
   type ColumnarSeries,
   encodeBatchStreamRequest,
@@ -8,6 +9,7 @@ import {
   type StreamResponse,
   StreamResponseSchema,
 } from "@vigil/proto";
+import { headersFromContext, tracer } from "@vigil/telemetry";
 import type { FleetStats } from "./fleet-stats.ts";
 import { DEVICE_KINDS, kindForCode, SensorWalk } from "./sensor-profiles.ts";
 
@@ -39,6 +41,8 @@ interface PendingBatch {
   readings: number;
   /** When it was last written to a stream; undefined while unsent. */
   sentAt: number | undefined;
+  /** The batch's ingest.batch span: from creation until acked or rejected, across resends. */
+  span: Span;
 }
 
 const STREAM_PATH = `/${IngestService.typeName}/${IngestService.method.stream.name}`;
@@ -212,11 +216,20 @@ export class SimulatedDevice {
         this.stats.readingsAcked += p.readings;
         if (response.kind.value.duplicate) this.stats.duplicatesAcked++;
         if (p.sentAt !== undefined) this.stats.recordAck(now - p.sentAt, now);
+        p.span.setAttribute("vigil.batch.outcome", response.kind.value.duplicate ? "duplicate" : "acked");
+        p.span.end();
         break;
       }
       case "reject": {
         const seq = Number(response.kind.value.seq);
-        if (this.pending.delete(seq)) this.inFlight--;
+        const p = this.pending.get(seq);
+        if (p) {
+          this.pending.delete(seq);
+          this.inFlight--;
+          p.span.setAttribute("vigil.batch.outcome", "rejected");
+          p.span.setStatus({ code: SpanStatusCode.ERROR, message: response.kind.value.reason });
+          p.span.end();
+        }
         this.stats.noteReject(response.kind.value.reason);
         break;
       }
@@ -322,7 +335,23 @@ export class SimulatedDevice {
       this.walk.fill(index, values);
       return { sensor: spec.name, times, values };
     });
-    return { bytes: encodeBatchStreamRequest({ seq, series }), readings: n * series.length, sentAt: undefined };
+    const readings = n * series.length;
+    // The span travels with the batch (ReadingBatch.traceparent): a stream's
+    // metadata is sent once, but each batch is its own trace.
+    const span = tracer.startSpan(
+      "ingest.batch",
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          "vigil.device": `${this.identity.code}-${this.identity.number}`,
+          "vigil.batch.seq": seq,
+          "vigil.batch.readings": readings,
+        },
+      },
+      ROOT_CONTEXT,
+    );
+    const { traceparent } = headersFromContext(trace.setSpan(ROOT_CONTEXT, span));
+    return { bytes: encodeBatchStreamRequest({ seq, series, traceparent }), readings, sentAt: undefined, span };
   }
 }
 

@@ -204,9 +204,44 @@ app.kubernetes.io/part-of: vigil
   value: {{ $endpoint | quote }}
 - name: OTEL_EXPORTER_OTLP_PROTOCOL
   value: http/protobuf
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .root.Values.telemetry.sampleRatio | toString | quote }}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ printf "service.namespace=vigil,k8s.namespace.name=%s" .root.Release.Namespace | quote }}
 {{- end }}
+{{- end }}
+
+{{/*
+The ops port: /metrics, /healthz and /readyz of the receiver (on RECEIVER_HOST), the
+writer and the maintainer. One number for all: each pod has its own network namespace.
+*/}}
+{{- define "vigil.env.ops" -}}
+{{- if ne .prefix "RECEIVER" }}
+- name: {{ .prefix }}_OPS_HOST
+  value: "0.0.0.0"
+{{- end }}
+- name: {{ .prefix }}_OPS_PORT
+  value: {{ .root.Values.metrics.port | quote }}
+{{- end }}
+
+{{- define "vigil.port.ops" -}}
+- name: metrics
+  containerPort: {{ .Values.metrics.port }}
+  protocol: TCP
+{{- end }}
+
+{{/* Readiness (NATS and the database answer) and liveness on the ops port. */}}
+{{- define "vigil.probes.ops" -}}
+readinessProbe:
+  httpGet: { path: /readyz, port: metrics }
+  periodSeconds: {{ .readiness.periodSeconds }}
+  failureThreshold: {{ .readiness.failureThreshold }}
+livenessProbe:
+  httpGet: { path: /healthz, port: metrics }
+  periodSeconds: {{ .liveness.periodSeconds }}
+  failureThreshold: {{ .liveness.failureThreshold }}
 {{- end }}
 
 {{/* Pods ------------------------------------------------------------------------------- */}}
