@@ -15,9 +15,17 @@ import { parseArgs } from "node:util";
 import { migrateToLatest, openDatabase } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
 import type { FleetSummary } from "@vigil/simulator";
-import { createTestDatabase, startNats, startOtlpReceiver, startPostgres, startServiceProcess } from "@vigil/testkit";
+import {
+  createTestDatabase,
+  type ServiceProcess,
+  startNats,
+  startOtlpReceiver,
+  startPostgres,
+  startServiceProcess,
+} from "@vigil/testkit";
 import { measureCopyCeiling } from "./copy-ceiling.ts";
 import { checkLoss, countReadings, type LossReport } from "./loss-check.ts";
+import { cpuSecondsOf } from "./process-stats.ts";
 
 /** Share of batches traced in the `--tracing compare` run: the production default. */
 const TRACE_SAMPLING = 0.1;
@@ -77,6 +85,7 @@ try {
   }
   const all = [...offRuns, ...onRuns];
   const meanRate = (runs: PipelineRun[]) => runs.reduce((sum, r) => sum + r.readingsPerS, 0) / runs.length;
+  const meanCpu = (runs: PipelineRun[]) => runs.reduce((sum, r) => sum + r.serverCpuUsPerReading, 0) / runs.length;
   const result = {
     e2e_readings_per_s: Math.round(off.readingsPerS),
     copy_ceiling_rows_per_s: Math.round(ceiling),
@@ -99,6 +108,11 @@ try {
         off_readings_per_s: offRuns.map((r) => Math.round(r.readingsPerS)),
         on_readings_per_s: onRuns.map((r) => Math.round(r.readingsPerS)),
         ratio_to_off: round3(meanRate(onRuns) / meanRate(offRuns)),
+        // Receiver and writer CPU per reading, off and on: what tracing costs the servers,
+        // less sensitive than throughput to other work on the machine.
+        off_server_cpu_us_per_reading: offRuns.map((r) => round3(r.serverCpuUsPerReading)),
+        on_server_cpu_us_per_reading: onRuns.map((r) => round3(r.serverCpuUsPerReading)),
+        cpu_ratio_to_off: round3(meanCpu(onRuns) / meanCpu(offRuns)),
         on_ack_latency_ms_p50: onRuns.map((r) => r.summary.ackLatencyMs.p50),
         otlp_exports: onRuns.reduce((sum, r) => sum + r.otlpExports, 0),
       },
@@ -121,6 +135,8 @@ interface PipelineRun {
   summary: FleetSummary;
   loss: LossReport;
   otlpExports: number;
+  /** CPU time the receiver and the writers used per stored reading, in µs: robust to a busy machine. */
+  serverCpuUsPerReading: number;
 }
 
 /**
@@ -131,7 +147,7 @@ interface PipelineRun {
 async function runPipeline(traces: "off" | "on"): Promise<PipelineRun> {
   const nats = await startNats({ syncInterval: natsSync });
   const otlp = traces === "on" ? await startOtlpReceiver() : undefined;
-  const running: Array<{ stop(): Promise<void> }> = [];
+  const running: ServiceProcess[] = [];
   try {
     const databaseUrl = await createTestDatabase(pgServer.url, "bench");
     const database = await openDatabase(databaseUrl);
@@ -219,6 +235,8 @@ async function runPipeline(traces: "off" | "on"): Promise<PipelineRun> {
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = (performance.now() - started) / 1000;
+    let cpuSeconds = 0;
+    for (const p of running) if (p.child.pid) cpuSeconds += cpuSecondsOf(p.child.pid);
     for (const p of running.splice(0)) await p.stop();
 
     const loss = await checkLoss(databaseUrl, ackedFile);
@@ -229,6 +247,7 @@ async function runPipeline(traces: "off" | "on"): Promise<PipelineRun> {
       summary,
       loss,
       otlpExports: otlp?.exports ?? 0,
+      serverCpuUsPerReading: (cpuSeconds * 1e6) / Math.max(1, loss.stored),
     };
   } finally {
     for (const p of running) await p.stop().catch(() => {});
