@@ -49,7 +49,7 @@ if (flags.help) {
   --tracing MODE        off, or compare: throughput runs with tracing on (10% sampled, OTLP export) too
   --rounds N            with --tracing compare, pairs of runs, alternating off/on then on/off (default 2)
   --profile DIR         CPU profiles (node --cpu-prof) of the receiver, writers and simulator of the
-                        throughput run, for bench/src/cpuprofile-top.ts\n`);
+                        throughput run (and of the first run with tracing on), for bench/src/cpuprofile-top.ts\n`);
   process.exit(0);
 }
 const durationS = positive(flags["duration-s"], "--duration-s");
@@ -113,7 +113,8 @@ try {
     const order = round % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const);
     for (const traces of order) {
       if (traces === "off" && round === 0) continue; // the first run above
-      (traces === "on" ? onRuns : offRuns).push(await run({ traces }, `tracing ${traces}`));
+      const profile = traces === "on" && onRuns.length === 0 ? profileDir : undefined;
+      (traces === "on" ? onRuns : offRuns).push(await run({ traces, profileDir: profile }, `tracing ${traces}`));
     }
   }
 
@@ -144,6 +145,9 @@ try {
         acked_readings_per_s: Math.round(paced.summary.readingsAcked / durationS),
         ack_latency_ms_p50: paced.summary.ackLatencyMs.p50,
         ack_latency_ms_p99: paced.summary.ackLatencyMs.p99,
+        // The run's last 10–20 s: each device's first batches (cold code paths) left out.
+        steady_ack_latency_ms_p50: paced.summary.recentAckLatencyMs.p50,
+        steady_ack_latency_ms_p99: paced.summary.recentAckLatencyMs.p99,
         stored: paced.loss.stored,
         lost: paced.loss.lost,
       },
@@ -162,6 +166,9 @@ try {
         cpu_ratio_to_off: round3(mean(onRuns.map(serverCpuUsPerReading)) / mean(offRuns.map(serverCpuUsPerReading))),
         on_ack_latency_ms_p50: onRuns.map((r) => r.summary.ackLatencyMs.p50),
         otlp_exports: onRuns.reduce((sum, r) => sum + r.otlpExports, 0),
+        // Every run's CPU by process group, per million stored readings.
+        off_cpu_s_per_million_readings: offRuns.map((r) => perMillion(r.cpu, r.loss.stored)),
+        on_cpu_s_per_million_readings: onRuns.map((r) => perMillion(r.cpu, r.loss.stored)),
       },
     }),
     devices,

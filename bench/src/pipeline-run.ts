@@ -86,9 +86,11 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
         OTEL_TRACES_SAMPLER_ARG: String(TRACE_SAMPLING),
       }),
     };
+    // A directory per process: with tracing on, the module loader hooks run on a thread of
+    // their own, which writes a profile too (the main thread's is the larger file).
     const profiling = (name: string): Record<string, string> =>
       o.profileDir
-        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir} --cpu-prof-name=${name}.cpuprofile` }
+        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(o.profileDir, `${name}-tracing-${o.traces}`)}` }
         : {};
     const receiverPort = String(20_000 + Math.floor(Math.random() * 20_000));
     const receiver = await startServiceProcess(
