@@ -1,10 +1,11 @@
-import { context, type Link, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Delivery } from "@vigil/bus";
 import type { Database, Kysely } from "@vigil/db";
 import { recordDeadLetter } from "@vigil/ingest";
 import { DecodeError, decodeReadingBatch } from "@vigil/proto";
 import type { Logger } from "@vigil/runtime";
-import { contextFromHeaders, spanContextOf, tracer } from "@vigil/telemetry";
+import { tracer } from "@vigil/telemetry";
+import { groupTrace } from "./group-trace.ts";
 import type { DecodedDelivery } from "./reading-rows.ts";
 import type { StoredGroup, StoreReadings } from "./readings-store.ts";
 import type { SensorDictionary } from "./sensor-dictionary.ts";
@@ -55,21 +56,9 @@ export class ReadingWriter {
     this.metrics = metrics;
   }
 
-  /**
-   * Writes a group inside one `process vigil.readings` span: a child of the
-   * first sampled batch's `send vigil.readings` span (so that batch's trace
-   * runs from the device to the INSERT), linked to every batch's.
-   */
+  /** Writes a group inside one `process vigil.readings` span (where it sits: group-trace.ts). */
   async write(deliveries: Delivery[], signal: AbortSignal): Promise<WriteOutcome> {
-    const links: Link[] = [];
-    let parent = ROOT_CONTEXT;
-    for (const d of deliveries) {
-      const ctx = contextFromHeaders(d.headers);
-      const sc = spanContextOf(ctx);
-      if (!sc) continue;
-      links.push({ context: sc });
-      if (parent === ROOT_CONTEXT && sc.traceFlags & TraceFlags.SAMPLED) parent = ctx;
-    }
+    const { parent, links } = groupTrace(deliveries.map((d) => d.headers));
     const span = tracer.startSpan(
       "process vigil.readings",
       {
