@@ -11,14 +11,14 @@ export const writerEnv = z.object({
   LOG_LEVEL: envLogLevel,
   ...streamEnv,
   ...consumerEnv,
-  /** Readings per INSERT: more amortises statement cost, fewer bounds latency and memory. */
+  /** Readings per write transaction: more amortises statement cost, fewer bounds latency and memory. */
   WRITER_MAX_BATCH_ROWS: envInt(20_000, 1, 1_000_000),
   /** Longest a received batch waits for more before it is written. */
   WRITER_FLUSH_INTERVAL_MS: envInt(50, 1, 60_000),
   /** JetStream messages fetched ahead of the writer. */
   WRITER_PREFETCH: envInt(2_000, 1, 100_000),
-  /** INSERT transactions in flight at once per writer. */
-  WRITER_CONCURRENCY: envInt(2, 1, 32),
+  /** Write transactions in flight at once per writer: three keep two cores busy (docs/performance.md). */
+  WRITER_CONCURRENCY: envInt(3, 1, 32),
 });
 
 export type WriterConfig = Readonly<z.output<typeof writerEnv>>;
