@@ -2,4 +2,5 @@ export { createSimulatorApp, type SimulatorApp, type SimulatorDeps } from "./app
 export { loadSimulatorConfig, type SimulatorConfig, simulatorEnv } from "./config.ts";
 export { Fleet, type FleetOptions } from "./fleet.ts";
 export type { FleetSummary } from "./fleet-stats.ts";
+export { DEVICE_KINDS, type DeviceKind, type SensorSpec } from "./sensor-profiles.ts";
 export { type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";
