@@ -10,7 +10,7 @@ variable "SOURCE" { default = "unknown" }
 variable "PLATFORMS" { default = "linux/amd64,linux/arm64" }
 
 group "default" {
-  targets = ["receiver", "writer", "query", "simulator", "cli"]
+  targets = ["receiver", "writer", "query", "maintainer", "simulator", "cli"]
 }
 
 target "_common" {
@@ -41,6 +41,12 @@ target "query" {
   inherits = ["_common"]
   args     = { SERVICE = "query" }
   tags     = ["${REGISTRY}/vigil-query:${TAG}"]
+}
+
+target "maintainer" {
+  inherits = ["_common"]
+  args     = { SERVICE = "maintainer" }
+  tags     = ["${REGISTRY}/vigil-maintainer:${TAG}"]
 }
 
 target "simulator" {

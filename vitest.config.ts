@@ -1,6 +1,13 @@
 import { defineConfig } from "vitest/config";
 
-const sources = ["packages/*/src/**", "services/*/src/**", "simulator/src/**", "bench/src/**", "e2e/src/**"];
+const sources = [
+  "packages/*/src/**",
+  "services/*/src/**",
+  "simulator/src/**",
+  "bench/src/**",
+  "e2e/src/**",
+  "load-tests/src/**",
+];
 
 export default defineConfig({
   test: {

@@ -20,19 +20,39 @@ describe("Dockerfile", () => {
     expect(r.status).toBe(0);
   });
 
-  it("has a stage per image with tini as PID 1, running the service's entry point", () => {
+  it("has a stage per image with tini as PID 1, running the service's entry point (tracing loaded first)", () => {
     for (const [service, main] of Object.entries({
       receiver: "services/receiver/src/main.ts",
       writer: "services/writer/src/main.ts",
       query: "services/query/src/main.ts",
+      maintainer: "services/maintainer/src/main.ts",
       simulator: "simulator/src/main.ts",
       cli: "packages/cli/src/main.ts",
     })) {
       const stage = text.split(/^FROM /m).find((s) => s.includes(`AS service-${service}\n`));
       expect(stage, service).toBeDefined();
-      expect(stage).toContain(`ENTRYPOINT ["/usr/bin/tini", "--", "node", "${main}"]`);
+      const node = service === "cli" ? "" : `"--import", "@vigil/telemetry/register", `;
+      expect(stage).toContain(`ENTRYPOINT ["/usr/bin/tini", "--", "node", ${node}"${main}"]`);
       expect(existsSync(join(repoRoot, main)), main).toBe(true);
-      expect(stage).toMatch(/HEALTHCHECK/);
+      // Long-running services are checked on their health endpoint; the simulator and the CLI are not servers.
+      if (service === "simulator" || service === "cli") expect(stage).toMatch(/^HEALTHCHECK NONE$/m);
+      else expect(stage).toMatch(/^HEALTHCHECK .*\n\s+CMD \["node", "docker\/healthcheck.ts", "(grpc|http)"/m);
+    }
+  });
+
+  it("health-checks each service on the port its configuration says", async () => {
+    const { status } = spawnSync(process.execPath, [join(repoRoot, "docker/healthcheck.ts"), "http"], {
+      encoding: "utf8",
+    });
+    expect(status).toBe(2);
+    for (const [service, variable, port] of [
+      ["query", "QUERY_PORT", "8080"],
+      ["writer", "WRITER_OPS_PORT", "9102"],
+      ["maintainer", "MAINTAINER_OPS_PORT", "9103"],
+    ]) {
+      const stage = text.split(/^FROM /m).find((s) => s.includes(`AS service-${service}\n`))!;
+      expect(stage).toContain(`"http", "${variable}", "${port}"]`);
+      expect(stage).toContain(`EXPOSE ${port}`);
     }
   });
 

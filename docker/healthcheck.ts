@@ -1,13 +1,14 @@
 /**
  * The images' HEALTHCHECK (Docker and Compose; Kubernetes uses the chart's
  * probes instead). `grpc`: the receiver's grpc.health.v1 overall status on
- * RECEIVER_PORT; `http`: the query service's /healthz on QUERY_PORT. Exits 0
- * when healthy, 1 otherwise. Raw protobuf bytes keep it to grpc-js alone,
+ * RECEIVER_PORT; `http <PORT_VARIABLE> <default>`: GET /healthz on the port
+ * that variable names (QUERY_PORT, WRITER_OPS_PORT, MAINTAINER_OPS_PORT).
+ * Exits 0 when healthy, 1 otherwise. Raw protobuf bytes keep it to grpc-js alone,
  * imported only for `grpc`: the query image does not have it.
  */
 
 const TIMEOUT_MS = 3_000;
-const kind = process.argv[2];
+const [kind, portVariable, defaultPort] = process.argv.slice(2);
 
 async function grpcHealthy(port: string): Promise<boolean> {
   const { credentials, makeGenericClientConstructor } = await import("@grpc/grpc-js");
@@ -47,15 +48,15 @@ async function httpHealthy(port: string): Promise<boolean> {
   return res.ok;
 }
 
-const { RECEIVER_PORT, QUERY_PORT } = process.env;
-const checks: Record<string, () => Promise<boolean>> = {
+const { RECEIVER_PORT } = process.env;
+const checks: Record<string, (() => Promise<boolean>) | undefined> = {
   grpc: () => grpcHealthy(RECEIVER_PORT || "50051"),
-  http: () => httpHealthy(QUERY_PORT || "8080"),
+  http: portVariable && defaultPort ? () => httpHealthy(process.env[portVariable] || defaultPort) : undefined,
 };
 
 const check = kind ? checks[kind] : undefined;
 if (!check) {
-  process.stderr.write("usage: healthcheck.ts grpc|http\n");
+  process.stderr.write("usage: healthcheck.ts grpc | healthcheck.ts http <PORT_VARIABLE> <default port>\n");
   process.exit(2);
 }
 const healthy = await check().catch((err: Error) => {

@@ -3,9 +3,9 @@
 # PostgreSQL from the distribution, nats-server built at a pinned version
 # (scripts/install-tools.sh; Debian's older package as a fallback), and the
 # chart checks' tools: helm, kubeconform and the Kubernetes API schemas
-# (required), hadolint (best effort: its test skips with a reason without it);
-# and the S3-compatible versitygw built at a pinned version (no fallback: the archive
-# tests need it).
+# (required), k6 for the load smoke test (required), hadolint (best effort: its test skips
+# with a reason without it); and the S3-compatible versitygw built at a pinned version (no
+# fallback: the archive tests need it).
 # Idempotent; prints what it installs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +38,9 @@ fi
 
 # The chart tests run with `npm test` wherever these install; CI must not skip them.
 "$root/scripts/install-tools.sh" helm kubeconform kube-schemas >/dev/null
+
+# k6 for the load smoke test (load-tests/src/load-smoke.int.test.ts, `npm run load:smoke`).
+"$root/scripts/install-tools.sh" k6 >/dev/null
 
 if ! "$root/scripts/install-tools.sh" hadolint >/dev/null; then
   echo "ensure-test-deps: hadolint could not be installed; the Dockerfile lint test will be skipped" >&2

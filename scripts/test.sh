@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite on a fresh machine. Installs PostgreSQL and
 # nats-server when missing, checks generated code, types and lint, runs
-# unit and integration tests (vitest starts private servers on free ports),
+# unit and integration tests (vitest starts private servers on free ports;
+# the k6 load smoke is one of them),
 # and ends with one summary line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ generated_is_fresh() {
   return $rc
 }
 
-check "test dependencies (PostgreSQL, nats-server, versitygw, helm, kubeconform)" scripts/ensure-test-deps.sh
+check "test dependencies (PostgreSQL, nats-server, versitygw, k6, helm, kubeconform)" scripts/ensure-test-deps.sh
 check "lockfile lists every platform package (npm ci)" node scripts/complete-lockfile.mjs --check
 check "protos lint clean and generated code fresh" generated_is_fresh
 check "typecheck" tsc -p .

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { maintainerEnv } from "@vigil/maintainer";
 import { queryEnv } from "@vigil/query";
 import { receiverEnv } from "@vigil/receiver";
 import { simulatorEnv } from "@vigil/simulator";
@@ -15,14 +16,21 @@ import { chartDir, ciValuesFiles, find, helmBin, type Manifest, podSpec, render 
  * chart from other values (URLs, ports, wiring). A variable added to a schema
  * fails these tests until the chart sets it; values.schema.json then gives it
  * the same type and bounds as the service. Besides the schema's variables a
- * container may carry only the OpenTelemetry SDK's standard OTEL_* variables.
+ * container may carry only the OpenTelemetry SDK's standard OTEL_* variables,
+ * and the maintainer the AWS SDK's standard credential variables (from a
+ * Secret only), which @vigil/archive leaves to the SDK's default chain.
  */
 const services = {
   receiver: receiverEnv,
   writer: writerEnv,
   query: queryEnv,
+  maintainer: maintainerEnv,
   simulator: simulatorEnv,
 } as const;
+
+const awsCredentials = new Set(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]);
+const sdkVariable = (component: string, name: string) =>
+  name.startsWith("OTEL_") || (component === "maintainer" && awsCredentials.has(name));
 
 type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
 
@@ -39,11 +47,15 @@ describe.skipIf(!helmBin)("chart ↔ service settings", () => {
     for (const [component, schema] of Object.entries(services)) {
       it(`sets every variable ${component} reads, and nothing else`, (ctx) => {
         const env = envOf(manifests, component);
-        if (!env) return ctx.skip(); // the simulator is off in this file
+        if (!env) return ctx.skip(); // the simulator (or the maintainer) is off in this file
         const set = env.map((e) => e.name);
         expect(new Set(set).size, "a variable set twice").toBe(set.length);
-        const chartOnly = set.filter((n) => !n.startsWith("OTEL_"));
+        const chartOnly = set.filter((n) => !sdkVariable(component, n));
         expect(chartOnly.sort()).toEqual(Object.keys(schema.shape).sort());
+        for (const e of env.filter((x) => awsCredentials.has(x.name))) {
+          expect(e.value, `${e.name} comes from a Secret`).toBeUndefined();
+          expect(e.valueFrom?.secretKeyRef?.name, e.name).toBeTruthy();
+        }
       });
 
       it(`gives ${component} values its configuration accepts`, (ctx) => {
@@ -67,21 +79,35 @@ describe.skipIf(!helmBin)("chart ↔ service settings", () => {
     const nats = (c: string) => envOf(manifests, c)!.filter((e) => e.name.startsWith("NATS_"));
     expect(nats("receiver")).toEqual(nats("writer"));
   });
+
+  it("configures retention once: readings.config reaches the receiver, the query service and the maintainer", () => {
+    const manifests = render("default-values.yaml", { "readings.config.READINGS_RETENTION_MS": "63072000000" });
+    for (const c of ["receiver", "query", "maintainer"]) {
+      const retention = envOf(manifests, c)!.find((e) => e.name === "READINGS_RETENTION_MS");
+      expect(retention?.value, c).toBe("63072000000");
+    }
+  });
 });
 
 describe("values.schema.json ↔ service settings", () => {
   const schema = JSON.parse(readFileSync(join(chartDir, "values.schema.json"), "utf8"));
+  const readings = schema.properties.readings.properties.config.properties;
   const configs: Array<[string, Record<string, JsonProp>, z.ZodObject]> = [
     ["jetstream.config", schema.properties.jetstream.properties.config.properties, receiverEnv],
-    ["readings.config", schema.properties.readings.properties.config.properties, receiverEnv],
+    ["readings.config", readings, receiverEnv],
     ["receiver.config", schema.properties.receiver.properties.config.properties, receiverEnv],
     ["writer.config", schema.properties.writer.properties.config.properties, writerEnv],
     ["query.config", schema.properties.query.properties.config.properties, queryEnv],
+    ["maintainer.config", schema.properties.maintainer.properties.config.properties, maintainerEnv],
     ["simulator.config", schema.properties.simulator.properties.config.properties, simulatorEnv],
+  ];
+  // The maintainer reads one of the shared reading rules: its bounds must be the maintainer's too.
+  const shared: Array<[string, Record<string, JsonProp>, z.ZodObject]> = [
+    ["readings.config (maintainer)", { READINGS_RETENTION_MS: readings.READINGS_RETENTION_MS }, maintainerEnv],
   ];
   type JsonProp = { type: string; minimum?: number; maximum?: number; enum?: string[]; pattern?: string };
 
-  it.each(configs)("%s has the bounds and choices the service enforces", (_, props, service) => {
+  it.each([...configs, ...shared])("%s has the bounds and choices the service enforces", (_, props, service) => {
     for (const [name, prop] of Object.entries(props)) {
       const field = service.shape[name] as z.ZodType | undefined;
       expect(field, `${name} is read by the service`).toBeDefined();

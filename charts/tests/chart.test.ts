@@ -31,7 +31,18 @@ if (!helmBin) {
 }
 
 const chart = `${repoRoot}/charts/vigil`;
-const vigilComponents = ["receiver", "writer", "query", "simulator", "migrations", "test"];
+const vigilComponents = ["receiver", "writer", "query", "maintainer", "simulator", "migrations", "test"];
+const awsCredentials = new Set(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]);
+
+/** Where each ci/ file's archive object store is, when not outside the cluster (AWS S3). */
+const objectStores: Record<string, Endpoint> = {
+  "archive-s3-values.yaml": { pod: { "app.kubernetes.io/name": "minio" } },
+};
+
+/** A container's plain env values by name. */
+function envValues(c: { env?: Array<{ name: string; value?: string }> }): Record<string, string | undefined> {
+  return Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+}
 
 // biome-ignore lint/suspicious/noExplicitAny: rendered containers are checked field by field
 function containers(m: Manifest): any[] {
@@ -94,7 +105,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       }
     });
 
-    it("probes the receiver over gRPC health and the query service over /readyz and /healthz", () => {
+    it("probes the receiver over gRPC health, the others over /readyz and /healthz", () => {
       const receiver = podSpec(get(manifests, "Deployment", "receiver")).containers[0];
       for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
         expect(receiver[probe]?.grpc?.port, probe).toBe(50051);
@@ -103,11 +114,41 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       const query = podSpec(get(manifests, "Deployment", "query")).containers[0];
       expect(query.readinessProbe.httpGet).toMatchObject({ path: "/readyz", port: "http" });
       expect(query.livenessProbe.httpGet).toMatchObject({ path: "/healthz", port: "http" });
+      for (const component of ["writer", "maintainer"]) {
+        const d = find(manifests, "Deployment", component);
+        if (!d) continue; // the maintainer is off in ci/simulator-values.yaml
+        const c = podSpec(d).containers[0];
+        expect(c.readinessProbe.httpGet, component).toMatchObject({ path: "/readyz", port: "metrics" });
+        expect(c.livenessProbe.httpGet, component).toMatchObject({ path: "/healthz", port: "metrics" });
+        const opsPort = c.env.find((e: { name: string }) => e.name === `${component.toUpperCase()}_OPS_PORT`).value;
+        expect(c.ports).toEqual([{ name: "metrics", containerPort: Number(opsPort), protocol: "TCP" }]);
+      }
       for (const sts of manifests.filter((m) => m.kind === "StatefulSet")) {
         const c = podSpec(sts).containers[0];
         expect(c.readinessProbe, sts.metadata.name).toBeDefined();
         expect(c.livenessProbe, sts.metadata.name).toBeDefined();
       }
+    });
+
+    it("runs the maintainer as a worker: no Service traffic, /tmp sized for the archive", (ctx) => {
+      const d = find(manifests, "Deployment", "maintainer");
+      if (!d) return ctx.skip(); // maintainer.enabled=false (ci/simulator-values.yaml)
+      const pod = podSpec(d);
+      const c = pod.containers[0];
+      expect(c.args).toBeUndefined(); // the image's entry point: services/maintainer/src/main.ts
+      expect(c.ports?.map((p: { name: string }) => p.name)).toEqual(["metrics"]);
+      expect(find(manifests, "HorizontalPodAutoscaler", "maintainer"), "no autoscaler").toBeUndefined();
+      expect(find(manifests, "PodDisruptionBudget", "maintainer"), "no budget to block drains").toBeUndefined();
+      // runService gives a run in progress 25 s after SIGTERM.
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(25);
+      // The archive writes its Parquet export and the copy it verifies under os.tmpdir().
+      const tmp = c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === "/tmp");
+      const volume = pod.volumes.find((v: { name: string }) => v.name === tmp.name);
+      const size = volume.emptyDir?.sizeLimit ?? volume.ephemeral?.volumeClaimTemplate.spec.resources.requests.storage;
+      expect(String(size)).toMatch(/^[0-9]+Gi$/);
+      // Its own ServiceAccount unless the release makes none: a cloud identity for the archive stays with it.
+      const sa = manifests.find((m) => m.kind === "ServiceAccount" && m.metadata.name === pod.serviceAccountName);
+      if (find(manifests, "ServiceAccount", "serviceaccount")) expect(component(sa!)).toBe("maintainer");
     });
 
     it("drains receivers inside the grace period, after a preStop pause, one new pod up before an old one goes", () => {
@@ -184,6 +225,10 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
           for (const e of c.env ?? []) {
             if (e.name === "DATABASE_URL" && e.value === undefined) {
               expect(e.valueFrom?.secretKeyRef?.name, `${m.metadata.name}/${c.name}`).toBeTruthy();
+            }
+            if (awsCredentials.has(e.name)) {
+              expect(e.value, `${m.metadata.name}/${c.name}/${e.name}`).toBeUndefined();
+              expect(e.valueFrom?.secretKeyRef?.name, `${m.metadata.name}/${c.name}/${e.name}`).toBeTruthy();
             }
             // A URL with credentials (user:password@) only ever arrives from a Secret.
             expect(String(e.value ?? ""), `${m.metadata.name}/${c.name}/${e.name}`).not.toMatch(
@@ -263,6 +308,30 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
         expect(flow(pod(c), db, dbPort), `${c} → database`).not.toBe(false);
       }
       expect(flow(pod("simulator"), pod("receiver"), 50051), "simulator → receiver").not.toBe(false);
+      const maintainer = pod("maintainer");
+      if (maintainer) {
+        expect(flow(maintainer, db, dbPort), "maintainer → database").toBe(true);
+        const env = envValues(podSpec(get(manifests, "Deployment", "maintainer")).containers[0]);
+        const store = objectStores[file] ?? outside;
+        if (env.ARCHIVE_URL?.startsWith("s3://")) {
+          const endpoint = env.ARCHIVE_S3_ENDPOINT ? new URL(env.ARCHIVE_S3_ENDPOINT) : undefined;
+          const port = Number(endpoint?.port || (endpoint?.protocol === "http:" ? 80 : 443));
+          expect(flow(maintainer, store, port), "maintainer → object store").toBe(true);
+          expect(flow(maintainer, store, dbPort + 1), "maintainer → object store, another port").toBe(false);
+        } else {
+          expect(flow(maintainer, outside, 443), "maintainer → anywhere, without an S3 archive").toBe(false);
+        }
+        // Not the cluster's own pods on the object store's port (the API server, webhooks, other apps).
+        expect(flow(maintainer, pod("query"), 443), "maintainer → in-cluster pods on 443").toBe(false);
+        expect(flow(maintainer, nats, 4222), "maintainer → NATS").toBe(false);
+        expect(flow(maintainer, pod("receiver"), 50051), "maintainer → receiver").toBe(false);
+        for (const from of [outside, pod("query"), pod("receiver"), pod("writer")]) {
+          expect(flow(from, maintainer, 8080), "nothing → maintainer").toBe(false);
+          expect(flow(from, maintainer, 443), "nothing → maintainer").toBe(false);
+        }
+        if (pod("otel-collector"))
+          expect(flow(maintainer, pod("otel-collector"), 4318), "maintainer → OTLP").toBe(true);
+      }
       expect(flow(pod("test"), pod("receiver"), 50051), "helm test → receiver").toBe(true);
       expect(flow(pod("test"), pod("query"), 8080), "helm test → query").toBe(true);
       for (const c of vigilComponents) expect(flow(pod(c), dns, 53), `${c} → DNS`).not.toBe(false);
@@ -306,6 +375,34 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(notes).toContain("helm test rel -n vigil");
       const overrides = notes.match(/--overrides='(.*)'/)?.[1];
       expect(JSON.parse(overrides!).spec.containers[0].env[0].valueFrom.secretKeyRef.name).toBeTruthy();
+
+      // The maintainer: where its runs are logged, and what an unset archive means for retention.
+      const maintainer = find(manifests, "Deployment", "maintainer");
+      if (!maintainer) {
+        expect(notes).toMatch(/maintainer.enabled=false: .* neither archived nor dropped/s);
+        return;
+      }
+      expect(notes).toContain(`logs deploy/${maintainer.metadata.name}`);
+      const env = envValues(podSpec(maintainer).containers[0]);
+      if (!env.ARCHIVE_URL) {
+        expect(notes).toMatch(/ARCHIVE_URL is not set, so nothing is archived and NOTHING IS DROPPED/);
+        expect(notes).not.toContain("vigil-archive-list");
+        return;
+      }
+      // `vigil archive list` in a pod with the maintainer's identity, network access and settings.
+      const listPod = JSON.parse(notes.match(/run vigil-archive-list .*\n\s*--overrides='(.*)'/)![1]!);
+      expect(listPod.metadata.labels).toEqual(maintainer.spec.selector.matchLabels);
+      expect(listPod.spec.serviceAccountName).toBe(podSpec(maintainer).serviceAccountName);
+      const cli = listPod.spec.containers[0];
+      expect(cli.args).toEqual(["archive", "list"]);
+      expect(cli.securityContext.readOnlyRootFilesystem).toBe(true);
+      const listEnv = envValues(cli);
+      for (const k of ["ARCHIVE_URL", "ARCHIVE_S3_ENDPOINT", "ARCHIVE_S3_REGION", "ARCHIVE_S3_FORCE_PATH_STYLE"]) {
+        expect(listEnv[k], k).toBe(env[k]);
+      }
+      const secretRefs = (c: { env: Array<{ name: string; valueFrom?: unknown }> }) =>
+        c.env.filter((e) => e.valueFrom).map((e) => [e.name, e.valueFrom]);
+      expect(secretRefs(cli)).toEqual(secretRefs(podSpec(maintainer).containers[0]));
     });
 
     it("validates against the Kubernetes 1.37 API and the ServiceMonitor CRD with kubeconform", (ctx) => {
@@ -377,6 +474,93 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(renderError(undefined, { ...base, "natsCluster.replicas": "2" })).toMatch(/replicas/);
     });
 
+    it("refuses maintainer settings the maintainer would refuse at start, or that would lose the archive", () => {
+      expect(renderError(undefined, { ...base, "maintainer.config.AGGREGATES_1H_RETENTION_MS": "86400000" })).toMatch(
+        /maintainer.config.AGGREGATES_1H_RETENTION_MS \(86400000\) must be at least readings.config.READINGS_RETENTION_MS/,
+      );
+      // Raising retention alone runs into the aggregates' default of 730 days.
+      expect(
+        renderError(undefined, { ...base, "readings.config.READINGS_RETENTION_MS": String(800 * 86_400_000) }),
+      ).toMatch(/AGGREGATES_1M_RETENTION_MS .* must be at least/);
+      expect(renderError(undefined, { ...base, "maintainer.config.ARCHIVE_URL": "gs://bucket" })).toMatch(
+        /ARCHIVE_URL must be s3:\/\/bucket\[\/prefix\] or file:<dir>/,
+      );
+      expect(renderError(undefined, { ...base, "maintainer.config.ARCHIVE_URL": "file:/tmp/archive" })).toMatch(
+        /needs maintainer.archive.existingClaim/,
+      );
+      expect(
+        renderError(undefined, {
+          ...base,
+          "maintainer.config.ARCHIVE_URL": "file:/tmp/archive",
+          "maintainer.archive.existingClaim": "vigil-archive",
+        }),
+      ).toMatch(/is not on the archive volume: use file:\/archive/);
+      expect(renderError(undefined, { ...base, "maintainer.config.ARCHIVE_S3_ENDPOINT": "minio:9000" })).toMatch(
+        /ARCHIVE_S3_ENDPOINT must be an http\(s\):\/\/host\[:port\] URL/,
+      );
+      expect(renderError(undefined, { ...base, "maintainer.config.MAINTAINER_INTERVAL_MS": "999" })).toMatch(
+        /MAINTAINER_INTERVAL_MS/,
+      );
+      expect(renderError(undefined, { ...base, "maintainer.scratch.type": "hostPath" })).toMatch(/scratch/);
+    });
+
+    it("archives to a directory only on a PersistentVolumeClaim, and lets go of it before a new pod starts", () => {
+      const manifests = render(undefined, {
+        ...base,
+        "maintainer.config.ARCHIVE_URL": "file:///archive/vigil",
+        "maintainer.archive.existingClaim": "vigil-archive",
+      });
+      const d = get(manifests, "Deployment", "maintainer");
+      const pod = podSpec(d);
+      expect(pod.containers[0].volumeMounts).toContainEqual({ name: "archive", mountPath: "/archive" });
+      expect(pod.volumes).toContainEqual({ name: "archive", persistentVolumeClaim: { claimName: "vigil-archive" } });
+      expect(d.spec.strategy).toEqual({ type: "Recreate" });
+      // No object store to reach: no egress beyond DNS and the database.
+      const policy = get(manifests, "NetworkPolicy", "maintainer");
+      expect(policy.spec.egress.map((r: { ports: Array<{ port: number }> }) => r.ports[0]!.port)).toEqual([53, 5432]);
+    });
+
+    it("gives S3 credentials to the maintainer alone: keys from a Secret, or a cloud identity on its own ServiceAccount", () => {
+      const keys = render(undefined, {
+        ...base,
+        "maintainer.config.ARCHIVE_URL": "s3://bucket/vigil",
+        "maintainer.archive.credentialsSecret": "vigil-s3",
+        "maintainer.archive.sessionTokenKey": "",
+      });
+      const env = podSpec(get(keys, "Deployment", "maintainer")).containers[0].env;
+      expect(env.filter((e: { name: string }) => e.name.startsWith("AWS_"))).toEqual([
+        { name: "AWS_ACCESS_KEY_ID", valueFrom: { secretKeyRef: { name: "vigil-s3", key: "AWS_ACCESS_KEY_ID" } } },
+        {
+          name: "AWS_SECRET_ACCESS_KEY",
+          valueFrom: { secretKeyRef: { name: "vigil-s3", key: "AWS_SECRET_ACCESS_KEY" } },
+        },
+      ]);
+      for (const c of ["receiver", "writer", "query"]) {
+        const other = podSpec(get(keys, "Deployment", c)).containers[0].env;
+        expect(
+          other.some((e: { name: string }) => e.name.startsWith("AWS_")),
+          c,
+        ).toBe(false);
+      }
+      const irsa = render("production-values.yaml");
+      const pod = podSpec(get(irsa, "Deployment", "maintainer"));
+      const sa = irsa.find((m) => m.kind === "ServiceAccount" && m.metadata.name === pod.serviceAccountName)!;
+      expect(sa.metadata.annotations?.["eks.amazonaws.com/role-arn"]).toMatch(/^arn:aws:iam::/);
+      expect(podSpec(get(irsa, "Deployment", "writer")).serviceAccountName).not.toBe(pod.serviceAccountName);
+      // The webhook mounts its own audience-bound token; the Kubernetes API token stays out.
+      expect(pod.automountServiceAccountToken).toBe(false);
+    });
+
+    it("keeps every other pod of the release away from the object store", () => {
+      const manifests = render("archive-s3-values.yaml");
+      const policies = manifests.filter((m) => m.kind === "NetworkPolicy");
+      const store: Endpoint = { pod: { "app.kubernetes.io/name": "minio" } };
+      for (const c of ["receiver", "writer", "query", "migrations"]) {
+        const from = { pod: podLabels(manifests.find((m) => workloadKinds.has(m.kind) && component(m) === c)!) };
+        expect(allowed(policies, from, store, 9000), `${c} → object store`).toBe(false);
+      }
+    });
+
     it("signs access tokens with one key for every query replica: the chart's own Secret, or the operator's", () => {
       const own = render(undefined, base);
       const secret = own.find((m) => m.kind === "Secret" && m.metadata.name.endsWith("jwt-keys"));
@@ -399,6 +583,10 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
     });
 
     it("prints large numbers as integers, not in exponent notation", () => {
+      const maintainer = podSpec(get(render(undefined, base), "Deployment", "maintainer")).containers[0].env;
+      expect(maintainer.find((e: { name: string }) => e.name === "AGGREGATES_1H_RETENTION_MS").value).toBe(
+        "315360000000",
+      );
       const manifests = render(undefined, { ...base, "jetstream.config.NATS_STREAM_MAX_BYTES": "107374182400" });
       const env = podSpec(get(manifests, "Deployment", "writer")).containers[0].env;
       expect(env.find((e: { name: string }) => e.name === "NATS_STREAM_MAX_BYTES").value).toBe("107374182400");
@@ -422,6 +610,21 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       const manifests = render(undefined, { ...base, "image.tag": "8898926", "writer.image.tag": "0123456" });
       expect(podSpec(get(manifests, "Deployment", "receiver")).containers[0].image).toBe("vigil-receiver:8898926");
       expect(podSpec(get(manifests, "Deployment", "writer")).containers[0].image).toBe("vigil-writer:0123456");
+    });
+
+    it("traces every service to the configured endpoint at the configured ratio, and none without one", () => {
+      const traced = render("production-values.yaml", { "telemetry.sampleRatio": "0.25" });
+      for (const component of ["receiver", "writer", "query", "maintainer"]) {
+        const env = envValues(podSpec(get(traced, "Deployment", component)).containers[0]);
+        expect(env, component).toMatchObject({
+          OTEL_SERVICE_NAME: `vigil-${component}`,
+          OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector.observability:4318",
+          OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+          OTEL_TRACES_SAMPLER_ARG: "0.25",
+        });
+      }
+      const untraced = envValues(podSpec(get(render(undefined, base), "Deployment", "receiver")).containers[0]);
+      expect(Object.keys(untraced).filter((k) => k.startsWith("OTEL_"))).toEqual([]);
     });
 
     it("ships a Grafana dashboard that parses and queries the release's pods", () => {

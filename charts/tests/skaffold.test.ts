@@ -19,7 +19,7 @@ function run(args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** skaffold.yaml parses, and each profile renders the chart with the five images it builds (no Docker needed). */
+/** skaffold.yaml parses, and each profile renders the chart with the six images it builds (no Docker needed). */
 describe.skipIf(!skaffold || !helmBin)("skaffold.yaml", () => {
   it.each(["dev", "ci"])("profile %s renders the chart with the images skaffold builds", (profile) => {
     const diagnose = run(["diagnose", "--yaml-only", "-p", profile]);
@@ -35,7 +35,14 @@ describe.skipIf(!skaffold || !helmBin)("skaffold.yaml", () => {
           return [...(spec.initContainers ?? []), ...spec.containers].map((c: { image: string }) => c.image);
         }),
     );
-    for (const name of ["vigil-receiver", "vigil-writer", "vigil-query", "vigil-simulator", "vigil-cli"]) {
+    for (const name of [
+      "vigil-receiver",
+      "vigil-writer",
+      "vigil-query",
+      "vigil-maintainer",
+      "vigil-simulator",
+      "vigil-cli",
+    ]) {
       expect(
         [...images].some((i) => i.startsWith(`${name}:`)),
         name,

@@ -65,12 +65,16 @@ describe("deployment checks", () => {
     expect(result.query.listReadings).toEqual({ httpStatus: 401, connectCode: "unauthenticated" });
   });
 
-  it("the image healthcheck reports the receiver and the query service healthy, and a closed port not", async () => {
+  it("the image healthcheck reports the services healthy, and a closed port not", async () => {
     const script = join(repoRoot, "docker/healthcheck.ts");
     expect((await run([script, "grpc"], { RECEIVER_PORT: String(pipeline.receiver.port) })).code).toBe(0);
-    expect((await run([script, "http"], { QUERY_PORT: String(pipeline.query.port) })).code).toBe(0);
+    const query = [script, "http", "QUERY_PORT", "8080"];
+    expect((await run(query, { QUERY_PORT: String(pipeline.query.port) })).code).toBe(0);
+    const writer = [script, "http", "WRITER_OPS_PORT", "9102"];
+    expect((await run(writer, { WRITER_OPS_PORT: String(pipeline.writer.opsPort) })).code).toBe(0);
     const closed = String(await freePort());
     expect((await run([script, "grpc"], { RECEIVER_PORT: closed })).code).toBe(1);
-    expect((await run([script, "http"], { QUERY_PORT: closed })).code).toBe(1);
+    expect((await run(query, { QUERY_PORT: closed })).code).toBe(1);
+    expect((await run(writer, { WRITER_OPS_PORT: closed })).code).toBe(1);
   });
 });

@@ -49,6 +49,9 @@ describe("faults", () => {
       NATS_URL: nats.url,
       LOG_LEVEL: "info",
       RECEIVER_HOST: "127.0.0.1",
+      RECEIVER_OPS_PORT: "0",
+      WRITER_OPS_PORT: "0",
+      WRITER_OPS_HOST: "127.0.0.1",
       // A killed writer's batches come back quickly.
       NATS_ACK_WAIT_MS: "2000",
       RECEIVER_DRAIN_TIMEOUT_MS: "5000",

@@ -48,6 +48,9 @@ export async function startPipeline(options: {
     RECEIVER_HOST: "127.0.0.1",
     QUERY_PORT: "0",
     QUERY_HOST: "127.0.0.1",
+    RECEIVER_OPS_PORT: "0",
+    WRITER_OPS_PORT: "0",
+    WRITER_OPS_HOST: "127.0.0.1",
     AUTH_BOOTSTRAP_ADMIN_USERNAME: "admin",
     AUTH_BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
     // Tests sign in often and fast.

@@ -2,7 +2,7 @@ import { Code, type ConnectError, createClient, type Interceptor } from "@connec
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { sql } from "@vigil/db";
 import { AuditService, Order, ReadingService } from "@vigil/proto";
-import { createTestDatabase, waitFor } from "@vigil/testkit";
+import { createTestDatabase } from "@vigil/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
 import { openRawStream, testBatch } from "./raw-stream.ts";

@@ -1,11 +1,13 @@
 import { writeFileSync } from "node:fs";
 import { openDatabase } from "@vigil/db";
-import { createDevice } from "@vigil/devices";
 import type { App, Logger } from "@vigil/runtime";
 import type { SimulatorConfig } from "./config.ts";
+import { type ControlServer, type FleetControl, startControlServer } from "./control-service.ts";
 import { readDevicesFile } from "./devices-file.ts";
 import { Fleet } from "./fleet.ts";
 import type { FleetSummary } from "./fleet-stats.ts";
+import { provisionDevices } from "./provision.ts";
+import { parseShard, type Shard, selectShard, shardNumbers } from "./shard.ts";
 import type { DeviceIdentity } from "./simulated-device.ts";
 
 export interface SimulatorDeps {
@@ -14,32 +16,51 @@ export interface SimulatorDeps {
   devices?: DeviceIdentity[];
   /** Where the final summary goes as one JSON line. */
   printSummary?: (summary: FleetSummary) => void;
+  /** Serve the control API (SimulatorService); default true. The quick start embeds a fleet without it. */
+  control?: boolean;
 }
 
 export interface SimulatorApp extends App {
   readonly fleet: Fleet | undefined;
+  /** The control API's port once started; undefined without it. */
+  readonly controlPort: number | undefined;
   summary(): FleetSummary | undefined;
 }
 
-/** Runs a fleet of simulated devices against a receiver. */
+/**
+ * Runs this process's shard of a fleet of simulated devices against a
+ * receiver, with the control API (start, stop, interval, summary) beside it.
+ */
 export function createSimulatorApp(config: SimulatorConfig, deps: SimulatorDeps): SimulatorApp {
   const log = deps.logger;
+  const shard = parseShard(config.SIMULATOR_SHARD)!;
   let fleet: Fleet | undefined;
+  let control: ControlServer | undefined;
   let progress: NodeJS.Timeout | undefined;
   let finish: (() => void) | undefined;
   const finished = config.SIMULATOR_DURATION_S > 0 ? new Promise<void>((r) => (finish = r)) : undefined;
 
+  /** This shard's devices: its share of the devices file (or given list), plus those it registers. */
   async function identities(): Promise<DeviceIdentity[]> {
-    if (deps.devices) return deps.devices;
-    const list = config.SIMULATOR_DEVICES_FILE ? readDevicesFile(config.SIMULATOR_DEVICES_FILE) : [];
-    if (config.SIMULATOR_PROVISION > 0) list.push(...(await provision(config)));
-    if (list.length === 0) throw new Error("no devices: pass --devices-file or --provision N with DATABASE_URL");
+    const given = deps.devices ?? (config.SIMULATOR_DEVICES_FILE ? readDevicesFile(config.SIMULATOR_DEVICES_FILE) : []);
+    const list = selectShard(given, shard);
+    if (config.SIMULATOR_PROVISION > 0) list.push(...(await provision(config, shard)));
+    if (list.length === 0) {
+      throw new Error(
+        given.length > 0
+          ? `shard ${config.SIMULATOR_SHARD} of ${given.length} devices is empty`
+          : "no devices: pass --devices-file or --provision N with DATABASE_URL",
+      );
+    }
     return list;
   }
 
   return {
     get fleet() {
       return fleet;
+    },
+    get controlPort() {
+      return control?.port;
     },
     finished,
     summary: () => fleet?.summary(),
@@ -54,9 +75,25 @@ export function createSimulatorApp(config: SimulatorConfig, deps: SimulatorDeps)
         clock: config.SIMULATOR_CLOCK,
         maxBatches: config.SIMULATOR_BATCHES,
       });
-      fleet.start();
-      log.info({ devices: fleet.devices.length, target: config.SIMULATOR_TARGET }, "simulator started");
       const running = fleet;
+      if (deps.control !== false) {
+        control = await startControlServer(fleetControl(running, config, shard), {
+          host: config.SIMULATOR_CONTROL_HOST,
+          port: config.SIMULATOR_CONTROL_PORT,
+          logger: log,
+        });
+      }
+      if (config.SIMULATOR_AUTOSTART) void running.start();
+      log.info(
+        {
+          devices: running.devices.length,
+          target: config.SIMULATOR_TARGET,
+          shard: config.SIMULATOR_SHARD,
+          autostart: config.SIMULATOR_AUTOSTART,
+          controlPort: control?.port,
+        },
+        "simulator started",
+      );
       progress = setInterval(() => log.info(running.summary(), "fleet progress"), 10_000);
       progress.unref();
       if (finish) setTimeout(finish, config.SIMULATOR_DURATION_S * 1000);
@@ -64,6 +101,7 @@ export function createSimulatorApp(config: SimulatorConfig, deps: SimulatorDeps)
 
     async stop() {
       clearInterval(progress);
+      await control?.close();
       await fleet?.stop();
       const summary = fleet?.summary();
       if (fleet && config.SIMULATOR_ACKED_FILE)
@@ -76,22 +114,35 @@ export function createSimulatorApp(config: SimulatorConfig, deps: SimulatorDeps)
   };
 }
 
-async function provision(config: SimulatorConfig): Promise<DeviceIdentity[]> {
+/** Registers this shard's part of CODE-1..N (all of them for 1/1), in bulk. */
+async function provision(config: SimulatorConfig, shard: Shard): Promise<DeviceIdentity[]> {
   if (!config.DATABASE_URL) throw new Error("--provision needs DATABASE_URL");
   const database = await openDatabase(config.DATABASE_URL);
   try {
-    const out: DeviceIdentity[] = [];
-    for (let n = 1; n <= config.SIMULATOR_PROVISION; n++) {
-      const { apiKey } = await createDevice(
-        { db: database.db, actor: "system:simulator" },
-        { code: config.SIMULATOR_CODE, number: n },
-      );
-      out.push({ code: config.SIMULATOR_CODE, number: n, apiKey });
-    }
-    return out;
+    return await provisionDevices(
+      database.db,
+      config.SIMULATOR_CODE,
+      shardNumbers(1, config.SIMULATOR_PROVISION, shard),
+    );
   } finally {
     await database.close();
   }
+}
+
+function fleetControl(fleet: Fleet, config: SimulatorConfig, shard: Shard): FleetControl {
+  return {
+    deviceCount: fleet.devices.length,
+    start: (devices) => fleet.start(devices),
+    stop: () => fleet.stop(),
+    setIntervalMs: (ms) => fleet.setIntervalMs(ms),
+    settings: () => ({
+      intervalMs: fleet.intervalMs,
+      batchSize: config.SIMULATOR_BATCH_SIZE,
+      devicesPerConnection: fleet.devicesPerConnection,
+      shard,
+    }),
+    summary: () => fleet.summary(),
+  };
 }
 
 function ackedByDevice(fleet: Fleet): Record<string, Array<[number, number]>> {

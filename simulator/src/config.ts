@@ -1,6 +1,11 @@
 import { parseArgs } from "node:util";
-import { envInt, envLogLevel, parseEnvConfig } from "@vigil/runtime";
+import { envBool, envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
 import { z } from "zod";
+import { parseShard } from "./shard.ts";
+
+/** Bounds of the time between batches, here and in SimulatorService/SetInterval. */
+export const INTERVAL_MS_MIN = 1;
+export const INTERVAL_MS_MAX = 3_600_000;
 
 /** Every setting of the simulator: environment variables, overridden by flags. */
 export const simulatorEnv = z.object({
@@ -15,7 +20,7 @@ export const simulatorEnv = z.object({
     .regex(/^[A-Z]{1,16}$/, "must be 1 to 16 capital letters")
     .default("SIM"),
   DATABASE_URL: z.string().optional(),
-  SIMULATOR_INTERVAL_MS: envInt(1_000, 1, 3_600_000),
+  SIMULATOR_INTERVAL_MS: envInt(1_000, INTERVAL_MS_MIN, INTERVAL_MS_MAX),
   SIMULATOR_BATCH_SIZE: envInt(10, 1, 10_000),
   SIMULATOR_MAX_BUFFERED_BATCHES: envInt(1_000, 1, 1_000_000),
   SIMULATOR_DEVICES_PER_CONNECTION: envInt(100, 1, 10_000),
@@ -26,6 +31,16 @@ export const simulatorEnv = z.object({
   SIMULATOR_BATCHES: envInt(0, 0, 1_000_000_000),
   /** On exit, write every acked batch as {"CODE-N": [[seq, readings], …]} to this file. */
   SIMULATOR_ACKED_FILE: z.string().optional(),
+  /** This process's part of the fleet, "i/n" (1-based): the devices at positions i-1, i-1+n, … by code and number. */
+  SIMULATOR_SHARD: z
+    .string()
+    .default("1/1")
+    .refine((v) => parseShard(v) !== undefined, "must be i/n with 1 <= i <= n <= 9999, such as 2/4"),
+  /** Start the devices at once; false waits for SimulatorService/Start. */
+  SIMULATOR_AUTOSTART: envBool(true),
+  /** Control API (vigil.simulator.v1.SimulatorService, Connect): listen address and port (0: a free port). */
+  SIMULATOR_CONTROL_HOST: z.string().default("127.0.0.1"),
+  SIMULATOR_CONTROL_PORT: envPort(8090),
   LOG_LEVEL: envLogLevel,
 });
 
@@ -44,12 +59,16 @@ const flags = {
   "duration-s": "SIMULATOR_DURATION_S",
   batches: "SIMULATOR_BATCHES",
   "acked-file": "SIMULATOR_ACKED_FILE",
+  shard: "SIMULATOR_SHARD",
+  autostart: "SIMULATOR_AUTOSTART",
+  "control-host": "SIMULATOR_CONTROL_HOST",
+  "control-port": "SIMULATOR_CONTROL_PORT",
 } as const;
 
 export const USAGE = `usage: vigil-simulator [flags]
   --target host:port            receiver address (SIMULATOR_TARGET, default 127.0.0.1:50051)
   --devices-file FILE           device keys as JSON, from \`vigil devices create\` (SIMULATOR_DEVICES_FILE)
-  --provision N --code CODE     register N devices CODE-1..N first; needs DATABASE_URL
+  --provision N --code CODE     register devices CODE-1..N first (with --shard, this shard's share); needs DATABASE_URL
   --interval-ms MS              time between batches (default 1000)
   --batch-size N                samples per sensor per batch (default 10)
   --max-buffered-batches N      unacked batches kept for resend per device (default 1000)
@@ -57,7 +76,11 @@ export const USAGE = `usage: vigil-simulator [flags]
   --clock realtime|fast         fast: send as fast as acks allow (benchmarks)
   --duration-s S                stop after S seconds (default: run until SIGINT)
   --batches N                   stop each device after N batches (default: no limit)
-  --acked-file FILE             on exit, write every acked batch per device to FILE (for loss checks)`;
+  --acked-file FILE             on exit, write every acked batch per device to FILE (for loss checks)
+  --shard i/n                   simulate only shard i of n of the fleet (default 1/1: all of it)
+  --autostart true|false        false: wait for SimulatorService/Start (default true)
+  --control-host HOST           control API address (SIMULATOR_CONTROL_HOST, default 127.0.0.1)
+  --control-port PORT           control API port, vigil.simulator.v1.SimulatorService (default 8090, 0: free)`;
 
 /** Environment first, flags on top; throws ConfigError naming every bad setting. */
 export function loadSimulatorConfig(env: Record<string, string | undefined>, argv: string[]): SimulatorConfig {

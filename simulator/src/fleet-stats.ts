@@ -1,5 +1,8 @@
 import { LatencyHistogram } from "./latency-histogram.ts";
 
+/** Length of one window of recent ack latencies; the recent figures cover the last one to two. */
+export const RECENT_WINDOW_MS = 10_000;
+
 /** Counters one fleet shares across its devices. */
 export class FleetStats {
   batchesSent = 0;
@@ -13,8 +16,40 @@ export class FleetStats {
   /** Batches not generated because a device's resend buffer was full. */
   batchesSkipped = 0;
   authFailures = 0;
+  /** Every ack since the start. */
   readonly ackLatency = new LatencyHistogram();
   readonly rejectReasons = new Map<string, number>();
+  private current = new LatencyHistogram();
+  private previous = new LatencyHistogram();
+  private windowStart = 0;
+
+  /** Records an ack's latency, in the running total and in the recent windows. */
+  recordAck(ms: number, now = performance.now()): void {
+    this.rotate(now);
+    this.ackLatency.record(ms);
+    this.current.record(ms);
+  }
+
+  /** Ack latencies of the last 10 to 20 seconds: what the fleet sees now, not since it started. */
+  recentAckLatency(now = performance.now()): LatencyHistogram {
+    this.rotate(now);
+    const recent = new LatencyHistogram();
+    recent.merge(this.previous);
+    recent.merge(this.current);
+    return recent;
+  }
+
+  private rotate(now: number): void {
+    const elapsed = now - this.windowStart;
+    if (elapsed < RECENT_WINDOW_MS) return;
+    const spare = this.previous;
+    this.previous = this.current;
+    this.current = spare;
+    this.current.reset();
+    // Nothing recorded for a whole window: the older one is stale too.
+    if (elapsed >= 2 * RECENT_WINDOW_MS) this.previous.reset();
+    this.windowStart = now;
+  }
 
   noteReject(reason: string): void {
     this.batchesRejected++;
@@ -25,7 +60,12 @@ export class FleetStats {
 
 export interface FleetSummary {
   devices: number;
+  /** Devices started and not stopped. */
+  running: number;
+  /** Devices holding a welcomed stream. */
   connected: number;
+  /** HTTP/2 connections (grpc-js clients) the devices share. */
+  connections: number;
   sent: number;
   acked: number;
   duplicatesAcked: number;
@@ -37,6 +77,9 @@ export interface FleetSummary {
   skipped: number;
   authFailures: number;
   unacked: number;
+  /** Since the start. */
   ackLatencyMs: { p50: number; p99: number };
+  /** Over the last 10 to 20 seconds. */
+  recentAckLatencyMs: { p50: number; p99: number };
   rejectReasons: Record<string, number>;
 }

@@ -13,56 +13,104 @@ export interface FleetOptions extends DeviceOptions {
 /**
  * Many simulated devices against one receiver address, spread over a pool
  * of HTTP/2 connections (each a grpc-js client with its own subchannel).
+ * Start, stop and the interval can change while it runs (the control API);
+ * those changes run one after another.
  */
 export class Fleet {
   readonly stats = new FleetStats();
   readonly devices: SimulatedDevice[];
-  private readonly clients: Client[] = [];
+  /** The devices' options: one object, so an interval change reaches them all. */
+  private readonly options: FleetOptions;
+  private readonly clients = new Map<string, Client>();
+  /** Start and stop, serialised: a start waits for a stop in progress. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(identities: DeviceIdentity[], options: FleetOptions) {
+    this.options = { ...options };
     const targets = options.target
       .split(",")
       .map((t) => t.trim())
       .filter(Boolean);
     const perConnection = Math.max(1, options.devicesPerConnection);
-    const clients = new Map<string, Client>();
-    const client = (target: string, slot: number) => {
-      const key = `${target}#${slot}`;
-      let c = clients.get(key);
-      if (!c) {
-        c = new Client(target, credentials.createInsecure(), {
-          "grpc.use_local_subchannel_pool": 1,
-          "grpc.keepalive_time_ms": 30_000,
-          "grpc.max_receive_message_length": 4 * 1024 * 1024,
-        });
-        clients.set(key, c);
-        this.clients.push(c);
-      }
-      return c;
-    };
     this.devices = identities.map((identity, i) => {
       const slot = Math.floor(i / (perConnection * targets.length));
       // Device i starts on target i mod n and moves to the next one on every reconnect.
-      const connectionFor = (attempt: number) => client(targets[(i + attempt) % targets.length]!, slot);
-      return new SimulatedDevice(identity, connectionFor, options, this.stats);
+      const connectionFor = (attempt: number) => this.client(targets[(i + attempt) % targets.length]!, slot);
+      return new SimulatedDevice(identity, connectionFor, this.options, this.stats);
     });
   }
 
-  start(): void {
-    for (const d of this.devices) d.start();
+  /** One connection per target and slot, opened on first use and again after stop(). */
+  private client(target: string, slot: number): Client {
+    const key = `${target}#${slot}`;
+    let c = this.clients.get(key);
+    if (!c) {
+      c = new Client(target, credentials.createInsecure(), {
+        "grpc.use_local_subchannel_pool": 1,
+        "grpc.keepalive_time_ms": 30_000,
+        "grpc.max_receive_message_length": 4 * 1024 * 1024,
+      });
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+
+  get intervalMs(): number {
+    return this.options.intervalMs;
+  }
+
+  get devicesPerConnection(): number {
+    return this.options.devicesPerConnection;
+  }
+
+  /** Changes the time between batches of every device, at once. */
+  setIntervalMs(ms: number): void {
+    this.options.intervalMs = ms;
+    for (const d of this.devices) d.intervalChanged();
+  }
+
+  /**
+   * Runs the first `count` devices (all by default) and stops any beyond
+   * them; a device already running carries on. Resolves once the stops are
+   * done; the started devices connect in the background.
+   */
+  start(count = this.devices.length): Promise<void> {
+    const run = async () => {
+      const n = Math.max(0, Math.min(count, this.devices.length));
+      await Promise.all(this.devices.slice(n).map((d) => d.stop()));
+      for (const d of this.devices.slice(0, n)) d.start();
+    };
+    this.queue = this.queue.then(run, run);
+    return this.queue;
   }
 
   /** Stops every device (waiting for their outstanding acks) and closes the connections. */
-  async stop(timeoutMs = 5_000): Promise<void> {
-    await Promise.all(this.devices.map((d) => d.stop(timeoutMs)));
-    for (const c of this.clients) c.close();
+  stop(timeoutMs = 5_000): Promise<void> {
+    const run = async () => {
+      await Promise.all(this.devices.map((d) => d.stop(timeoutMs)));
+      for (const c of this.clients.values()) c.close();
+      this.clients.clear();
+    };
+    this.queue = this.queue.then(run, run);
+    return this.queue;
   }
 
   summary(): FleetSummary {
     const s = this.stats;
+    const recent = s.recentAckLatency();
+    let running = 0;
+    let connected = 0;
+    let unacked = 0;
+    for (const d of this.devices) {
+      if (d.running) running++;
+      if (d.connected) connected++;
+      unacked += d.unacked;
+    }
     return {
       devices: this.devices.length,
-      connected: this.devices.filter((d) => d.connected).length,
+      running,
+      connected,
+      connections: this.clients.size,
       sent: s.batchesSent,
       acked: s.batchesAcked,
       duplicatesAcked: s.duplicatesAcked,
@@ -73,8 +121,9 @@ export class Fleet {
       drains: s.drains,
       skipped: s.batchesSkipped,
       authFailures: s.authFailures,
-      unacked: this.devices.reduce((n, d) => n + d.unacked, 0),
+      unacked,
       ackLatencyMs: { p50: round(s.ackLatency.quantile(0.5)), p99: round(s.ackLatency.quantile(0.99)) },
+      recentAckLatencyMs: { p50: round(recent.quantile(0.5)), p99: round(recent.quantile(0.99)) },
       rejectReasons: Object.fromEntries(s.rejectReasons),
     };
   }

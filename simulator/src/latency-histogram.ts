@@ -34,6 +34,11 @@ export class LatencyHistogram {
     return MIN_MS * GROWTH ** (BUCKETS - 1);
   }
 
+  reset(): void {
+    this.counts.fill(0);
+    this.total = 0;
+  }
+
   merge(other: LatencyHistogram): void {
     for (let i = 0; i < BUCKETS; i++) this.counts[i]! += other.counts[i]!;
     this.total += other.total;

@@ -1,5 +1,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Client, type ClientDuplexStream, Metadata, status } from "@grpc/grpc-js";
+import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
   type ColumnarSeries,
   encodeBatchStreamRequest,
@@ -8,6 +9,7 @@ import {
   type StreamResponse,
   StreamResponseSchema,
 } from "@vigil/proto";
+import { headersFromContext, tracer } from "@vigil/telemetry";
 import type { FleetStats } from "./fleet-stats.ts";
 import { DEVICE_KINDS, kindForCode, SensorWalk } from "./sensor-profiles.ts";
 
@@ -39,6 +41,8 @@ interface PendingBatch {
   readings: number;
   /** When it was last written to a stream; undefined while unsent. */
   sentAt: number | undefined;
+  /** The batch's ingest.batch span: from creation until acked or rejected, across resends. */
+  span: Span;
 }
 
 const STREAM_PATH = `/${IngestService.typeName}/${IngestService.method.stream.name}`;
@@ -73,7 +77,7 @@ export class SimulatedDevice {
   private draining = false;
   private inFlight = 0;
   private window = 16;
-  private running = false;
+  private isRunning = false;
   private reconnectDelay = RECONNECT_FIRST_MS;
   private timer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -101,20 +105,51 @@ export class SimulatedDevice {
     return this.pending.size;
   }
 
+  /** Between start() and stop() (or a refused key). */
+  get running(): boolean {
+    return this.isRunning;
+  }
+
+  /** Connects and starts sending; a no-op while running. */
   start(): void {
-    this.running = true;
+    if (this.isRunning) return;
+    this.isRunning = true;
+    this.reconnectDelay = RECONNECT_FIRST_MS;
     this.connect();
-    if (this.options.clock === "realtime") {
-      this.timer = setInterval(() => {
-        this.generate();
-        this.flush();
-      }, this.options.intervalMs);
-    }
+    this.schedule();
+  }
+
+  /** Applies a changed `intervalMs` (the options object is the fleet's, shared and mutable). */
+  intervalChanged(): void {
+    if (this.isRunning) this.schedule();
+  }
+
+  /**
+   * Realtime clock: one batch per interval, from a random phase, so a fleet
+   * started at once spreads its batches over the interval instead of sending
+   * them all in the same millisecond.
+   */
+  private schedule(): void {
+    if (this.options.clock !== "realtime") return;
+    clearInterval(this.timer);
+    clearTimeout(this.timer);
+    const every = this.options.intervalMs;
+    const tick = () => {
+      this.generate();
+      this.flush();
+    };
+    this.timer = setTimeout(
+      () => {
+        tick();
+        this.timer = setInterval(tick, every);
+      },
+      Math.floor(Math.random() * every),
+    );
   }
 
   /** Stops generating, waits (bounded) for outstanding acks, then closes. */
   async stop(timeoutMs = 5_000): Promise<void> {
-    this.running = false;
+    this.isRunning = false;
     clearInterval(this.timer);
     clearTimeout(this.timer);
     clearTimeout(this.reconnectTimer);
@@ -180,12 +215,21 @@ export class SimulatedDevice {
         this.stats.batchesAcked++;
         this.stats.readingsAcked += p.readings;
         if (response.kind.value.duplicate) this.stats.duplicatesAcked++;
-        if (p.sentAt !== undefined) this.stats.ackLatency.record(now - p.sentAt);
+        if (p.sentAt !== undefined) this.stats.recordAck(now - p.sentAt, now);
+        p.span.setAttribute("vigil.batch.outcome", response.kind.value.duplicate ? "duplicate" : "acked");
+        p.span.end();
         break;
       }
       case "reject": {
         const seq = Number(response.kind.value.seq);
-        if (this.pending.delete(seq)) this.inFlight--;
+        const p = this.pending.get(seq);
+        if (p) {
+          this.pending.delete(seq);
+          this.inFlight--;
+          p.span.setAttribute("vigil.batch.outcome", "rejected");
+          p.span.setStatus({ code: SpanStatusCode.ERROR, message: response.kind.value.reason });
+          p.span.end();
+        }
         this.stats.noteReject(response.kind.value.reason);
         break;
       }
@@ -224,17 +268,17 @@ export class SimulatedDevice {
     if (err?.code === status.UNAUTHENTICATED) {
       this.authFailedAt = Date.now();
       this.stats.authFailures++;
-      this.running = false;
+      this.isRunning = false;
       clearInterval(this.timer);
       for (const w of this.idleWaiters.splice(0)) w();
       return;
     }
-    if (!this.running) return;
+    if (!this.isRunning) return;
     this.stats.reconnects++;
     const delay = this.reconnectDelay * (0.5 + Math.random());
     this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
     this.reconnectTimer = setTimeout(() => {
-      if (this.running) this.connect();
+      if (this.isRunning) this.connect();
     }, delay);
   }
 
@@ -254,7 +298,7 @@ export class SimulatedDevice {
 
   /** Creates batches: one per interval in realtime, enough to fill the window in fast mode. */
   private generate(): void {
-    if (!this.running) return;
+    if (!this.isRunning) return;
     const budget = this.options.maxBatches ?? 0;
     const wanted = this.options.clock === "fast" ? this.window - this.inFlight : 1;
     for (let i = 0; i < wanted; i++) {
@@ -291,7 +335,23 @@ export class SimulatedDevice {
       this.walk.fill(index, values);
       return { sensor: spec.name, times, values };
     });
-    return { bytes: encodeBatchStreamRequest({ seq, series }), readings: n * series.length, sentAt: undefined };
+    const readings = n * series.length;
+    // The span travels with the batch (ReadingBatch.traceparent): a stream's
+    // metadata is sent once, but each batch is its own trace.
+    const span = tracer.startSpan(
+      "ingest.batch",
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          "vigil.device": `${this.identity.code}-${this.identity.number}`,
+          "vigil.batch.seq": seq,
+          "vigil.batch.readings": readings,
+        },
+      },
+      ROOT_CONTEXT,
+    );
+    const { traceparent } = headersFromContext(trace.setSpan(ROOT_CONTEXT, span));
+    return { bytes: encodeBatchStreamRequest({ seq, series, traceparent }), readings, sentAt: undefined, span };
   }
 }
 

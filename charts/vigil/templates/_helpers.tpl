@@ -30,6 +30,16 @@
 {{- end }}
 {{- end }}
 
+{{/* The maintainer's own ServiceAccount (it alone gets the archive's cloud identity), or the release's. */}}
+{{- define "vigil.maintainerServiceAccountName" -}}
+{{- $sa := .Values.maintainer.serviceAccount }}
+{{- if $sa.create }}
+{{- default (include "vigil.componentName" (dict "root" . "component" "maintainer")) $sa.name }}
+{{- else }}
+{{- default (include "vigil.serviceAccountName" .) $sa.name }}
+{{- end }}
+{{- end }}
+
 {{/* Labels ---------------------------------------------------------------------------- */}}
 
 {{- define "vigil.selectorLabels" -}}
@@ -142,6 +152,24 @@ app.kubernetes.io/part-of: vigil
   value: ""
 {{- end }}
 
+{{/* S3 credentials for the archive, as the AWS SDK's standard variables, from a Secret only. */}}
+{{- define "vigil.env.archiveCredentials" -}}
+{{- $a := .Values.maintainer.archive }}
+{{- if $a.credentialsSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef: { name: {{ $a.credentialsSecret }}, key: {{ $a.accessKeyIdKey }} }
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef: { name: {{ $a.credentialsSecret }}, key: {{ $a.secretAccessKeyKey }} }
+{{- if $a.sessionTokenKey }}
+- name: AWS_SESSION_TOKEN
+  valueFrom:
+    secretKeyRef: { name: {{ $a.credentialsSecret }}, key: {{ $a.sessionTokenKey }}, optional: true }
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Environment ------------------------------------------------------------------------ */}}
 
 {{/* A config map as env entries, sorted by name; whole numbers without exponent (YAML
@@ -176,9 +204,44 @@ app.kubernetes.io/part-of: vigil
   value: {{ $endpoint | quote }}
 - name: OTEL_EXPORTER_OTLP_PROTOCOL
   value: http/protobuf
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .root.Values.telemetry.sampleRatio | toString | quote }}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ printf "service.namespace=vigil,k8s.namespace.name=%s" .root.Release.Namespace | quote }}
 {{- end }}
+{{- end }}
+
+{{/*
+The ops port: /metrics, /healthz and /readyz of the receiver (on RECEIVER_HOST), the
+writer and the maintainer. One number for all: each pod has its own network namespace.
+*/}}
+{{- define "vigil.env.ops" -}}
+{{- if ne .prefix "RECEIVER" }}
+- name: {{ .prefix }}_OPS_HOST
+  value: "0.0.0.0"
+{{- end }}
+- name: {{ .prefix }}_OPS_PORT
+  value: {{ .root.Values.metrics.port | quote }}
+{{- end }}
+
+{{- define "vigil.port.ops" -}}
+- name: metrics
+  containerPort: {{ .Values.metrics.port }}
+  protocol: TCP
+{{- end }}
+
+{{/* Readiness (NATS and the database answer) and liveness on the ops port. */}}
+{{- define "vigil.probes.ops" -}}
+readinessProbe:
+  httpGet: { path: /readyz, port: metrics }
+  periodSeconds: {{ .readiness.periodSeconds }}
+  failureThreshold: {{ .readiness.failureThreshold }}
+livenessProbe:
+  httpGet: { path: /healthz, port: metrics }
+  periodSeconds: {{ .liveness.periodSeconds }}
+  failureThreshold: {{ .liveness.failureThreshold }}
 {{- end }}
 
 {{/* Pods ------------------------------------------------------------------------------- */}}
@@ -362,6 +425,28 @@ spec:
 {{- end }}
 {{- end }}
 
+{{/* The archive's object store port: the one in ARCHIVE_S3_ENDPOINT, else its scheme's, else 443 (AWS S3). */}}
+{{- define "vigil.objectStorePort" -}}
+{{- $endpoint := .Values.maintainer.config.ARCHIVE_S3_ENDPOINT }}
+{{- if $endpoint }}
+{{- $u := urlParse $endpoint }}
+{{- $port := regexFind ":[0-9]+$" $u.host | trimPrefix ":" }}
+{{- if $port }}{{ $port }}{{ else if eq $u.scheme "http" }}80{{ else }}443{{ end }}
+{{- else }}443{{ end }}
+{{- end }}
+
+{{/* Egress to the archive's object store, when the archive is in S3. */}}
+{{- define "vigil.egress.objectStore" -}}
+{{- if hasPrefix "s3://" .Values.maintainer.config.ARCHIVE_URL }}
+- ports:
+    - { port: {{ include "vigil.objectStorePort" . }}, protocol: TCP }
+  {{- with .Values.maintainer.networkPolicy.objectStoreTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Ingress to the metrics port from the scrapers, when metrics are on. */}}
 {{- define "vigil.ingress.metrics" -}}
 {{- if .Values.metrics.enabled }}
@@ -379,4 +464,37 @@ spec:
 {{/* Hooks that run before install run before the release's ServiceAccount exists. */}}
 {{- define "vigil.hookServiceAccountName" -}}
 {{- if and .Values.serviceAccount.create (not .Values.timescaledb.enabled) }}default{{ else }}{{ include "vigil.serviceAccountName" . }}{{ end }}
+{{- end }}
+
+{{/* A one-off pod running `vigil archive list` with the maintainer's identity, database and
+     archive settings, and its network access (its labels): for NOTES and the runbook. */}}
+{{- define "vigil.archiveListPod" -}}
+{{- $m := .Values.maintainer }}
+metadata:
+  labels:
+    {{- include "vigil.selectorLabels" (dict "root" . "component" "maintainer") | trim | nindent 4 }}
+spec:
+  serviceAccountName: {{ include "vigil.maintainerServiceAccountName" . }}
+  automountServiceAccountToken: false
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  containers:
+    - name: vigil-cli
+      image: {{ include "vigil.image" (dict "root" . "image" .Values.cli.image) | quote }}
+      args: [archive, list]
+      securityContext:
+        {{- toYaml .Values.securityContext | nindent 8 }}
+      env:
+        {{- include "vigil.env.database" . | trim | nindent 8 }}
+        {{- include "vigil.env.config" (pick $m.config "ARCHIVE_URL" "ARCHIVE_S3_ENDPOINT" "ARCHIVE_S3_REGION" "ARCHIVE_S3_FORCE_PATH_STYLE") | trim | nindent 8 }}
+        {{- with include "vigil.env.archiveCredentials" . | trim }}
+        {{- . | nindent 8 }}
+        {{- end }}
+      {{- if $m.archive.existingClaim }}
+      volumeMounts:
+        - { name: archive, mountPath: {{ $m.archive.mountPath }}, readOnly: true }
+  volumes:
+    - name: archive
+      persistentVolumeClaim: { claimName: {{ $m.archive.existingClaim }}, readOnly: true }
+      {{- end }}
 {{- end }}

@@ -18,6 +18,7 @@ import { connect } from "@nats-io/transport-node";
 import { type DeviceEvents, natsDeviceEvents } from "./device-events.ts";
 import type {
   AppendResult,
+  Backlog,
   BatchConsumer,
   BatchWatch,
   ConsumeOptions,
@@ -247,6 +248,13 @@ class JetStreamBus implements ReadingBus {
 
   isConnected(): boolean {
     return !this.nc.isClosed() && !this.reconnecting;
+  }
+
+  async backlog(): Promise<Backlog> {
+    const durable = this.options.consumer?.durable;
+    if (!durable) throw new Error("backlog() needs consumer settings");
+    const info = await this.jsm.consumers.info(STREAM_NAME, durable);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { type DeviceEvents, memoryDeviceEvents } from "./device-events.ts";
 import type {
   AppendResult,
+  Backlog,
   BatchConsumer,
   BatchWatch,
   ConsumeOptions,
@@ -143,6 +144,10 @@ class MemoryBus implements ReadingBus {
 
   isConnected(): boolean {
     return !this.closed;
+  }
+
+  async backlog(): Promise<Backlog> {
+    return { pending: this.ready.length, ackPending: this.unacked - this.ready.length, redelivered: 0 };
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,8 @@ export interface ReadingBus {
   readonly deviceEvents: DeviceEvents;
   /** True while the connection to the log is up. */
   isConnected(): boolean;
+  /** The writers' consumer: batches not yet delivered, delivered but unacked, redelivered. */
+  backlog(): Promise<Backlog>;
   /** Stops after in-flight appends settle. */
   close(): Promise<void>;
 }
@@ -96,4 +98,13 @@ export interface WatchFilter {
 
 export interface BatchWatch extends AsyncIterable<StoredBatch> {
   stop(): void;
+}
+
+export interface Backlog {
+  /** Stored batches not yet delivered to any writer. */
+  pending: number;
+  /** Delivered, not yet acked. */
+  ackPending: number;
+  /** Delivered more than once and not yet acked. */
+  redelivered: number;
 }

@@ -15,6 +15,7 @@ export {
   hasTimescale,
   type OpenDatabaseOptions,
   openDatabase,
+  pingDatabase,
   type VigilDatabase,
 } from "./open-database.ts";
 export {

@@ -36,9 +36,12 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     application_name: options.applicationName ?? "vigil",
     types: { getTypeParser: typeParser },
   });
-  // An idle client that loses its server must not crash the process; the
-  // next query reports the error to its caller instead.
+  // A client that loses its server must not crash the process, idle in the
+  // pool ("error" on the pool) or checked out between two queries of a
+  // transaction ("error" on the client, which has no other listener then):
+  // the next query on it fails and reports the error to its caller instead.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, engine: "postgres", close: () => db.destroy() };
 }
@@ -83,4 +86,21 @@ export async function hasTimescale(db: Kysely<Database>): Promise<boolean> {
   const { rows } = await sql<{ present: boolean }>`
     SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS present`.execute(db);
   return rows[0]?.present === true;
+}
+
+/** True when the database answers a trivial query within `timeoutMs`. */
+export async function pingDatabase(db: Kysely<Database>, timeoutMs = 2_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      sql`SELECT 1`.execute(db).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -13,6 +13,7 @@ export * from "./gen/vigil/devices/v1/devices_pb.ts";
 export * from "./gen/vigil/ingest/v1/dead_letters_pb.ts";
 export * from "./gen/vigil/ingest/v1/ingest_pb.ts";
 export * from "./gen/vigil/readings/v1/readings_pb.ts";
+export * from "./gen/vigil/simulator/v1/simulator_pb.ts";
 export { openApiDocumentUrl } from "./openapi.ts";
 export {
   type ColumnarBatch,

@@ -13,6 +13,7 @@ function sample(): ColumnarBatch {
   const base = 1_767_225_600_000; // 2026-01-01
   return {
     seq: 2 ** 40 + 3,
+    traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     series: [
       {
         sensor: "heart_rate_bpm",
@@ -28,6 +29,7 @@ function sample(): ColumnarBatch {
 function viaProtobufEs(batch: ColumnarBatch) {
   return create(ReadingBatchSchema, {
     seq: BigInt(batch.seq),
+    traceparent: batch.traceparent ?? "",
     series: batch.series.map((s) => ({
       sensor: s.sensor,
       timeUnixMs: Array.from(s.times, BigInt),

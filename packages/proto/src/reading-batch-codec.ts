@@ -17,6 +17,8 @@ export interface ColumnarSeries {
 export interface ColumnarBatch {
   seq: number;
   series: ColumnarSeries[];
+  /** W3C traceparent of the device's span for this batch, when it sent one. */
+  traceparent?: string;
 }
 
 const WIRE = { VARINT: 0, I64: 1, LEN: 2, I32: 5 } as const;
@@ -110,6 +112,10 @@ export function decodeReadingBatch(bytes: Uint8Array): ColumnarBatch {
       const len = r.length();
       batch.series.push(decodeSeries(bytes, r.pos, r.pos + len));
       r.pos += len;
+    } else if (field === 3 && wire === WIRE.LEN) {
+      const len = r.length();
+      batch.traceparent = utf8(bytes.subarray(r.pos, r.pos + len), "traceparent");
+      r.pos += len;
     } else r.skip(wire);
   }
   return batch;
@@ -126,11 +132,7 @@ function decodeSeries(bytes: Uint8Array, start: number, end: number): ColumnarSe
     const wire = tag & 7;
     if (field === 1 && wire === WIRE.LEN) {
       const len = r.length();
-      try {
-        sensor = utf8Decoder.decode(bytes.subarray(r.pos, r.pos + len));
-      } catch {
-        throw new DecodeError("sensor is not valid UTF-8");
-      }
+      sensor = utf8(bytes.subarray(r.pos, r.pos + len), "sensor");
       r.pos += len;
     } else if (field === 2 && wire === WIRE.LEN) {
       times = concat(times, packedVarints(r, r.length()));
@@ -143,6 +145,14 @@ function decodeSeries(bytes: Uint8Array, start: number, end: number): ColumnarSe
     } else r.skip(wire);
   }
   return { sensor, times: toFloat64(times), values: toFloat64(values) };
+}
+
+function utf8(bytes: Uint8Array, field: string): string {
+  try {
+    return utf8Decoder.decode(bytes);
+  } catch {
+    throw new DecodeError(`${field} is not valid UTF-8`);
+  }
 }
 
 function packedVarints(r: Reader, len: number): Float64Array {
@@ -211,8 +221,10 @@ interface SeriesPlan {
   size: number;
 }
 
-function planBatch(batch: ColumnarBatch): { size: number; series: SeriesPlan[] } {
+function planBatch(batch: ColumnarBatch): { size: number; series: SeriesPlan[]; traceparent?: Uint8Array } {
   let size = batch.seq === 0 ? 0 : 1 + varintSize(batch.seq);
+  const traceparent = batch.traceparent ? utf8Encoder.encode(batch.traceparent) : undefined;
+  if (traceparent) size += 1 + varintSize(traceparent.length) + traceparent.length;
   const series = batch.series.map((s) => {
     const sensor = utf8Encoder.encode(s.sensor);
     let timesSize = 0;
@@ -225,10 +237,10 @@ function planBatch(batch: ColumnarBatch): { size: number; series: SeriesPlan[] }
     size += 1 + varintSize(body) + body;
     return { sensor, timesSize, size: body };
   });
-  return { size, series };
+  return { size, series, traceparent };
 }
 
-function writeBatch(w: Writer, batch: ColumnarBatch, plan: { series: SeriesPlan[] }): void {
+function writeBatch(w: Writer, batch: ColumnarBatch, plan: { series: SeriesPlan[]; traceparent?: Uint8Array }): void {
   if (batch.seq !== 0) {
     w.varint((1 << 3) | WIRE.VARINT);
     w.varint(batch.seq);
@@ -253,6 +265,11 @@ function writeBatch(w: Writer, batch: ColumnarBatch, plan: { series: SeriesPlan[
       w.bytes(new Uint8Array(s.values.buffer, s.values.byteOffset, s.values.length * 8));
     }
   });
+  if (plan.traceparent) {
+    w.varint((3 << 3) | WIRE.LEN);
+    w.varint(plan.traceparent.length);
+    w.bytes(plan.traceparent);
+  }
 }
 
 function varintSize(v: number): number {

@@ -1,3 +1,4 @@
+import { TraceFlags, trace } from "@opentelemetry/api";
 import { type Logger, pino } from "pino";
 
 export type { Logger } from "pino";
@@ -31,14 +32,23 @@ export interface LoggerOptions {
   name: string;
   /** pino level: trace, debug, info, warn, error, fatal or silent. */
   level?: string;
+  /** Where lines go (default stdout); tests capture them here. */
+  destination?: pino.DestinationStream;
 }
 
 /** Creates the structured JSON logger every Vigil process uses. */
 export function createLogger(options: LoggerOptions): Logger {
-  return pino({
+  const settings: pino.LoggerOptions = {
     level: options.level ?? "info",
     base: { service: options.name },
     redact: { paths: redactedPaths, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+    // Every line logged inside a sampled span names its trace and span (an
+    // unsampled trace id would lead nowhere).
+    mixin() {
+      const span = trace.getActiveSpan()?.spanContext();
+      return span && span.traceFlags & TraceFlags.SAMPLED ? { trace_id: span.traceId, span_id: span.spanId } : {};
+    },
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }

@@ -51,6 +51,7 @@ export async function runService(options: RunServiceOptions): Promise<void> {
       logger.error({ err }, "error during shutdown");
       code = 1;
     }
+    await flushTelemetry();
     logger.flush();
     process.exit(code);
   };
@@ -72,4 +73,11 @@ export async function runService(options: RunServiceOptions): Promise<void> {
     return;
   }
   void app.finished?.then(() => stop("finished", 0));
+}
+
+/** Exports the spans still buffered, when tracing was started (@vigil/telemetry/register). */
+async function flushTelemetry(): Promise<void> {
+  const shutdown = (globalThis as Record<symbol, unknown>)[Symbol.for("vigil.telemetry.shutdown")];
+  if (typeof shutdown === "function")
+    await Promise.race([shutdown(), new Promise((r) => setTimeout(r, 3_000))]).catch(() => {});
 }

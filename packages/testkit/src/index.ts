@@ -2,6 +2,7 @@ import "./provided-context.ts";
 
 export { freePort } from "./free-port.ts";
 export { type NatsServer, type NatsServerOptions, startNats } from "./nats-server.ts";
+export { type CollectedSpan, type OtlpReceiver, startOtlpReceiver } from "./otlp-receiver.ts";
 export {
   type PostgresServer,
   type PostgresServerOptions,
@@ -11,4 +12,5 @@ export {
 export { exited, findExecutable, repoRoot, waitFor } from "./process-tools.ts";
 export { type S3Server, startS3 } from "./s3-server.ts";
 export { type ServiceProcess, startServiceProcess } from "./service-process.ts";
+export { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 export { createTestDatabase } from "./test-database.ts";

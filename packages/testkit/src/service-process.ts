@@ -24,7 +24,9 @@ export async function startServiceProcess(
   readyWhen: RegExp,
   args: string[] = [],
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [join(repoRoot, entry), ...args], {
+  // As in production: tracing is loaded before the app (it stays off without OTEL_* settings).
+  const child = spawn(process.execPath, ["--import", "@vigil/telemetry/register", join(repoRoot, entry), ...args], {
+    cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

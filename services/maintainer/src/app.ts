@@ -1,7 +1,9 @@
 import { type ArchiveStore, openArchiveStore } from "@vigil/archive";
-import { hasTimescale, openDatabase, reconcilePolicies, type VigilDatabase } from "@vigil/db";
+import { hasTimescale, openDatabase, pingDatabase, reconcilePolicies, type VigilDatabase } from "@vigil/db";
 import type { App, Logger } from "@vigil/runtime";
+import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
 import { lifecycleSettings, type MaintainerConfig } from "./config.ts";
+import { exposeMaintenanceMetrics } from "./maintainer-prometheus.ts";
 import { emptyMetrics, type MaintenanceMetrics } from "./maintenance-metrics.ts";
 import { type MaintenanceContext, type RunOptions, runMaintenance } from "./maintenance-run.ts";
 
@@ -13,10 +15,14 @@ export interface MaintainerDeps {
   store?: ArchiveStore;
   /** Delay before the first run (the quick start lets the other services settle first). */
   firstRunDelayMs?: number;
+  /** Serve /metrics, /healthz and /readyz on MAINTAINER_OPS_PORT (default); the quick start serves them itself. */
+  opsServer?: boolean;
 }
 
 export interface MaintainerApp extends App {
   readonly metrics: Readonly<MaintenanceMetrics>;
+  /** The bound ops port (0 when not serving one). */
+  readonly opsPort: number;
   /** Runs maintenance now (tests, the CLI); false when another replica holds the lock. */
   runOnce(options?: RunOptions): Promise<boolean>;
 }
@@ -34,6 +40,8 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   let stopped = false;
+  let ops: OpsServer | undefined;
+  const unexpose = exposeMaintenanceMetrics(metrics);
 
   const runOnce = async (options?: RunOptions) => {
     if (!ctx) throw new Error("maintainer not started");
@@ -59,6 +67,9 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
   return {
     metrics,
     runOnce,
+    get opsPort() {
+      return ops?.port ?? 0;
+    },
 
     async start() {
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-maintainer", maxConnections: 3 });
@@ -80,6 +91,15 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
       if (!store) log.warn("ARCHIVE_URL is not set: readings past retention stay in the database");
       ctx = { database, timescale, settings, store, log, metrics, lastJobRuns: new Map() };
       schedule(deps.firstRunDelayMs ?? 1_000);
+      if (deps.opsServer !== false) {
+        const db = database.db;
+        ops = await startOpsServer({
+          host: config.MAINTAINER_OPS_HOST,
+          port: config.MAINTAINER_OPS_PORT,
+          registry: metricsRegistry(),
+          ready: async () => !stopped && (await pingDatabase(db)),
+        });
+      }
       log.info(
         {
           engine: timescale ? "timescaledb" : "postgresql",
@@ -94,6 +114,8 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
       stopped = true;
       clearTimeout(timer);
       await running;
+      await ops?.close();
+      unexpose();
       if (!deps.database) await database?.close();
       log.info(metrics, "maintainer stopped");
     },

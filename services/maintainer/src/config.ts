@@ -1,5 +1,5 @@
 import { DAY_MS, DEFAULT_LIFECYCLE, type LifecycleSettings } from "@vigil/db";
-import { envBool, envInt, envLogLevel, envOptionalString, parseEnvConfig } from "@vigil/runtime";
+import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
 import { z } from "zod";
 
 const HOUR_MS = 3_600_000;
@@ -9,6 +9,9 @@ export const maintainerEnv = z
   .object({
     DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
     LOG_LEVEL: envLogLevel,
+    /** Listen address and port of /metrics, /healthz and /readyz. */
+    MAINTAINER_OPS_HOST: z.string().default("0.0.0.0"),
+    MAINTAINER_OPS_PORT: envPort(9103),
     /** Time between maintenance runs; TimescaleDB's own scheduler keeps its policies' schedules. */
     MAINTAINER_INTERVAL_MS: envInt(60_000, 1_000, DAY_MS),
     /** Raw readings older than this are archived, then dropped (the receiver rejects older ones). */

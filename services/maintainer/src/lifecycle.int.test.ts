@@ -95,6 +95,7 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
         database,
         store: overrides.store ?? store,
         firstRunDelayMs: 3_600_000,
+        opsServer: false,
       },
     );
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
-import { openDatabase, sql, type VigilDatabase } from "@vigil/db";
+import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import {
   AuditService,
   AuthService,
@@ -20,6 +20,7 @@ import {
   reflection,
 } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
+import { handleOpsRequest, metricsRegistry } from "@vigil/telemetry";
 import { createUser, hasAdmin } from "@vigil/users";
 import { auditService } from "./audit-service.ts";
 import { accessRules } from "./auth/access-rules.ts";
@@ -38,6 +39,7 @@ import { grpcReflection } from "./grpc-reflection.ts";
 import { clientAddress, createDualProtocolServer, cutConnection, type DualServer } from "./http-server.ts";
 import { openApiRoute } from "./openapi-route.ts";
 import { readingService } from "./reading-service.ts";
+import { telemetryInterceptor } from "./telemetry-interceptor.ts";
 
 export interface QueryDeps {
   logger: Logger;
@@ -69,26 +71,17 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   let port = 0;
   let stopping = false;
 
+  /** Ready while the database and NATS (live tail, replays) answer. */
   async function ready(): Promise<boolean> {
-    if (stopping || !database) return false;
-    try {
-      await withTimeout(sql`SELECT 1`.execute(database.db), 2_000);
-      return true;
-    } catch {
-      return false;
-    }
+    if (stopping || !database || !bus) return false;
+    return bus.isConnected() && (await pingDatabase(database.db));
   }
 
-  function healthEndpoints(req: Req, res: Res): boolean {
+  /** /healthz, /readyz and /metrics on the API port; false for anything else. */
+  function opsEndpoints(req: Req, res: Res): boolean {
     const path = req.url?.split("?")[0];
-    if (req.method !== "GET" || (path !== "/healthz" && path !== "/readyz")) return false;
-    const reply = (ok: boolean) => {
-      res.statusCode = ok ? 200 : 503;
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ status: ok ? "ok" : "unavailable" }));
-    };
-    if (path === "/healthz") reply(true);
-    else void ready().then(reply);
+    if (path !== "/healthz" && path !== "/readyz" && path !== "/metrics") return false;
+    void handleOpsRequest(req, res, { registry: metricsRegistry(), ready });
     return true;
   }
 
@@ -192,6 +185,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
         },
         // Outermost first: errors are mapped for everything, including refused auth.
         interceptors: [
+          telemetryInterceptor(log),
           errorInterceptor(log),
           authInterceptor({
             signer,
@@ -207,7 +201,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       const openApi = openApiRoute();
       server = createDualProtocolServer((req, res) => {
-        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || healthEndpoints(req, res) || openApi(req, res)) return;
+        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res) || openApi(req, res)) return;
         connect(req, res);
       });
       const listening = server;
@@ -227,11 +221,4 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       log.info("query service stopped");
     },
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timeout")), ms).unref()),
-  ]);
 }

@@ -82,11 +82,13 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       }
       receiver = createReceiverApp(loadReceiverConfig(serviceEnv), {
         logger: log.child({ service: "receiver" }),
+        opsServer: false,
         database,
         bus,
       });
       writer = createWriterApp(loadWriterConfig(serviceEnv), {
         logger: log.child({ service: "writer" }),
+        opsServer: false,
         database,
         bus,
       });
@@ -94,6 +96,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       // Its first run waits until the fleet is streaming, so start-up stays quick.
       maintainer = createMaintainerApp(loadMaintainerConfig({ ...serviceEnv, ARCHIVE_URL: config.ARCHIVE_URL }), {
         logger: log.child({ service: "maintainer" }),
+        opsServer: false,
         database,
         firstRunDelayMs: 10_000,
       });
@@ -106,7 +109,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       if (devices.length > 0) {
         simulator = createSimulatorApp(
           loadSimulatorConfig({ ...serviceEnv, SIMULATOR_TARGET: `127.0.0.1:${receiver.port}` }, []),
-          { logger: log.child({ service: "simulator" }), devices },
+          { logger: log.child({ service: "simulator" }), devices, control: false },
         );
         await simulator.start();
       }

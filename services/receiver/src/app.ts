@@ -1,6 +1,6 @@
 import { type ChannelOptions, Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { connectJetStreamBus, consumerSettings, type DeviceEvent, type ReadingBus, streamSettings } from "@vigil/bus";
-import { openDatabase, type VigilDatabase } from "@vigil/db";
+import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import {
   type AuthenticatedDevice,
   activeKeys,
@@ -14,11 +14,13 @@ import { addReflection, grpcServiceDefinition, HealthImplementation } from "@vig
 import { recordDeadLetter } from "@vigil/ingest";
 import { file_vigil_ingest_v1_ingest, IngestService } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
+import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
 import type { ReceiverConfig } from "./config.ts";
 import { DeviceAuthenticator } from "./device-authenticator.ts";
 import { type IngestCall, IngestStream, type StreamContext } from "./ingest-stream.ts";
 import { OpenStreams } from "./open-streams.ts";
 import { RateLimiter } from "./rate-limiter.ts";
+import { receiverMetrics, trackOpenStreams } from "./receiver-metrics.ts";
 import { decodeStreamRequest } from "./stream-request-codec.ts";
 
 export interface ReceiverDeps {
@@ -28,6 +30,8 @@ export interface ReceiverDeps {
   /** Shared database; opened from DATABASE_URL when absent. */
   database?: VigilDatabase;
   now?: () => number;
+  /** Serve /metrics, /healthz and /readyz on RECEIVER_OPS_PORT (default); the quick start serves them itself. */
+  opsServer?: boolean;
 }
 
 export interface ReceiverApp extends App {
@@ -35,10 +39,16 @@ export interface ReceiverApp extends App {
   readonly port: number;
   /** Number of open device streams. */
   readonly openStreams: number;
+  /** The bound ops port (0 when not serving one). */
+  readonly opsPort: number;
+  /** Ready: the database and NATS answer. */
+  ready(): Promise<boolean>;
 }
 
 const SERVICE = IngestService.typeName;
 const MAX_MALFORMED_MESSAGES = 10;
+/** How often readiness is re-checked and published as the gRPC health status. */
+const READINESS_INTERVAL_MS = 2_000;
 
 /**
  * The device-facing gRPC server: IngestService/Stream, grpc.health.v1 and
@@ -58,6 +68,9 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
   });
   const pendingWrites = new Set<Promise<void>>();
   const timers: NodeJS.Timeout[] = [];
+  const metrics = receiverMetrics();
+  let ops: OpsServer | undefined;
+  let untrack: (() => void) | undefined;
   let bus = deps.bus;
   let database = deps.database;
   let authenticator: DeviceAuthenticator | undefined;
@@ -96,6 +109,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
     if (draining || !authenticator || !context) return fail(status.UNAVAILABLE, "receiver is shutting down, reconnect");
     const apiKey = call.metadata.get("x-api-key")[0];
     if (typeof apiKey !== "string" || apiKey === "") {
+      metrics.authFailures.inc({ reason: "missing" });
       return fail(status.UNAUTHENTICATED, "missing x-api-key metadata");
     }
     let device: AuthenticatedDevice | undefined;
@@ -105,8 +119,12 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
       log.error({ err }, "device authentication failed");
       return fail(status.UNAVAILABLE, "cannot verify the API key right now, reconnect later");
     }
-    if (!device) return fail(status.UNAUTHENTICATED, "API key is invalid, revoked or expired");
+    if (!device) {
+      metrics.authFailures.inc({ reason: "invalid" });
+      return fail(status.UNAUTHENTICATED, "API key is invalid, revoked or expired");
+    }
     if (draining) return fail(status.UNAVAILABLE, "receiver is shutting down, reconnect");
+    metrics.streamsOpened.inc();
     rateLimiter.setLimit(device.id, device.rateLimit, now());
     streams.add(new IngestStream(call, device, context));
   }
@@ -135,9 +153,31 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
       return;
     }
     for (const s of list) {
-      if (!active.has(s.device.keyPrefix)) s.abort(status.UNAUTHENTICATED, "API key is no longer valid");
-      else rateLimiter.setLimit(s.device.id, active.get(s.device.keyPrefix), now());
+      if (active.has(s.device.keyPrefix)) {
+        rateLimiter.setLimit(s.device.id, active.get(s.device.keyPrefix), now());
+        continue;
+      }
+      metrics.authFailures.inc({ reason: "revoked" });
+      s.abort(status.UNAUTHENTICATED, "API key is no longer valid");
     }
+  }
+
+  /** Ready while the database and NATS answer; published as the gRPC health status too. */
+  async function ready(): Promise<boolean> {
+    if (draining || !bus || !database) return false;
+    return bus.isConnected() && (await pingDatabase(database.db));
+  }
+
+  /**
+   * Readiness is IngestService's health status (what readiness probes ask).
+   * The server as a whole ("", what liveness probes ask) stays SERVING until
+   * shutdown: a NATS outage must not get receivers restarted.
+   */
+  async function publishReadiness(): Promise<void> {
+    if (draining) return;
+    const status = (await ready()) ? "SERVING" : "NOT_SERVING";
+    if (draining) return;
+    health.setStatus(SERVICE, status);
   }
 
   server.addService(grpcServiceDefinition(IngestService, { stream: { requestDeserialize: decodeStreamRequest } }), {
@@ -153,6 +193,10 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
     get openStreams() {
       return streams.size;
     },
+    get opsPort() {
+      return ops?.port ?? 0;
+    },
+    ready,
 
     async start() {
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-receiver", maxConnections: 5 });
@@ -186,7 +230,9 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
         lastWrittenSeq: (id) => lastWrittenSeq(db(), id),
         takeTokens: (device, readings) => rateLimiter.take(device.id, readings, now()),
         deadLetter: async (input) => background("dead letter", () => recordDeadLetter(db(), input)),
+        metrics,
       };
+      untrack = trackOpenStreams(() => streams.size);
       stopEvents = readyBus.deviceEvents.subscribe(onDeviceEvent).stop;
       timers.push(
         setInterval(() => void recheck(streams.all()), Math.max(1_000, config.RECEIVER_AUTH_CACHE_MS)),
@@ -194,6 +240,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
           () => background("presence heartbeat", () => markConnected(db(), streams.deviceIds())),
           PRESENCE_HEARTBEAT_MS,
         ),
+        setInterval(() => void publishReadiness().catch(() => {}), READINESS_INTERVAL_MS),
       );
       port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(
@@ -203,8 +250,16 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
         ),
       );
       health.setStatus("", "SERVING");
-      health.setStatus(SERVICE, "SERVING");
-      log.info({ port }, "receiver listening");
+      await publishReadiness();
+      if (deps.opsServer !== false) {
+        ops = await startOpsServer({
+          host: config.RECEIVER_HOST,
+          port: config.RECEIVER_OPS_PORT,
+          registry: metricsRegistry(),
+          ready,
+        });
+      }
+      log.info({ port, opsPort: ops?.port }, "receiver listening");
     },
 
     async stop() {
@@ -226,6 +281,8 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
       }
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await Promise.all(pendingWrites);
+      untrack?.();
+      await ops?.close();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info("receiver stopped");

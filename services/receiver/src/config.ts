@@ -9,6 +9,8 @@ const DAY_MS = 86_400_000;
 export const receiverEnv = z.object({
   RECEIVER_HOST: z.string().default("0.0.0.0"),
   RECEIVER_PORT: envPort(50051),
+  /** HTTP port of /metrics, /healthz and /readyz. */
+  RECEIVER_OPS_PORT: envPort(9101),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
   ...streamEnv,

@@ -1,5 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type ServerDuplexStream, status } from "@grpc/grpc-js";
+import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { AppendResult, OutgoingBatch, ReadingBus } from "@vigil/bus";
 import { type AuthenticatedDevice, deviceLabel } from "@vigil/devices";
 import { type BatchLimits, type DeadLetterInput, type Violation, validateBatch } from "@vigil/ingest";
@@ -11,6 +12,8 @@ import {
   StreamResponseSchema,
 } from "@vigil/proto";
 import type { Logger } from "@vigil/runtime";
+import { contextFromTraceparent, headersFromContext, tracer } from "@vigil/telemetry";
+import type { BatchOutcome, ReceiverMetrics } from "./receiver-metrics.ts";
 import type { DecodedRequest } from "./stream-request-codec.ts";
 
 export type IngestCall = ServerDuplexStream<DecodedRequest, StreamResponse>;
@@ -37,11 +40,16 @@ export interface StreamContext {
   takeTokens: (device: AuthenticatedDevice, readings: number) => number;
   /** Keeps a refused batch; failures are logged, never fatal to the stream. */
   deadLetter: (input: DeadLetterInput) => Promise<void>;
+  metrics: ReceiverMetrics;
 }
 
 interface Admitted {
   seq: number;
   bytes: Uint8Array;
+  readings: number;
+  /** The batch's ingest.receive span, ended when it is acked (or the stream ends). */
+  span: Span;
+  admittedAt: number;
 }
 
 const RETRY_FIRST_MS = 100;
@@ -86,12 +94,18 @@ export class IngestStream {
   private appendFailing = false;
   private malformed = 0;
   private readonly helloTimer: NodeJS.Timeout;
+  /** The trace context a device sent in the stream's metadata: the parent of batches that carry none. */
+  private readonly streamTrace: Context;
 
   constructor(call: IngestCall, device: AuthenticatedDevice, ctx: StreamContext) {
     this.call = call;
     this.device = device;
     this.ctx = ctx;
     this.log = ctx.logger.child({ device: deviceLabel(device) });
+    this.streamTrace = contextFromTraceparent(
+      metadataText(call.metadata.get("traceparent")),
+      metadataText(call.metadata.get("tracestate")),
+    );
     this.helloTimer = setTimeout(
       () => this.abort(status.DEADLINE_EXCEEDED, `no Hello within ${ctx.limits.helloTimeoutMs} ms`),
       ctx.limits.helloTimeoutMs,
@@ -102,6 +116,7 @@ export class IngestStream {
       this.finishIfIdle();
     });
     for (const event of ["cancelled", "close", "error"]) call.on(event, () => this.onClosed());
+    this.log.debug({ peer: call.getPeer() }, "stream opened");
   }
 
   /** Resolves when the stream has ended for any reason. */
@@ -181,14 +196,31 @@ export class IngestStream {
 
   private onBatch(batch: ColumnarBatch, bytes: Uint8Array): void {
     const seq = batch.seq;
+    let readings = 0;
+    for (const s of batch.series) readings += s.values.length;
+    // Child of the device's batch span when the batch carries a traceparent,
+    // else of the context the device gave the whole stream (if any).
+    const span = tracer.startSpan(
+      "ingest.receive",
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          "vigil.device": deviceLabel(this.device),
+          "vigil.batch.seq": seq,
+          "vigil.batch.readings": readings,
+        },
+      },
+      batch.traceparent ? contextFromTraceparent(batch.traceparent) : this.streamTrace,
+    );
     if (seq >= 1 && seq <= this.durableThrough) {
       this.write({ case: "ack", value: { seq: BigInt(seq), duplicate: true } });
+      this.settle(span, "duplicate", readings);
       return;
     }
     const head = this.throttled[0];
     if (head !== undefined && seq > head) {
       this.rememberThrottled(seq);
-      this.throttle(seq, Math.max(1, this.throttledUntil - this.ctx.now()));
+      this.throttle(seq, Math.max(1, this.throttledUntil - this.ctx.now()), span, readings);
       return;
     }
     if (seq !== head && seq >= 1 && seq <= this.lastSeen) {
@@ -198,26 +230,26 @@ export class IngestStream {
         `seq ${seq} is not above ${this.lastSeen}, the last seq seen on this stream`,
         [{ field: "seq", description: "seq must increase with every batch" }],
         bytes,
+        span,
+        readings,
       );
       return;
     }
-    let readings = 0;
-    for (const s of batch.series) readings += s.values.length;
     const wait = this.ctx.takeTokens(this.device, readings);
     if (wait > 0) {
       this.rememberThrottled(seq);
       this.throttledUntil = this.ctx.now() + wait;
-      this.throttle(seq, wait);
+      this.throttle(seq, wait, span, readings);
       return;
     }
     if (seq === head) this.throttled.shift();
     this.lastSeen = Math.max(this.lastSeen, seq);
     const verdict = validateBatch(batch, this.ctx.limits, this.ctx.now());
     if (!verdict.ok) {
-      this.reject(seq, verdict.code, verdict.reason, verdict.violations, bytes);
+      this.reject(seq, verdict.code, verdict.reason, verdict.violations, bytes, span, readings);
       return;
     }
-    this.queue.push({ seq, bytes });
+    this.queue.push({ seq, bytes, readings, span, admittedAt: performance.now() });
     this.queuedBytes += bytes.length;
     if (
       this.queue.length >= this.ctx.limits.maxInFlightBatches ||
@@ -247,9 +279,11 @@ export class IngestStream {
     this.appending = true;
     try {
       for (let next = this.queue[0]; next && !this.closed; next = this.queue[0]) {
-        const result = await this.appendUntilDurable({ device: this.device, seq: next.seq, payload: next.bytes });
+        const result = await this.append(next);
         if (this.closed) break;
         this.write({ case: "ack", value: { seq: BigInt(next.seq), duplicate: result.duplicate } });
+        this.ctx.metrics.appendSeconds.observe((performance.now() - next.admittedAt) / 1000);
+        this.settle(next.span, result.duplicate ? "duplicate" : "acked", next.readings);
         this.queue.shift();
         this.queuedBytes -= next.bytes.length;
         if (!this.draining) this.call.resume();
@@ -257,8 +291,40 @@ export class IngestStream {
     } catch {
       // The stream ended while an append was failing; the device resends what it saw unacked.
     } finally {
+      for (const left of this.closed ? this.queue : []) left.span.end();
       this.appending = false;
       this.finishIfIdle();
+    }
+  }
+
+  /**
+   * Appends one admitted batch inside a producer span whose context travels
+   * in the message headers, so the writer's spans link back to it.
+   */
+  private async append(item: Admitted): Promise<AppendResult> {
+    const subject = `vigil.readings.${this.device.code}.${this.device.number}`;
+    const send = tracer.startSpan(
+      "send vigil.readings",
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          "messaging.system": "nats",
+          "messaging.operation.type": "send",
+          "messaging.destination.name": subject,
+          "messaging.message.id": `${deviceLabel(this.device)}:${item.seq}`,
+          "vigil.batch.seq": item.seq,
+        },
+      },
+      trace.setSpan(ROOT_CONTEXT, item.span),
+    );
+    try {
+      const headers = headersFromContext(trace.setSpan(ROOT_CONTEXT, send));
+      return await this.appendUntilDurable({ device: this.device, seq: item.seq, payload: item.bytes, headers });
+    } catch (err) {
+      send.setStatus({ code: SpanStatusCode.ERROR, message: "stream ended before the batch was durable" });
+      throw err;
+    } finally {
+      send.end();
     }
   }
 
@@ -273,6 +339,7 @@ export class IngestStream {
         }
         return result;
       } catch (err) {
+        this.ctx.metrics.appendFailures.inc();
         if (this.closed) throw err;
         if (!this.appendFailing) {
           this.appendFailing = true;
@@ -287,24 +354,46 @@ export class IngestStream {
 
   private onMalformed(reason: string, bytes: Uint8Array): void {
     this.malformed++;
-    this.reject(0, RejectCode.INVALID_BATCH, reason, [], bytes);
+    this.reject(0, RejectCode.INVALID_BATCH, reason, [], bytes, tracer.startSpan("ingest.receive"), 0);
     if (this.malformed >= this.ctx.limits.maxMalformedMessages) {
       this.abort(status.INVALID_ARGUMENT, `${this.malformed} malformed messages: closing the stream`);
     }
   }
 
-  private throttle(seq: number, retryAfterMs: number): void {
+  private throttle(seq: number, retryAfterMs: number, span: Span, readings: number): void {
     this.write({ case: "throttle", value: { seq: BigInt(seq), retryAfterMs } });
+    span.setAttribute("vigil.retry_after_ms", retryAfterMs);
+    this.settle(span, "throttled", readings);
   }
 
-  private reject(seq: number, code: RejectCode, reason: string, violations: Violation[], bytes: Uint8Array): void {
-    this.log.info({ seq, code, reason }, "batch rejected");
+  /** Counts a batch's outcome and ends its span. */
+  private settle(span: Span, outcome: BatchOutcome, readings: number): void {
+    this.ctx.metrics.batches.inc({ outcome });
+    this.ctx.metrics.readings.inc({ outcome }, readings);
+    span.setAttribute("vigil.batch.outcome", outcome);
+    span.end();
+  }
+
+  private reject(
+    seq: number,
+    code: RejectCode,
+    reason: string,
+    violations: Violation[],
+    bytes: Uint8Array,
+    span: Span,
+    readings: number,
+  ): void {
+    const codeName = RejectCodeSchema.values.find((v) => v.number === code)?.name ?? String(code);
+    context.with(trace.setSpan(ROOT_CONTEXT, span), () => this.log.info({ seq, code, reason }, "batch rejected"));
     this.write({ case: "reject", value: { seq: BigInt(seq), code, reason, violations } });
+    this.ctx.metrics.rejects.inc({ code: codeName });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: reason });
+    this.settle(span, "rejected", readings);
     void this.ctx.deadLetter({
       deviceId: this.device.id,
       seq: seq || null,
       source: "receiver",
-      code: RejectCodeSchema.values.find((v) => v.number === code)?.name ?? String(code),
+      code: codeName,
       reason,
       violations,
       payload: bytes,
@@ -327,8 +416,15 @@ export class IngestStream {
   }
 
   private onClosed(): void {
+    if (!this.closed) this.log.debug({ lastSeen: this.lastSeen, unappended: this.queue.length }, "stream ended");
     this.closed = true;
     clearTimeout(this.helloTimer);
     this.end.resolve();
   }
+}
+
+/** The first value of a gRPC metadata entry, when it is text. */
+function metadataText(values: (string | Buffer)[]): string | undefined {
+  const first = values[0];
+  return typeof first === "string" ? first : undefined;
 }

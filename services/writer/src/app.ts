@@ -6,12 +6,14 @@ import {
   type ReadingBus,
   streamSettings,
 } from "@vigil/bus";
-import { openDatabase, type VigilDatabase } from "@vigil/db";
+import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import type { App, Logger } from "@vigil/runtime";
+import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
 import { BatchAccumulator } from "./batch-accumulator.ts";
 import type { WriterConfig } from "./config.ts";
 import { ReadingWriter } from "./reading-writer.ts";
 import { SensorDictionary } from "./sensor-dictionary.ts";
+import { trackBacklog, writerMetrics } from "./writer-metrics.ts";
 
 export interface WriterDeps {
   logger: Logger;
@@ -19,6 +21,8 @@ export interface WriterDeps {
   bus?: ReadingBus;
   /** Shared database; opened from DATABASE_URL when absent. */
   database?: VigilDatabase;
+  /** Serve /metrics, /healthz and /readyz on WRITER_OPS_PORT (default); the quick start serves them itself. */
+  opsServer?: boolean;
 }
 
 export interface WriterStats {
@@ -30,6 +34,10 @@ export interface WriterStats {
 
 export interface WriterApp extends App {
   readonly stats: Readonly<WriterStats>;
+  /** The bound ops port (0 when not serving one). */
+  readonly opsPort: number;
+  /** Ready: the database and NATS answer. */
+  ready(): Promise<boolean>;
 }
 
 /**
@@ -45,6 +53,13 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
   let database = deps.database;
   let consumer: BatchConsumer | undefined;
   let loop: Promise<void> | undefined;
+  let ops: OpsServer | undefined;
+  let untrack: (() => void) | undefined;
+
+  async function ready(): Promise<boolean> {
+    if (stopping.signal.aborted || !bus || !database) return false;
+    return bus.isConnected() && (await pingDatabase(database.db));
+  }
 
   async function run(writer: ReadingWriter, source: BatchConsumer): Promise<void> {
     const accumulator = new BatchAccumulator<Delivery>({
@@ -77,6 +92,10 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
 
   return {
     stats,
+    get opsPort() {
+      return ops?.port ?? 0;
+    },
+    ready,
 
     async start() {
       database ??= await openDatabase(config.DATABASE_URL, {
@@ -91,13 +110,29 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
         ownsConsumer: true,
         publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,
       });
-      const writer = new ReadingWriter(database.db, new SensorDictionary(database.db), log, config.NATS_MAX_DELIVER);
+      const readyBus = bus;
+      untrack = trackBacklog(() => readyBus.backlog());
+      const writer = new ReadingWriter(
+        database.db,
+        new SensorDictionary(database.db),
+        log,
+        config.NATS_MAX_DELIVER,
+        writerMetrics(),
+      );
       consumer = bus.consume({ prefetch: config.WRITER_PREFETCH });
       loop = run(writer, consumer).catch((err) => {
         log.fatal({ err }, "consumer loop failed");
         throw err;
       });
-      log.info({ consumer: config.NATS_CONSUMER }, "writer consuming");
+      if (deps.opsServer !== false) {
+        ops = await startOpsServer({
+          host: config.WRITER_OPS_HOST,
+          port: config.WRITER_OPS_PORT,
+          registry: metricsRegistry(),
+          ready,
+        });
+      }
+      log.info({ consumer: config.NATS_CONSUMER, opsPort: ops?.port }, "writer consuming");
     },
 
     async stop() {
@@ -107,6 +142,8 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
       await loop?.catch(() => {});
       clearTimeout(abort);
       stopping.abort();
+      untrack?.();
+      await ops?.close();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info(stats, "writer stopped");

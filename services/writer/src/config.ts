@@ -1,9 +1,12 @@
 import { consumerEnv, streamEnv } from "@vigil/bus";
-import { envInt, envLogLevel, parseEnvConfig } from "@vigil/runtime";
+import { envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
 import { z } from "zod";
 
 /** Every environment variable the writer reads, with its default. */
 export const writerEnv = z.object({
+  /** Listen address and port of /metrics, /healthz and /readyz. */
+  WRITER_OPS_HOST: z.string().default("0.0.0.0"),
+  WRITER_OPS_PORT: envPort(9102),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
   ...streamEnv,

@@ -1,11 +1,14 @@
+import { context, type Link, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from "@opentelemetry/api";
 import type { Delivery } from "@vigil/bus";
 import { type Database, type Kysely, sql } from "@vigil/db";
 import { recordDeadLetter } from "@vigil/ingest";
 import { DecodeError, decodeReadingBatch } from "@vigil/proto";
 import type { Logger } from "@vigil/runtime";
+import { contextFromHeaders, spanContextOf, tracer } from "@vigil/telemetry";
 import { type DecodedDelivery, toReadingColumns } from "./reading-rows.ts";
 import type { SensorDictionary } from "./sensor-dictionary.ts";
 import { isTransientDbError } from "./transient-error.ts";
+import type { WriterMetrics } from "./writer-metrics.ts";
 
 export interface WriteOutcome {
   /** Readings in the written batches. */
@@ -32,18 +35,70 @@ export class ReadingWriter {
   private readonly sensors: SensorDictionary;
   private readonly log: Logger;
   private readonly maxDeliver: number;
+  private readonly metrics: WriterMetrics;
 
-  constructor(db: Kysely<Database>, sensors: SensorDictionary, log: Logger, maxDeliver: number) {
+  constructor(
+    db: Kysely<Database>,
+    sensors: SensorDictionary,
+    log: Logger,
+    maxDeliver: number,
+    metrics: WriterMetrics,
+  ) {
     this.db = db;
     this.sensors = sensors;
     this.log = log;
     this.maxDeliver = maxDeliver;
+    this.metrics = metrics;
   }
 
+  /**
+   * Writes a group inside one `process vigil.readings` span: a child of the
+   * first sampled batch's `send vigil.readings` span (so that batch's trace
+   * runs from the device to the INSERT), linked to every batch's.
+   */
   async write(deliveries: Delivery[], signal: AbortSignal): Promise<WriteOutcome> {
+    const links: Link[] = [];
+    let parent = ROOT_CONTEXT;
+    for (const d of deliveries) {
+      const ctx = contextFromHeaders(d.headers);
+      const sc = spanContextOf(ctx);
+      if (!sc) continue;
+      links.push({ context: sc });
+      if (parent === ROOT_CONTEXT && sc.traceFlags & TraceFlags.SAMPLED) parent = ctx;
+    }
+    const span = tracer.startSpan(
+      "process vigil.readings",
+      {
+        kind: SpanKind.CONSUMER,
+        links,
+        attributes: {
+          "messaging.system": "nats",
+          "messaging.operation.type": "process",
+          "messaging.destination.name": "vigil.readings.>",
+          "messaging.batch.message_count": deliveries.length,
+        },
+      },
+      parent,
+    );
+    try {
+      // Active, so the pg instrumentation's spans sit under it.
+      const outcome = await context.with(trace.setSpan(ROOT_CONTEXT, span), () => this.writeGroup(deliveries, signal));
+      span.setAttribute("vigil.readings", outcome.readings);
+      span.setAttribute("vigil.rows_inserted", outcome.inserted);
+      return outcome;
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async writeGroup(deliveries: Delivery[], signal: AbortSignal): Promise<WriteOutcome> {
     const outcome: WriteOutcome = { readings: 0, inserted: 0, deadLettered: 0 };
     const good: Array<{ delivery: Delivery; decoded: DecodedDelivery }> = [];
     for (const delivery of deliveries) {
+      if (delivery.deliveryCount > 1) this.metrics.redeliveries.inc();
       const problem = this.poisonReason(delivery);
       if (problem) {
         await this.setAside(delivery, problem, signal);
@@ -79,14 +134,23 @@ export class ReadingWriter {
   ): Promise<void> {
     if (items.length === 0) return;
     try {
+      const started = performance.now();
       const result = await this.retryTransient(
         items.map((i) => i.delivery),
         signal,
         () => this.insert(items.map((i) => i.decoded)),
       );
+      this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
+      this.metrics.insertReadings.observe(result.readings);
       for (const i of items) i.delivery.ack();
       outcome.readings += result.readings;
       outcome.inserted += result.inserted;
+      this.metrics.batches.inc({ outcome: "stored" }, items.length);
+      this.metrics.readings.inc(result.readings);
+      this.metrics.rowsInserted.inc(result.inserted);
+      const committedAt = Date.now();
+      for (const i of items)
+        this.metrics.ingestToStoredSeconds.observe((committedAt - newestReading(i.decoded)) / 1000);
     } catch (err) {
       if (signal.aborted || isTransientDbError(err)) throw err;
       if (items.length === 1) {
@@ -147,6 +211,7 @@ export class ReadingWriter {
   }
 
   private async setAside(delivery: Delivery, reason: string, signal: AbortSignal): Promise<void> {
+    this.metrics.batches.inc({ outcome: "dead_lettered" });
     this.log.warn({ device: delivery.device, seq: delivery.seq, reason }, "batch set aside as a dead letter");
     await this.retryTransient([delivery], signal, () =>
       recordDeadLetter(this.db, {
@@ -159,6 +224,16 @@ export class ReadingWriter {
     );
     delivery.term();
   }
+}
+
+/** The newest reading time of a batch, in ms. */
+function newestReading(d: DecodedDelivery): number {
+  let newest = 0;
+  for (const s of d.batch.series) {
+    const last = s.times[s.times.length - 1];
+    if (last !== undefined && last > newest) newest = last;
+  }
+  return newest || d.storedAtMs;
 }
 
 /** The highest seq per device among the batches, as two aligned array literals. */

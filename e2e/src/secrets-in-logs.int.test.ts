@@ -1,0 +1,180 @@
+import { execFile } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { migrateToLatest, openDatabase } from "@vigil/db";
+import {
+  createTestDatabase,
+  freePort,
+  type NatsServer,
+  repoRoot,
+  type ServiceProcess,
+  startNats,
+  startServiceProcess,
+} from "@vigil/testkit";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ADMIN_PASSWORD, USER_PASSWORD } from "./pipeline.ts";
+import { openRawStream, testBatch } from "./raw-stream.ts";
+
+/** The fields of the replies this test reads. */
+interface Reply {
+  tokens: { accessToken: string; refreshToken: string };
+  apiKey: string;
+}
+
+/**
+ * Nothing secret in any log line: receiver, writer and query run as
+ * processes at LOG_LEVEL=trace while the test signs in, refreshes, creates
+ * and rotates device keys, streams with good and bad keys, and fails a
+ * sign-in; then every line they (and the CLI) printed is searched for each
+ * secret.
+ */
+describe("secrets in logs", () => {
+  let nats: NatsServer;
+  let env: Record<string, string>;
+  let queryUrl = "";
+  let receiverPort = 0;
+  const services: ServiceProcess[] = [];
+  const secrets = new Map<string, string>();
+  let cliOutput = "";
+
+  const DB_PASSWORD = "db-password-never-logged";
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const jwk = { ...privateKey.export({ format: "jwk" }), kid: "logs-test", alg: "EdDSA" };
+
+  beforeAll(async () => {
+    nats = await startNats();
+    const url = new URL(await createTestDatabase(inject("postgresUrl")));
+    // The test server trusts loopback, so the password is only there to be leaked, or not.
+    url.password = DB_PASSWORD;
+    const database = await openDatabase(url.href);
+    await migrateToLatest(database.db);
+    await database.close();
+    receiverPort = await freePort();
+    const queryPort = await freePort();
+    queryUrl = `http://127.0.0.1:${queryPort}`;
+    env = {
+      DATABASE_URL: url.href,
+      NATS_URL: nats.url,
+      LOG_LEVEL: "trace",
+      RECEIVER_HOST: "127.0.0.1",
+      RECEIVER_PORT: String(receiverPort),
+      RECEIVER_OPS_PORT: "0",
+      WRITER_OPS_HOST: "127.0.0.1",
+      WRITER_OPS_PORT: "0",
+      QUERY_HOST: "127.0.0.1",
+      QUERY_PORT: String(queryPort),
+      AUTH_JWT_KEYS: JSON.stringify({ keys: [jwk] }),
+      AUTH_BOOTSTRAP_ADMIN_USERNAME: "admin",
+      AUTH_BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    };
+    secrets.set("database password", DB_PASSWORD);
+    secrets.set("JWT signing key", jwk.d!);
+    secrets.set("admin password", ADMIN_PASSWORD);
+    secrets.set("user password", USER_PASSWORD);
+    services.push(
+      await startServiceProcess("services/receiver/src/main.ts", env, /receiver listening/),
+      await startServiceProcess("services/writer/src/main.ts", env, /writer consuming/),
+      await startServiceProcess("services/query/src/main.ts", env, /query service listening/),
+    );
+  });
+
+  afterAll(async () => {
+    for (const s of services) await s.stop().catch(() => {});
+    await nats?.destroy();
+  });
+
+  async function call(method: string, body: unknown, token?: string) {
+    const res = await fetch(`${queryUrl}/${method}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Reply };
+  }
+
+  it("exercises every path that handles a secret", async () => {
+    const cli = await promisify(execFile)(
+      process.execPath,
+      [join(repoRoot, "packages/cli/src/main.ts"), "devices", "create", "--code", "SEC", "--number", "1"],
+      { env: { ...process.env, ...env } },
+    );
+    cliOutput = cli.stderr;
+    const cliKey: string = JSON.parse(cli.stdout).apiKey;
+    expect(cliKey).toMatch(/^vgl_/);
+    secrets.set("device key from the CLI", cliKey);
+
+    const admin = await call("vigil.auth.v1.AuthService/Login", { username: "admin", password: ADMIN_PASSWORD });
+    expect(admin.status).toBe(200);
+    const adminToken: string = admin.body.tokens.accessToken;
+    secrets.set("admin access token", adminToken);
+    secrets.set("admin refresh token", admin.body.tokens.refreshToken);
+
+    const wrong = await call("vigil.auth.v1.AuthService/Login", { username: "admin", password: "wrong-password-x1" });
+    expect(wrong.status).toBe(401);
+    secrets.set("a mistyped password", "wrong-password-x1");
+
+    expect(
+      (
+        await call(
+          "vigil.auth.v1.AuthService/Register",
+          { username: "nurse", password: USER_PASSWORD, role: "ROLE_USER" },
+          adminToken,
+        )
+      ).status,
+    ).toBe(200);
+    const user = await call("vigil.auth.v1.AuthService/Login", { username: "nurse", password: USER_PASSWORD });
+    const refreshed = await call("vigil.auth.v1.AuthService/Refresh", { refreshToken: user.body.tokens.refreshToken });
+    expect(refreshed.status).toBe(200);
+    secrets.set("user refresh token", user.body.tokens.refreshToken);
+    secrets.set("rotated refresh token", refreshed.body.tokens.refreshToken);
+    secrets.set("user access token", refreshed.body.tokens.accessToken);
+    // A reused refresh token is refused (and its family revoked): the refusal is logged, the token not.
+    expect(
+      (await call("vigil.auth.v1.AuthService/Refresh", { refreshToken: user.body.tokens.refreshToken })).status,
+    ).toBe(401);
+
+    const created = await call("vigil.devices.v1.DeviceService/CreateDevice", { code: "SEC", number: 2 }, adminToken);
+    expect(created.status).toBe(200);
+    const rotated = await call(
+      "vigil.devices.v1.DeviceService/RotateDeviceKey",
+      { code: "SEC", number: 2 },
+      adminToken,
+    );
+    expect(rotated.status).toBe(200);
+    secrets.set("device key from the API", created.body.apiKey);
+    secrets.set("rotated device key", rotated.body.apiKey);
+
+    // A device streams with its key; another tries a key that does not exist.
+    const stream = openRawStream(receiverPort, rotated.body.apiKey);
+    stream.hello();
+    expect((await stream.next()).kind.case).toBe("welcome");
+    stream.batch(testBatch(1, [Date.now() - 1000], [36.6]));
+    expect((await stream.next()).kind.case).toBe("ack");
+    stream.end();
+    await stream.status;
+    const forged = `${cliKey.slice(0, -6)}XXXXXX`;
+    secrets.set("a forged device key", forged);
+    const refused = openRawStream(receiverPort, forged);
+    refused.hello();
+    expect((await refused.status).details).toMatch(/key/i);
+  });
+
+  it("finds none of them in any service's output", async () => {
+    for (const s of services) await s.stop();
+    const outputs = {
+      receiver: services[0]!.output(),
+      writer: services[1]!.output(),
+      query: services[2]!.output(),
+      cli: cliOutput,
+    };
+    // The logs are there and verbose: the search below is not vacuous.
+    expect(outputs.query).toMatch(/"level":(10|20)/);
+    expect(outputs.receiver).toMatch(/"level":(10|20)/);
+    expect(outputs.query.split("\n").length).toBeGreaterThan(10);
+    expect(secrets.size).toBeGreaterThan(12);
+    for (const [service, output] of Object.entries(outputs))
+      for (const [what, secret] of secrets)
+        expect(output.includes(secret), `${what} in the ${service}'s logs`).toBe(false);
+  });
+});

@@ -1,0 +1,45 @@
+/**
+ * `npm run load:smoke`: a private stack (PostgreSQL, NATS JetStream,
+ * receiver, writer and query as processes), a 20-second k6 smoke of
+ * ingest.js and query.js against it, then everything stopped. Exits 0 when
+ * every threshold passed, 1 otherwise; the k6 summaries and
+ * load-smoke.json go to load-tests/results (or --summary-dir).
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { repoRoot } from "@vigil/testkit";
+import { findK6 } from "./k6.ts";
+import { startLocalStack } from "./local-stack.ts";
+import { runSmoke } from "./smoke.ts";
+
+const { values } = parseArgs({
+  options: {
+    "duration-s": { type: "string", default: "20" },
+    "summary-dir": { type: "string", default: resolve(repoRoot, "load-tests/results") },
+  },
+});
+const durationS = Number(values["duration-s"]);
+if (!Number.isInteger(durationS) || durationS < 1) {
+  process.stderr.write("load:smoke: --duration-s must be a positive integer\n");
+  process.exit(2);
+}
+const k6 = findK6();
+if (!k6) {
+  process.stderr.write("load:smoke: k6 is not installed: run scripts/install-tools.sh k6\n");
+  process.exit(2);
+}
+const echo = (line: string) => process.stderr.write(`${line}\n`);
+const started = performance.now();
+const stack = await startLocalStack({ devices: 10, log: (l) => echo(`load:smoke: ${l}`) });
+let ok = false;
+try {
+  const result = await runSmoke(stack, { k6, durationS, summaryDir: resolve(values["summary-dir"]), echo });
+  ok = result.ok;
+  process.stdout.write(
+    `${JSON.stringify({ ...result.report, seconds: Math.round((performance.now() - started) / 100) / 10 })}\n`,
+  );
+  if (!ok) echo(`load:smoke: FAILED\n${stack.output()}`);
+} finally {
+  await stack.stop();
+}
+process.exit(ok ? 0 : 1);

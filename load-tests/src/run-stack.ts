@@ -1,0 +1,34 @@
+/**
+ * `npm run load:stack`: the same private stack as load:smoke, left running
+ * for k6 runs by hand. Prints the settings k6 needs as `-e` flags, and
+ * stops everything on Ctrl-C.
+ */
+import { parseArgs } from "node:util";
+import { startLocalStack } from "./local-stack.ts";
+
+const { values } = parseArgs({ options: { devices: { type: "string", default: "200" } } });
+const devices = Number(values.devices);
+if (!Number.isInteger(devices) || devices < 1) {
+  process.stderr.write("load:stack: --devices must be a positive integer\n");
+  process.exit(2);
+}
+const stack = await startLocalStack({ devices, log: (l) => process.stderr.write(`load:stack: ${l}\n`) });
+const flags = [
+  `-e RECEIVER_ADDR=${stack.receiverAddr}`,
+  `-e QUERY_URL=${stack.queryUrl}`,
+  `-e ADMIN_USERNAME=${stack.adminUsername}`,
+  `-e ADMIN_PASSWORD=${stack.adminPassword}`,
+  `-e DEVICES_FILE=${stack.devicesFile}`,
+  `-e QUERY_DEVICE_CODE=${stack.devices[0]!.code}`,
+  `-e QUERY_DEVICE_COUNT=${devices}`,
+].join(" ");
+process.stdout.write(
+  `stack ready: ${devices} devices ${stack.devices[0]!.code}-1..${devices}; PostgreSQL ${stack.databaseUrl}\n` +
+    `  .tools/bin/k6 run ${flags} -e SCENARIO=steady load-tests/mixed.js\n` +
+    "Ctrl-C stops it.\n",
+);
+const stop = () => {
+  void stack.stop().then(() => process.exit(0));
+};
+process.once("SIGINT", stop);
+process.once("SIGTERM", stop);
