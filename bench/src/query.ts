@@ -9,14 +9,15 @@
  * JSON object with the results.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
-import { loadavg } from "node:os";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DAY_MS, migrateToLatest, openDatabase, sql } from "@vigil/db";
 import {
   createTestDatabase,
   freePort,
+  type PostgresServer,
   type ServiceProcess,
   startNats,
   startPostgres,
@@ -30,20 +31,24 @@ const { values: flags } = parseArgs({
   options: {
     readings: { type: "string", default: "10000000" },
     days: { type: "string", default: "31" },
-    devices: { type: "string", default: "10" },
+    devices: { type: "string", default: "100" },
     iterations: { type: "string", default: "100" },
     warmup: { type: "string", default: "10" },
     "wide-iterations": { type: "string", default: "20" },
     "deep-page": { type: "string", default: "50" },
     "database-url": { type: "string" },
+    "data-dir": { type: "string", default: join(tmpdir(), "vigil-bench-query") },
+    fresh: { type: "boolean", default: false },
     explain: { type: "boolean", default: false },
     hold: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
 if (flags.help) {
-  process.stdout.write(`usage: npm run bench:query -- [--readings 10000000] [--days 31] [--devices 10] [--iterations 100]
+  process.stdout.write(`usage: npm run bench:query -- [--readings 10000000] [--days 31] [--devices 100] [--iterations 100]
   --readings         readings to load, spread over --days ending now and --devices (40 % robots, 40 % monitors, 20 % rooms)
+  --data-dir         where the loaded cluster is kept and reused by later runs of the same shape (default: $TMPDIR/vigil-bench-query)
+  --fresh            discard a kept dataset and load a new one
   --iterations       measured requests per query (after --warmup more), interleaved
   --wide-iterations  measured requests of the unfiltered first page and the fleet-wide stats (informative, no target)
   --deep-page        the page reached through page tokens (page size 100)
@@ -73,24 +78,25 @@ interface BenchFilter {
 
 const log = (msg: string) => process.stderr.write(`bench:query: ${msg}\n`);
 const began = performance.now();
-const loadBefore = loadavg()[0]!;
 const reuse = flags["database-url"];
-log(`starting ${reuse ? "" : "PostgreSQL (durable defaults) and "}nats-server`);
-const [pgServer, nats] = await Promise.all([reuse ? undefined : startPostgres(), startNats()]);
+const dataDir = flags["data-dir"]!;
+/** Bump when loadDataset changes what it loads, so kept datasets are loaded again. */
+const DATASET_VERSION = 1;
+const shape = { version: DATASET_VERSION, readings, days, devices };
+const markerFile = join(dataDir, "dataset.json");
+interface Marker {
+  shape: typeof shape;
+  database: string;
+  loadedAt: string;
+  loaded: LoadOutcome;
+}
+log("starting nats-server");
+const nats = await startNats();
+let pgServer: PostgresServer | undefined;
 let query: ServiceProcess | undefined;
 try {
-  const databaseUrl = reuse ?? (await createTestDatabase(pgServer!.url, "bench"));
-  const database = await openDatabase(databaseUrl);
-  let loaded: LoadOutcome;
-  if (reuse) {
-    loaded = await describeDataset(database.db);
-    log(`measuring ${loaded.readings.toLocaleString("en")} readings already loaded`);
-  } else {
-    await migrateToLatest(database.db);
-    const endMs = Math.floor(Date.now() / 1000) * 1000;
-    log(`loading ${readings.toLocaleString("en")} readings over ${days} days`);
-    loaded = await loadDataset(database.db, databaseUrl, { readings, days, devices, endMs, log });
-  }
+  const { databaseUrl, database, loaded, cachedFrom, migratedSince } = await openDataset();
+  // Every query is placed relative to the dataset's end, so a kept dataset is measured as when it was loaded.
   const endMs = loaded.endMs;
   const { rows: size } = await sql<{ bytes: number }>`
     SELECT sum(pg_total_relation_size(c.oid))::float8 AS bytes FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -146,12 +152,12 @@ try {
     name: "filtered_page",
     path: list,
     request: (i) => {
-      const start = lastDay - (1 + (i % (loaded.days - 2))) * DAY_MS;
+      const start = lastDay - (1 + pick(i, 3, loaded.days - 2)) * DAY_MS;
       return {
         filter: {
           deviceCode: "OR",
-          deviceNumber: 1 + (i % robots),
-          sensor: robotSensors[i % robotSensors.length],
+          deviceNumber: 1 + pick(i, 1, robots),
+          sensor: robotSensors[pick(i, 2, robotSensors.length)],
           startTime: iso(start),
           endTime: iso(start + DAY_MS),
         },
@@ -161,31 +167,33 @@ try {
     check: pageCheck,
   };
 
-  // Page `deepPage` of one robot's last 7 days, newest first, reached by following next_page_token.
-  const deepRequest = (n: number) => ({
-    filter: { deviceCode: "OR", deviceNumber: n, startTime: iso(endMs - 7 * DAY_MS), endTime: iso(endMs) },
+  // Page `deepPage` of one robot's readings (every sensor) over 7 days, newest first, reached by
+  // following next_page_token: 12 such pages (robots and weeks varied), requested in turn.
+  const deepRequest = (n: number, weekEndMs: number) => ({
+    filter: { deviceCode: "OR", deviceNumber: n, startTime: iso(weekEndMs - 7 * DAY_MS), endTime: iso(weekEndMs) },
     pageSize: PAGE_SIZE,
     order: "ORDER_NEWEST_FIRST",
   });
-  const deepTokens: Array<{ n: number; token: string }> = [];
+  const deepTokens: Array<{ request: ReturnType<typeof deepRequest>; token: string }> = [];
   const walkMs: number[] = [];
-  for (let n = 1; n <= Math.min(5, robots); n++) {
+  for (let k = 0; k < 12; k++) {
+    const request = deepRequest(1 + pick(k, 4, robots), lastDay - pick(k, 5, loaded.days - 8) * DAY_MS);
     let token = "";
     for (let page = 1; page < deepPage; page++) {
-      const { ms, body } = await client.call<{ nextPageToken?: string }>(list, { ...deepRequest(n), pageToken: token });
+      const { ms, body } = await client.call<{ nextPageToken?: string }>(list, { ...request, pageToken: token });
       walkMs.push(ms);
-      if (!body.nextPageToken) throw new Error(`OR-${n} has fewer than ${deepPage} pages in 7 days`);
+      if (!body.nextPageToken) throw new Error(`${JSON.stringify(request.filter)} has fewer than ${deepPage} pages`);
       token = body.nextPageToken;
     }
-    deepTokens.push({ n, token });
+    deepTokens.push({ request, token });
   }
-  log(`walked to page ${deepPage} of ${deepTokens.length} robots (${walkMs.length} pages)`);
+  log(`walked to page ${deepPage} of ${deepTokens.length} robots' weeks (${walkMs.length} pages)`);
   const deep: Scenario = {
     name: "deep_page",
     path: list,
     request: (i) => {
-      const { n, token } = deepTokens[i % deepTokens.length]!;
-      return { ...deepRequest(n), pageToken: token };
+      const { request, token } = deepTokens[i % deepTokens.length]!;
+      return { ...request, pageToken: token };
     },
     check: pageCheck,
   };
@@ -197,18 +205,17 @@ try {
     const n = (body as { buckets?: unknown[] }).buckets?.length ?? 0;
     if (n < buckets) throw new Error(`expected at least ${buckets} buckets, got ${n}`);
   };
-  const last30Days = () => {
-    const now = Date.now();
-    return { startTime: iso(now - 30 * DAY_MS), endTime: iso(now) };
-  };
+  // Up to the dataset's end, which was "now" when it was loaded: the newest hour is not yet in
+  // the hourly rollup and comes from raw rows, as it would in production.
+  const last30Days = () => ({ startTime: iso(endMs - 30 * DAY_MS), endTime: iso(endMs) });
   const chart: Scenario = {
     name: "stats_30d_hourly",
     path: stats,
     request: (i) => ({
       filter: {
         deviceCode: "OR",
-        deviceNumber: 1 + (i % robots),
-        sensor: robotSensors[i % robotSensors.length],
+        deviceNumber: 1 + pick(i, 6, robots),
+        sensor: robotSensors[pick(i, 7, robotSensors.length)],
         ...last30Days(),
       },
       bucket: "1h",
@@ -218,7 +225,10 @@ try {
   const dashboard: Scenario = {
     name: "stats_30d_hourly_device",
     path: stats,
-    request: (i) => ({ filter: { deviceCode: "OR", deviceNumber: 1 + (i % robots), ...last30Days() }, bucket: "1h" }),
+    request: (i) => ({
+      filter: { deviceCode: "OR", deviceNumber: 1 + pick(i, 8, robots), ...last30Days() },
+      bucket: "1h",
+    }),
     check: statsCheck(5 * 30 * 24),
   };
 
@@ -243,13 +253,7 @@ try {
   const fleetStats: Scenario = {
     name: "stats_30d_hourly_fleet",
     path: stats,
-    request: (i) => {
-      const now = Date.now();
-      return {
-        filter: { sensor: robotSensors[i % robotSensors.length], startTime: iso(now - 30 * DAY_MS), endTime: iso(now) },
-        bucket: "1h",
-      };
-    },
+    request: (i) => ({ filter: { sensor: robotSensors[i % robotSensors.length], ...last30Days() }, bucket: "1h" }),
     check: statsCheck(30 * 24),
   };
 
@@ -271,6 +275,7 @@ try {
       }
     }
   };
+  const loadBefore = loadavg(); // the machine's load as measuring starts (1, 5, 15 min)
   log(`measuring: ${warmup} + ${iterations} rounds of baseline, filtered page, deep page, 30-day hourly stats`);
   await run([baseline, filtered, deep, chart, dashboard], iterations, warmup);
   if (wideIterations > 0) {
@@ -300,6 +305,7 @@ try {
   for (const [name, ms] of samples) {
     figures[`${name}_ms_p50`] = round(percentile(ms, 50));
     figures[`${name}_ms_p95`] = round(percentile(ms, 95));
+    figures[`${name}_ms_p99`] = round(percentile(ms, 99));
   }
   const pageP95 = Math.max(figures.filtered_page_ms_p95!, figures.deep_page_ms_p95!);
   const result = {
@@ -308,6 +314,8 @@ try {
     series: loaded.series,
     days: loaded.days,
     robot_sample_period_s: round(loaded.robotPeriodMs / 1000),
+    dataset_kept_from: cachedFrom ?? null,
+    migrations_applied_to_kept_dataset: migratedSince,
     readings_gib: Math.round((Number(size[0]?.bytes) / 2 ** 30) * 100) / 100,
     load_s: round(loaded.seconds.devices + loaded.seconds.insert + loaded.seconds.maintenance + loaded.seconds.vacuum),
     load_insert_s: loaded.seconds.insert,
@@ -320,7 +328,8 @@ try {
     warmup,
     page_target_met: pageP95 < 50,
     stats_target_met: figures.stats_30d_hourly_ms_p95! < 200,
-    loadavg_1m: [round(loadBefore), round(loadavg()[0]!)],
+    loadavg_before: loadBefore.map(round),
+    loadavg_after: loadavg().map(round),
     total_s: 0,
   };
 
@@ -376,4 +385,65 @@ function positive(value: string | undefined, name: string): number {
 function fail(message: string): never {
   process.stderr.write(`bench:query: ${message}\n`);
   process.exit(2);
+}
+
+/** The database to measure: the one --database-url names, a kept dataset, or a new one, loaded. */
+async function openDataset() {
+  if (reuse) {
+    const database = await openDatabase(reuse);
+    const loaded = await describeDataset(database.db);
+    log(`measuring ${loaded.readings.toLocaleString("en")} readings already loaded`);
+    return { databaseUrl: reuse, database, loaded, cachedFrom: undefined, migratedSince: [] };
+  }
+  // A dataset kept by an earlier run is reused when it has this shape and holds every reading;
+  // otherwise it is loaded again. Migrations added since are applied to it, as an upgrade would
+  // apply them to a production database, then statistics are refreshed (ANALYZE, as autovacuum
+  // would); `--fresh` loads it anew instead.
+  if (flags.fresh) rmSync(dataDir, { recursive: true, force: true });
+  const marker = existsSync(markerFile) ? (JSON.parse(readFileSync(markerFile, "utf8")) as Marker) : undefined;
+  if (marker && JSON.stringify(marker.shape) === JSON.stringify(shape)) {
+    log(`starting PostgreSQL (durable defaults) on the dataset kept in ${dataDir}`);
+    pgServer = await startPostgres({ dir: join(dataDir, "cluster") });
+    const url = new URL(pgServer.url);
+    url.pathname = `/${marker.database}`;
+    const databaseUrl = url.toString();
+    const database = await openDatabase(databaseUrl);
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::float8 AS n FROM readings`.execute(database.db);
+    if (Number(rows[0]?.n) === readings) {
+      const { applied } = await migrateToLatest(database.db);
+      if (applied.length > 0) {
+        log(`applied ${applied.join(", ")} to the kept dataset`);
+        await sql`ANALYZE`.execute(database.db);
+      }
+      log(`reusing ${readings.toLocaleString("en")} readings loaded ${marker.loadedAt} (--fresh loads anew)`);
+      return { databaseUrl, database, loaded: marker.loaded, cachedFrom: marker.loadedAt, migratedSince: applied };
+    }
+    log(`the kept dataset holds ${Number(rows[0]?.n)} readings, not ${readings}: loading anew`);
+    await database.close();
+    await pgServer.stop();
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+  log(`starting PostgreSQL (durable defaults) in ${dataDir}`);
+  pgServer = await startPostgres({ dir: join(dataDir, "cluster") });
+  const databaseUrl = await createTestDatabase(pgServer.url, "bench");
+  const database = await openDatabase(databaseUrl);
+  await migrateToLatest(database.db);
+  const endMs = Math.floor(Date.now() / 1000) * 1000;
+  log(`loading ${readings.toLocaleString("en")} readings over ${days} days`);
+  const loaded = await loadDataset(database.db, databaseUrl, { readings, days, devices, endMs, log });
+  const kept: Marker = {
+    shape,
+    database: new URL(databaseUrl).pathname.slice(1),
+    loadedAt: new Date().toISOString(),
+    loaded,
+  };
+  writeFileSync(markerFile, `${JSON.stringify(kept, null, 2)}\n`);
+  return { databaseUrl, database, loaded, cachedFrom: undefined, migratedSince: [] };
+}
+
+/** A well-spread number in [0, n) for request i: each salt varies its own part of a filter independently. */
+function pick(i: number, salt: number, n: number): number {
+  let h = Math.imul(i + 1, 0x9e3779b1) ^ Math.imul(salt, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  return ((h ^ (h >>> 15)) >>> 0) % n;
 }
