@@ -144,23 +144,29 @@ const DELETED_COUNT_LIMIT = 10_000;
  * (migration 0006).
  */
 export async function countReadings(db: Kysely<Database>, filter: ReadingFilter, ids: SeriesIds): Promise<number> {
-  const count = async (where: (eb: ReadingsScope) => Expression<SqlBool>, limit: number) => {
+  const capped = (where: (eb: ReadingsScope) => Expression<SqlBool>) =>
+    db.selectFrom("readings as r").where(where).select(sql.lit(1).as("one"));
+  // One statement, one round trip: the deleted matches first, then all matches up to as many
+  // more than EXACT_COUNT_LIMIT (a LIMIT may be an uncorrelated subquery).
+  const deletedMatches = capped((eb) => eb.and([eb("r.deleted_at", "is not", null), seriesMatches(eb, filter, ids)]));
+  const allMatches = capped((eb) => seriesMatches(eb, filter, ids));
+  const { rows } = await sql<{ deleted: number; all: number }>`
+    WITH d AS MATERIALIZED (SELECT count(*) AS n FROM (${deletedMatches.limit(DELETED_COUNT_LIMIT + 1)}) AS m)
+    SELECT d.n::float8 AS deleted,
+           (SELECT count(*) FROM (${allMatches.limit(sql<number>`(SELECT n FROM d) + ${EXACT_COUNT_LIMIT + 1}`)}) AS m)::float8 AS all
+    FROM d`.execute(db);
+  const deleted = Number(rows[0]?.deleted);
+  let exact = Number(rows[0]?.all) - deleted; // above EXACT_COUNT_LIMIT when the LIMIT cut the count short
+  if (deleted > DELETED_COUNT_LIMIT) {
     const row = await db
-      .selectFrom(db.selectFrom("readings as r").where(where).select(sql.lit(1).as("one")).limit(limit).as("m"))
+      .selectFrom(
+        capped((eb) => liveMatches(eb, filter, ids))
+          .limit(EXACT_COUNT_LIMIT + 1)
+          .as("m"),
+      )
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .executeTakeFirstOrThrow();
-    return Number(row.n);
-  };
-  const deleted = await count(
-    (eb) => eb.and([eb("r.deleted_at", "is not", null), seriesMatches(eb, filter, ids)]),
-    DELETED_COUNT_LIMIT + 1,
-  );
-  let exact: number;
-  if (deleted <= DELETED_COUNT_LIMIT) {
-    const all = await count((eb) => seriesMatches(eb, filter, ids), EXACT_COUNT_LIMIT + 1 + deleted);
-    exact = all - deleted; // above EXACT_COUNT_LIMIT when the LIMIT cut the count short
-  } else {
-    exact = await count((eb) => liveMatches(eb, filter, ids), EXACT_COUNT_LIMIT + 1);
+    exact = Number(row.n);
   }
   if (exact <= EXACT_COUNT_LIMIT) return exact;
   const [plan] = await db
