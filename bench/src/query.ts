@@ -39,6 +39,7 @@ const { values: flags } = parseArgs({
     "database-url": { type: "string" },
     "data-dir": { type: "string", default: join(tmpdir(), "vigil-bench-query") },
     fresh: { type: "boolean", default: false },
+    "service-root": { type: "string" },
     explain: { type: "boolean", default: false },
     hold: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -49,6 +50,7 @@ if (flags.help) {
   --readings         readings to load, spread over --days ending now and --devices (40 % robots, 40 % monitors, 20 % rooms)
   --data-dir         where the loaded cluster is kept and reused by later runs of the same shape (default: $TMPDIR/vigil-bench-query)
   --fresh            discard a kept dataset and load a new one
+  --service-root     measure the query service of another checkout (e.g. before a change) on the same dataset
   --iterations       measured requests per query (after --warmup more), interleaved
   --wide-iterations  measured requests of the unfiltered first page and the fleet-wide stats (informative, no target)
   --deep-page        the page reached through page tokens (page size 100)
@@ -94,6 +96,21 @@ log("starting nats-server");
 const nats = await startNats();
 let pgServer: PostgresServer | undefined;
 let query: ServiceProcess | undefined;
+let cleaning: Promise<void> | undefined;
+/** Stops what this run started (a kept cluster stays on disk); once, also on Ctrl+C or SIGTERM. */
+const cleanUp = () => {
+  cleaning ??= (async () => {
+    await query?.stop().catch(() => {});
+    await Promise.all([pgServer?.stop(), nats.destroy()]);
+  })();
+  return cleaning;
+};
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
 try {
   const { databaseUrl, database, loaded, cachedFrom, migratedSince } = await openDataset();
   // Every query is placed relative to the dataset's end, so a kept dataset is measured as when it was loaded.
@@ -112,7 +129,7 @@ try {
   const port = await freePort();
   const startQuery = () =>
     startServiceProcess(
-      "services/query/src/main.ts",
+      join(flags["service-root"] ?? ".", "services/query/src/main.ts"),
       {
         DATABASE_URL: databaseUrl,
         NATS_URL: nats.url,
@@ -369,11 +386,10 @@ try {
     log(
       `holding: psql '${databaseUrl}', query service http://127.0.0.1:${port} (${username} / ${password}); Ctrl+C ends`,
     );
-    await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+    await new Promise<void>(() => {}); // until Ctrl+C (the handler below)
   }
 } finally {
-  await query?.stop().catch(() => {});
-  await Promise.all([pgServer?.stop(), nats.destroy()]);
+  await cleanUp();
 }
 
 function positive(value: string | undefined, name: string): number {
