@@ -1,34 +1,26 @@
 /**
  * `npm run bench`: the real pipeline (simulator → receiver → JetStream →
- * writer → PostgreSQL), each service its own process, for a fixed time;
- * then, in the same run and database, COPY of the same number of rows into
- * an identical table as the ceiling. With `--tracing compare`, the pipeline
- * also runs with tracing on, each run on a fresh database and nats-server,
- * alternating off/on and on/off for `--rounds` pairs, and the result gives
- * the mean throughput with tracing as a ratio to the mean without. Progress goes to
+ * writer → PostgreSQL), each service its own process, in three parts, all
+ * in one run so the ratios compare figures measured under the same load:
+ *
+ * 1. Throughput: every device sends as fast as acks allow for the duration.
+ * 2. The ceiling: one binary COPY of as many rows into an identical table.
+ * 3. Paced (`--paced-fraction`, default 0.5): the devices send at that
+ *    share of the throughput, each on a timer, and the run reports the ack
+ *    latency a device sees when the pipeline is not saturated.
+ *
+ * With `--tracing compare`, the throughput run is repeated with tracing on,
+ * alternating off/on and on/off for `--rounds` pairs. Progress goes to
  * stderr; the last line of stdout is one JSON object with the results.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { migrateToLatest, openDatabase } from "@vigil/db";
-import { createDevice } from "@vigil/devices";
-import type { FleetSummary } from "@vigil/simulator";
-import {
-  createTestDatabase,
-  type ServiceProcess,
-  startNats,
-  startOtlpReceiver,
-  startPostgres,
-  startServiceProcess,
-} from "@vigil/testkit";
+import { startPostgres } from "@vigil/testkit";
 import { measureCopyCeiling } from "./copy-ceiling.ts";
-import { checkLoss, countReadings, type LossReport } from "./loss-check.ts";
-import { cpuSecondsOf } from "./process-stats.ts";
-
-/** Share of batches traced in the `--tracing compare` run: the production default. */
-const TRACE_SAMPLING = 0.1;
+import { type PipelineOptions, type PipelineRun, runPipeline, TRACE_SAMPLING } from "./pipeline-run.ts";
+import { postmasterPid } from "./process-stats.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -38,54 +30,95 @@ const { values: flags } = parseArgs({
     writers: { type: "string", default: "1" },
     "nats-sync": { type: "string", default: "default" },
     "backlog-mb": { type: "string", default: "16" },
+    "paced-fraction": { type: "string", default: "0.5" },
     tracing: { type: "string", default: "off" },
     rounds: { type: "string", default: "2" },
+    profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
 if (flags.help) {
-  process.stdout.write(`usage: npm run bench -- [--duration-s 30] [--devices 50] [--batch-size 100] [--writers 1] [--nats-sync default|always]
-  --batch-size      samples per sensor per batch (robots have 5 sensors)
-  --nats-sync       JetStream sync_interval: the server default (2 min) or "always" (fsync every write)
-  --backlog-mb      JetStream backlog bound; beyond it receivers hold devices back (default 16)
-  --tracing         off, or compare: runs with tracing on (10% of batches sampled, OTLP export) as well
-  --rounds          with --tracing compare, pairs of runs, alternating off/on then on/off (default 2)\n`);
+  process.stdout.write(`usage: npm run bench -- [options]
+  --duration-s N        length of each pipeline run (default 30)
+  --devices N           simulated devices, 25 per connection (default 50)
+  --batch-size N        samples per sensor per batch; robots have 5 sensors (default 100)
+  --writers N           writer processes sharing the consumer (default 1)
+  --nats-sync MODE      JetStream sync_interval: default (2 min) or "always" (fsync every write)
+  --backlog-mb N        JetStream backlog bound; beyond it receivers hold devices back (default 16)
+  --paced-fraction F    then a run paced at F × the measured throughput for ack latency; 0 skips it (default 0.5)
+  --tracing MODE        off, or compare: throughput runs with tracing on (10% sampled, OTLP export) too
+  --rounds N            with --tracing compare, pairs of runs, alternating off/on then on/off (default 2)
+  --profile DIR         CPU profiles (node --cpu-prof) of the receiver, writers and simulator of the
+                        throughput run (and of the first run with tracing on), for bench/src/cpuprofile-top.ts\n`);
   process.exit(0);
 }
 const durationS = positive(flags["duration-s"], "--duration-s");
 const devices = positive(flags.devices, "--devices");
 const batchSize = positive(flags["batch-size"], "--batch-size");
 const writers = positive(flags.writers, "--writers");
-const natsSync = flags["nats-sync"] === "always" ? "always" : undefined;
 const backlogBytes = positive(flags["backlog-mb"], "--backlog-mb") * 1024 * 1024;
-const tracing = flags.tracing;
 const rounds = positive(flags.rounds, "--rounds");
-if (tracing !== "off" && tracing !== "compare") {
-  process.stderr.write("bench: --tracing must be off or compare\n");
-  process.exit(2);
-}
+const pacedFraction = Number(flags["paced-fraction"]);
+if (!(pacedFraction >= 0 && pacedFraction < 1)) fail("--paced-fraction must be at least 0 and below 1");
+if (flags.tracing !== "off" && flags.tracing !== "compare") fail("--tracing must be off or compare");
+const profileDir = flags.profile ? resolve(flags.profile) : undefined;
+if (profileDir) mkdirSync(profileDir, { recursive: true });
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const work = mkdtempSync(join(tmpdir(), "vigil-bench-"));
-log(`starting PostgreSQL (nats-server sync ${natsSync ?? "default"})`);
+log(`starting PostgreSQL (nats-server sync ${flags["nats-sync"]})`);
 const pgServer = await startPostgres();
 try {
-  const off = await runPipeline("off");
+  const base: PipelineOptions = {
+    postgresUrl: pgServer.url,
+    postgresPid: postmasterPid(pgServer.port) ?? fail("cannot find the PostgreSQL server's process"),
+    work,
+    devices,
+    batchSize,
+    writers,
+    durationS,
+    natsSync: flags["nats-sync"] === "always" ? "always" : undefined,
+    backlogBytes,
+    traces: "off",
+    pace: "fast",
+  };
+  const run = (o: Partial<PipelineOptions>, what: string) => {
+    log(
+      `${what}: ${devices} devices for ${durationS} s, ${batchSize} samples per sensor per batch, ${writers} writer(s)`,
+    );
+    return runPipeline({ ...base, ...o });
+  };
+
+  const off = await run({ profileDir }, "throughput");
+  if (profileDir) log(`CPU profiles written to ${profileDir}`);
   log(`measuring the COPY ceiling with ${off.loss.stored} rows`);
   const ceiling = await measureCopyCeiling(off.databaseUrl, off.loss.stored, devices);
+
+  let paced: PipelineRun | undefined;
+  let pacedIntervalMs = 0;
+  if (pacedFraction > 0) {
+    // Each device sends one batch per interval: the fleet's rate is devices × readings per batch / interval.
+    const readingsPerBatch = off.summary.readingsAcked / Math.max(1, off.summary.acked);
+    pacedIntervalMs = Math.round((devices * readingsPerBatch * 1000) / (pacedFraction * off.readingsPerS));
+    paced = await run(
+      { pace: pacedIntervalMs },
+      `paced at ${pacedFraction} × throughput (one batch per ${pacedIntervalMs} ms per device)`,
+    );
+  }
+
   // Runs alternate A B B A …, so a drift in the machine's load cancels out of the comparison.
   const offRuns = [off];
   const onRuns: PipelineRun[] = [];
-  for (let round = 0; tracing === "compare" && round < rounds; round++) {
+  for (let round = 0; flags.tracing === "compare" && round < rounds; round++) {
     const order = round % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const);
     for (const traces of order) {
       if (traces === "off" && round === 0) continue; // the first run above
-      (traces === "on" ? onRuns : offRuns).push(await runPipeline(traces));
+      const profile = traces === "on" && onRuns.length === 0 ? profileDir : undefined;
+      (traces === "on" ? onRuns : offRuns).push(await run({ traces, profileDir: profile }, `tracing ${traces}`));
     }
   }
-  const all = [...offRuns, ...onRuns];
-  const meanRate = (runs: PipelineRun[]) => runs.reduce((sum, r) => sum + r.readingsPerS, 0) / runs.length;
-  const meanCpu = (runs: PipelineRun[]) => runs.reduce((sum, r) => sum + r.serverCpuUsPerReading, 0) / runs.length;
+
+  const all = [...offRuns, ...onRuns, ...(paced ? [paced] : [])];
   const result = {
     e2e_readings_per_s: Math.round(off.readingsPerS),
     copy_ceiling_rows_per_s: Math.round(ceiling),
@@ -94,6 +127,7 @@ try {
     stored: off.loss.stored,
     lost: all.reduce((sum, r) => sum + r.loss.lost, 0),
     duplicates: all.reduce((sum, r) => sum + r.loss.duplicates, 0),
+    // Saturated: devices wait for the backlog bound, so these are queueing, not the pipeline's own latency.
     ack_latency_ms_p50: off.summary.ackLatencyMs.p50,
     ack_latency_ms_p99: off.summary.ackLatencyMs.p99,
     batches_acked: off.summary.acked,
@@ -101,26 +135,46 @@ try {
     throttled: off.summary.throttled,
     reject_reasons: off.summary.rejectReasons,
     seconds: Math.round(off.seconds * 10) / 10,
+    cpu_s: off.cpu,
+    cpu_s_per_million_readings: perMillion(off.cpu, off.loss.stored),
+    ...(paced && {
+      paced: {
+        fraction: pacedFraction,
+        interval_ms: pacedIntervalMs,
+        target_readings_per_s: Math.round(pacedFraction * off.readingsPerS),
+        acked_readings_per_s: Math.round(paced.summary.readingsAcked / durationS),
+        ack_latency_ms_p50: paced.summary.ackLatencyMs.p50,
+        ack_latency_ms_p99: paced.summary.ackLatencyMs.p99,
+        // The run's last 10–20 s: each device's first batches (cold code paths) left out.
+        steady_ack_latency_ms_p50: paced.summary.recentAckLatencyMs.p50,
+        steady_ack_latency_ms_p99: paced.summary.recentAckLatencyMs.p99,
+        stored: paced.loss.stored,
+        lost: paced.loss.lost,
+      },
+    }),
     ...(onRuns.length > 0 && {
       tracing: {
         sampling: TRACE_SAMPLING,
         rounds,
         off_readings_per_s: offRuns.map((r) => Math.round(r.readingsPerS)),
         on_readings_per_s: onRuns.map((r) => Math.round(r.readingsPerS)),
-        ratio_to_off: round3(meanRate(onRuns) / meanRate(offRuns)),
-        // Receiver and writer CPU per reading, off and on: what tracing costs the servers,
-        // less sensitive than throughput to other work on the machine.
-        off_server_cpu_us_per_reading: offRuns.map((r) => round3(r.serverCpuUsPerReading)),
-        on_server_cpu_us_per_reading: onRuns.map((r) => round3(r.serverCpuUsPerReading)),
-        cpu_ratio_to_off: round3(meanCpu(onRuns) / meanCpu(offRuns)),
+        ratio_to_off: round3(mean(onRuns.map((r) => r.readingsPerS)) / mean(offRuns.map((r) => r.readingsPerS))),
+        // Receiver and writer CPU per reading: what tracing costs the servers, steadier than throughput
+        // on a machine that is doing other work.
+        off_server_cpu_us_per_reading: offRuns.map(serverCpuUsPerReading),
+        on_server_cpu_us_per_reading: onRuns.map(serverCpuUsPerReading),
+        cpu_ratio_to_off: round3(mean(onRuns.map(serverCpuUsPerReading)) / mean(offRuns.map(serverCpuUsPerReading))),
         on_ack_latency_ms_p50: onRuns.map((r) => r.summary.ackLatencyMs.p50),
         otlp_exports: onRuns.reduce((sum, r) => sum + r.otlpExports, 0),
+        // Every run's CPU by process group, per million stored readings.
+        off_cpu_s_per_million_readings: offRuns.map((r) => perMillion(r.cpu, r.loss.stored)),
+        on_cpu_s_per_million_readings: onRuns.map((r) => perMillion(r.cpu, r.loss.stored)),
       },
     }),
     devices,
     batch_size: batchSize,
     writers,
-    nats_sync: natsSync ?? "default",
+    nats_sync: flags["nats-sync"],
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
@@ -128,132 +182,17 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-interface PipelineRun {
-  databaseUrl: string;
-  readingsPerS: number;
-  seconds: number;
-  summary: FleetSummary;
-  loss: LossReport;
-  otlpExports: number;
-  /** CPU time the receiver and the writers used per stored reading, in µs: robust to a busy machine. */
-  serverCpuUsPerReading: number;
+function serverCpuUsPerReading(r: PipelineRun): number {
+  return round3((((r.cpu.receiver ?? 0) + (r.cpu.writer ?? 0)) * 1e6) / Math.max(1, r.loss.stored));
 }
 
-/**
- * One timed run of the whole pipeline on a fresh database and nats-server,
- * with tracing off or on (TRACE_SAMPLING of batches, exported over OTLP to
- * a sink in this process, as a collector would take them).
- */
-async function runPipeline(traces: "off" | "on"): Promise<PipelineRun> {
-  const nats = await startNats({ syncInterval: natsSync });
-  const otlp = traces === "on" ? await startOtlpReceiver() : undefined;
-  const running: ServiceProcess[] = [];
-  try {
-    const databaseUrl = await createTestDatabase(pgServer.url, "bench");
-    const database = await openDatabase(databaseUrl);
-    await migrateToLatest(database.db);
-    const identities = [];
-    for (let n = 1; n <= devices; n++) {
-      const { apiKey } = await createDevice({ db: database.db, actor: "system:bench" }, { code: "OR", number: n });
-      identities.push({ code: "OR", number: n, apiKey });
-    }
-    await database.close();
-    const devicesFile = join(work, `devices-${traces}.json`);
-    const ackedFile = join(work, `acked-${traces}.json`);
-    writeFileSync(devicesFile, JSON.stringify(identities), { mode: 0o600 });
+/** CPU seconds per million stored readings, per process group: comparable across loaded and quiet runs. */
+function perMillion(cpu: Record<string, number>, readings: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(cpu).map(([name, s]) => [name, round3((s * 1e6) / Math.max(1, readings))]));
+}
 
-    // A small backlog bound: ingest is held to the writers' pace, as in production under overload.
-    // No per-device rate limit: the bench measures the pipeline, not the limiter.
-    const env = {
-      DATABASE_URL: databaseUrl,
-      NATS_URL: nats.url,
-      LOG_LEVEL: "warn",
-      NATS_STREAM_MAX_BYTES: String(backlogBytes),
-      RECEIVER_RATE_LIMIT_PER_S: "100000000",
-      RECEIVER_OPS_PORT: "0",
-      WRITER_OPS_PORT: "0",
-      RECEIVER_RATE_LIMIT_BURST: "1000000000",
-      ...(otlp && {
-        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
-        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
-        OTEL_TRACES_SAMPLER_ARG: String(TRACE_SAMPLING),
-      }),
-    };
-    const receiverPort = String(20_000 + Math.floor(Math.random() * 20_000));
-    const receiver = await startServiceProcess(
-      "services/receiver/src/main.ts",
-      { ...env, LOG_LEVEL: "info", RECEIVER_PORT: receiverPort, RECEIVER_HOST: "127.0.0.1" },
-      /receiver listening/,
-    );
-    running.push(receiver);
-    for (let i = 0; i < writers; i++) {
-      running.push(
-        await startServiceProcess("services/writer/src/main.ts", { ...env, LOG_LEVEL: "info" }, /writer consuming/),
-      );
-    }
-
-    log(
-      `tracing ${traces}: running ${devices} devices for ${durationS} s, ${batchSize} samples per sensor per batch, ${writers} writer(s)`,
-    );
-    const started = performance.now();
-    const simulator = await startServiceProcess(
-      "simulator/src/main.ts",
-      { ...env, SIMULATOR_TARGET: `127.0.0.1:${receiverPort}`, SIMULATOR_CONTROL_PORT: "0", LOG_LEVEL: "info" },
-      /simulator started/,
-      [
-        "--clock",
-        "fast",
-        "--interval-ms",
-        String(batchSize),
-        "--batch-size",
-        String(batchSize),
-        "--duration-s",
-        String(durationS),
-        "--devices-file",
-        devicesFile,
-        "--acked-file",
-        ackedFile,
-        "--devices-per-connection",
-        "25",
-      ],
-    );
-    await simulator.exited;
-    const summaryLine = simulator
-      .output()
-      .split("\n")
-      .reverse()
-      .find((l) => l.startsWith('{"summary"'));
-    if (!summaryLine) throw new Error(`simulator printed no summary:\n${simulator.output().slice(-3000)}`);
-    const summary = JSON.parse(summaryLine).summary;
-    log(`simulator: ${summary.readingsAcked} readings acked in ${summary.acked} batches; waiting for the writer`);
-
-    let stored = 0;
-    const deadline = Date.now() + 180_000;
-    while (Date.now() < deadline) {
-      stored = await countReadings(databaseUrl);
-      if (stored >= summary.readingsAcked) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const seconds = (performance.now() - started) / 1000;
-    let cpuSeconds = 0;
-    for (const p of running) if (p.child.pid) cpuSeconds += cpuSecondsOf(p.child.pid);
-    for (const p of running.splice(0)) await p.stop();
-
-    const loss = await checkLoss(databaseUrl, ackedFile);
-    return {
-      databaseUrl,
-      readingsPerS: loss.stored / seconds,
-      seconds,
-      summary,
-      loss,
-      otlpExports: otlp?.exports ?? 0,
-      serverCpuUsPerReading: (cpuSeconds * 1e6) / Math.max(1, loss.stored),
-    };
-  } finally {
-    for (const p of running) await p.stop().catch(() => {});
-    await nats.destroy();
-    await otlp?.close();
-  }
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
 function round3(x: number): number {
@@ -262,9 +201,11 @@ function round3(x: number): number {
 
 function positive(value: string | undefined, name: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`bench: ${name} must be a positive integer\n`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(n) || n <= 0) fail(`${name} must be a positive integer`);
   return n;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
 }

@@ -39,3 +39,57 @@ export function childPidsOf(parent: number, name: string): number[] {
   }
   return out;
 }
+
+/**
+ * CPU seconds of a process and all its descendants, live or exited and
+ * reaped (Linux /proc: utime, stime, cutime, cstime). For PostgreSQL's
+ * postmaster this is the whole server: every backend, the WAL writer,
+ * the checkpointer, autovacuum.
+ */
+export function treeCpuSecondsOf(pid: number): number {
+  let total = 0;
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = statFields(Number(entry));
+      const ppid = Number(fields[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const visit = (p: number) => {
+    try {
+      const f = statFields(p);
+      total += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS_PER_S;
+    } catch {
+      return;
+    }
+    for (const c of children.get(p) ?? []) visit(c);
+  };
+  visit(pid);
+  return total;
+}
+
+/** The postmaster listening on `port` (its command line names the port), or undefined. */
+export function postmasterPid(port: number): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (!cmdline[0]?.endsWith("/postgres")) continue;
+      const p = cmdline.indexOf("-p");
+      if (p >= 0 && Number(cmdline[p + 1]) === port) return Number(entry);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return undefined;
+}
+
+/** The fields of /proc/PID/stat after the command name (state is [0], ppid [1]). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "@vigil/testkit";
@@ -359,12 +359,17 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
     it("prints NOTES that name the release's Services and `helm test`", () => {
       // helm template does not print NOTES.txt: render it through a copy with a template that includes it.
       const copy = mkdtempSync(join(tmpdir(), "vigil-notes-"));
-      cpSync(chart, copy, { recursive: true });
-      writeFileSync(
-        join(copy, "templates/zz-notes.yaml"),
-        'notes: |\n{{ include "vigil/templates/NOTES.txt" . | indent 2 }}\n',
-      );
-      const r = helm(["template", "rel", copy, "--namespace", namespace, ...valuesArgs(file)]);
+      let r: ReturnType<typeof helm>;
+      try {
+        cpSync(chart, copy, { recursive: true });
+        writeFileSync(
+          join(copy, "templates/zz-notes.yaml"),
+          'notes: |\n{{ include "vigil/templates/NOTES.txt" . | indent 2 }}\n',
+        );
+        r = helm(["template", "rel", copy, "--namespace", namespace, ...valuesArgs(file)]);
+      } finally {
+        rmSync(copy, { recursive: true, force: true });
+      }
       expect(r.stderr).toBe("");
       const notes = String(
         parseAllDocuments(r.stdout)

@@ -131,7 +131,7 @@ describe("telemetry", () => {
     });
   }
 
-  it("one trace runs from the device's batch through receiver, JetStream and writer into the INSERT", async () => {
+  it("one trace runs from the device's batch through receiver, JetStream and writer into the COPY", async () => {
     const devices = await provision("TR", 2);
     const devicesFile = join(tmp, "devices.json");
     writeFileSync(devicesFile, JSON.stringify(devices), { mode: 0o600 });
@@ -171,7 +171,7 @@ describe("telemetry", () => {
       // Every batch's producer span is linked from the consumer span that stored it.
       only(processes, linked(send));
     }
-    // A writer's consumer span continues the first batch of its group, and the INSERT sits under it.
+    // A writer's consumer span continues the first batch of its group, and the COPY sits under it.
     const continued = processes.filter((p) => sends.some((s) => s.spanId === p.parentSpanId));
     expect(continued.length).toBeGreaterThan(0);
     for (const p of continued) {
@@ -181,9 +181,9 @@ describe("telemetry", () => {
         (s) =>
           s.parentSpanId === p.spanId &&
           s.attributes["db.system.name"] === "postgresql" &&
-          /insert into readings/i.test(String(s.attributes["db.query.text"])),
+          /^copy readings .* from stdin/i.test(String(s.attributes["db.query.text"])),
       );
-      expect(inserts.length, "INSERT spans under a process span").toBeGreaterThan(0);
+      expect(inserts.length, "COPY spans under a process span").toBeGreaterThan(0);
       expect(inserts[0]!.traceId).toBe(send.traceId);
     }
   });

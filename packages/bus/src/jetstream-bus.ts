@@ -95,6 +95,9 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
     name: options.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
+    // Without it every request (each publish's PubAck) builds Error objects up front to keep
+    // the caller's stack for a possible timeout: 8 % of the receiver's CPU in the profile.
+    noAsyncTraces: true,
   });
   const jsm = await jetstreamManager(nc);
   if (options.stream) await ensureStream(jsm, options.stream);

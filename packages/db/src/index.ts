@@ -18,6 +18,7 @@ export {
   pingDatabase,
   type VigilDatabase,
 } from "./open-database.ts";
+export { inPgTransaction } from "./pg-transaction.ts";
 export {
   maintainPartitions,
   PARTITION_DAYS_AHEAD,

@@ -7,6 +7,11 @@ export interface VigilDatabase {
   db: Kysely<Database>;
   /** "postgres" for a server, "embedded" for the in-process PGlite build. */
   engine: "postgres" | "embedded";
+  /**
+   * The pg pool behind `db` on a server, for what Kysely cannot express
+   * (COPY); undefined on the embedded engine.
+   */
+  pool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -43,7 +48,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, engine: "postgres", close: () => db.destroy() };
+  return { db, engine: "postgres", pool, close: () => db.destroy() };
 }
 
 async function openEmbedded(dir: string): Promise<VigilDatabase> {

@@ -12,6 +12,7 @@ import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetr
 import { BatchAccumulator } from "./batch-accumulator.ts";
 import type { WriterConfig } from "./config.ts";
 import { ReadingWriter } from "./reading-writer.ts";
+import { readingsStore } from "./readings-store.ts";
 import { SensorDictionary } from "./sensor-dictionary.ts";
 import { trackBacklog, writerMetrics } from "./writer-metrics.ts";
 
@@ -112,12 +113,14 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
       });
       const readyBus = bus;
       untrack = trackBacklog(() => readyBus.backlog());
+      const metrics = writerMetrics();
       const writer = new ReadingWriter(
         database.db,
+        readingsStore(database, () => metrics.copyFallbacks.inc()),
         new SensorDictionary(database.db),
         log,
         config.NATS_MAX_DELIVER,
-        writerMetrics(),
+        metrics,
       );
       consumer = bus.consume({ prefetch: config.WRITER_PREFETCH });
       loop = run(writer, consumer).catch((err) => {

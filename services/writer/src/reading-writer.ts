@@ -1,11 +1,13 @@
-import { context, type Link, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Delivery } from "@vigil/bus";
-import { type Database, type Kysely, sql } from "@vigil/db";
+import type { Database, Kysely } from "@vigil/db";
 import { recordDeadLetter } from "@vigil/ingest";
 import { DecodeError, decodeReadingBatch } from "@vigil/proto";
 import type { Logger } from "@vigil/runtime";
-import { contextFromHeaders, spanContextOf, tracer } from "@vigil/telemetry";
-import { type DecodedDelivery, toReadingColumns } from "./reading-rows.ts";
+import { tracer } from "@vigil/telemetry";
+import { groupTrace } from "./group-trace.ts";
+import type { DecodedDelivery } from "./reading-rows.ts";
+import type { StoredGroup, StoreReadings } from "./readings-store.ts";
 import type { SensorDictionary } from "./sensor-dictionary.ts";
 import { isTransientDbError } from "./transient-error.ts";
 import type { WriterMetrics } from "./writer-metrics.ts";
@@ -24,14 +26,15 @@ const RETRY_MAX_MS = 5_000;
 
 /**
  * Writes delivered batches to `readings` in one transaction and acks them
- * only after COMMIT. Duplicates are skipped by the unique key (ON CONFLICT
- * DO NOTHING), so redelivery is harmless. Transient database errors are
+ * only after COMMIT. Duplicates are skipped by the unique key, so
+ * redelivery is harmless. Transient database errors are
  * retried in place until they pass or the writer stops (then the batches
  * are nak'ed for redelivery); a batch the database refuses on its own, or
  * one that cannot be decoded, goes to dead_letters.
  */
 export class ReadingWriter {
   private readonly db: Kysely<Database>;
+  private readonly store: StoreReadings;
   private readonly sensors: SensorDictionary;
   private readonly log: Logger;
   private readonly maxDeliver: number;
@@ -39,33 +42,23 @@ export class ReadingWriter {
 
   constructor(
     db: Kysely<Database>,
+    store: StoreReadings,
     sensors: SensorDictionary,
     log: Logger,
     maxDeliver: number,
     metrics: WriterMetrics,
   ) {
     this.db = db;
+    this.store = store;
     this.sensors = sensors;
     this.log = log;
     this.maxDeliver = maxDeliver;
     this.metrics = metrics;
   }
 
-  /**
-   * Writes a group inside one `process vigil.readings` span: a child of the
-   * first sampled batch's `send vigil.readings` span (so that batch's trace
-   * runs from the device to the INSERT), linked to every batch's.
-   */
+  /** Writes a group inside one `process vigil.readings` span (where it sits: group-trace.ts). */
   async write(deliveries: Delivery[], signal: AbortSignal): Promise<WriteOutcome> {
-    const links: Link[] = [];
-    let parent = ROOT_CONTEXT;
-    for (const d of deliveries) {
-      const ctx = contextFromHeaders(d.headers);
-      const sc = spanContextOf(ctx);
-      if (!sc) continue;
-      links.push({ context: sc });
-      if (parent === ROOT_CONTEXT && sc.traceFlags & TraceFlags.SAMPLED) parent = ctx;
-    }
+    const { parent, links } = groupTrace(deliveries.map((d) => d.headers));
     const span = tracer.startSpan(
       "process vigil.readings",
       {
@@ -166,26 +159,9 @@ export class ReadingWriter {
     }
   }
 
-  private async insert(decoded: DecodedDelivery[]): Promise<{ readings: number; inserted: number }> {
+  private async insert(decoded: DecodedDelivery[]): Promise<StoredGroup> {
     const names = decoded.flatMap((d) => d.batch.series.map((s) => s.sensor));
-    const ids = await this.sensors.resolve(names);
-    const c = toReadingColumns(decoded, ids);
-    const latest = latestSeqs(decoded);
-    return this.db.transaction().execute(async (tx) => {
-      const result = await sql`
-        INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id)
-        SELECT to_timestamp(t / 1000.0), v, q, to_timestamp(r / 1000.0), d, s
-        FROM unnest(${c.timesMs}::float8[], ${c.values}::float8[], ${c.seqs}::int8[],
-                    ${c.receivedAtMs}::float8[], ${c.deviceIds}::int4[], ${c.sensorIds}::int2[])
-          AS u(t, v, q, r, d, s)
-        ON CONFLICT DO NOTHING`.execute(tx);
-      // Once acked, a batch leaves the log: devices.last_seq remembers where each device is.
-      await sql`
-        UPDATE devices SET last_seq = v.seq
-        FROM unnest(${latest.ids}::int4[], ${latest.seqs}::int8[]) AS v(id, seq)
-        WHERE devices.id = v.id AND devices.last_seq < v.seq`.execute(tx);
-      return { readings: c.rows, inserted: Number(result.numAffectedRows ?? 0) };
-    });
+    return this.store(decoded, await this.sensors.resolve(names));
   }
 
   /** Runs fn until it succeeds or fails permanently, keeping the deliveries from redelivery meanwhile. */
@@ -234,13 +210,6 @@ function newestReading(d: DecodedDelivery): number {
     if (last !== undefined && last > newest) newest = last;
   }
   return newest || d.storedAtMs;
-}
-
-/** The highest seq per device among the batches, as two aligned array literals. */
-function latestSeqs(decoded: DecodedDelivery[]): { ids: string; seqs: string } {
-  const latest = new Map<number, number>();
-  for (const d of decoded) latest.set(d.deviceId, Math.max(latest.get(d.deviceId) ?? 0, d.batch.seq));
-  return { ids: `{${[...latest.keys()].join(",")}}`, seqs: `{${[...latest.values()].join(",")}}` };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -10,6 +10,7 @@ export interface WriterMetrics {
   insertSeconds: Histogram;
   insertReadings: Histogram;
   redeliveries: Counter;
+  copyFallbacks: Counter;
   ingestToStoredSeconds: Histogram;
 }
 
@@ -75,19 +76,24 @@ export function writerMetrics(): WriterMetrics {
     }),
     insertSeconds: new Histogram({
       name: "vigil_writer_insert_duration_seconds",
-      help: "Time of one INSERT transaction, from the first attempt to COMMIT.",
+      help: "Time of one write transaction (COPY or INSERT), from the first attempt to COMMIT.",
       buckets: LATENCY_BUCKETS_S,
       registers,
     }),
     insertReadings: new Histogram({
       name: "vigil_writer_insert_readings",
-      help: "Readings per INSERT transaction.",
+      help: "Readings per write transaction.",
       buckets: [10, 100, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 50_000, 100_000],
       registers,
     }),
     redeliveries: new Counter({
       name: "vigil_writer_redeliveries_total",
       help: "Batches delivered again (after a writer crash, a nak or an ack timeout).",
+      registers,
+    }),
+    copyFallbacks: new Counter({
+      name: "vigil_writer_copy_fallbacks_total",
+      help: "Groups whose COPY met a reading already stored and were written again with INSERT … ON CONFLICT DO NOTHING.",
       registers,
     }),
     ingestToStoredSeconds: new Histogram({
