@@ -254,6 +254,38 @@ describe("readings API", () => {
     }
   });
 
+  it("counts up to 1,000 matching readings exactly and estimates larger totals from the statistics", async () => {
+    await insert(pipeline, [[9, "flow", 0, 0]]);
+    const bulk = (from: number, to: number) =>
+      sql`
+      INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id)
+      SELECT ${new Date(T0 + 50 * HOUR)}::timestamptz + i * interval '1 second', i, 1, now(), d.id, s.id
+      FROM devices d, sensors s, generate_series(${from}::int, ${to}::int) AS i
+      WHERE d.code = 'OR' AND d.number = 9 AND s.name = 'flow'`.execute(pipeline.database.db);
+    await bulk(1, 1000);
+    const asAdmin = createClient(ReadingService, transports(() => admin)["Connect-JSON"]);
+    const asUser = createClient(ReadingService, transports(() => user)["Connect-JSON"]);
+    const total = async () =>
+      Number((await asUser.listReadings({ filter: { deviceCode: "OR", deviceNumber: 9 }, pageSize: 1 })).totalSize);
+    expect(await total()).toBeGreaterThan(1000); // an estimate: more than 1,000 match
+    const first = { seconds: BigInt(T0 / 1000), nanos: 0 };
+    const deleted = await asAdmin.deleteReadings({
+      filter: {
+        deviceCode: "OR",
+        deviceNumber: 9,
+        startTime: first,
+        endTime: { seconds: first.seconds + 1n, nanos: 0 },
+      },
+    });
+    expect(deleted.deletedCount).toBe(1n);
+    expect(await total()).toBe(1000); // exact, without the soft-deleted one
+    await bulk(1001, 5000);
+    await sql`ANALYZE readings`.execute(pipeline.database.db); // what autovacuum does as rows arrive
+    const estimate = await total();
+    expect(estimate).toBeGreaterThanOrEqual(0.8 * 5000);
+    expect(estimate).toBeLessThanOrEqual(1.2 * 5000);
+  });
+
   it("streams new readings to watchers over gRPC-Web and Connect, filtered, and drops a client that stops reading", async () => {
     const [device] = await pipeline.provision("ICU", 1);
     const now = Date.now();

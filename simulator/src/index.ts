@@ -4,5 +4,6 @@ export { type ControlServer, type FleetControl, simulatorService, startControlSe
 export { Fleet, type FleetOptions } from "./fleet.ts";
 export type { FleetSummary } from "./fleet-stats.ts";
 export { provisionDevices } from "./provision.ts";
+export { DEVICE_KINDS, type DeviceKind, type SensorSpec } from "./sensor-profiles.ts";
 export { parseShard, type Shard, selectShard, shardNumbers } from "./shard.ts";
 export { type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";

@@ -4,6 +4,8 @@ import * as core from "./migrations/0001-core.ts";
 import * as deviceTrust from "./migrations/0002-device-trust.ts";
 import * as users from "./migrations/0003-users.ts";
 import * as lifecycle from "./migrations/0004-lifecycle.ts";
+import * as sketchBinInline from "./migrations/0005-sketch-bin-inline.ts";
+import * as deletedReadingsIndex from "./migrations/0006-deleted-readings-index.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -14,6 +16,8 @@ const migrations: Record<string, Migration> = {
   "0002-device-trust": deviceTrust,
   "0003-users": users,
   "0004-lifecycle": lifecycle,
+  "0005-sketch-bin-inline": sketchBinInline,
+  "0006-deleted-readings-index": deletedReadingsIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

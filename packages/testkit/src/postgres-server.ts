@@ -1,4 +1,4 @@
-import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./free-port.ts";
@@ -15,6 +15,13 @@ export interface PostgresServer {
 export interface PostgresServerOptions {
   /** Trade durability for speed (fsync off): fine for tests, not for benchmarks. */
   fast?: boolean;
+  /**
+   * Keep the cluster in this directory between runs (a benchmark's loaded
+   * dataset): initialized when it holds none, reused otherwise; stop() shuts
+   * PostgreSQL down cleanly and leaves the directory. By default the cluster
+   * lives in a fresh temp dir that stop() removes.
+   */
+  dir?: string;
 }
 
 /** Finds the newest installed PostgreSQL's bin directory. */
@@ -37,7 +44,9 @@ export function postgresBinDir(): string | undefined {
 export async function startPostgres(options: PostgresServerOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (!bin) throw new Error("PostgreSQL is not installed (run scripts/ensure-test-deps.sh)");
-  const dir = mkdtempSync(join(tmpdir(), "vigil-pg-"));
+  const kept = options.dir !== undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "vigil-pg-"));
+  if (kept) mkdirSync(dir, { recursive: true });
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {
     const { stdout } = await execFileAsync("id", ["-u", "postgres"]);
@@ -49,7 +58,10 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
       ? execFileAsync("runuser", ["-u", "postgres", "--", join(bin, cmd), ...args])
       : execFileAsync(join(bin, cmd), args);
   const data = join(dir, "data");
-  await run("initdb", ["-D", data, "-U", "vigil", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+  // A kept cluster is initialized with sync: it outlives this process.
+  if (!existsSync(join(data, "PG_VERSION"))) {
+    await run("initdb", ["-D", data, "-U", "vigil", "--auth=trust", "-E", "UTF8", ...(kept ? [] : ["--no-sync"])]);
+  }
   const port = await freePort();
   const settings = [
     `-p ${port}`,
@@ -64,8 +76,8 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     url: `postgres://vigil@127.0.0.1:${port}/postgres`,
     port,
     stop: async () => {
-      await run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
+      await run("pg_ctl", ["-D", data, "-m", kept ? "fast" : "immediate", "-w", "stop"]).catch(() => {});
+      if (!kept) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
+import { resolve } from "node:path";
 import { exited, repoRoot, waitFor } from "./process-tools.ts";
 
 /** A Vigil service running as its own Node process, as in production. */
@@ -15,8 +15,9 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts `node <entry>` with the given environment and waits until a line
- * of its output matches `readyWhen`.
+ * Starts `node <entry>` (relative to the repository, or absolute: another
+ * checkout's service) with the given environment and waits until a line of
+ * its output matches `readyWhen`.
  */
 export async function startServiceProcess(
   entry: string,
@@ -25,7 +26,7 @@ export async function startServiceProcess(
   args: string[] = [],
 ): Promise<ServiceProcess> {
   // As in production: tracing is loaded before the app (it stays off without OTEL_* settings).
-  const child = spawn(process.execPath, ["--import", "@vigil/telemetry/register", join(repoRoot, entry), ...args], {
+  const child = spawn(process.execPath, ["--import", "@vigil/telemetry/register", resolve(repoRoot, entry), ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

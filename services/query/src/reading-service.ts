@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ReadingBus } from "@vigil/bus";
-import { type Database, type Kysely, readingStats, recordAudit } from "@vigil/db";
+import { type Database, type Kysely, readingStats, recordAudit, resolveSeriesIds } from "@vigil/db";
 import { type Reading, ReadingSchema, type ReadingService, StatsBucketSchema } from "@vigil/proto";
 import { actorOf, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
 import { FailedPreconditionError } from "./errors.ts";
@@ -49,10 +49,14 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
     async listReadings(req) {
       const { filter, pageSize, newestFirst } = parseListRequest(req);
       const cursor = req.pageToken ? decodeCursor(req.pageToken, req, isReadingCursor) : undefined;
-      // Counted once, on the first page; later pages repeat it from the token.
-      const total = cursor?.n ?? (await countReadings(db, filter));
+      const ids = await resolveSeriesIds(db, filter);
       const after = cursor && { timeMs: cursor.t, deviceId: cursor.d, sensorId: cursor.s };
-      const rows = await listReadings(db, filter, { limit: pageSize + 1, newestFirst, after });
+      // Counted once, on the first page (on a second connection, while the page is read);
+      // later pages repeat it from the token.
+      const [total, rows] = await Promise.all([
+        cursor?.n ?? (ids ? countReadings(db, filter, ids) : 0),
+        ids ? listReadings(db, filter, ids, { limit: pageSize + 1, newestFirst, after }) : [],
+      ]);
       const more = rows.length > pageSize;
       const shown = more ? rows.slice(0, pageSize) : rows;
       const last = shown.at(-1);

@@ -180,7 +180,9 @@ export type ListReadingsResponse = Message<"vigil.readings.v1.ListReadingsRespon
   nextPageToken: string;
 
   /**
-   * Number of readings matching the filter.
+   * Number of readings matching the filter: exact up to 1,000; above that an
+   * estimate from the database's statistics (never below 1,001). Counted for
+   * the first page and repeated on later ones.
    *
    * @generated from field: int64 total_size = 3;
    */
