@@ -1,4 +1,4 @@
-import { treeCpuSecondsOf } from "./process-stats.ts";
+import { processTable, treeCpuSecondsOf } from "./process-stats.ts";
 
 const SAMPLE_MS = 500;
 
@@ -19,26 +19,26 @@ export function meterCpu(groups: Record<string, number[]>): CpuMeter {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   const members = new Map<string, number[]>();
-  const read = (pid: number) => {
-    const cpu = treeCpuSecondsOf(pid);
-    if (cpu > 0) last.set(pid, cpu);
+  // One read of the process table per sample serves every metered process.
+  const sample = (pids: Iterable<number>, into: Map<number, number>) => {
+    const table = processTable();
+    for (const pid of pids) {
+      const cpu = treeCpuSecondsOf(pid, table);
+      if (cpu > 0) into.set(pid, cpu);
+    }
   };
   const add = (name: string, pids: number[]) => {
     members.set(name, [...(members.get(name) ?? []), ...pids]);
-    for (const pid of pids) {
-      first.set(pid, treeCpuSecondsOf(pid));
-      read(pid);
-    }
+    sample(pids, first);
+    for (const pid of pids) last.set(pid, first.get(pid) ?? 0);
   };
   for (const [name, pids] of Object.entries(groups)) add(name, pids);
-  const timer = setInterval(() => {
-    for (const pid of first.keys()) read(pid);
-  }, SAMPLE_MS);
+  const timer = setInterval(() => sample(first.keys(), last), SAMPLE_MS);
   return {
     add,
     stop() {
       clearInterval(timer);
-      for (const pid of first.keys()) read(pid);
+      sample(first.keys(), last);
       const out: Record<string, number> = {};
       for (const [name, pids] of members) {
         let sum = 0;

@@ -12,9 +12,7 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
 
 /** CPU seconds (user + system) a process has used so far (Linux /proc). */
 export function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // The fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const { fields } = readStat(pid);
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
 }
 
@@ -25,47 +23,24 @@ export function openFilesOf(pid: number): number {
 
 /** Pids of a process's children whose command name is `name` (Linux /proc). */
 export function childPidsOf(parent: number, name: string): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === parent && comm === name) out.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return out;
+  return [...processTable()].filter(([, p]) => p.ppid === parent && p.comm === name).map(([pid]) => pid);
 }
 
 /**
  * CPU seconds of a process and all its descendants, live or exited and
  * reaped (Linux /proc: utime, stime, cutime, cstime). For PostgreSQL's
  * postmaster this is the whole server: every backend, the WAL writer,
- * the checkpointer, autovacuum.
+ * the checkpointer, autovacuum. Pass one `processTable()` to measure
+ * several processes at the same moment without reading /proc again.
  */
-export function treeCpuSecondsOf(pid: number): number {
-  let total = 0;
+export function treeCpuSecondsOf(pid: number, table = processTable()): number {
   const children = new Map<number, number[]>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const fields = statFields(Number(entry));
-      const ppid = Number(fields[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
+  for (const [child, p] of table) children.set(p.ppid, [...(children.get(p.ppid) ?? []), child]);
+  let total = 0;
   const visit = (p: number) => {
-    try {
-      const f = statFields(p);
-      total += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS_PER_S;
-    } catch {
-      return;
-    }
+    const f = table.get(p)?.fields;
+    if (!f) return;
+    total += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS_PER_S;
     for (const c of children.get(p) ?? []) visit(c);
   };
   visit(pid);
@@ -88,8 +63,31 @@ export function postmasterPid(port: number): number | undefined {
   return undefined;
 }
 
-/** The fields of /proc/PID/stat after the command name (state is [0], ppid [1]). */
-function statFields(pid: number): string[] {
+/** One process's /proc/PID/stat: its command name, parent, and the fields after the name. */
+export interface ProcessStat {
+  comm: string;
+  ppid: number;
+  /** The fields after the command name (state is [0], ppid [1], utime [11] …). */
+  fields: string[];
+}
+
+/** Every live process's stat, read once (Linux /proc). */
+export function processTable(): Map<number, ProcessStat> {
+  const table = new Map<number, ProcessStat>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      table.set(Number(entry), readStat(Number(entry)));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return table;
+}
+
+function readStat(pid: number): ProcessStat {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // The command name is in parentheses and may hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), ppid: Number(fields[1]), fields };
 }
