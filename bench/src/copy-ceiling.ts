@@ -1,12 +1,9 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { COPY_COLUMNS, type DecodedDelivery, toCopyRows } from "@vigil/writer";
+import { COPY_COLUMNS, COPY_HEADER_BYTES, COPY_TRAILER_BYTES, type DecodedDelivery, toCopyRows } from "@vigil/writer";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 
-/** PGCOPY signature, flags and header extension length; the trailer is one int16. */
-const COPY_HEADER_BYTES = 19;
-const COPY_TRAILER_BYTES = 2;
 const SENSORS = 5;
 const ROWS_PER_CHUNK = 20_000;
 const SAMPLES = 100;

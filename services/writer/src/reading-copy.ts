@@ -7,7 +7,10 @@ export const COPY_COLUMNS = "time, value, seq, received_at, device_id, sensor_id
 const PG_EPOCH_MS = 946_684_800_000;
 const TWO_POW_32 = 2 ** 32;
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]; // PGCOPY\n\377\r\n\0
-const HEADER_BYTES = SIGNATURE.length + 4 + 4;
+/** Signature, flags and header extension length, at the start of a COPY stream. */
+export const COPY_HEADER_BYTES = SIGNATURE.length + 4 + 4;
+/** The int16 -1 that ends a COPY stream. */
+export const COPY_TRAILER_BYTES = 2;
 const FIELDS = 6;
 /** Field count, then length + value of time, value, seq, received_at (8 bytes each), device_id (4), sensor_id (2). */
 const ROW_BYTES = 2 + 4 * (4 + 8) + (4 + 4) + (4 + 2);
@@ -27,12 +30,12 @@ export interface CopyRows {
 export function toCopyRows(deliveries: DecodedDelivery[], sensorIds: Map<string, number>): CopyRows {
   let rows = 0;
   for (const d of deliveries) for (const s of d.batch.series) rows += s.values.length;
-  const data = Buffer.allocUnsafe(HEADER_BYTES + rows * ROW_BYTES + 2);
+  const data = Buffer.allocUnsafe(COPY_HEADER_BYTES + rows * ROW_BYTES + COPY_TRAILER_BYTES);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   data.set(SIGNATURE, 0);
   view.setInt32(SIGNATURE.length, 0); // flags: no OIDs
   view.setInt32(SIGNATURE.length + 4, 0); // no header extension
-  let at = HEADER_BYTES;
+  let at = COPY_HEADER_BYTES;
   for (const d of deliveries) {
     const receivedUs = toPgMicros(d.storedAtMs);
     for (const s of d.batch.series) {

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { type Attributes, context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { suppressTracing } from "@opentelemetry/core";
 import { type Database, inPgTransaction, type Kysely, sql, type VigilDatabase } from "@vigil/db";
 import { tracer } from "@vigil/telemetry";
@@ -35,11 +35,12 @@ export function readingsStore(database: VigilDatabase, onFallback: () => void): 
   const insert: StoreReadings = (decoded, sensorIds) => insertReadings(database.db, decoded, sensorIds);
   const pool = database.pool;
   if (!pool) return insert;
+  const span = copySpan(pool);
   return async (decoded, sensorIds) => {
     const rows = toCopyRows(decoded, sensorIds);
     try {
       return await inPgTransaction(pool, async (client) => {
-        await copyIn(client, pool, rows.data);
+        await copyIn(client, span, rows.data);
         const update = updateLastSeqs(decoded).compile(database.db);
         await client.query(update.sql, [...update.parameters]);
         return { readings: rows.rows, inserted: rows.rows };
@@ -54,17 +55,18 @@ export function readingsStore(database: VigilDatabase, onFallback: () => void): 
 
 const COPY_READINGS = `COPY readings (${COPY_COLUMNS}) FROM STDIN (FORMAT binary)`;
 
-/**
- * Streams `data` into `readings` inside a `pg.query:COPY <database>` span
- * shaped like the pg instrumentation's, which starts a span for a COPY
- * stream but never ends it (it only knows callbacks and promises): its own
- * span is suppressed here.
- */
-async function copyIn(client: pg.PoolClient, pool: pg.Pool, data: Buffer): Promise<void> {
+/** What the COPY span says, the same for every COPY through one pool. */
+interface CopySpan {
+  name: string;
+  attributes: Attributes;
+}
+
+/** A `pg.query:COPY <database>` span's name and attributes, as the pg instrumentation would give them. */
+function copySpan(pool: pg.Pool): CopySpan {
   const server = new URL(pool.options.connectionString ?? "postgres://localhost/");
   const database = decodeURIComponent(server.pathname.slice(1));
-  const span = tracer.startSpan(`pg.query:COPY ${database}`, {
-    kind: SpanKind.CLIENT,
+  return {
+    name: `pg.query:COPY ${database}`,
     attributes: {
       "db.system.name": "postgresql",
       "db.namespace": database,
@@ -72,7 +74,16 @@ async function copyIn(client: pg.PoolClient, pool: pg.Pool, data: Buffer): Promi
       "server.address": server.hostname,
       "server.port": Number(server.port || 5432),
     },
-  });
+  };
+}
+
+/**
+ * Streams `data` into `readings` inside its own COPY span: the pg
+ * instrumentation starts a span for a COPY stream but never ends it (it
+ * only knows callbacks and promises), so its span is suppressed here.
+ */
+async function copyIn(client: pg.PoolClient, copy: CopySpan, data: Buffer): Promise<void> {
+  const span = tracer.startSpan(copy.name, { kind: SpanKind.CLIENT, attributes: copy.attributes });
   try {
     await context.with(suppressTracing(context.active()), () =>
       pipeline(Readable.from([data]), client.query(copyFrom(COPY_READINGS))),
