@@ -2,10 +2,10 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { sql } from "@vigil/db";
 import { TokenSigner } from "@vigil/query";
-import { createTestDatabase } from "@vigil/testkit";
 import { SignJWT, UnsecuredJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ADMIN_PASSWORD, type Pipeline, resetJetStream, startPipeline, USER_PASSWORD } from "./pipeline.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_PASSWORD, type Pipeline, USER_PASSWORD } from "./pipeline.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
 
 /** Calls a Connect-JSON method with plain fetch, as a browser does. */
 async function call(pipeline: Pipeline, method: string, body: unknown, token?: string) {
@@ -23,11 +23,8 @@ describe("users and access", () => {
   let signingKey: Awaited<ReturnType<typeof TokenSigner.generateJwk>>;
 
   beforeAll(async () => {
-    await resetJetStream(inject("natsUrl"));
     signingKey = await TokenSigner.generateJwk();
-    pipeline = await startPipeline({
-      databaseUrl: await createTestDatabase(inject("postgresUrl")),
-      natsUrl: inject("natsUrl"),
+    pipeline = await startTestPipeline({
       env: {
         AUTH_JWT_KEYS: JSON.stringify({ keys: [signingKey] }),
         // The admin signs in five times in this file; "target" is pushed past the limit.

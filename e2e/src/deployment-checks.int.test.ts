@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createTestDatabase, freePort, repoRoot } from "@vigil/testkit";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
+import { freePort, repoRoot } from "@vigil/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Pipeline } from "./pipeline.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
 
 const run = (args: string[], env: Record<string, string> = {}) =>
   promisify(execFile)(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...env } }).then(
@@ -16,11 +17,7 @@ describe("deployment checks", () => {
   let pipeline: Pipeline;
 
   beforeAll(async () => {
-    await resetJetStream(inject("natsUrl"));
-    pipeline = await startPipeline({
-      databaseUrl: await createTestDatabase(inject("postgresUrl")),
-      natsUrl: inject("natsUrl"),
-    });
+    pipeline = await startTestPipeline();
   });
   afterAll(() => pipeline?.stop());
 

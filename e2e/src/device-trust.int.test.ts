@@ -3,10 +3,11 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { status } from "@grpc/grpc-js";
 import { sql } from "@vigil/db";
 import { DeadLetterService, DeviceService, RejectCode } from "@vigil/proto";
-import { createTestDatabase, waitFor } from "@vigil/testkit";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
+import { waitFor } from "@vigil/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Pipeline } from "./pipeline.ts";
 import { openRawStream, testBatch } from "./raw-stream.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
 
 describe("device identity, keys and the stream protocol", () => {
   let pipeline: Pipeline;
@@ -15,10 +16,7 @@ describe("device identity, keys and the stream protocol", () => {
   const now = Date.now();
 
   beforeAll(async () => {
-    await resetJetStream(inject("natsUrl"));
-    pipeline = await startPipeline({
-      databaseUrl: await createTestDatabase(inject("postgresUrl")),
-      natsUrl: inject("natsUrl"),
+    pipeline = await startTestPipeline({
       env: { RECEIVER_HELLO_TIMEOUT_MS: "500", RECEIVER_MAX_BATCH_READINGS: "100" },
     });
     const token = await pipeline.adminToken();

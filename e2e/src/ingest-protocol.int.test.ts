@@ -3,10 +3,11 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { status } from "@grpc/grpc-js";
 import { RejectCode } from "@vigil/proto";
-import { createTestDatabase, repoRoot } from "@vigil/testkit";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
+import { repoRoot } from "@vigil/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Pipeline } from "./pipeline.ts";
 import { openRawStream, testBatch } from "./raw-stream.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
 
 describe("ingest protocol", () => {
   let pipeline: Pipeline;
@@ -14,11 +15,7 @@ describe("ingest protocol", () => {
   const now = Date.now();
 
   beforeAll(async () => {
-    await resetJetStream(inject("natsUrl"));
-    pipeline = await startPipeline({
-      databaseUrl: await createTestDatabase(inject("postgresUrl")),
-      natsUrl: inject("natsUrl"),
-    });
+    pipeline = await startTestPipeline();
     const [device] = await pipeline.provision("ICU", 1);
     apiKey = device!.apiKey;
   });

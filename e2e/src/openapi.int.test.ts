@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { openApiDocumentUrl } from "@vigil/proto";
-import { createTestDatabase } from "@vigil/testkit";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Pipeline } from "./pipeline.ts";
 import { openRawStream, testBatch } from "./raw-stream.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
 
 interface Operation {
   security?: Array<Record<string, string[]>>;
@@ -51,11 +51,7 @@ describe("the OpenAPI document served by the query service", () => {
   let base: string;
 
   beforeAll(async () => {
-    await resetJetStream(inject("natsUrl"));
-    pipeline = await startPipeline({
-      databaseUrl: await createTestDatabase(inject("postgresUrl")),
-      natsUrl: inject("natsUrl"),
-    });
+    pipeline = await startTestPipeline();
     base = pipeline.queryUrl;
   });
   afterAll(() => pipeline?.stop());

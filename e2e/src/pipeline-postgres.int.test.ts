@@ -1,8 +1,8 @@
-import { createTestDatabase } from "@vigil/testkit";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runFleetToCompletion } from "./fleet-run.ts";
-import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
+import type { Pipeline } from "./pipeline.ts";
 import { ackedBatches, storedBatches } from "./stored-batches.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
 
 const DEVICES = 20;
 const BATCHES = 20;
@@ -14,11 +14,7 @@ describe("pipeline on PostgreSQL and JetStream", () => {
   let pipeline: Pipeline;
 
   beforeAll(async () => {
-    await resetJetStream(inject("natsUrl"));
-    pipeline = await startPipeline({
-      databaseUrl: await createTestDatabase(inject("postgresUrl")),
-      natsUrl: inject("natsUrl"),
-    });
+    pipeline = await startTestPipeline();
   });
   afterAll(() => pipeline?.stop());
 

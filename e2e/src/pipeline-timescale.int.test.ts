@@ -1,8 +1,9 @@
 import { sql } from "@vigil/db";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runFleetToCompletion } from "./fleet-run.ts";
-import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
+import type { Pipeline } from "./pipeline.ts";
 import { ackedBatches, storedBatches } from "./stored-batches.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
 
 const DEVICES = 20;
 const BATCHES = 20;
@@ -13,8 +14,7 @@ describe("pipeline on the embedded TimescaleDB", () => {
   let pipeline: Pipeline;
 
   beforeAll(async () => {
-    await resetJetStream(inject("natsUrl"));
-    pipeline = await startPipeline({ databaseUrl: "embedded:memory", natsUrl: inject("natsUrl") });
+    pipeline = await startTestPipeline({ databaseUrl: "embedded:memory" });
   });
   afterAll(() => pipeline?.stop());
 

@@ -4,10 +4,11 @@ import { promisify } from "node:util";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Order, ReadingService } from "@vigil/proto";
-import { createTestDatabase, repoRoot } from "@vigil/testkit";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
+import { repoRoot } from "@vigil/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Pipeline } from "./pipeline.ts";
 import { openRawStream, testBatch } from "./raw-stream.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
 
 describe("query service protocols", () => {
   let pipeline: Pipeline;
@@ -15,11 +16,7 @@ describe("query service protocols", () => {
   const now = Date.now();
 
   beforeAll(async () => {
-    await resetJetStream(inject("natsUrl"));
-    pipeline = await startPipeline({
-      databaseUrl: await createTestDatabase(inject("postgresUrl")),
-      natsUrl: inject("natsUrl"),
-    });
+    pipeline = await startTestPipeline();
     base = `http://127.0.0.1:${pipeline.query.port}`;
     const [device] = await pipeline.provision("ENV", 1);
     const s = openRawStream(pipeline.receiver.port, device!.apiKey);

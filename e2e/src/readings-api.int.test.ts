@@ -2,10 +2,10 @@ import { Code, type ConnectError, createClient, type Interceptor } from "@connec
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { sql } from "@vigil/db";
 import { AuditService, Order, ReadingService } from "@vigil/proto";
-import { createTestDatabase } from "@vigil/testkit";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Pipeline } from "./pipeline.ts";
 import { openRawStream, testBatch } from "./raw-stream.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
 
 const HOUR = 3_600_000;
 /** A fixed past hour, so buckets are known: 2026-01-01T00:00Z. */
@@ -61,10 +61,7 @@ describe("readings API", () => {
   };
 
   beforeAll(async () => {
-    await resetJetStream(inject("natsUrl"));
-    pipeline = await startPipeline({
-      databaseUrl: await createTestDatabase(inject("postgresUrl")),
-      natsUrl: inject("natsUrl"),
+    pipeline = await startTestPipeline({
       env: {
         QUERY_WATCH_BUFFER_BATCHES: "100",
         RECEIVER_RATE_LIMIT_PER_S: "10000000",

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { sql } from "@vigil/db";
 import { createLogger } from "@vigil/runtime";
 import { createSimulatorApp, loadSimulatorConfig, provisionDevices, type SimulatorApp } from "@vigil/simulator";
-import { createTestDatabase, waitFor } from "@vigil/testkit";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
+import { waitFor } from "@vigil/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Pipeline } from "./pipeline.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
 
 /**
  * The simulator as operators drive it: devices registered in bulk, a shard
@@ -32,11 +33,7 @@ describe("simulator at scale: bulk registration, shards, control API", () => {
   let dir: string;
 
   beforeAll(async () => {
-    await resetJetStream(inject("natsUrl"));
-    pipeline = await startPipeline({
-      databaseUrl: await createTestDatabase(inject("postgresUrl")),
-      natsUrl: inject("natsUrl"),
-    });
+    pipeline = await startTestPipeline();
     dir = mkdtempSync(join(tmpdir(), "vigil-sim-control-"));
   });
   afterAll(async () => {

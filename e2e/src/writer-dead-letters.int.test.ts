@@ -3,9 +3,10 @@ import { headers } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { sql } from "@vigil/db";
 import { encodeReadingBatch } from "@vigil/proto";
-import { createTestDatabase, waitFor } from "@vigil/testkit";
+import { waitFor } from "@vigil/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
+import type { Pipeline } from "./pipeline.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
 
 /**
  * Messages the writer cannot store (undecodable, or refused by the database
@@ -16,11 +17,7 @@ describe("writer dead letters", () => {
   let pipeline: Pipeline;
 
   beforeAll(async () => {
-    await resetJetStream(inject("natsUrl"));
-    pipeline = await startPipeline({
-      databaseUrl: await createTestDatabase(inject("postgresUrl")),
-      natsUrl: inject("natsUrl"),
-    });
+    pipeline = await startTestPipeline();
   });
   afterAll(() => pipeline?.stop());
 
