@@ -2,17 +2,17 @@
 // @generated from file vigil/devices/v1/devices.proto (package vigil.devices.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file vigil/devices/v1/devices.proto.
  */
 export const file_vigil_devices_v1_devices: GenFile = /*@__PURE__*/
-  fileDesc("Ch52aWdpbC9kZXZpY2VzL3YxL2RldmljZXMucHJvdG8SEHZpZ2lsLmRldmljZXMudjEi0gMKBkRldmljZRIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIMCgRraW5kGAMgASgJEg0KBW1vZGVsGAQgASgJEgwKBHNpdGUYBSABKAkSNAoGbGFiZWxzGAYgAygLMiQudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UuTGFiZWxzRW50cnkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRpc2FibGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF9zZWVuX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm9ubGluZRgKIAEoCBIpCgRrZXlzGAsgAygLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSLwoKcmF0ZV9saW1pdBgMIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuUmF0ZUxpbWl0EhcKD2xhc3Rfc3RvcmVkX3NlcRgNIAEoBBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIq4BCglEZXZpY2VLZXkSDgoGcHJlZml4GAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjcKCVJhdGVMaW1pdBIbChNyZWFkaW5nc19wZXJfc2Vjb25kGAEgASgNEg0KBWJ1cnN0GAIgASgNIoECChNDcmVhdGVEZXZpY2VSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNEgwKBGtpbmQYAyABKAkSDQoFbW9kZWwYBCABKAkSDAoEc2l0ZRgFIAEoCRJBCgZsYWJlbHMYBiADKAsyMS52aWdpbC5kZXZpY2VzLnYxLkNyZWF0ZURldmljZVJlcXVlc3QuTGFiZWxzRW50cnkSLwoKcmF0ZV9saW1pdBgHIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuUmF0ZUxpbWl0Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoUQ3JlYXRlRGV2aWNlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2USDwoHYXBpX2tleRgCIAEoCSIwChBHZXREZXZpY2VSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNIj0KEUdldERldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlImkKEkxpc3REZXZpY2VzUmVxdWVzdBIMCgRjb2RlGAEgASgJEhMKBm9ubGluZRgCIAEoCEgAiAEBEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJQgkKB19vbmxpbmUiWQoTTGlzdERldmljZXNSZXNwb25zZRIpCgdkZXZpY2VzGAEgAygLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImcKFlJvdGF0ZURldmljZUtleVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SLwoMZ3JhY2VfcGVyaW9kGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIn4KF1JvdGF0ZURldmljZUtleVJlc3BvbnNlEg8KB2FwaV9rZXkYASABKAkSKAoDa2V5GAIgASgLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSKAoGZGV2aWNlGAMgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiRgoWUmV2b2tlRGV2aWNlS2V5UmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIOCgZwcmVmaXgYAyABKAkiQwoXUmV2b2tlRGV2aWNlS2V5UmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiNAoURGlzYWJsZURldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0iQQoVRGlzYWJsZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlMtwECg1EZXZpY2VTZXJ2aWNlEl0KDENyZWF0ZURldmljZRIlLnZpZ2lsLmRldmljZXMudjEuQ3JlYXRlRGV2aWNlUmVxdWVzdBomLnZpZ2lsLmRldmljZXMudjEuQ3JlYXRlRGV2aWNlUmVzcG9uc2USWQoJR2V0RGV2aWNlEiIudmlnaWwuZGV2aWNlcy52MS5HZXREZXZpY2VSZXF1ZXN0GiMudmlnaWwuZGV2aWNlcy52MS5HZXREZXZpY2VSZXNwb25zZSIDkAIBEl8KC0xpc3REZXZpY2VzEiQudmlnaWwuZGV2aWNlcy52MS5MaXN0RGV2aWNlc1JlcXVlc3QaJS52aWdpbC5kZXZpY2VzLnYxLkxpc3REZXZpY2VzUmVzcG9uc2UiA5ACARJmCg9Sb3RhdGVEZXZpY2VLZXkSKC52aWdpbC5kZXZpY2VzLnYxLlJvdGF0ZURldmljZUtleVJlcXVlc3QaKS52aWdpbC5kZXZpY2VzLnYxLlJvdGF0ZURldmljZUtleVJlc3BvbnNlEmYKD1Jldm9rZURldmljZUtleRIoLnZpZ2lsLmRldmljZXMudjEuUmV2b2tlRGV2aWNlS2V5UmVxdWVzdBopLnZpZ2lsLmRldmljZXMudjEuUmV2b2tlRGV2aWNlS2V5UmVzcG9uc2USYAoNRGlzYWJsZURldmljZRImLnZpZ2lsLmRldmljZXMudjEuRGlzYWJsZURldmljZVJlcXVlc3QaJy52aWdpbC5kZXZpY2VzLnYxLkRpc2FibGVEZXZpY2VSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch52aWdpbC9kZXZpY2VzL3YxL2RldmljZXMucHJvdG8SEHZpZ2lsLmRldmljZXMudjEi8gQKBkRldmljZRIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIMCgRraW5kGAMgASgJEg0KBW1vZGVsGAQgASgJEgwKBHNpdGUYBSABKAkSNAoGbGFiZWxzGAYgAygLMiQudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UuTGFiZWxzRW50cnkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRpc2FibGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF9zZWVuX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm9ubGluZRgKIAEoCBIpCgRrZXlzGAsgAygLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSLwoKcmF0ZV9saW1pdBgMIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuUmF0ZUxpbWl0EhcKD2xhc3Rfc3RvcmVkX3NlcRgNIAEoBBIUCgxtYW51ZmFjdHVyZXIYDiABKAkSFQoNc2VyaWFsX251bWJlchgPIAEoCRIQCghmaXJtd2FyZRgQIAEoCRIuCgZzdGF0dXMYESABKA4yHi52aWdpbC5kZXZpY2VzLnYxLkRldmljZVN0YXR1cxIvCgtkZWxldGVfdGltZRgSIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKuAQoJRGV2aWNlS2V5Eg4KBnByZWZpeBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jldm9rZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI3CglSYXRlTGltaXQSGwoTcmVhZGluZ3NfcGVyX3NlY29uZBgBIAEoDRINCgVidXJzdBgCIAEoDSLwAgoTQ3JlYXRlRGV2aWNlUmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIMCgRraW5kGAMgASgJEg0KBW1vZGVsGAQgASgJEgwKBHNpdGUYBSABKAkSQQoGbGFiZWxzGAYgAygLMjEudmlnaWwuZGV2aWNlcy52MS5DcmVhdGVEZXZpY2VSZXF1ZXN0LkxhYmVsc0VudHJ5Ei8KCnJhdGVfbGltaXQYByABKAsyGy52aWdpbC5kZXZpY2VzLnYxLlJhdGVMaW1pdBIUCgxtYW51ZmFjdHVyZXIYCCABKAkSFQoNc2VyaWFsX251bWJlchgJIAEoCRIQCghmaXJtd2FyZRgKIAEoCRIuCgZzdGF0dXMYCyABKA4yHi52aWdpbC5kZXZpY2VzLnYxLkRldmljZVN0YXR1cxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlEKFENyZWF0ZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlEg8KB2FwaV9rZXkYAiABKAkiMAoQR2V0RGV2aWNlUmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDSI9ChFHZXREZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZSK8AgoSTGlzdERldmljZXNSZXF1ZXN0EgwKBGNvZGUYASABKAkSEwoGb25saW5lGAIgASgISACIAQESEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkSDAoEc2l0ZRgFIAEoCRIMCgRraW5kGAYgASgJEkAKBmxhYmVscxgHIAMoCzIwLnZpZ2lsLmRldmljZXMudjEuTGlzdERldmljZXNSZXF1ZXN0LkxhYmVsc0VudHJ5Ei4KBnN0YXR1cxgIIAEoDjIeLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlU3RhdHVzEhQKDHNob3dfZGVsZXRlZBgJIAEoCBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB19vbmxpbmUiWQoTTGlzdERldmljZXNSZXNwb25zZRIpCgdkZXZpY2VzGAEgAygLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImcKFlJvdGF0ZURldmljZUtleVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SLwoMZ3JhY2VfcGVyaW9kGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIn4KF1JvdGF0ZURldmljZUtleVJlc3BvbnNlEg8KB2FwaV9rZXkYASABKAkSKAoDa2V5GAIgASgLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSKAoGZGV2aWNlGAMgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiRgoWUmV2b2tlRGV2aWNlS2V5UmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIOCgZwcmVmaXgYAyABKAkiQwoXUmV2b2tlRGV2aWNlS2V5UmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiNAoURGlzYWJsZURldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0iQQoVRGlzYWJsZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlInAKE1VwZGF0ZURldmljZVJlcXVlc3QSKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2USLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkAKFFVwZGF0ZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIjMKE0VuYWJsZURldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0iQAoURW5hYmxlRGV2aWNlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiMwoTRGVsZXRlRGV2aWNlUmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDSJAChREZWxldGVEZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZSqEAQoMRGV2aWNlU3RhdHVzEh0KGURFVklDRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRERVZJQ0VfU1RBVFVTX0FDVElWRRABEiAKHERFVklDRV9TVEFUVVNfSU5fTUFJTlRFTkFOQ0UQAhIZChVERVZJQ0VfU1RBVFVTX1JFVElSRUQQAzL5BgoNRGV2aWNlU2VydmljZRJdCgxDcmVhdGVEZXZpY2USJS52aWdpbC5kZXZpY2VzLnYxLkNyZWF0ZURldmljZVJlcXVlc3QaJi52aWdpbC5kZXZpY2VzLnYxLkNyZWF0ZURldmljZVJlc3BvbnNlElkKCUdldERldmljZRIiLnZpZ2lsLmRldmljZXMudjEuR2V0RGV2aWNlUmVxdWVzdBojLnZpZ2lsLmRldmljZXMudjEuR2V0RGV2aWNlUmVzcG9uc2UiA5ACARJfCgtMaXN0RGV2aWNlcxIkLnZpZ2lsLmRldmljZXMudjEuTGlzdERldmljZXNSZXF1ZXN0GiUudmlnaWwuZGV2aWNlcy52MS5MaXN0RGV2aWNlc1Jlc3BvbnNlIgOQAgESZgoPUm90YXRlRGV2aWNlS2V5EigudmlnaWwuZGV2aWNlcy52MS5Sb3RhdGVEZXZpY2VLZXlSZXF1ZXN0GikudmlnaWwuZGV2aWNlcy52MS5Sb3RhdGVEZXZpY2VLZXlSZXNwb25zZRJmCg9SZXZva2VEZXZpY2VLZXkSKC52aWdpbC5kZXZpY2VzLnYxLlJldm9rZURldmljZUtleVJlcXVlc3QaKS52aWdpbC5kZXZpY2VzLnYxLlJldm9rZURldmljZUtleVJlc3BvbnNlEmAKDURpc2FibGVEZXZpY2USJi52aWdpbC5kZXZpY2VzLnYxLkRpc2FibGVEZXZpY2VSZXF1ZXN0GicudmlnaWwuZGV2aWNlcy52MS5EaXNhYmxlRGV2aWNlUmVzcG9uc2USXQoMVXBkYXRlRGV2aWNlEiUudmlnaWwuZGV2aWNlcy52MS5VcGRhdGVEZXZpY2VSZXF1ZXN0GiYudmlnaWwuZGV2aWNlcy52MS5VcGRhdGVEZXZpY2VSZXNwb25zZRJdCgxFbmFibGVEZXZpY2USJS52aWdpbC5kZXZpY2VzLnYxLkVuYWJsZURldmljZVJlcXVlc3QaJi52aWdpbC5kZXZpY2VzLnYxLkVuYWJsZURldmljZVJlc3BvbnNlEl0KDERlbGV0ZURldmljZRIlLnZpZ2lsLmRldmljZXMudjEuRGVsZXRlRGV2aWNlUmVxdWVzdBomLnZpZ2lsLmRldmljZXMudjEuRGVsZXRlRGV2aWNlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * Device is a registered robot or sensor.
@@ -100,6 +100,33 @@ export type Device = Message<"vigil.devices.v1.Device"> & {
    * @generated from field: uint64 last_stored_seq = 13;
    */
   lastStoredSeq: bigint;
+
+  /**
+   * @generated from field: string manufacturer = 14;
+   */
+  manufacturer: string;
+
+  /**
+   * @generated from field: string serial_number = 15;
+   */
+  serialNumber: string;
+
+  /**
+   * @generated from field: string firmware = 16;
+   */
+  firmware: string;
+
+  /**
+   * @generated from field: vigil.devices.v1.DeviceStatus status = 17;
+   */
+  status: DeviceStatus;
+
+  /**
+   * Set once the device is deleted (soft).
+   *
+   * @generated from field: google.protobuf.Timestamp delete_time = 18;
+   */
+  deleteTime?: Timestamp | undefined;
 };
 
 /**
@@ -209,6 +236,28 @@ export type CreateDeviceRequest = Message<"vigil.devices.v1.CreateDeviceRequest"
    * @generated from field: vigil.devices.v1.RateLimit rate_limit = 7;
    */
   rateLimit?: RateLimit | undefined;
+
+  /**
+   * @generated from field: string manufacturer = 8;
+   */
+  manufacturer: string;
+
+  /**
+   * @generated from field: string serial_number = 9;
+   */
+  serialNumber: string;
+
+  /**
+   * @generated from field: string firmware = 10;
+   */
+  firmware: string;
+
+  /**
+   * DEVICE_STATUS_ACTIVE when unspecified.
+   *
+   * @generated from field: vigil.devices.v1.DeviceStatus status = 11;
+   */
+  status: DeviceStatus;
 };
 
 /**
@@ -310,6 +359,41 @@ export type ListDevicesRequest = Message<"vigil.devices.v1.ListDevicesRequest"> 
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Only devices at this site; all when empty.
+   *
+   * @generated from field: string site = 5;
+   */
+  site: string;
+
+  /**
+   * Only devices of this kind, such as "surgical_robot"; all when empty.
+   *
+   * @generated from field: string kind = 6;
+   */
+  kind: string;
+
+  /**
+   * Only devices carrying every one of these labels with these values.
+   *
+   * @generated from field: map<string, string> labels = 7;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Only devices with this status; all when unspecified.
+   *
+   * @generated from field: vigil.devices.v1.DeviceStatus status = 8;
+   */
+  status: DeviceStatus;
+
+  /**
+   * Include soft-deleted devices.
+   *
+   * @generated from field: bool show_deleted = 9;
+   */
+  showDeleted: boolean;
 };
 
 /**
@@ -485,9 +569,182 @@ export const DisableDeviceResponseSchema: GenMessage<DisableDeviceResponse> = /*
   messageDesc(file_vigil_devices_v1_devices, 14);
 
 /**
- * DeviceService manages devices and their API keys. Admin only. Every
- * change is written to the audit log and reaches every receiver within a
- * second (revoked keys and disabled devices lose their open streams).
+ * @generated from message vigil.devices.v1.UpdateDeviceRequest
+ */
+export type UpdateDeviceRequest = Message<"vigil.devices.v1.UpdateDeviceRequest"> & {
+  /**
+   * code and number name the device; the fields listed in update_mask are
+   * set from here, the others are left as they are.
+   *
+   * @generated from field: vigil.devices.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+
+  /**
+   * Paths: site, labels, kind, model, manufacturer, serial_number,
+   * firmware, status, rate_limit. At least one; labels and rate_limit are
+   * replaced whole (an empty rate_limit restores the receivers' default).
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.UpdateDeviceRequest.
+ * Use `create(UpdateDeviceRequestSchema)` to create a new message.
+ */
+export const UpdateDeviceRequestSchema: GenMessage<UpdateDeviceRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 15);
+
+/**
+ * @generated from message vigil.devices.v1.UpdateDeviceResponse
+ */
+export type UpdateDeviceResponse = Message<"vigil.devices.v1.UpdateDeviceResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.UpdateDeviceResponse.
+ * Use `create(UpdateDeviceResponseSchema)` to create a new message.
+ */
+export const UpdateDeviceResponseSchema: GenMessage<UpdateDeviceResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 16);
+
+/**
+ * @generated from message vigil.devices.v1.EnableDeviceRequest
+ */
+export type EnableDeviceRequest = Message<"vigil.devices.v1.EnableDeviceRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+};
+
+/**
+ * Describes the message vigil.devices.v1.EnableDeviceRequest.
+ * Use `create(EnableDeviceRequestSchema)` to create a new message.
+ */
+export const EnableDeviceRequestSchema: GenMessage<EnableDeviceRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 17);
+
+/**
+ * @generated from message vigil.devices.v1.EnableDeviceResponse
+ */
+export type EnableDeviceResponse = Message<"vigil.devices.v1.EnableDeviceResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.EnableDeviceResponse.
+ * Use `create(EnableDeviceResponseSchema)` to create a new message.
+ */
+export const EnableDeviceResponseSchema: GenMessage<EnableDeviceResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 18);
+
+/**
+ * @generated from message vigil.devices.v1.DeleteDeviceRequest
+ */
+export type DeleteDeviceRequest = Message<"vigil.devices.v1.DeleteDeviceRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+};
+
+/**
+ * Describes the message vigil.devices.v1.DeleteDeviceRequest.
+ * Use `create(DeleteDeviceRequestSchema)` to create a new message.
+ */
+export const DeleteDeviceRequestSchema: GenMessage<DeleteDeviceRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 19);
+
+/**
+ * @generated from message vigil.devices.v1.DeleteDeviceResponse
+ */
+export type DeleteDeviceResponse = Message<"vigil.devices.v1.DeleteDeviceResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.DeleteDeviceResponse.
+ * Use `create(DeleteDeviceResponseSchema)` to create a new message.
+ */
+export const DeleteDeviceResponseSchema: GenMessage<DeleteDeviceResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 20);
+
+/**
+ * DeviceStatus is where a device is in its working life.
+ *
+ * @generated from enum vigil.devices.v1.DeviceStatus
+ */
+export const DeviceStatus = {
+  /**
+   * Treated as active.
+   *
+   * @generated from enum value: DEVICE_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * In service.
+   *
+   * @generated from enum value: DEVICE_STATUS_ACTIVE = 1;
+   */
+  ACTIVE: 1,
+
+  /**
+   * Out of service for maintenance; it may still send readings.
+   *
+   * @generated from enum value: DEVICE_STATUS_IN_MAINTENANCE = 2;
+   */
+  IN_MAINTENANCE: 2,
+
+  /**
+   * Out of service for good: left out of maintenance forecasts.
+   *
+   * @generated from enum value: DEVICE_STATUS_RETIRED = 3;
+   */
+  RETIRED: 3,
+} as const;
+
+/**
+ * DeviceStatus is where a device is in its working life.
+ *
+ * @generated from enum vigil.devices.v1.DeviceStatus
+ */
+export type DeviceStatus = (typeof DeviceStatus)[keyof typeof DeviceStatus] | UnknownEnum;
+
+/**
+ * Describes the enum vigil.devices.v1.DeviceStatus.
+ */
+export const DeviceStatusSchema: GenEnum<DeviceStatus> = /*@__PURE__*/
+  enumDesc(file_vigil_devices_v1_devices, 0);
+
+/**
+ * DeviceService manages devices and their API keys. Admin only (the
+ * devices:admin scope). Every change is written to the audit log and
+ * reaches every receiver within a second (revoked keys and disabled or
+ * deleted devices lose their open streams).
  *
  * @generated from service vigil.devices.v1.DeviceService
  */
@@ -552,6 +809,39 @@ export const DeviceService: GenService<{
     methodKind: "unary";
     input: typeof DisableDeviceRequestSchema;
     output: typeof DisableDeviceResponseSchema;
+  },
+  /**
+   * UpdateDevice changes the fields named in update_mask (site, labels,
+   * kind, model, manufacturer, serial number, firmware, status, rate limit).
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.UpdateDevice
+   */
+  updateDevice: {
+    methodKind: "unary";
+    input: typeof UpdateDeviceRequestSchema;
+    output: typeof UpdateDeviceResponseSchema;
+  },
+  /**
+   * EnableDevice lets a disabled device connect again with its active keys.
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.EnableDevice
+   */
+  enableDevice: {
+    methodKind: "unary";
+    input: typeof EnableDeviceRequestSchema;
+    output: typeof EnableDeviceResponseSchema;
+  },
+  /**
+   * DeleteDevice soft-deletes a device: it is disabled, hidden from
+   * listings (unless show_deleted), and its readings, procedures and
+   * maintenance records are kept. Its code and number stay taken.
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.DeleteDevice
+   */
+  deleteDevice: {
+    methodKind: "unary";
+    input: typeof DeleteDeviceRequestSchema;
+    output: typeof DeleteDeviceResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_vigil_devices_v1_devices, 0);
