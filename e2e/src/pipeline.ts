@@ -25,7 +25,7 @@ export interface Pipeline {
   /** Signs in over Connect-JSON and returns the tokens. */
   login(username: string, password: string): Promise<{ accessToken: string; refreshToken: string }>;
   /** Creates a user (as the admin) and returns an access token for it. */
-  userToken(username: string, role?: "user" | "admin"): Promise<string>;
+  userToken(username: string, role?: "user" | "admin" | "clinician" | "technician"): Promise<string>;
   /** Registers devices CODE-1..count and returns their keys. */
   provision(code: string, count: number): Promise<DeviceIdentity[]>;
   stop(): Promise<void>;
@@ -100,7 +100,7 @@ export async function startPipeline(options: {
         body: JSON.stringify({
           username,
           password: USER_PASSWORD,
-          role: role === "admin" ? "ROLE_ADMIN" : "ROLE_USER",
+          role: `ROLE_${role.toUpperCase()}`,
         }),
       });
       if (!res.ok) throw new Error(`register failed: ${res.status} ${await res.text()}`);

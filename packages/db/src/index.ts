@@ -43,7 +43,13 @@ export {
   refreshRollups,
 } from "./rollup-refresh.ts";
 export type * from "./schema.ts";
-export { resolveSeriesIds, type SeriesIds, type SeriesNames } from "./series-ids.ts";
+export {
+  deviceConditions,
+  namesDevices,
+  resolveSeriesIds,
+  type SeriesIds,
+  type SeriesNames,
+} from "./series-ids.ts";
 export { nearestRank, SKETCH_RELATIVE_ACCURACY, sketchBin, sketchBinValue } from "./sketch.ts";
 export {
   listPolicyJobs,

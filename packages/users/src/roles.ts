@@ -6,15 +6,35 @@ export const SCOPES = [
   "devices:admin",
   "users:admin",
   "audit:read",
+  "fleet:read",
+  "fleet:admin",
+  "procedures:read",
+  "procedures:write",
+  "maintenance:read",
+  "maintenance:write",
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];
-export type Role = "admin" | "user";
+export type Role = "admin" | "user" | "clinician" | "technician";
+export const ROLES: readonly Role[] = ["admin", "user", "clinician", "technician"];
+
+/** What every signed-in role may do: read and correct readings, read the fleet. */
+const READER: readonly Scope[] = [
+  "readings:read",
+  "readings:write",
+  "fleet:read",
+  "procedures:read",
+  "maintenance:read",
+];
 
 const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   admin: SCOPES,
-  // Users read and correct readings; deleting, devices, users and the audit log are for admins.
-  user: ["readings:read", "readings:write"],
+  // Deleting readings, changing devices, sites and users, and the audit log are for admins.
+  user: READER,
+  // Records procedures and their outcomes.
+  clinician: [...READER, "procedures:write"],
+  // Records maintenance.
+  technician: [...READER, "maintenance:write"],
 };
 
 export function scopesFor(role: Role): readonly Scope[] {
@@ -22,5 +42,5 @@ export function scopesFor(role: Role): readonly Scope[] {
 }
 
 export function isRole(value: string): value is Role {
-  return value === "admin" || value === "user";
+  return (ROLES as readonly string[]).includes(value);
 }

@@ -5,17 +5,24 @@ import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
+import { forecastSettings } from "@vigil/maintenance";
 import {
   AuditService,
   AuthService,
   DeadLetterService,
   DeviceService,
+  FleetService,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
   file_vigil_devices_v1_devices,
+  file_vigil_fleet_v1_fleet,
   file_vigil_ingest_v1_dead_letters,
+  file_vigil_maintenance_v1_maintenance,
+  file_vigil_procedures_v1_procedures,
   file_vigil_readings_v1_readings,
   health,
+  MaintenanceService,
+  ProcedureService,
   ReadingService,
   reflection,
 } from "@vigil/proto";
@@ -34,10 +41,13 @@ import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
 import { errorInterceptor } from "./errors.ts";
+import { fleetService } from "./fleet-service.ts";
 import { grpcHealth } from "./grpc-health.ts";
 import { grpcReflection } from "./grpc-reflection.ts";
 import { clientAddress, createDualProtocolServer, cutConnection, type DualServer } from "./http-server.ts";
+import { maintenanceService } from "./maintenance-service.ts";
 import { openApiRoute } from "./openapi-route.ts";
+import { procedureService } from "./procedure-service.ts";
 import { readingService } from "./reading-service.ts";
 import { telemetryInterceptor } from "./telemetry-interceptor.ts";
 
@@ -162,7 +172,19 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             }),
           );
           router.service(AuditService, auditService({ db }));
-          const served = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService];
+          router.service(FleetService, fleetService({ db }));
+          router.service(ProcedureService, procedureService({ db }));
+          router.service(MaintenanceService, maintenanceService({ db, settings: forecastSettings(config), log }));
+          const served = [
+            ReadingService,
+            AuthService,
+            DeviceService,
+            DeadLetterService,
+            AuditService,
+            FleetService,
+            ProcedureService,
+            MaintenanceService,
+          ];
           router.service(
             health.Health,
             grpcHealth(
@@ -178,6 +200,9 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
               file_vigil_devices_v1_devices,
               file_vigil_ingest_v1_dead_letters,
               file_vigil_audit_v1_audit,
+              file_vigil_fleet_v1_fleet,
+              file_vigil_procedures_v1_procedures,
+              file_vigil_maintenance_v1_maintenance,
               health.file_health_v1_health,
               reflection.file_grpc_reflection_v1_reflection,
             ]),

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { consumerEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
+import { forecastEnv } from "@vigil/maintenance";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
 import { z } from "zod";
 
@@ -15,6 +16,7 @@ export const queryEnv = z.object({
   ...streamEnv,
   ...consumerEnv,
   ...readingRulesEnv,
+  ...forecastEnv,
   /** Comma-separated browser origins allowed to call the API, or "*". */
   QUERY_CORS_ORIGINS: z
     .string()

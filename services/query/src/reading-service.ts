@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ReadingBus } from "@vigil/bus";
-import { type Database, type Kysely, readingStats, recordAudit, resolveSeriesIds } from "@vigil/db";
+import { type Database, deviceConditions, type Kysely, readingStats, recordAudit, resolveSeriesIds } from "@vigil/db";
 import { type Reading, ReadingSchema, type ReadingService, StatsBucketSchema } from "@vigil/proto";
 import { actorOf, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
 import { FailedPreconditionError } from "./errors.ts";
@@ -136,9 +136,30 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
 
     async *watchReadings(req, ctx) {
       const { filter } = parseWatchRequest(req);
-      yield* watchReadings(deps.bus, filter, ctx.signal, deps.watchBufferBatches, ctx.values.get(cutConnectionKey));
+      // Site, kind and labels select devices by what they are when the watch starts.
+      const byMetadata =
+        filter.site !== undefined || filter.deviceKind !== undefined || filter.deviceLabels !== undefined;
+      const devices = byMetadata ? await watchedDevices(db, filter) : undefined;
+      yield* watchReadings(
+        deps.bus,
+        filter,
+        ctx.signal,
+        deps.watchBufferBatches,
+        ctx.values.get(cutConnectionKey),
+        devices,
+      );
     },
   };
+}
+
+/** "CODE-N" of every device the filter's device fields select. */
+async function watchedDevices(db: Kysely<Database>, filter: ReadingFilter): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom("devices")
+    .select(["code", "number"])
+    .where((eb) => eb.and(deviceConditions(filter)))
+    .execute();
+  return new Set(rows.map((r) => `${r.code}-${r.number}`));
 }
 
 /** The filter as the audit log shows it: times as ISO strings. */

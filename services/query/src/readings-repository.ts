@@ -1,8 +1,10 @@
 import {
   type Database,
+  deviceConditions,
   type Expression,
   type ExpressionBuilder,
   type Kysely,
+  namesDevices,
   type ReadingsTable,
   type SeriesIds,
   type SqlBool,
@@ -33,10 +35,11 @@ type ReadingsScope = ExpressionBuilder<Database & { r: ReadingsTable }, "r">;
  */
 function matches(eb: ReadingsScope, filter: ReadingFilter): Expression<SqlBool> {
   const conditions: Expression<SqlBool>[] = [eb("r.deleted_at", "is", null)];
-  if (filter.deviceCode !== undefined || filter.deviceNumber !== undefined) {
-    let devices = eb.selectFrom("devices").select("id");
-    if (filter.deviceCode !== undefined) devices = devices.where("code", "=", filter.deviceCode);
-    if (filter.deviceNumber !== undefined) devices = devices.where("number", "=", filter.deviceNumber);
+  if (namesDevices(filter)) {
+    const devices = eb
+      .selectFrom("devices")
+      .select("id")
+      .where((d) => d.and(deviceConditions(filter)));
     conditions.push(eb("r.device_id", "in", devices));
   }
   if (filter.sensor !== undefined) {

@@ -5,7 +5,7 @@ import { parseFlags, stringFlag } from "../args.ts";
 import type { CliContext } from "../cli-context.ts";
 import { UsageError } from "../usage-error.ts";
 
-export const USERS_USAGE = `vigil users create --username NAME [--role admin|user]
+export const USERS_USAGE = `vigil users create --username NAME [--role admin|user|clinician|technician]
       creates a user; the password is read from stdin (typed without echo, or piped:
       printf '%s' "$PASSWORD" | vigil users create --username alice --role admin)`;
 
@@ -15,7 +15,7 @@ export async function usersCommand(ctx: CliContext, args: string[], stdin: NodeJ
   if (action !== "create") throw new UsageError(`unknown users command ${action ?? "(none)"}\n${USERS_USAGE}`);
   const v = parseFlags(rest, { username: { type: "string" }, role: { type: "string" } }, USERS_USAGE);
   const role = v.role ?? "user";
-  if (!isRole(role)) throw new UsageError(`--role must be admin or user\n${USERS_USAGE}`);
+  if (!isRole(role)) throw new UsageError(`--role must be admin, user, clinician or technician\n${USERS_USAGE}`);
   const password = await readPassword(stdin);
   const user = await createUser(
     ctx.database.db,

@@ -13,6 +13,7 @@ import {
   rotateRefreshToken,
   scopesFor,
   type User,
+  type Role as UserRole,
 } from "@vigil/users";
 import { tooManyRequests } from "./auth-interceptor.ts";
 import type { KeyedLimiter } from "./keyed-limiter.ts";
@@ -52,7 +53,7 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
 
   return {
     async register(req, ctx) {
-      const role = req.role === Role.ADMIN ? "admin" : "user";
+      const role = roleOf(req.role);
       const user = await createUser(
         deps.db,
         { username: req.username, password: req.password, role },
@@ -117,11 +118,26 @@ async function auditReuse(db: Kysely<Database>, ctx: HandlerContext): Promise<vo
   });
 }
 
+const ROLE_VALUES: Record<UserRole, Role> = {
+  admin: Role.ADMIN,
+  user: Role.USER,
+  clinician: Role.CLINICIAN,
+  technician: Role.TECHNICIAN,
+};
+
+/** The role a Register request asks for; a plain user when unspecified. */
+function roleOf(value: Role): UserRole {
+  if (value === Role.UNSPECIFIED) return "user";
+  const role = (Object.keys(ROLE_VALUES) as UserRole[]).find((r) => ROLE_VALUES[r] === value);
+  if (!role) throw new ConnectError("role: not a known role", Code.InvalidArgument);
+  return role;
+}
+
 function toUser(user: User): UserMessage {
   return {
     $typeName: "vigil.auth.v1.User",
     username: user.username,
-    role: user.role === "admin" ? Role.ADMIN : Role.USER,
+    role: ROLE_VALUES[user.role],
     createTime: timestampFromMs(user.createdAt.getTime()),
   };
 }
