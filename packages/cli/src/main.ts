@@ -1,20 +1,34 @@
 #!/usr/bin/env node
 import { openDatabase } from "@vigil/db";
+import { SeedError } from "@vigil/demo";
 import { DeviceError } from "@vigil/devices";
+import { FleetError } from "@vigil/fleet";
 import { ReplayError } from "@vigil/ingest";
+import { MaintenanceError } from "@vigil/maintenance";
+import { ProcedureError } from "@vigil/procedures";
 import { UserError } from "@vigil/users";
 import { createCliContext } from "./cli-context.ts";
 import { ARCHIVE_USAGE, archiveCommand } from "./commands/archive.ts";
 import { CHECK_USAGE, checkCommand } from "./commands/check.ts";
 import { DEAD_LETTERS_USAGE, deadLettersCommand } from "./commands/dead-letters.ts";
+import { DEMO_USAGE, demoCommand } from "./commands/demo.ts";
 import { DEVICES_USAGE, devicesCommand } from "./commands/devices.ts";
+import { FLEET_DEVICES_USAGE } from "./commands/fleet-devices.ts";
+import { MAINTENANCE_USAGE, maintenanceCommand } from "./commands/maintenance.ts";
 import { migrateCommand } from "./commands/migrate.ts";
+import { PROCEDURES_USAGE, proceduresCommand } from "./commands/procedures.ts";
+import { fleetCommand, SITES_USAGE, sitesCommand } from "./commands/sites.ts";
 import { USERS_USAGE, usersCommand } from "./commands/users.ts";
 import { UsageError } from "./usage-error.ts";
 
 const USAGE = `usage: vigil <command>
   vigil migrate                apply database migrations
   ${DEVICES_USAGE}
+  ${FLEET_DEVICES_USAGE}
+  ${SITES_USAGE}
+  ${PROCEDURES_USAGE}
+  ${MAINTENANCE_USAGE}
+  ${DEMO_USAGE}
   ${DEAD_LETTERS_USAGE}
   ${USERS_USAGE}
   ${CHECK_USAGE}
@@ -49,11 +63,24 @@ try {
   else if (command === "dead-letters") result = await deadLettersCommand(ctx, args, process.env);
   else if (command === "users") result = await usersCommand(ctx, args, process.stdin);
   else if (command === "archive") result = await archiveCommand(database, args, process.env);
+  else if (command === "sites") result = await sitesCommand(ctx, args);
+  else if (command === "fleet") result = await fleetCommand(ctx, args);
+  else if (command === "procedures") result = await proceduresCommand(ctx, args);
+  else if (command === "maintenance") result = await maintenanceCommand(ctx, args, process.env);
+  else if (command === "demo") result = await demoCommand(ctx, args);
   else throw new UsageError(`unknown command ${command}\n${USAGE}`);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } catch (err) {
-  const expected =
-    err instanceof UsageError || err instanceof DeviceError || err instanceof ReplayError || err instanceof UserError;
+  const expected = [
+    UsageError,
+    DeviceError,
+    ReplayError,
+    UserError,
+    FleetError,
+    ProcedureError,
+    MaintenanceError,
+    SeedError,
+  ].some((kind) => err instanceof kind);
   process.stderr.write(`vigil: ${expected ? (err as Error).message : `failed: ${(err as Error)?.message ?? err}`}\n`);
   exitCode = err instanceof UsageError ? 2 : 1;
 } finally {

@@ -20,6 +20,7 @@ export {
 } from "./open-database.ts";
 export { inPgTransaction } from "./pg-transaction.ts";
 export {
+  createPartitions,
   maintainPartitions,
   PARTITION_DAYS_AHEAD,
   type PartitionOutcome,

@@ -47,6 +47,22 @@ export async function maintainPartitions(
   return outcome;
 }
 
+/**
+ * Plain PostgreSQL only: creates the daily partitions of [startMs, endMs)
+ * that do not exist yet, so a bulk load of old readings (the demo seed)
+ * lands in them instead of in DEFAULT. Days with rows already in DEFAULT
+ * are left to maintainPartitions. Returns the partitions created.
+ */
+export async function createPartitions(db: Kysely<Database>, startMs: number, endMs: number): Promise<string[]> {
+  const existing = new Set(await partitionNames(db));
+  const created: string[] = [];
+  for (let day = Math.floor(startMs / DAY_MS) * DAY_MS; day < endMs; day += DAY_MS) {
+    const name = partitionName(day);
+    if (!existing.has(name) && (await createEmpty(db, name, day))) created.push(name);
+  }
+  return created;
+}
+
 async function partitionNames(db: Kysely<Database>): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`
     SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid

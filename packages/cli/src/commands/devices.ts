@@ -12,6 +12,7 @@ import { parseDuration } from "@vigil/runtime";
 import { intFlag, parseFlags, stringFlag } from "../args.ts";
 import type { CliContext } from "../cli-context.ts";
 import { UsageError } from "../usage-error.ts";
+import { fleetDevicesCommand } from "./fleet-devices.ts";
 
 export const DEVICES_USAGE = `vigil devices create --code CODE --number N [--count C] [--kind K] [--model M] [--site S]
                       [--label key=value ...] [--rate-per-s R --burst B]
@@ -117,6 +118,10 @@ export async function devicesCommand(ctx: CliContext, args: string[]): Promise<u
       await disableDevice(admin, device);
       return printable(await getDevice(ctx.database.db, device));
     }
+    case "update":
+    case "enable":
+    case "delete":
+      return fleetDevicesCommand(ctx, action, rest);
     default:
       throw new UsageError(`unknown devices command ${action ?? "(none)"}\n${DEVICES_USAGE}`);
   }
