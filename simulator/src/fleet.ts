@@ -1,13 +1,15 @@
 import { Client, credentials } from "@grpc/grpc-js";
 import type { FleetSummary } from "./fleet-stats.ts";
 import { FleetStats } from "./fleet-stats.ts";
-import { type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";
+import { type DeviceBehaviour, type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";
 
 export interface FleetOptions extends DeviceOptions {
   /** Receiver addresses, host:port, comma-separated: devices spread over them and fail over. */
   target: string;
   /** Devices sharing one HTTP/2 connection. */
   devicesPerConnection: number;
+  /** What a device does beyond streaming its sensors (surgical robots: procedures and wear). */
+  behaviourFor?: (identity: DeviceIdentity) => DeviceBehaviour | undefined;
 }
 
 /**
@@ -36,7 +38,7 @@ export class Fleet {
       const slot = Math.floor(i / (perConnection * targets.length));
       // Device i starts on target i mod n and moves to the next one on every reconnect.
       const connectionFor = (attempt: number) => this.client(targets[(i + attempt) % targets.length]!, slot);
-      return new SimulatedDevice(identity, connectionFor, this.options, this.stats);
+      return new SimulatedDevice(identity, connectionFor, this.options, this.stats, options.behaviourFor?.(identity));
     });
   }
 

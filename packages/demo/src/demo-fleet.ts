@@ -1,4 +1,4 @@
-import { DAY_MS, type RobotSpec, randomFor, uniform } from "@vigil/robot-sim";
+import { DAY_MS, type PartLife, type RobotSpec, randomFor, robotHistory, uniform } from "@vigil/robot-sim";
 
 const SITE_NAMES = [
   ["st-marys", "St Mary's Hospital"],
@@ -50,22 +50,32 @@ const COMMISSIONED_FROM_MS = Date.UTC(2020, 0, 1);
  * earlier one.
  */
 export function demoRobots(code: string, count: number, sites: DemoSite[]): DemoRobot[] {
-  return Array.from({ length: count }, (_, i) => {
-    const number = i + 1;
-    const random = randomFor("robot", code, number);
-    const site = sites[i % sites.length]!;
-    const [manufacturer, model] = MODELS[Math.floor(random() * MODELS.length)]!;
-    return {
-      code,
-      number,
-      site: site.name,
-      availableHoursPerDay: site.availableHoursPerDay,
-      proceduresPerDay: uniform(random, 2, 4),
-      commissionedMs: COMMISSIONED_FROM_MS + Math.floor(uniform(random, 0, 400)) * DAY_MS,
-      manufacturer,
-      model,
-      serialNumber: `SN${String(Math.floor(random() * 1e8)).padStart(8, "0")}`,
-      firmware: `4.${Math.floor(random() * 4)}.${Math.floor(random() * 10)}`,
-    };
-  });
+  return Array.from({ length: count }, (_, i) => demoRobot(code, i + 1, sites[i % sites.length]!));
+}
+
+/** Demo robot CODE-number at a site. */
+export function demoRobot(code: string, number: number, site: DemoSite): DemoRobot {
+  const random = randomFor("robot", code, number);
+  const [manufacturer, model] = MODELS[Math.floor(random() * MODELS.length)]!;
+  return {
+    code,
+    number,
+    site: site.name,
+    availableHoursPerDay: site.availableHoursPerDay,
+    proceduresPerDay: uniform(random, 2, 4),
+    commissionedMs: COMMISSIONED_FROM_MS + Math.floor(uniform(random, 0, 400)) * DAY_MS,
+    manufacturer,
+    model,
+    serialNumber: `SN${String(Math.floor(random() * 1e8)).padStart(8, "0")}`,
+    firmware: `4.${Math.floor(random() * 4)}.${Math.floor(random() * 10)}`,
+  };
+}
+
+/**
+ * The parts of demo robot CODE-number as they are at `nowMs`: the seeded
+ * history's parts, so a simulator running the robot live continues its
+ * trends where the seed left them.
+ */
+export function demoRobotParts(code: string, number: number, nowMs: number): PartLife[] {
+  return robotHistory(demoRobot(code, number, demoSites(1)[0]!), nowMs - DAY_MS, nowMs).parts;
 }

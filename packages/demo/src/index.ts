@@ -1,4 +1,4 @@
-export { type DemoRobot, type DemoSite, demoRobots, demoSites } from "./demo-fleet.ts";
+export { type DemoRobot, type DemoSite, demoRobot, demoRobotParts, demoRobots, demoSites } from "./demo-fleet.ts";
 export {
   DEMO_LABEL,
   insertReadings,

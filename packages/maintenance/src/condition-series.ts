@@ -60,7 +60,7 @@ export async function readConditionSeries(db: Kysely<Database>, query: Condition
     )
     SELECT a.device_id, a.sensor_id, a.bucket >= COALESCE(r.reset_at, '-infinity') AS after_reset,
            max(r.reset_at) AS reset_at,
-           (sum(extract(epoch FROM a.bucket) * a.count) / sum(a.count) + 1800)::float8 AS time_s,
+           (sum(date_part('epoch', a.bucket) * a.count) / sum(a.count) + 1800)::float8 AS time_s,
            (sum(a.sum) / sum(a.count))::float8 AS value
     FROM readings_1h a
     JOIN m ON m.sensor_id = a.sensor_id
@@ -68,7 +68,7 @@ export async function readConditionSeries(db: Kysely<Database>, query: Condition
     WHERE a.sensor_id = ANY(${sensorIds}::smallint[])
       AND a.bucket >= ${windowStart} AND a.bucket < ${now}
       AND ${deviceFilter("a.device_id")}
-    GROUP BY a.device_id, a.sensor_id, floor(extract(epoch FROM a.bucket) / 86400), 3
+    GROUP BY a.device_id, a.sensor_id, floor(date_part('epoch', a.bucket) / 86400), 3
     ORDER BY 1, 2, 5`.execute(db);
   const bySensor = new Map(sensors.map((s) => [s.id, s]));
   const out = new Map<string, ConditionSeries>();

@@ -9,7 +9,13 @@ export {
   trueCrossingMs,
   wearFraction,
 } from "./parts.ts";
-export { procedurePhase, procedureTelemetry, type TelemetrySeries, telemetrySensors } from "./procedure-telemetry.ts";
+export {
+  ProcedureMotion,
+  procedurePhase,
+  procedureTelemetry,
+  type TelemetrySeries,
+  telemetrySensors,
+} from "./procedure-telemetry.ts";
 export { codedId, gaussian, randomFor, seededRandom, seedOf, stableUuid, uniform } from "./random.ts";
 export {
   type ConditionSeries,

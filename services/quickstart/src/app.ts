@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createMemoryBus, type ReadingBus } from "@vigil/bus";
 import { EMBEDDED_PREFIX, migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
+import { seedDemo } from "@vigil/demo";
 import { createDevice, DeviceError, replaceDeviceKey } from "@vigil/devices";
 import { createMaintainerApp, loadMaintainerConfig, type MaintainerApp } from "@vigil/maintainer";
 import { createQueryApp, loadQueryConfig, type QueryApp, TokenSigner } from "@vigil/query";
@@ -70,6 +71,9 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       database = await openDatabase(config.DATABASE_URL, { applicationName: "vigil-quickstart" });
       await migrateToLatest(database.db);
       const adminPassword = await quickstartAdmin(database, config.QUICKSTART_STATE_DIR);
+      const demo = config.QUICKSTART_DEMO_SEED
+        ? await demoSeed(database, config.QUICKSTART_DEMO_SEED, deps.print)
+        : undefined;
       const jwtKeys = await quickstartJwtKeys(config.QUICKSTART_STATE_DIR);
       const useNats = config.NATS_URL !== "";
       const serviceEnv = {
@@ -106,9 +110,21 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       await maintainer.start();
 
       const devices = await demoDevices(database, config.QUICKSTART_DEVICES);
+      // Some of the seeded robots carry on live: procedures recorded through the API, as the admin.
+      const live = demo ? await liveRobots(database, Math.min(config.QUICKSTART_DEMO_LIVE_ROBOTS, demo.robots)) : [];
+      devices.push(...live);
       if (devices.length > 0) {
+        const recording =
+          live.length > 0 && adminPassword
+            ? {
+                SIMULATOR_PROCEDURES: "true",
+                SIMULATOR_QUERY_URL: `http://127.0.0.1:${query.port}`,
+                SIMULATOR_QUERY_USERNAME: "admin",
+                SIMULATOR_QUERY_PASSWORD: adminPassword,
+              }
+            : {};
         simulator = createSimulatorApp(
-          loadSimulatorConfig({ ...serviceEnv, SIMULATOR_TARGET: `127.0.0.1:${receiver.port}` }, []),
+          loadSimulatorConfig({ ...serviceEnv, ...recording, SIMULATOR_TARGET: `127.0.0.1:${receiver.port}` }, []),
           { logger: log.child({ service: "simulator" }), devices, control: false },
         );
         await simulator.start();
@@ -116,8 +132,9 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       banner(deps.print, config, {
         grpcPort: receiver.port,
         httpPort: query.port,
-        devices: devices.length,
+        devices: devices.length - live.length,
         adminPassword,
+        demo: demo && { robots: demo.robots, live: live.length },
       });
       const w = writer;
       status = setInterval(
@@ -138,6 +155,52 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       await database?.close();
     },
   };
+}
+
+/** The demo seed's robots carry this code. */
+const SEED_CODE = "ROB";
+
+/** Loads (or tops up) the demo fleet's history, printing progress. */
+async function demoSeed(
+  database: VigilDatabase,
+  spec: string,
+  print: (line: string) => void,
+): Promise<{ robots: number }> {
+  const [robots, sites, days] = spec.split("/").map(Number) as [number, number, number];
+  print(
+    `Seeding the demo fleet: ${robots} robots at ${sites} sites over ${days} days (later starts add only new days)…`,
+  );
+  let shown = -1;
+  const outcome = await seedDemo(database.db, {
+    robots,
+    sites,
+    days,
+    code: SEED_CODE,
+    actor: "system:quickstart",
+    onProgress: (p) => {
+      const step = Math.floor((10 * p.done) / Math.max(1, p.total));
+      if (p.phase === "robots" && step !== shown) {
+        shown = step;
+        print(`  robots ${p.done}/${p.total}, ${(p.rows ?? 0).toLocaleString("en")} rows`);
+      } else if (p.phase !== "robots" && p.done === 0) print(`  ${p.phase}…`);
+    },
+  });
+  print(
+    `  done in ${(outcome.durationMs / 1000).toFixed(0)} s: ${outcome.procedures} procedures, ` +
+      `${outcome.maintenanceRecords} maintenance records, ${outcome.conditionReadings + outcome.telemetryReadings} readings written`,
+  );
+  return { robots };
+}
+
+/** ROB-1..n of the demo seed, with fresh keys, to run live. */
+async function liveRobots(database: VigilDatabase, count: number): Promise<DeviceIdentity[]> {
+  const out: DeviceIdentity[] = [];
+  for (let n = 1; n <= count; n++) {
+    const ref = { code: SEED_CODE, number: n };
+    const { apiKey } = await replaceDeviceKey({ db: database.db, actor: "system:quickstart" }, ref);
+    out.push({ ...ref, apiKey });
+  }
+  return out;
 }
 
 /** DEMO-1..n with fresh keys; keys from earlier runs are revoked. */
@@ -185,6 +248,7 @@ interface Endpoints {
   httpPort: number;
   devices: number;
   adminPassword: string | undefined;
+  demo?: { robots: number; live: number };
 }
 
 function banner(print: (line: string) => void, config: QuickstartConfig, e: Endpoints) {
@@ -215,6 +279,15 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       `  curl -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
       `    -H 'content-type: application/json' -d '{"pageSize": 5, "order": "ORDER_NEWEST_FIRST"}'`,
       "",
+      ...(e.demo
+        ? [
+            `Demo fleet: ${SEED_CODE}-1..${e.demo.robots} with their history; ${e.demo.live} of them live, performing procedures.`,
+            "The robots due for maintenance, soonest first:",
+            `  curl -s -X POST ${base}/vigil.maintenance.v1.MaintenanceService/ListMaintenanceForecasts -H "authorization: Bearer $TOKEN" \\`,
+            `    -H 'content-type: application/json' -d '{"pageSize": 5}'`,
+            "",
+          ]
+        : []),
       "Press Ctrl+C to stop.",
       "",
     ].join("\n"),
