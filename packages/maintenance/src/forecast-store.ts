@@ -101,8 +101,13 @@ export interface RecomputeOutcome {
   durationMs: number;
 }
 
-/** Robots per aggregate query: bounds the rows held in memory at once. */
-const CHUNK = 250;
+/**
+ * Robots per aggregate query: bounds the rows held in memory at once (a
+ * thousand robots' quarter is about 130,000 daily points). Fewer, larger
+ * chunks read the hourly rollup fewer times: a robot's rows are spread
+ * over the whole table, so each chunk reads most of its pages.
+ */
+const CHUNK = 1000;
 
 /**
  * Recomputes and stores the forecast of every component of every robot

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { theilSen } from "./theil-sen.ts";
+import { select, theilSen } from "./theil-sen.ts";
 
 describe("theilSen", () => {
   it("recovers an exact line", () => {
@@ -66,5 +66,22 @@ describe("theilSen", () => {
   it("needs two distinct x", () => {
     expect(theilSen([1], [2])).toBeUndefined();
     expect(theilSen([1, 1], [2, 3])).toBeUndefined();
+  });
+});
+
+describe("select", () => {
+  it("finds every order statistic, with ties, as a sort would", () => {
+    let seed = 3;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (const n of [1, 2, 3, 10, 101, 1000]) {
+      const values = Float64Array.from({ length: n }, () => Math.floor(random() * 50));
+      const sorted = Float64Array.from(values).sort();
+      for (const k of [0, n >> 1, n - 1, Math.floor(n / 3)]) {
+        expect(select(Float64Array.from(values), k), `n=${n} k=${k}`).toBe(sorted[k]);
+      }
+    }
   });
 });

@@ -43,21 +43,58 @@ export function theilSen(xs: ArrayLike<number>, ys: ArrayLike<number>, z = Z_90)
     }
   }
   if (m === 0) return undefined;
-  const sorted = slopes.subarray(0, m).sort();
-  const slope = medianOfSorted(sorted);
+  // Three order statistics of the slopes, by selection (linear) rather than a full sort.
+  const all = slopes.subarray(0, m);
+  const slope = median(all);
   const residuals = new Float64Array(n);
   for (let i = 0; i < n; i++) residuals[i] = ys[i]! - slope * xs[i]!;
-  const intercept = medianOfSorted(residuals.sort());
+  const intercept = median(residuals);
   // Sen's interval: ranks (N − C)/2 and (N + C)/2 + 1 (1-based) of the N sorted slopes.
   const c = z * Math.sqrt((n * (n - 1) * (2 * n + 5)) / 18);
   const lowRank = Math.round((m - c) / 2);
   const highRank = Math.round((m + c) / 2) + 1;
-  const slopeLow = lowRank >= 1 ? sorted[lowRank - 1]! : Number.NEGATIVE_INFINITY;
-  const slopeHigh = highRank <= m ? sorted[highRank - 1]! : Number.POSITIVE_INFINITY;
+  const slopeLow = lowRank >= 1 ? select(all, lowRank - 1) : Number.NEGATIVE_INFINITY;
+  const slopeHigh = highRank <= m ? select(all, highRank - 1) : Number.POSITIVE_INFINITY;
   return { slope, intercept, slopeLow, slopeHigh, n };
 }
 
-function medianOfSorted(a: Float64Array): number {
+/** The median of the values (reorders them). */
+function median(a: Float64Array): number {
   const mid = a.length >> 1;
-  return a.length % 2 === 1 ? a[mid]! : (a[mid - 1]! + a[mid]!) / 2;
+  const upper = select(a, mid);
+  if (a.length % 2 === 1) return upper;
+  // After selecting mid, everything before it is no greater: the lower middle is their maximum.
+  let lower = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < mid; i++) if (a[i]! > lower) lower = a[i]!;
+  return (lower + upper) / 2;
+}
+
+/**
+ * The k-th smallest value (0-based) of `a`, which it reorders so that
+ * a[k] holds it, smaller values come before and larger after (Hoare's
+ * quickselect, middle pivot: expected linear time).
+ */
+export function select(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return a[k]!;
 }

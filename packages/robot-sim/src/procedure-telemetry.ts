@@ -1,5 +1,5 @@
-import type { ProcedureEvent } from "./robot-history.ts";
 import { gaussian, randomFor, uniform } from "./random.ts";
+import type { ProcedureEvent } from "./robot-history.ts";
 
 /** The telemetry sensors of a surgical robot during a procedure. */
 export function telemetrySensors(arms = 3): string[] {
