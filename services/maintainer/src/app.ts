@@ -1,5 +1,6 @@
 import { type ArchiveStore, openArchiveStore } from "@vigil/archive";
 import { hasTimescale, openDatabase, pingDatabase, reconcilePolicies, type VigilDatabase } from "@vigil/db";
+import { forecastSettings } from "@vigil/maintenance";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
 import { lifecycleSettings, type MaintainerConfig } from "./config.ts";
@@ -89,7 +90,16 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
             })
           : undefined);
       if (!store) log.warn("ARCHIVE_URL is not set: readings past retention stay in the database");
-      ctx = { database, timescale, settings, store, log, metrics, lastJobRuns: new Map() };
+      ctx = {
+        database,
+        timescale,
+        settings,
+        store,
+        log,
+        metrics,
+        lastJobRuns: new Map(),
+        forecasts: { settings: forecastSettings(config), intervalMs: config.FORECAST_INTERVAL_MS },
+      };
       schedule(deps.firstRunDelayMs ?? 1_000);
       if (deps.opsServer !== false) {
         const db = database.db;

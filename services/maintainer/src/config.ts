@@ -1,4 +1,5 @@
 import { DAY_MS, DEFAULT_LIFECYCLE, type LifecycleSettings } from "@vigil/db";
+import { forecastEnv } from "@vigil/maintenance";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
 import { z } from "zod";
 
@@ -27,6 +28,9 @@ export const maintainerEnv = z
     ARCHIVE_S3_REGION: z.string().default("us-east-1"),
     /** Bucket in the URL path (most S3-compatible servers) instead of the host name. */
     ARCHIVE_S3_FORCE_PATH_STYLE: envBool(false),
+    /** Time between recomputations of every robot's maintenance forecasts; 0: never. */
+    FORECAST_INTERVAL_MS: envInt(HOUR_MS, 0, DAY_MS),
+    ...forecastEnv,
   })
   .superRefine((c, ctx) => {
     // Aggregates answer for the raw rows once those are gone, and a shorter

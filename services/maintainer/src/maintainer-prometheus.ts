@@ -53,6 +53,11 @@ function register(): void {
     ],
     ["vigil_maintainer_rows_archived_total", "Rows archived to cold storage.", (m) => m.rowsArchived],
     ["vigil_maintainer_archived_bytes_total", "Bytes of Parquet written to cold storage.", (m) => m.bytesArchived],
+    [
+      "vigil_maintainer_forecasts_total",
+      "Robot maintenance forecasts computed (one per robot and component per run).",
+      (m) => m.forecastsComputed,
+    ],
   ];
   for (const [name, help, pick] of counters) {
     new Counter({
@@ -72,6 +77,16 @@ function register(): void {
       (m) => m.unitsKept,
     ],
     ["vigil_maintainer_last_run_duration_seconds", "Duration of the last run.", (m) => m.lastRunMs / 1000],
+    [
+      "vigil_maintainer_forecasts_due",
+      "Robot components due or overdue for maintenance at the last forecast run.",
+      (m) => m.forecastsDue,
+    ],
+    [
+      "vigil_maintainer_last_forecast_run_duration_seconds",
+      "Duration of the last forecast run.",
+      (m) => m.lastForecastRunMs / 1000,
+    ],
     [
       "vigil_maintainer_last_run_end_timestamp_seconds",
       "When the last run ended (Unix time).",

@@ -25,6 +25,12 @@ export interface MaintenanceMetrics {
   bytesArchived: number;
   /** Chunks/partitions past retention kept because no archive is configured or they are held (gauge). */
   unitsKept: number;
+  /** Robot maintenance forecasts computed and stored (every component of every robot, each run). */
+  forecastsComputed: number;
+  /** Components due or overdue for maintenance at the last forecast run (gauge). */
+  forecastsDue: number;
+  /** Duration of the last forecast run (gauge, ms). */
+  lastForecastRunMs: number;
   /** Duration of the last run and when it ended (gauges, ms). */
   lastRunMs: number;
   lastRunEndedAtMs: number;
@@ -44,6 +50,9 @@ export function emptyMetrics(): MaintenanceMetrics {
     rowsArchived: 0,
     bytesArchived: 0,
     unitsKept: 0,
+    forecastsComputed: 0,
+    forecastsDue: 0,
+    lastForecastRunMs: 0,
     lastRunMs: 0,
     lastRunEndedAtMs: 0,
   };

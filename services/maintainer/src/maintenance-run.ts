@@ -14,6 +14,7 @@ import {
   timescaleSchedulerRunning,
   type VigilDatabase,
 } from "@vigil/db";
+import { type ForecastSettings, recomputeForecasts } from "@vigil/maintenance";
 import type { Logger } from "@vigil/runtime";
 import type { MaintenanceMetrics } from "./maintenance-metrics.ts";
 
@@ -30,6 +31,8 @@ export interface MaintenanceContext {
   metrics: MaintenanceMetrics;
   /** When each TimescaleDB policy job last ran here (job id → ms). */
   lastJobRuns: Map<number, number>;
+  /** Robot maintenance forecasts, recomputed every intervalMs (0: never); lastRunMs is kept here. */
+  forecasts?: { settings: ForecastSettings; intervalMs: number; lastRunMs?: number };
 }
 
 export interface RunOptions {
@@ -122,6 +125,17 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
       }
       ctx.metrics.rollupRowsDropped += dropped;
       return dropped > 0 ? { droppedRows: dropped } : undefined;
+    });
+  }
+  const forecasts = ctx.forecasts;
+  if (forecasts && forecasts.intervalMs > 0 && nowMs - (forecasts.lastRunMs ?? 0) >= forecasts.intervalMs) {
+    await step("forecasts", async () => {
+      const out = await recomputeForecasts(ctx.database.db, forecasts.settings, { nowMs });
+      forecasts.lastRunMs = nowMs;
+      ctx.metrics.forecastsComputed += out.forecasts;
+      ctx.metrics.forecastsDue = out.byStatus.due + out.byStatus.overdue;
+      ctx.metrics.lastForecastRunMs = Math.round(out.durationMs);
+      return { robots: out.devices, ...out.byStatus, ms: Math.round(out.durationMs) };
     });
   }
   ctx.metrics.runs++;

@@ -1,0 +1,47 @@
+import { DAY_MS, migrateToLatest, openDatabase, sql } from "@vigil/db";
+import { createLogger } from "@vigil/runtime";
+import { createTestDatabase } from "@vigil/testkit";
+import { describe, expect, inject, it } from "vitest";
+import { createMaintainerApp } from "./app.ts";
+import { loadMaintainerConfig } from "./config.ts";
+
+describe("the maintainer's forecast run", () => {
+  it("recomputes and stores every robot's maintenance forecasts once per FORECAST_INTERVAL_MS", async () => {
+    const url = await createTestDatabase(inject("postgresUrl"));
+    const database = await openDatabase(url);
+    await migrateToLatest(database.db);
+    const db = database.db;
+    const now = Date.now();
+    await sql`INSERT INTO devices (code, number, kind) VALUES ('OR', 1, 'surgical_robot')`.execute(db);
+    await sql`INSERT INTO sensors (name) VALUES ('battery.capacity_pct'), ('arm1.motor_temp_c')`.execute(db);
+    // A battery losing 0.5 %/day to reach 80 % in 10 days; a steady motor.
+    await sql`
+      INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id)
+      SELECT t, CASE s.name WHEN 'battery.capacity_pct' THEN 85 + 0.5 * date_part('epoch', ${new Date(now)}::timestamptz - t) / 86400
+                            ELSE 60 END, 0, t, d.id, s.id
+      FROM generate_series(${new Date(now - 30 * DAY_MS)}::timestamptz, ${new Date(now - DAY_MS)}::timestamptz, interval '6 hours') AS t,
+           devices d, sensors s`.execute(db);
+    const app = createMaintainerApp(
+      loadMaintainerConfig({ DATABASE_URL: url, FORECAST_INTERVAL_MS: "3600000", FORECAST_HORIZON_DAYS: "14" }),
+      { logger: createLogger({ name: "test", level: "warn" }), database, opsServer: false, firstRunDelayMs: 3_600_000 },
+    );
+    await app.start();
+    try {
+      await app.runOnce();
+      const { rows } = await sql<{ component: string; status: string; crossing_at: Date }>`
+        SELECT component, status, crossing_at FROM maintenance_forecasts ORDER BY component`.execute(db);
+      expect(rows.map((r) => [r.component, r.status])).toEqual([
+        ["arm1.motor", "stable"],
+        ["battery", "due"],
+      ]);
+      expect(Math.abs((rows[1]!.crossing_at.getTime() - now) / DAY_MS - 10)).toBeLessThan(0.5);
+      expect(app.metrics).toMatchObject({ forecastsComputed: 2, forecastsDue: 1 });
+      // Within the interval, the next run leaves them.
+      await app.runOnce();
+      expect(app.metrics.forecastsComputed).toBe(2);
+    } finally {
+      await app.stop();
+      await database.close();
+    }
+  });
+});
