@@ -118,6 +118,8 @@ export async function seedDemo(db: Kysely<Database>, options: SeedOptions): Prom
   const covered = await seededRanges(db);
   const deviceIds: number[] = [];
   let rows = 0;
+  /** The earliest time this run wrote: the aggregates are brought up to date from there. */
+  let writtenFrom = Number.POSITIVE_INFINITY;
   for (const [i, robot] of robots.entries()) {
     const { id, created } = await upsertRobot(db, robot, startMs);
     deviceIds.push(id);
@@ -130,6 +132,7 @@ export async function seedDemo(db: Kysely<Database>, options: SeedOptions): Prom
       options.onProgress?.({ phase: "robots", done: i + 1, total: robots.length, rows });
       continue;
     }
+    writtenFrom = Math.min(writtenFrom, from);
     const history = robotHistory(robot, from, endMs);
     const counts = await db.transaction().execute(async (tx) => {
       const procedures = await insertProcedures(tx, id, robot.site, history);
@@ -159,9 +162,11 @@ export async function seedDemo(db: Kysely<Database>, options: SeedOptions): Prom
     rows += counts.procedures + counts.maintenance + counts.condition + counts.telemetry;
     options.onProgress?.({ phase: "robots", done: i + 1, total: robots.length, rows });
   }
-  options.onProgress?.({ phase: "aggregates", done: 0, total: 1 });
-  await refreshAggregates(db, timescale, startMs, endMs, nowMs);
-  options.onProgress?.({ phase: "aggregates", done: 1, total: 1 });
+  if (writtenFrom < endMs) {
+    options.onProgress?.({ phase: "aggregates", done: 0, total: 1 });
+    await refreshAggregates(db, timescale, writtenFrom, endMs, nowMs);
+    options.onProgress?.({ phase: "aggregates", done: 1, total: 1 });
+  }
   const forecasts = await recomputeForecasts(db, options.forecast ?? DEFAULT_FORECAST_SETTINGS, {
     nowMs,
     deviceIds,
