@@ -71,10 +71,10 @@ export interface LoadOptions {
 /**
  * Fills an empty, migrated plain-PostgreSQL database the way production
  * would have it after `days` of ingest: devices registered as operators do,
- * daily partitions made by the maintainer's job as the days went by, rows
+ * daily partitions made by the lifecycle service's job as the days went by, rows
  * inserted in arrival (time) order one day per statement through the
  * parent table (so the rollup trigger and both indexes take every row), the
- * maintainer's rollup refresh run until it has caught up, and every
+ * lifecycle's rollup refresh run until it has caught up, and every
  * partition vacuumed and analyzed as autovacuum would.
  */
 export async function loadDataset(db: Kysely<Database>, databaseUrl: string, o: LoadOptions): Promise<LoadOutcome> {
@@ -130,7 +130,7 @@ export async function loadDataset(db: Kysely<Database>, databaseUrl: string, o: 
     `${series.length} series on ${o.devices} devices; a robot sensor every ${(robotPeriodMs / 1000).toFixed(1)} s over ${o.days} days`,
   );
 
-  // The maintainer's partition job, as it ran once a day over the period:
+  // The lifecycle service's partition job, as it ran once a day over the period:
   // every day gets its partition before its readings arrive.
   for (let day = Math.floor(startMs / DAY_MS) * DAY_MS; day <= o.endMs; day += DAY_MS) {
     await maintainPartitions(db, day);
@@ -198,7 +198,7 @@ export async function loadDataset(db: Kysely<Database>, databaseUrl: string, o: 
   if (inserted !== o.readings) throw new Error(`inserted ${inserted} readings, expected ${o.readings}`);
   const insertS = lap();
 
-  // The maintainer's rollup job: each run materializes at most a week, so
+  // The lifecycle service's rollup job: each run materializes at most a week, so
   // a month of backlog takes several runs (production ran it every minute).
   const windowMs = refreshWindowMs(DEFAULT_LIFECYCLE);
   let previous = Number.NaN;

@@ -269,9 +269,9 @@ describe("telemetry", () => {
       const text = await (await fetch(metricsUrl(service))).text();
       for (const m of text.matchAll(/^# TYPE (\S+)/gm)) exposed.add(m[1]!);
     }
-    const maintainerMetrics = documented.filter((m) => m.startsWith("vigil_maintainer_"));
-    expect(maintainerMetrics.length).toBeGreaterThan(5); // checked in the maintainer's own test
-    expect(documented.filter((m) => !m.startsWith("vigil_maintainer_") && !exposed.has(m))).toEqual([]);
+    const lifecycleMetrics = documented.filter((m) => m.startsWith("vigil_lifecycle_"));
+    expect(lifecycleMetrics.length).toBeGreaterThan(5); // checked in the lifecycle service's own test
+    expect(documented.filter((m) => !m.startsWith("vigil_lifecycle_") && !exposed.has(m))).toEqual([]);
     expect([...exposed].filter((m) => m.startsWith("vigil_") && !documented.includes(m))).toEqual([]);
   });
 

@@ -20,7 +20,7 @@ export function partitionName(dayStartMs: number): string {
 /**
  * Plain PostgreSQL only: makes sure daily partitions exist from yesterday to
  * `daysAhead` days ahead, and gives every day that has rows in the DEFAULT
- * partition (a maintainer outage, readings from long ago, a restore from the
+ * partition (a lifecycle service outage, readings from long ago, a restore from the
  * archive) its own partition, moving the rows there. Inserts never depend on
  * this: whatever has no partition lands in DEFAULT.
  */

@@ -125,7 +125,7 @@ export function mergeRanges(ranges: ReadonlyArray<readonly [number, number]>): A
 /**
  * Plain PostgreSQL: recomputes both rollups over [loMs, hiMs) from raw rows,
  * below their watermarks only (above them the views read raw rows anyway).
- * The maintainer calls it before raw rows leave, so the rollups hold their
+ * The lifecycle service calls it before raw rows leave, so the rollups hold their
  * final state even for ranges no refresh window covered. `levels`: the
  * rollups to recompute (one already past its own retention is left out).
  */

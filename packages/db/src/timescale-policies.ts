@@ -50,7 +50,7 @@ export async function listPolicyJobs(db: Kysely<Database>): Promise<PolicyJob[]>
 /**
  * True when TimescaleDB's background scheduler runs the policies itself
  * (a server with timescaledb in shared_preload_libraries). The embedded
- * build has no background workers: there the maintainer runs them.
+ * build has no background workers: there the lifecycle service runs them.
  */
 export async function timescaleSchedulerRunning(db: Kysely<Database>): Promise<boolean> {
   const { rows } = await sql<{ running: boolean }>`
@@ -100,7 +100,7 @@ export async function reconcilePolicies(db: Kysely<Database>, settings: Lifecycl
 
 /**
  * Refreshes both continuous aggregates over [startMs, endMs) now (outside
- * any transaction: TimescaleDB commits as it goes). The maintainer calls it
+ * any transaction: TimescaleDB commits as it goes). The lifecycle service calls it
  * before a chunk leaves, so the aggregates hold its final state even where
  * no refresh policy window reached. `levels`: the aggregates to refresh (one
  * already past its own retention is left out).

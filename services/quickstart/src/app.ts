@@ -5,7 +5,7 @@ import { createMemoryBus, type ReadingBus } from "@vigil/bus";
 import { EMBEDDED_PREFIX, migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
 import { seedDemo } from "@vigil/demo";
 import { createDevice, DeviceError, replaceDeviceKey } from "@vigil/devices";
-import { createMaintainerApp, loadMaintainerConfig, type MaintainerApp } from "@vigil/maintainer";
+import { createLifecycleApp, type LifecycleApp, loadLifecycleConfig } from "@vigil/lifecycle";
 import { createQueryApp, loadQueryConfig, type QueryApp, TokenSigner } from "@vigil/query";
 import { createReceiverApp, loadReceiverConfig, type ReceiverApp } from "@vigil/receiver";
 import type { App, Logger } from "@vigil/runtime";
@@ -25,13 +25,13 @@ export interface QuickstartApp extends App {
   readonly receiver: ReceiverApp | undefined;
   readonly query: QueryApp | undefined;
   readonly writer: WriterApp | undefined;
-  readonly maintainer: MaintainerApp | undefined;
+  readonly lifecycle: LifecycleApp | undefined;
 }
 
 const DEMO_CODE = "DEMO";
 
 /**
- * Receiver, writer, query, maintainer and a small simulator fleet in one process, on
+ * Receiver, writer, query, lifecycle and a small simulator fleet in one process, on
  * the embedded TimescaleDB and the in-process bus unless DATABASE_URL and
  * NATS_URL point at real ones. For trying Vigil: the in-process bus is not
  * durable.
@@ -44,7 +44,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
   let receiver: ReceiverApp | undefined;
   let writer: WriterApp | undefined;
   let query: QueryApp | undefined;
-  let maintainer: MaintainerApp | undefined;
+  let lifecycle: LifecycleApp | undefined;
   let simulator: SimulatorApp | undefined;
   let status: NodeJS.Timeout | undefined;
 
@@ -58,8 +58,8 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
     get writer() {
       return writer;
     },
-    get maintainer() {
-      return maintainer;
+    get lifecycle() {
+      return lifecycle;
     },
 
     async start() {
@@ -98,8 +98,8 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       });
       query = createQueryApp(loadQueryConfig(serviceEnv), { logger: log.child({ service: "query" }), database, bus });
       // Its first run waits until the fleet is streaming, so start-up stays quick.
-      maintainer = createMaintainerApp(loadMaintainerConfig({ ...serviceEnv, ARCHIVE_URL: config.ARCHIVE_URL }), {
-        logger: log.child({ service: "maintainer" }),
+      lifecycle = createLifecycleApp(loadLifecycleConfig({ ...serviceEnv, ARCHIVE_URL: config.ARCHIVE_URL }), {
+        logger: log.child({ service: "lifecycle" }),
         opsServer: false,
         database,
         firstRunDelayMs: 10_000,
@@ -107,7 +107,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       await receiver.start();
       await writer.start();
       await query.start();
-      await maintainer.start();
+      await lifecycle.start();
 
       const devices = await demoDevices(database, config.QUICKSTART_DEVICES);
       // Some of the seeded robots carry on live: procedures recorded through the API, as the admin.
@@ -149,7 +149,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       await simulator?.stop();
       await receiver?.stop();
       await writer?.stop();
-      await maintainer?.stop();
+      await lifecycle?.stop();
       await query?.stop();
       await bus?.close();
       await database?.close();

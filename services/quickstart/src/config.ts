@@ -7,7 +7,7 @@ export const quickstartEnv = z.object({
   DATABASE_URL: z.string().default("embedded:.vigil/pgdata"),
   /** Empty: the in-process bus; a nats:// URL switches to JetStream. */
   NATS_URL: z.string().default(""),
-  /** The maintainer archives raw readings past retention here before dropping them. */
+  /** The lifecycle service archives raw readings past retention here before dropping them. */
   ARCHIVE_URL: z.string().default("file:.vigil/archive"),
   /** Simulated devices started with the platform (0: none). */
   QUICKSTART_DEVICES: envInt(5, 0, 10_000),

@@ -2,10 +2,10 @@ import { DAY_MS, migrateToLatest, openDatabase, sql } from "@vigil/db";
 import { createLogger } from "@vigil/runtime";
 import { createTestDatabase } from "@vigil/testkit";
 import { describe, expect, inject, it } from "vitest";
-import { createMaintainerApp } from "./app.ts";
-import { loadMaintainerConfig } from "./config.ts";
+import { createLifecycleApp } from "./app.ts";
+import { loadLifecycleConfig } from "./config.ts";
 
-describe("the maintainer's forecast run", () => {
+describe("the lifecycle service's forecast run", () => {
   it("recomputes and stores every robot's maintenance forecasts once per FORECAST_INTERVAL_MS", async () => {
     const url = await createTestDatabase(inject("postgresUrl"));
     const database = await openDatabase(url);
@@ -21,8 +21,8 @@ describe("the maintainer's forecast run", () => {
                             ELSE 60 END, 0, t, d.id, s.id
       FROM generate_series(${new Date(now - 30 * DAY_MS)}::timestamptz, ${new Date(now - DAY_MS)}::timestamptz, interval '6 hours') AS t,
            devices d, sensors s`.execute(db);
-    const app = createMaintainerApp(
-      loadMaintainerConfig({ DATABASE_URL: url, FORECAST_INTERVAL_MS: "3600000", FORECAST_HORIZON_DAYS: "14" }),
+    const app = createLifecycleApp(
+      loadLifecycleConfig({ DATABASE_URL: url, FORECAST_INTERVAL_MS: "3600000", FORECAST_HORIZON_DAYS: "14" }),
       { logger: createLogger({ name: "test", level: "warn" }), database, opsServer: false, firstRunDelayMs: 3_600_000 },
     );
     await app.start();

@@ -3,12 +3,12 @@ import { hasTimescale, openDatabase, pingDatabase, reconcilePolicies, type Vigil
 import { forecastSettings } from "@vigil/maintenance";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
-import { lifecycleSettings, type MaintainerConfig } from "./config.ts";
-import { exposeMaintenanceMetrics } from "./maintainer-prometheus.ts";
-import { emptyMetrics, type MaintenanceMetrics } from "./maintenance-metrics.ts";
-import { type MaintenanceContext, type RunOptions, runMaintenance } from "./maintenance-run.ts";
+import { type LifecycleConfig, lifecycleSettings } from "./config.ts";
+import { emptyMetrics, type LifecycleMetrics } from "./lifecycle-metrics.ts";
+import { exposeLifecycleMetrics } from "./lifecycle-prometheus.ts";
+import { type LifecycleContext, type RunOptions, runLifecycle } from "./lifecycle-run.ts";
 
-export interface MaintainerDeps {
+export interface LifecycleDeps {
   logger: Logger;
   /** Shared database (quick start, tests); opened from DATABASE_URL when absent. */
   database?: VigilDatabase;
@@ -16,37 +16,37 @@ export interface MaintainerDeps {
   store?: ArchiveStore;
   /** Delay before the first run (the quick start lets the other services settle first). */
   firstRunDelayMs?: number;
-  /** Serve /metrics, /healthz and /readyz on MAINTAINER_OPS_PORT (default); the quick start serves them itself. */
+  /** Serve /metrics, /healthz and /readyz on LIFECYCLE_OPS_PORT (default); the quick start serves them itself. */
   opsServer?: boolean;
 }
 
-export interface MaintainerApp extends App {
-  readonly metrics: Readonly<MaintenanceMetrics>;
+export interface LifecycleApp extends App {
+  readonly metrics: Readonly<LifecycleMetrics>;
   /** The bound ops port (0 when not serving one). */
   readonly opsPort: number;
-  /** Runs maintenance now (tests, the CLI); false when another replica holds the lock. */
+  /** Runs the lifecycle now (tests, the CLI); false when another replica holds the lock. */
   runOnce(options?: RunOptions): Promise<boolean>;
 }
 
 /**
  * Keeps the readings lifecycle going: aggregates, partitions, compression,
- * retention and the archive, every MAINTAINER_INTERVAL_MS. Any number of
+ * retention and the archive, every LIFECYCLE_INTERVAL_MS. Any number of
  * replicas may run; one at a time does the work.
  */
-export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDeps): MaintainerApp {
+export function createLifecycleApp(config: LifecycleConfig, deps: LifecycleDeps): LifecycleApp {
   const log = deps.logger;
   const metrics = emptyMetrics();
   let database = deps.database;
-  let ctx: MaintenanceContext | undefined;
+  let ctx: LifecycleContext | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   let stopped = false;
   let ops: OpsServer | undefined;
-  const unexpose = exposeMaintenanceMetrics(metrics);
+  const unexpose = exposeLifecycleMetrics(metrics);
 
   const runOnce = async (options?: RunOptions) => {
-    if (!ctx) throw new Error("maintainer not started");
-    const run = runMaintenance(ctx, options);
+    if (!ctx) throw new Error("lifecycle not started");
+    const run = runLifecycle(ctx, options);
     running = run.catch(() => {});
     return run;
   };
@@ -58,9 +58,9 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
         await runOnce();
       } catch (err) {
         metrics.failures++;
-        log.error({ err }, "maintenance run failed");
+        log.error({ err }, "lifecycle run failed");
       }
-      schedule(config.MAINTAINER_INTERVAL_MS);
+      schedule(config.LIFECYCLE_INTERVAL_MS);
     }, delay);
     timer.unref();
   };
@@ -73,7 +73,7 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
     },
 
     async start() {
-      database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-maintainer", maxConnections: 3 });
+      database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-lifecycle", maxConnections: 3 });
       const timescale = await hasTimescale(database.db);
       const settings = lifecycleSettings(config);
       if (timescale) {
@@ -104,8 +104,8 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
       if (deps.opsServer !== false) {
         const db = database.db;
         ops = await startOpsServer({
-          host: config.MAINTAINER_OPS_HOST,
-          port: config.MAINTAINER_OPS_PORT,
+          host: config.LIFECYCLE_OPS_HOST,
+          port: config.LIFECYCLE_OPS_PORT,
           registry: metricsRegistry(),
           ready: async () => !stopped && (await pingDatabase(db)),
         });
@@ -114,9 +114,9 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
         {
           engine: timescale ? "timescaledb" : "postgresql",
           archive: store?.location ?? null,
-          every: config.MAINTAINER_INTERVAL_MS,
+          every: config.LIFECYCLE_INTERVAL_MS,
         },
-        "maintainer started",
+        "lifecycle started",
       );
     },
 
@@ -127,7 +127,7 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
       await ops?.close();
       unexpose();
       if (!deps.database) await database?.close();
-      log.info(metrics, "maintainer stopped");
+      log.info(metrics, "lifecycle stopped");
     },
   };
 }

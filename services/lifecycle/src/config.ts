@@ -5,16 +5,16 @@ import { z } from "zod";
 
 const HOUR_MS = 3_600_000;
 
-/** Every environment variable the maintainer reads, with its default. */
-export const maintainerEnv = z
+/** Every environment variable the lifecycle service reads, with its default. */
+export const lifecycleEnv = z
   .object({
     DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
     LOG_LEVEL: envLogLevel,
     /** Listen address and port of /metrics, /healthz and /readyz. */
-    MAINTAINER_OPS_HOST: z.string().default("0.0.0.0"),
-    MAINTAINER_OPS_PORT: envPort(9103),
-    /** Time between maintenance runs; TimescaleDB's own scheduler keeps its policies' schedules. */
-    MAINTAINER_INTERVAL_MS: envInt(60_000, 1_000, DAY_MS),
+    LIFECYCLE_OPS_HOST: z.string().default("0.0.0.0"),
+    LIFECYCLE_OPS_PORT: envPort(9103),
+    /** Time between lifecycle runs; TimescaleDB's own scheduler keeps its policies' schedules. */
+    LIFECYCLE_INTERVAL_MS: envInt(60_000, 1_000, DAY_MS),
     /** Raw readings older than this are archived, then dropped (the receiver rejects older ones). */
     READINGS_RETENTION_MS: envInt(DEFAULT_LIFECYCLE.readingsRetentionMs, DAY_MS, 100 * 365 * DAY_MS),
     /** TimescaleDB compresses raw chunks older than this. */
@@ -42,15 +42,15 @@ export const maintainerEnv = z
     }
   });
 
-export type MaintainerConfig = Readonly<z.output<typeof maintainerEnv>>;
+export type LifecycleConfig = Readonly<z.output<typeof lifecycleEnv>>;
 
-/** Parses the maintainer's configuration; throws ConfigError naming every bad variable. */
-export function loadMaintainerConfig(env: Record<string, string | undefined>): MaintainerConfig {
-  return parseEnvConfig(maintainerEnv, env);
+/** Parses the lifecycle service's configuration; throws ConfigError naming every bad variable. */
+export function loadLifecycleConfig(env: Record<string, string | undefined>): LifecycleConfig {
+  return parseEnvConfig(lifecycleEnv, env);
 }
 
 /** The lifecycle settings a configuration asks for. */
-export function lifecycleSettings(config: MaintainerConfig): LifecycleSettings {
+export function lifecycleSettings(config: LifecycleConfig): LifecycleSettings {
   return {
     readingsRetentionMs: config.READINGS_RETENTION_MS,
     compressAfterMs: config.READINGS_COMPRESS_AFTER_MS,

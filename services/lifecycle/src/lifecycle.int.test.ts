@@ -14,9 +14,9 @@ import {
 import { createLogger } from "@vigil/runtime";
 import { createTestDatabase, type S3Server, startS3 } from "@vigil/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createMaintainerApp, type MaintainerApp } from "./app.ts";
-import { loadMaintainerConfig } from "./config.ts";
-import { MAINTENANCE_LOCK } from "./maintenance-run.ts";
+import { createLifecycleApp, type LifecycleApp } from "./app.ts";
+import { loadLifecycleConfig } from "./config.ts";
+import { LIFECYCLE_LOCK } from "./lifecycle-run.ts";
 
 const RETENTION_DAYS = 30;
 const AGGREGATES_1M_DAYS = 33;
@@ -74,7 +74,7 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
   let database: VigilDatabase;
   let s3: S3Server;
   let store: ArchiveStore;
-  let maintainer: MaintainerApp;
+  let lifecycle: LifecycleApp;
   const now = Date.now();
   const today = Math.floor(now / DAY_MS) * DAY_MS;
   const cutoff = now - RETENTION_DAYS * DAY_MS;
@@ -84,14 +84,14 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
   let archivedRows: Record<string, unknown>[];
 
   const app = (overrides: { store?: ArchiveStore } = {}) =>
-    createMaintainerApp(
-      loadMaintainerConfig({
+    createLifecycleApp(
+      loadLifecycleConfig({
         READINGS_RETENTION_MS: String(RETENTION_DAYS * DAY_MS),
         READINGS_COMPRESS_AFTER_MS: String(2 * DAY_MS),
         AGGREGATES_1M_RETENTION_MS: String(AGGREGATES_1M_DAYS * DAY_MS),
       }),
       {
-        logger: createLogger({ name: "maintainer", level: "silent" }),
+        logger: createLogger({ name: "lifecycle", level: "silent" }),
         database,
         store: overrides.store ?? store,
         firstRunDelayMs: 3_600_000,
@@ -110,11 +110,11 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
     database = await openDatabase(await url());
     await migrateToLatest(database.db);
     await seed(database.db, seedFrom, today - DAY_MS, 20 * 60_000);
-    maintainer = app();
-    await maintainer.start();
+    lifecycle = app();
+    await lifecycle.start();
   });
   afterAll(async () => {
-    await maintainer?.stop();
+    await lifecycle?.stop();
     await database?.close();
     await s3?.stop();
   });
@@ -144,7 +144,7 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
       const { rows: jobs } = await sql<{ proc: string; relation: string }>`
         SELECT proc_name AS proc, hypertable_name AS relation FROM timescaledb_information.jobs
         WHERE proc_name LIKE 'policy_%' AND proc_name <> 'policy_job_stat_history_retention' ORDER BY 1, 2`.execute(db);
-      // No retention policy on raw readings: only the maintainer drops them, after archiving.
+      // No retention policy on raw readings: only the lifecycle service drops them, after archiving.
       expect(jobs.map((j) => `${j.proc}:${j.relation}`)).toEqual([
         "policy_compression:readings",
         "policy_refresh_continuous_aggregate:readings_1h",
@@ -184,7 +184,7 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
     archivedRows = await snapshot(database.db, seedFrom, droppedBefore);
     const newer = await snapshot(database.db, droppedBefore, now);
 
-    expect(await maintainer.runOnce({ allJobs: true })).toBe(true);
+    expect(await lifecycle.runOnce({ allJobs: true })).toBe(true);
 
     const units = await listReadingUnits(database.db, timescale);
     expect(units.filter((u) => u.endMs <= cutoff)).toEqual([]);
@@ -193,7 +193,7 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
     expect(await snapshot(database.db, droppedBefore, now)).toEqual(newer);
 
     const dropped = (droppedBefore - seedFrom) / DAY_MS;
-    expect(maintainer.metrics).toMatchObject({
+    expect(lifecycle.metrics).toMatchObject({
       unitsArchived: dropped,
       rowsArchived: archivedRows.length,
       failures: 0,
@@ -237,7 +237,7 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
       expect(jobs).toEqual([{ drop_after: `${AGGREGATES_1M_DAYS * 86_400} seconds` }]);
     } else {
       expect(rows[0]!.m).toBeGreaterThanOrEqual(now - AGGREGATES_1M_DAYS * DAY_MS - 60_000);
-      expect(maintainer.metrics.rollupRowsDropped).toBeGreaterThan(0);
+      expect(lifecycle.metrics.rollupRowsDropped).toBeGreaterThan(0);
     }
   });
 
@@ -267,7 +267,7 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
     await sql`INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id)
               SELECT ${new Date(day + 60_000)}, 2000, 1, now(), min(id), 1 FROM devices`.execute(db);
 
-    await maintainer.runOnce({ allJobs: true });
+    await lifecycle.runOnce({ allJobs: true });
     const stats = await readingStats(db, { startMs: day, endMs: day + DAY_MS }, DAY_MS, { source: "1h" });
     const raw = await readingStats(db, { startMs: day, endMs: day + DAY_MS }, DAY_MS, { source: "raw" });
     expect(stats.map((r) => [r.sensor, r.count, r.min, r.max])).toEqual(
@@ -308,22 +308,22 @@ describe.each(engines)("readings lifecycle on $name", ({ timescale, url }) => {
     expect((await restoreReadings(database.db, store, { fromMs: from, toMs: to, actor: "test" })).inserted).toBe(0);
 
     // The next run archives the day at -45 (it verifies now) but keeps the restored, held days.
-    await maintainer.runOnce();
+    await lifecycle.runOnce();
     expect(await snapshot(database.db, from, to)).toEqual(want);
     expect(await snapshot(database.db, today - 45 * DAY_MS, today - 44 * DAY_MS)).toEqual([]);
-    expect(maintainer.metrics.unitsKept).toBe(2);
+    expect(lifecycle.metrics.unitsKept).toBe(2);
   });
 
-  it.skipIf(timescale)("lets one replica at a time run maintenance", async () => {
+  it.skipIf(timescale)("lets one replica at a time run the lifecycle", async () => {
     await database.db.connection().execute(async (other) => {
-      await sql`SELECT pg_advisory_lock(${MAINTENANCE_LOCK})`.execute(other);
+      await sql`SELECT pg_advisory_lock(${LIFECYCLE_LOCK})`.execute(other);
       try {
-        expect(await maintainer.runOnce()).toBe(false);
+        expect(await lifecycle.runOnce()).toBe(false);
       } finally {
-        await sql`SELECT pg_advisory_unlock(${MAINTENANCE_LOCK})`.execute(other);
+        await sql`SELECT pg_advisory_unlock(${LIFECYCLE_LOCK})`.execute(other);
       }
     });
-    expect(maintainer.metrics.runsSkipped).toBe(1);
-    expect(await maintainer.runOnce()).toBe(true);
+    expect(lifecycle.metrics.runsSkipped).toBe(1);
+    expect(await lifecycle.runOnce()).toBe(true);
   });
 });

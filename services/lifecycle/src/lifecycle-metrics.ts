@@ -1,16 +1,16 @@
 /**
- * Every counter the maintainer keeps, in one place, so a Prometheus
+ * Every counter the lifecycle service keeps, in one place, so a Prometheus
  * endpoint can expose them as they are (counters only grow; `last*` are
- * gauges). Names follow `vigil_maintainer_<name>`.
+ * gauges). Names follow `vigil_lifecycle_<name>`.
  */
-export interface MaintenanceMetrics {
+export interface LifecycleMetrics {
   /** Runs that did their work. */
   runs: number;
   /** Runs skipped because another replica held the lock. */
   runsSkipped: number;
   /** Steps that failed (each is logged with its error). */
   failures: number;
-  /** TimescaleDB policy jobs run by the maintainer (embedded: no background scheduler). */
+  /** TimescaleDB policy jobs run by the lifecycle service (embedded: no background scheduler). */
   policyJobsRun: number;
   /** Plain PostgreSQL: partitions created ahead, and ones created to take rows out of DEFAULT. */
   partitionsCreated: number;
@@ -36,7 +36,7 @@ export interface MaintenanceMetrics {
   lastRunEndedAtMs: number;
 }
 
-export function emptyMetrics(): MaintenanceMetrics {
+export function emptyMetrics(): LifecycleMetrics {
   return {
     runs: 0,
     runsSkipped: 0,

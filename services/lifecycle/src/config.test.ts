@@ -1,10 +1,10 @@
 import { ConfigError } from "@vigil/runtime";
 import { describe, expect, it } from "vitest";
-import { lifecycleSettings, loadMaintainerConfig } from "./config.ts";
+import { lifecycleSettings, loadLifecycleConfig } from "./config.ts";
 
-describe("maintainer configuration", () => {
+describe("lifecycle configuration", () => {
   it("defaults to a year of raw readings, a week uncompressed, longer for the aggregates, no archive", () => {
-    const config = loadMaintainerConfig({});
+    const config = loadLifecycleConfig({});
     expect(lifecycleSettings(config)).toEqual({
       readingsRetentionMs: 365 * 86_400_000,
       compressAfterMs: 7 * 86_400_000,
@@ -16,9 +16,9 @@ describe("maintainer configuration", () => {
 
   it("refuses aggregates that would be dropped before the raw readings", () => {
     expect(() =>
-      loadMaintainerConfig({ READINGS_RETENTION_MS: String(800 * 86_400_000), AGGREGATES_1H_RETENTION_MS: "86400000" }),
+      loadLifecycleConfig({ READINGS_RETENTION_MS: String(800 * 86_400_000), AGGREGATES_1H_RETENTION_MS: "86400000" }),
     ).toThrow(ConfigError);
-    expect(() => loadMaintainerConfig({ READINGS_RETENTION_MS: String(800 * 86_400_000) })).toThrow(
+    expect(() => loadLifecycleConfig({ READINGS_RETENTION_MS: String(800 * 86_400_000) })).toThrow(
       /AGGREGATES_1M_RETENTION_MS: must be at least READINGS_RETENTION_MS/,
     );
   });

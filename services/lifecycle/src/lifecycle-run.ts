@@ -16,19 +16,19 @@ import {
 } from "@vigil/db";
 import { type ForecastSettings, recomputeForecasts } from "@vigil/maintenance";
 import type { Logger } from "@vigil/runtime";
-import type { MaintenanceMetrics } from "./maintenance-metrics.ts";
+import type { LifecycleMetrics } from "./lifecycle-metrics.ts";
 
-/** Session advisory lock held by the replica that runs maintenance: "VIGM". */
-export const MAINTENANCE_LOCK = 0x5649474d;
+/** Session advisory lock held by the replica that runs the lifecycle: "VIGM" (kept from before the rename, so old and new replicas exclude each other during an upgrade). */
+export const LIFECYCLE_LOCK = 0x5649474d;
 
-export interface MaintenanceContext {
+export interface LifecycleContext {
   database: VigilDatabase;
   timescale: boolean;
   settings: LifecycleSettings;
   /** Where raw data goes before it is dropped; undefined: nothing is dropped. */
   store: ArchiveStore | undefined;
   log: Logger;
-  metrics: MaintenanceMetrics;
+  metrics: LifecycleMetrics;
   /** When each TimescaleDB policy job last ran here (job id → ms). */
   lastJobRuns: Map<number, number>;
   /** Robot maintenance forecasts, recomputed every intervalMs (0: never); lastRunMs is kept here. */
@@ -42,7 +42,7 @@ export interface RunOptions {
 }
 
 /**
- * One maintenance run, by at most one replica at a time (PostgreSQL advisory
+ * One lifecycle run, by at most one replica at a time (PostgreSQL advisory
  * lock; the embedded database has a single process anyway). Steps, each
  * isolated so one failing does not stop the others:
  * - TimescaleDB: run due policy jobs when no background scheduler does
@@ -53,7 +53,7 @@ export interface RunOptions {
  * - Plain PostgreSQL: rollup retention.
  * Returns false when another replica holds the lock.
  */
-export async function runMaintenance(ctx: MaintenanceContext, options: RunOptions = {}): Promise<boolean> {
+export async function runLifecycle(ctx: LifecycleContext, options: RunOptions = {}): Promise<boolean> {
   const { database } = ctx;
   if (database.engine === "embedded") {
     await steps(ctx, options);
@@ -61,22 +61,22 @@ export async function runMaintenance(ctx: MaintenanceContext, options: RunOption
   }
   // The lock lives on one reserved connection; the steps use the pool.
   return database.db.connection().execute(async (conn) => {
-    const { rows } = await sql<{ got: boolean }>`SELECT pg_try_advisory_lock(${MAINTENANCE_LOCK}) AS got`.execute(conn);
+    const { rows } = await sql<{ got: boolean }>`SELECT pg_try_advisory_lock(${LIFECYCLE_LOCK}) AS got`.execute(conn);
     if (!rows[0]?.got) {
       ctx.metrics.runsSkipped++;
-      ctx.log.debug("maintenance skipped: another replica holds the lock");
+      ctx.log.debug("lifecycle run skipped: another replica holds the lock");
       return false;
     }
     try {
       await steps(ctx, options);
       return true;
     } finally {
-      await sql`SELECT pg_advisory_unlock(${MAINTENANCE_LOCK})`.execute(conn);
+      await sql`SELECT pg_advisory_unlock(${LIFECYCLE_LOCK})`.execute(conn);
     }
   });
 }
 
-async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void> {
+async function steps(ctx: LifecycleContext, options: RunOptions): Promise<void> {
   const started = performance.now();
   const nowMs = options.nowMs ?? Date.now();
   const summary: Record<string, unknown> = {};
@@ -87,7 +87,7 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
     } catch (err) {
       ctx.metrics.failures++;
       summary[name] = "failed";
-      ctx.log.error({ err, step: name }, "maintenance step failed");
+      ctx.log.error({ err, step: name }, "lifecycle step failed");
     }
   };
   if (ctx.timescale) {
@@ -141,10 +141,10 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
   ctx.metrics.runs++;
   ctx.metrics.lastRunMs = Math.round(performance.now() - started);
   ctx.metrics.lastRunEndedAtMs = Date.now();
-  ctx.log.info({ ms: ctx.metrics.lastRunMs, ...summary }, "maintenance run");
+  ctx.log.info({ ms: ctx.metrics.lastRunMs, ...summary }, "lifecycle run");
 }
 
-async function runPolicyJobs(ctx: MaintenanceContext, nowMs: number, all: boolean) {
+async function runPolicyJobs(ctx: LifecycleContext, nowMs: number, all: boolean) {
   // With TimescaleDB's scheduler running (a server), the policies run on their own.
   if (ctx.database.engine !== "embedded" && (await timescaleSchedulerRunning(ctx.database.db))) return undefined;
   const ran: string[] = [];
@@ -166,7 +166,7 @@ interface DueUnit {
 }
 
 /** Units past retention, minus those overlapping an active restore hold. */
-async function dueUnits(ctx: MaintenanceContext, nowMs: number): Promise<{ due: DueUnit[]; held: number }> {
+async function dueUnits(ctx: LifecycleContext, nowMs: number): Promise<{ due: DueUnit[]; held: number }> {
   const cutoff = nowMs - ctx.settings.readingsRetentionMs;
   const old = (await listReadingUnits(ctx.database.db, ctx.timescale)).filter((u) => u.endMs <= cutoff);
   if (old.length === 0) return { due: [], held: 0 };
@@ -183,7 +183,7 @@ async function dueUnits(ctx: MaintenanceContext, nowMs: number): Promise<{ due: 
   return { due, held: old.length - due.length };
 }
 
-async function retention(ctx: MaintenanceContext, nowMs: number) {
+async function retention(ctx: LifecycleContext, nowMs: number) {
   const { due, held } = await dueUnits(ctx, nowMs);
   if (!ctx.store) {
     ctx.metrics.unitsKept = due.length + held;
@@ -206,7 +206,7 @@ async function retention(ctx: MaintenanceContext, nowMs: number) {
       }
       const out = await archiveAndDropUnit(ctx.database.db, ctx.store, unit, {
         timescale: ctx.timescale,
-        actor: "maintainer",
+        actor: "lifecycle",
         nowMs,
       });
       ctx.metrics.unitsArchived++;
@@ -225,6 +225,6 @@ async function retention(ctx: MaintenanceContext, nowMs: number) {
   return archived.length + failed + held > 0 ? { archived: archived.length, failed, held } : undefined;
 }
 
-function aggregateRetentionMs(ctx: MaintenanceContext, level: "1m" | "1h"): number {
+function aggregateRetentionMs(ctx: LifecycleContext, level: "1m" | "1h"): number {
   return level === "1m" ? ctx.settings.aggregates1mRetentionMs : ctx.settings.aggregates1hRetentionMs;
 }
