@@ -420,6 +420,36 @@ describe("the fleet: devices, sites, procedures, maintenance and forecasts", () 
         await codeOf(procedures.listProcedures({ pageSize: 2, pageToken: page1.nextPageToken, type: "x_y" })),
       ).toBe(Code.InvalidArgument);
     });
+    it("sums up a procedure left open for days from the aggregates, not by sorting days of raw readings", async () => {
+      const procedures = client(ProcedureService, "clinician");
+      const from = Date.now() - 50 * HOUR;
+      const started = await procedures.startProcedure({
+        deviceCode: "OR",
+        deviceNumber: 2,
+        type: "hernia_repair",
+        surgeonId: "SURG-0042",
+        patientId: "PT-0003",
+        startTime: timestampFromMs(from),
+      });
+      const id = started.procedure!.id;
+      await insertReadings(
+        pipeline,
+        "OR",
+        2,
+        Array.from(
+          { length: 100 },
+          (_, i) => ["arm2.force_n", from + i * 20 * 60_000, 1 + (i % 10)] as [string, number, number],
+        ),
+      );
+      const telemetry = await client(ProcedureService, "user").getProcedureTelemetry({ id, sensor: "arm2.force_n" });
+      expect(telemetry.source).toBe(TelemetrySource.AGGREGATES);
+      expect(telemetry.sensors).toHaveLength(1);
+      expect(telemetry.sensors[0]).toMatchObject({ count: 100n, min: 1, max: 10, avg: 5.5 });
+      expect(Math.abs(telemetry.sensors[0]!.p50 - 5)).toBeLessThanOrEqual(0.05);
+      // The readings themselves are still there to page through.
+      expect(telemetry.readings).toHaveLength(100);
+      await procedures.endProcedure({ id, aborted: true });
+    });
   });
 
   describe("maintenance and forecasts", () => {

@@ -19,6 +19,7 @@ export {
 export {
   procedureReadings,
   procedureSensorStats,
+  RAW_WINDOW_MAX_MS,
   type SensorSummary,
   type TelemetryReading,
   type TelemetryWindow,

@@ -26,12 +26,16 @@ export interface TelemetryWindow {
   sensor?: string;
 }
 
+/** Windows up to this long are summed up from raw readings; longer ones (a procedure left open) from aggregates. */
+export const RAW_WINDOW_MAX_MS = 24 * 3_600_000;
+
 /**
  * Per-sensor figures of one robot over a window: from the raw readings
- * (exact, percentile_cont) while they are stored; once the window's raw
- * readings are past retention, from the 1-minute aggregates over the whole
- * minutes the window touches (percentiles within 1 %, from the merged
- * sketches). Soft-deleted readings are left out either way.
+ * (exact, percentile_cont) while they are stored and the window is at most
+ * a day; otherwise — raw readings past retention, or a procedure left open
+ * for days, whose raw readings would be costly to sort — from the 1-minute
+ * aggregates over the whole minutes the window touches (percentiles within
+ * 1 %, from the merged sketches). Soft-deleted readings are left out either way.
  */
 export async function procedureSensorStats(
   db: Kysely<Database>,
@@ -39,8 +43,10 @@ export async function procedureSensorStats(
 ): Promise<{ source: "raw" | "aggregates"; sensors: SensorSummary[] }> {
   const sensorId = window.sensor === undefined ? undefined : await sensorIdOf(db, window.sensor);
   if (sensorId === null) return { source: "raw", sensors: [] };
-  const raw = await rawStats(db, window, sensorId);
-  if (raw.length > 0) return { source: "raw", sensors: raw };
+  if (window.endMs - window.startMs <= RAW_WINDOW_MAX_MS) {
+    const raw = await rawStats(db, window, sensorId);
+    if (raw.length > 0) return { source: "raw", sensors: raw };
+  }
   const aggregated = await aggregateStats(db, window, sensorId);
   return aggregated.length > 0 ? { source: "aggregates", sensors: aggregated } : { source: "raw", sensors: [] };
 }

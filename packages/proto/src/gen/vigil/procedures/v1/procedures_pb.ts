@@ -711,8 +711,9 @@ export const TelemetrySource = {
   RAW: 1,
 
   /**
-   * The raw readings are past retention: 1-minute aggregates (percentiles
-   * within 1 %), and no readings.
+   * 1-minute aggregates (percentiles within 1 %): the raw readings are past
+   * retention (and there are no readings to page through), or the window is
+   * longer than a day.
    *
    * @generated from enum value: TELEMETRY_SOURCE_AGGREGATES = 2;
    */
