@@ -1,0 +1,38 @@
+import { useEffect } from "react";
+import { Navigate, useSearchParams } from "react-router";
+import { useSession, useSessionStore } from "./session-context.tsx";
+import { signInMethods } from "./sign-in-methods.ts";
+
+/** Only same-origin paths: `next` must not send the user to another site. */
+export function safeNext(next: string | null): string {
+  return next?.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+}
+
+export function SignInPage() {
+  const store = useSessionStore();
+  const session = useSession();
+  const [params] = useSearchParams();
+  useEffect(() => {
+    document.title = "Sign in · Vigil";
+  }, []);
+  if (session) return <Navigate to={safeNext(params.get("next"))} replace />;
+  const reason = store.lastSignOutReason;
+  return (
+    <main id="main" className="sign-in">
+      <div className="card">
+        <p className="brand" aria-hidden="true">
+          Vigil
+        </p>
+        <h1>Sign in</h1>
+        {reason === "expired" && (
+          <p className="notice" role="status">
+            Your session has ended. Sign in again to continue.
+          </p>
+        )}
+        {signInMethods.map((m) => (
+          <m.Component key={m.id} onSignedIn={(tokens) => store.signIn(tokens)} />
+        ))}
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,11 @@
+import { lazy } from "react";
+import type { ConsolePage } from "../console-page.ts";
+
+const deadLetters: ConsolePage = {
+  path: "admin/dead-letters",
+  title: "Dead letters",
+  nav: { label: "Dead letters", section: "admin", order: 10 },
+  anyScope: ["devices:admin"],
+  component: lazy(() => import("./dead-letters-page.tsx")),
+};
+export default deadLetters;

@@ -1,0 +1,11 @@
+import { lazy } from "react";
+import type { ConsolePage } from "../console-page.ts";
+
+const users: ConsolePage = {
+  path: "admin/users",
+  title: "Users",
+  nav: { label: "Users", section: "admin", order: 30 },
+  anyScope: ["users:admin"],
+  component: lazy(() => import("./users-page.tsx")),
+};
+export default users;
