@@ -4,7 +4,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router";
 import type { SessionStore } from "../auth/session.ts";
-import { SessionProvider, useSession } from "../auth/session-context.tsx";
+import { SessionProvider, useSession, useSessionStore } from "../auth/session-context.tsx";
 import { SignInPage } from "../auth/sign-in-page.tsx";
 import { Home } from "./home.tsx";
 import { NotFound, PageFrame } from "./page-frame.tsx";
@@ -71,11 +71,14 @@ export function App({
 
 /** Sends signed-out users to the sign-in page, and back here after. */
 function RequireSession({ children }: { children: ReactNode }) {
+  const store = useSessionStore();
   const session = useSession();
   const location = useLocation();
   if (!session) {
     const next = `${location.pathname}${location.search}`;
-    return <Navigate to={next === "/" ? "/sign-in" : `/sign-in?next=${encodeURIComponent(next)}`} replace />;
+    // After "Sign out" (here or in another tab) the next user starts afresh.
+    const fresh = next === "/" || store.lastSignOutReason === "signed-out";
+    return <Navigate to={fresh ? "/sign-in" : `/sign-in?next=${encodeURIComponent(next)}`} replace />;
   }
   return children;
 }

@@ -2,6 +2,7 @@ import { type FormEvent, useId, useState } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { useSession, useSessionStore } from "../auth/session-context.tsx";
 import { canOpen } from "../pages/console-page.ts";
+import { parseDeviceName } from "./device-name.ts";
 import { navPages } from "./pages.ts";
 
 /** Header with navigation, a device jump box and the user menu; the page below. */
@@ -55,14 +56,6 @@ export function Shell() {
       </main>
     </>
   );
-}
-
-/** "DEMO-1" → /devices/DEMO/1 */
-export function parseDeviceName(text: string): { code: string; number: number } | undefined {
-  const m = /^\s*([A-Za-z]{1,16})[-\s]?(\d{1,9})\s*$/.exec(text);
-  if (!m) return undefined;
-  const number = Number(m[2]);
-  return number > 0 ? { code: m[1]!.toUpperCase(), number } : undefined;
 }
 
 function DeviceJump() {

@@ -1,12 +1,8 @@
 import { useEffect } from "react";
 import { Navigate, useSearchParams } from "react-router";
+import { safeNext } from "./safe-next.ts";
 import { useSession, useSessionStore } from "./session-context.tsx";
 import { signInMethods } from "./sign-in-methods.ts";
-
-/** Only same-origin paths: `next` must not send the user to another site. */
-export function safeNext(next: string | null): string {
-  return next?.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
-}
 
 export function SignInPage() {
   const store = useSessionStore();

@@ -88,6 +88,7 @@ export function TimeChart({ series, range, subscribe, onZoom, syncKey, height = 
       drawnRange = r;
       chart.setData(series.plotData() as uPlot.AlignedData);
       el.dataset.points = String(series.count);
+      el.dataset.latest = String(series.latest?.timeMs ?? "");
       if (!firstChartMarked && series.count > 0) {
         firstChartMarked = true;
         performance.mark("vigil:first-chart");

@@ -5,6 +5,7 @@ import { useId } from "react";
 import { useSearchParams } from "react-router";
 import { PageHeading } from "../../app/page-heading.tsx";
 import { QueryState } from "../../ui/query-state.tsx";
+import { ScrollRegion } from "../../ui/scroll-region.tsx";
 import { formatDateTime, fromLocalInput, ms } from "../../ui/time.ts";
 
 /** Actions the API writes today; the filter also takes any other name. */
@@ -99,7 +100,7 @@ export default function AuditPage() {
         {entries.length === 0 ? (
           <p>No entries match.</p>
         ) : (
-          <div className="table-wrap">
+          <ScrollRegion label="Audit log entries">
             <table>
               <caption className="visually-hidden">Audit log entries, newest first</caption>
               <thead>
@@ -135,7 +136,7 @@ export default function AuditPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollRegion>
         )}
         {q.hasNextPage && (
           <button type="button" onClick={() => void q.fetchNextPage()} disabled={q.isFetchingNextPage}>

@@ -6,6 +6,7 @@ import { useSearchParams } from "react-router";
 import { errorMessage } from "../../api/transport.ts";
 import { PageHeading } from "../../app/page-heading.tsx";
 import { QueryState } from "../../ui/query-state.tsx";
+import { ScrollRegion } from "../../ui/scroll-region.tsx";
 import { formatDateTime, ms } from "../../ui/time.ts";
 
 /** Batches Vigil refused or could not store: filter, inspect, replay. */
@@ -91,7 +92,7 @@ export default function DeadLettersPage() {
         {letters.length === 0 ? (
           <p>No dead letters match.</p>
         ) : (
-          <div className="table-wrap">
+          <ScrollRegion label="Dead letters">
             <table>
               <caption className="visually-hidden">Dead letters, newest first</caption>
               <thead>
@@ -122,7 +123,7 @@ export default function DeadLettersPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollRegion>
         )}
         {q.hasNextPage && (
           <button type="button" onClick={() => void q.fetchNextPage()} disabled={q.isFetchingNextPage}>

@@ -5,6 +5,7 @@ import { DeviceService } from "@vigil/proto";
 import { useId, useState } from "react";
 import { errorMessage } from "../../api/transport.ts";
 import { QueryState } from "../../ui/query-state.tsx";
+import { ScrollRegion } from "../../ui/scroll-region.tsx";
 import { formatDateTime, ms } from "../../ui/time.ts";
 import type { DeviceRef } from "./use-device-readings.ts";
 
@@ -49,7 +50,7 @@ export function DeviceKeys({ device }: { device: DeviceRef }) {
     <section aria-labelledby={`${id}-heading`}>
       <h2 id={`${id}-heading`}>API keys</h2>
       <QueryState isPending={q.isPending} error={q.error}>
-        <div className="table-wrap">
+        <ScrollRegion label="API keys">
           <table>
             <caption className="visually-hidden">The device's API keys, newest first</caption>
             <thead>
@@ -108,7 +109,7 @@ export function DeviceKeys({ device }: { device: DeviceRef }) {
               })}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       </QueryState>
       <form
         className="inline-form"

@@ -117,11 +117,13 @@ function DeviceCharts({ device, view, setView }: { device: DeviceRef; view: View
       <RangeToolbar view={view} setView={setView} />
       <p className="chart-status" aria-live="polite">
         <span className={`live-dot live-${live}`} aria-hidden="true" />
-        {view.live ? LIVE_TEXT[live] : "A past range: not live"}
+        <span className="live-text">{view.live ? LIVE_TEXT[live] : "A past range: not live"}</span>
         {" · "}
-        {store?.source === "buckets"
-          ? `${describeBucket(store.bucketMs)} averages with min–max band (too many readings to draw each one)`
-          : "Every reading"}
+        <span className="source-text">
+          {store?.source === "buckets"
+            ? `${describeBucket(store.bucketMs)} averages with min–max band (too many readings to draw each one)`
+            : "Every reading"}
+        </span>
         {loading && " · loading…"}
       </p>
       {error !== undefined && <QueryState isPending={false} error={error} />}

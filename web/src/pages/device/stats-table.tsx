@@ -3,6 +3,7 @@ import { useQuery } from "@connectrpc/connect-query";
 import { keepPreviousData } from "@tanstack/react-query";
 import { ReadingService } from "@vigil/proto";
 import { QueryState } from "../../ui/query-state.tsx";
+import { ScrollRegion } from "../../ui/scroll-region.tsx";
 import { formatDateTime, useNow } from "../../ui/time.ts";
 import type { DeviceRef } from "./use-device-readings.ts";
 import { rangeOf, type View, WHOLE_RANGE_BUCKET } from "./view-range.ts";
@@ -39,7 +40,7 @@ export function StatsTable({ device, view }: { device: DeviceRef; view: View }) 
         {q.data && q.data.buckets.length === 0 ? (
           <p className="muted">No readings in this range.</p>
         ) : (
-          <div className="table-wrap">
+          <ScrollRegion label="Figures per sensor">
             <table className="stats">
               <caption className="visually-hidden">Figures per sensor for the range shown</caption>
               <thead>
@@ -83,7 +84,7 @@ export function StatsTable({ device, view }: { device: DeviceRef; view: View }) 
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollRegion>
         )}
       </QueryState>
     </section>

@@ -33,7 +33,7 @@ const RECENT_MS = 30_000;
 /**
  * The readings a device page charts: history for the view (raw readings
  * when there are few enough, GetStats buckets otherwise: decided by itself
- * from ListReadings' total), then, while the view is live, every new reading
+ * from the density of the newest page of readings), then, while the view is live, every new reading
  * from WatchReadings. The watch stays open across view changes; it
  * reconnects with backoff, and reloads the history after a break so the gap
  * is filled from the database instead of being drawn as missing.
@@ -125,7 +125,7 @@ async function loadHistory(
     // A live view's end is open: readings stamped a little ahead of this clock still belong.
     endTime: timestampFromMs(Math.ceil(view.live ? endMs + 60_000 : endMs)),
   };
-  // Raw, newest first, drawn page by page; aggregates as soon as the total says there are too many.
+  // Raw, newest first, drawn page by page; aggregates as soon as the first page shows there are too many.
   const times = new Map<string, number[]>();
   const values = new Map<string, number[]>();
   let pageToken = "";
@@ -135,7 +135,9 @@ async function loadHistory(
       { filter, pageSize: PAGE_SIZE, pageToken, order: Order.NEWEST_FIRST },
       { signal },
     );
-    if (page === 0 && res.totalSize > BigInt(RAW_MAX_TOTAL)) return loadBuckets(client, filter, view, signal, publish);
+    if (page === 0 && res.nextPageToken && estimateTotal(res.readings, startMs) > RAW_MAX_TOTAL) {
+      return loadBuckets(client, filter, view, signal, publish);
+    }
     for (const r of res.readings) {
       let t = times.get(r.sensor);
       let v = values.get(r.sensor);
@@ -184,6 +186,19 @@ async function loadBuckets(
   const s = new DeviceReadings(bucketMs);
   for (const [sensor, r] of rows) s.setBuckets(sensor, r);
   publish(s);
+}
+
+/**
+ * Readings in [startMs, newest] judged from a full first page (newest
+ * first): its density times the range. Steadier than the API's total, which
+ * above 1,000 is the database planner's estimate.
+ */
+export function estimateTotal(page: readonly Reading[], startMs: number): number {
+  const newest = page[0];
+  const oldest = page.at(-1);
+  if (!newest || !oldest) return 0;
+  const covered = Math.max(1, readingMs(newest) - readingMs(oldest));
+  return Math.round((page.length * (readingMs(newest) - startMs)) / covered);
 }
 
 function readingMs(r: Reading): number {

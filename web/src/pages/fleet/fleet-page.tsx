@@ -5,6 +5,7 @@ import { Link, useSearchParams } from "react-router";
 import { PageHeading } from "../../app/page-heading.tsx";
 import { DeviceState, deviceName } from "../../ui/device-state.tsx";
 import { QueryState } from "../../ui/query-state.tsx";
+import { ScrollRegion } from "../../ui/scroll-region.tsx";
 import { formatAgo, formatDateTime, ms, useNow } from "../../ui/time.ts";
 import { matchesSearch } from "./fleet-filter.ts";
 
@@ -84,7 +85,7 @@ export default function FleetPage() {
             ? `${all.length} devices, ${online} online`
             : `${shown.length} of ${all.length} devices match`}
         </p>
-        <div className="table-wrap">
+        <ScrollRegion label="Devices">
           <table>
             <caption className="visually-hidden">Devices, with state and when each was last seen</caption>
             <thead>
@@ -125,7 +126,7 @@ export default function FleetPage() {
               })}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
         {devices.hasNextPage && (
           <button type="button" onClick={() => void devices.fetchNextPage()} disabled={devices.isFetchingNextPage}>
             {devices.isFetchingNextPage ? "Loading…" : "Load more devices"}

@@ -6,6 +6,7 @@ import { errorMessage } from "../../api/transport.ts";
 import { PageHeading } from "../../app/page-heading.tsx";
 import { useScopes } from "../../auth/session-context.tsx";
 import { QueryState } from "../../ui/query-state.tsx";
+import { ScrollRegion } from "../../ui/scroll-region.tsx";
 import { formatDateTime, ms } from "../../ui/time.ts";
 
 /**
@@ -133,7 +134,7 @@ function CreatedUsers() {
       <h2 id="created-users">Users created</h2>
       <p className="muted">From the audit log (the newest 200).</p>
       <QueryState isPending={q.isPending} error={q.error}>
-        <div className="table-wrap">
+        <ScrollRegion label="Users created">
           <table>
             <caption className="visually-hidden">Users created, newest first</caption>
             <thead>
@@ -158,7 +159,7 @@ function CreatedUsers() {
               })}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       </QueryState>
     </section>
   );
