@@ -1,7 +1,9 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
+import { matchPath } from "react-router";
 import { createApiTransport, sessionInterceptor } from "./api/transport.ts";
 import { App, createQueryClient } from "./app/app.tsx";
+import { pages } from "./app/pages.ts";
 import { SessionStore } from "./auth/session.ts";
 import "./app/styles.css";
 
@@ -16,6 +18,9 @@ session.subscribe(() => {
   if (next !== user) queryClient.clear();
   user = next;
 });
+
+// The page this visit opens on: fetch its chunk now, alongside React's first render, not after it.
+if (session.current()) void pages.find((p) => matchPath(`/${p.path}`, location.pathname))?.load();
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>

@@ -24,6 +24,10 @@ const BAND = "rgba(11, 85, 99, 0.18)";
 const AXIS = "#3d4852";
 const GRID = "#e3e8ec";
 
+/** Bounds on the time between two redraws of one chart. */
+const MIN_REDRAW_MS = 100;
+const MAX_REDRAW_MS = 1_000;
+
 let firstChartMarked = false;
 
 /**
@@ -81,9 +85,25 @@ export function TimeChart({ series, range, subscribe, onZoom, syncKey, height = 
     const chart = new uPlot(opts, series.plotData() as uPlot.AlignedData, el);
     let drawn = series.version;
     let drawnRange = xRange().join();
+    let drawnAt = 0;
+    let later: ReturnType<typeof setTimeout> | undefined;
     const draw = () => {
       const r = xRange().join();
       if (series.version === drawn && r === drawnRange) return;
+      // Redraw when the view has moved by about a pixel, not on every reading: twenty charts at
+      // 10 Hz then cost a few frames' work a second (between 10 and 1 redraws a second per chart).
+      const [a, b] = xRange();
+      const wait =
+        Math.min(MAX_REDRAW_MS, Math.max(MIN_REDRAW_MS, ((b - a) * 1000) / el.clientWidth)) -
+        (performance.now() - drawnAt);
+      if (wait > 0) {
+        later ??= setTimeout(() => {
+          later = undefined;
+          requestDraw(draw);
+        }, wait);
+        return;
+      }
+      drawnAt = performance.now();
       drawn = series.version;
       drawnRange = r;
       chart.setData(series.plotData() as uPlot.AlignedData);
@@ -108,6 +128,7 @@ export function TimeChart({ series, range, subscribe, onZoom, syncKey, height = 
     return () => {
       unsubscribe();
       cancelDraw(draw);
+      clearTimeout(later);
       resize.disconnect();
       chart.destroy();
     };

@@ -1,4 +1,4 @@
-import type { ComponentType, LazyExoticComponent } from "react";
+import { type ComponentType, type LazyExoticComponent, lazy } from "react";
 
 /**
  * One page of the console. A page is a folder under src/pages with an
@@ -20,6 +20,13 @@ export interface ConsolePage {
   anyScope: string[];
   /** The page, loaded when first opened (its code is a chunk of its own). */
   component: LazyExoticComponent<ComponentType>;
+  /** Starts loading the page's chunk (the same import as `component`): the shell calls it for the page a visit starts on. */
+  load: () => Promise<unknown>;
+}
+
+/** A page's `component` and `load` from one import: `...lazyPage(() => import("./x-page.tsx"))`. */
+export function lazyPage(load: () => Promise<{ default: ComponentType }>): Pick<ConsolePage, "component" | "load"> {
+  return { component: lazy(load), load };
 }
 
 /** Whether a user with these scopes may open the page. */

@@ -1,11 +1,10 @@
-import { lazy } from "react";
-import type { ConsolePage } from "../console-page.ts";
+import { type ConsolePage, lazyPage } from "../console-page.ts";
 
 const deadLetters: ConsolePage = {
   path: "admin/dead-letters",
   title: "Dead letters",
   nav: { label: "Dead letters", section: "admin", order: 10 },
   anyScope: ["devices:admin"],
-  component: lazy(() => import("./dead-letters-page.tsx")),
+  ...lazyPage(() => import("./dead-letters-page.tsx")),
 };
 export default deadLetters;

@@ -1,6 +1,6 @@
 import { useQuery } from "@connectrpc/connect-query";
 import { DeviceService } from "@vigil/proto";
-import { type FormEvent, useCallback, useId, useState, useSyncExternalStore } from "react";
+import { type FormEvent, useCallback, useEffect, useId, useState, useSyncExternalStore } from "react";
 import { useParams, useSearchParams } from "react-router";
 import { PageHeading } from "../../app/page-heading.tsx";
 import { useScopes } from "../../auth/session-context.tsx";
@@ -39,6 +39,10 @@ export default function DevicePage() {
   const view = viewFromParams(search);
   const setView = useCallback((v: View) => setSearch(paramsFromView(v)), [setSearch]);
   const scopes = useScopes();
+  // The figures wait for the charts' first readings: on a one-connection database (the quick
+  // start's) their query would otherwise delay the first chart.
+  const [chartsLoaded, setChartsLoaded] = useState(false);
+  const onChartsLoaded = useCallback(() => setChartsLoaded(true), []);
   const valid = /^[A-Z]{1,16}$/.test(device.code) && Number.isInteger(device.number) && device.number > 0;
 
   if (!valid) {
@@ -53,8 +57,8 @@ export default function DevicePage() {
     <section>
       <PageHeading title={name} />
       {(scopes.includes("devices:read") || scopes.includes("devices:admin")) && <DeviceSummary device={device} />}
-      <DeviceCharts device={device} view={view} setView={setView} />
-      <StatsTable device={device} view={view} />
+      <DeviceCharts device={device} view={view} setView={setView} onLoaded={onChartsLoaded} />
+      <StatsTable device={device} view={view} enabled={chartsLoaded} />
       {scopes.includes("devices:admin") && <DeviceKeys device={device} />}
     </section>
   );
@@ -107,8 +111,21 @@ const LIVE_TEXT: Record<LiveState, string> = {
   reconnecting: "Connection lost, reconnecting…",
 };
 
-function DeviceCharts({ device, view, setView }: { device: DeviceRef; view: View; setView: (v: View) => void }) {
+function DeviceCharts({
+  device,
+  view,
+  setView,
+  onLoaded,
+}: {
+  device: DeviceRef;
+  view: View;
+  setView: (v: View) => void;
+  onLoaded: () => void;
+}) {
   const { store, loading, error, live } = useDeviceReadings(device, view);
+  useEffect(() => {
+    if (store || error !== undefined) onLoaded();
+  }, [store, error, onLoaded]);
   const onZoom = useCallback((a: number, b: number) => setView(zoomTo(a, b, Date.now())), [setView]);
   const range = useCallback(() => rangeOf(view, Date.now()), [view]);
   return (

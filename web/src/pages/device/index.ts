@@ -1,10 +1,9 @@
-import { lazy } from "react";
-import type { ConsolePage } from "../console-page.ts";
+import { type ConsolePage, lazyPage } from "../console-page.ts";
 
 const device: ConsolePage = {
   path: "devices/:code/:number",
   title: "Device",
   anyScope: ["readings:read"],
-  component: lazy(() => import("./device-page.tsx")),
+  ...lazyPage(() => import("./device-page.tsx")),
 };
 export default device;

@@ -12,7 +12,7 @@ import { rangeOf, type View, WHOLE_RANGE_BUCKET } from "./view-range.ts";
 const LIVE_REFRESH_MS = 15_000;
 
 /** Count, min, max, average and percentiles of each sensor over the range shown (GetStats, one bucket). */
-export function StatsTable({ device, view }: { device: DeviceRef; view: View }) {
+export function StatsTable({ device, view, enabled }: { device: DeviceRef; view: View; enabled: boolean }) {
   const now = useNow(LIVE_REFRESH_MS);
   const { startMs, endMs } = rangeOf(view, view.live ? now : 0);
   const q = useQuery(
@@ -26,7 +26,7 @@ export function StatsTable({ device, view }: { device: DeviceRef; view: View }) 
       },
       bucket: WHOLE_RANGE_BUCKET,
     },
-    { placeholderData: keepPreviousData },
+    { placeholderData: keepPreviousData, enabled },
   );
   const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
   return (

@@ -1,5 +1,4 @@
-import { lazy } from "react";
-import type { ConsolePage } from "../console-page.ts";
+import { type ConsolePage, lazyPage } from "../console-page.ts";
 
 const fleet: ConsolePage = {
   path: "fleet",
@@ -7,6 +6,6 @@ const fleet: ConsolePage = {
   nav: { label: "Fleet", section: "main", order: 10 },
   // devices:read is what plain users get once the fleet API (issue 15) lands.
   anyScope: ["devices:read", "devices:admin"],
-  component: lazy(() => import("./fleet-page.tsx")),
+  ...lazyPage(() => import("./fleet-page.tsx")),
 };
 export default fleet;

@@ -1,11 +1,10 @@
-import { lazy } from "react";
-import type { ConsolePage } from "../console-page.ts";
+import { type ConsolePage, lazyPage } from "../console-page.ts";
 
 const users: ConsolePage = {
   path: "admin/users",
   title: "Users",
   nav: { label: "Users", section: "admin", order: 30 },
   anyScope: ["users:admin"],
-  component: lazy(() => import("./users-page.tsx")),
+  ...lazyPage(() => import("./users-page.tsx")),
 };
 export default users;
