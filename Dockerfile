@@ -39,6 +39,8 @@ COPY --from=console-prune /pruned-web/json/ ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --ignore-scripts --no-audit --no-fund
 COPY --from=console-prune /pruned-web/full/ ./
+# Vite reads the TypeScript settings the workspace's tsconfig extends.
+COPY --from=prune /src/tsconfig.base.json ./
 RUN npm run build -w @vigil/web
 
 # ---- 2. install: production dependencies from the pruned lockfile, then the sources

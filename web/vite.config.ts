@@ -1,14 +1,15 @@
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import react from "@vitejs/plugin-react";
 import { defineConfig, type Plugin } from "vite";
-import { sourceHash, stampFile } from "./scripts/source-hash.ts";
+import { distDir, sourceHash, stampFile } from "./scripts/source-hash.ts";
 
 /** Records which sources dist/ was built from (scripts/build-if-stale.ts reads it). */
 const sourceStamp: Plugin = {
   name: "vigil-source-stamp",
   apply: "build",
-  closeBundle() {
-    writeFileSync(stampFile, `${sourceHash()}\n`);
+  closeBundle(error?: Error) {
+    // Not after a failed build: its error is the one to see.
+    if (!error && existsSync(distDir)) writeFileSync(stampFile, `${sourceHash()}\n`);
   },
 };
 
