@@ -2,6 +2,7 @@ import { expect, stack, test } from "./fixtures.ts";
 
 test("keyboard only: sign in, skip to the content, move between pages, open a device", async ({ page }) => {
   await page.goto("/");
+  await expect(page.getByLabel("Username")).toBeVisible();
   await page.keyboard.press("Tab");
   await expect(page.getByLabel("Username")).toBeFocused();
   await page.keyboard.type(stack().admin.username);
@@ -12,6 +13,7 @@ test("keyboard only: sign in, skip to the content, move between pages, open a de
 
   // On a fresh load the skip link is the first stop, and leads past the navigation.
   await page.reload();
+  await expect(page.getByRole("heading", { level: 1, name: "Fleet" })).toBeVisible();
   await page.keyboard.press("Tab");
   await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
   await page.keyboard.press("Enter");
@@ -19,6 +21,7 @@ test("keyboard only: sign in, skip to the content, move between pages, open a de
   await expect(page.getByLabel("Search")).toBeFocused();
 
   await page.reload();
+  await expect(page.getByRole("heading", { level: 1, name: "Fleet" })).toBeVisible();
   await page.keyboard.press("Tab");
   await page.keyboard.press("Tab");
   await expect(page.getByRole("link", { name: "Fleet", exact: true })).toBeFocused();

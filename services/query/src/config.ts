@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { consumerEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
@@ -30,8 +29,8 @@ export const queryEnv = z.object({
   QUERY_USER_REQUESTS_PER_MIN: envInt(3_000, 1, 10_000_000),
   /** Batches a WatchReadings client may fall behind before it is dropped. */
   QUERY_WATCH_BUFFER_BATCHES: envInt(1_000, 1, 1_000_000),
-  /** The console's built files, served at /; empty: no console. The repository's (and image's) web/dist by default. */
-  QUERY_CONSOLE_DIR: z.string().default(fileURLToPath(new URL("../../../web/dist", import.meta.url))),
+  /** The console's built files, served at /; a relative path is from the repository's root (/app in the image); empty: no console. */
+  QUERY_CONSOLE_DIR: z.string().default("web/dist"),
   /** Ed25519 private JWK set signing access tokens (first key signs, all verify). Unset: a key generated at start. */
   AUTH_JWT_KEYS: envOptionalString(),
   /** A file holding AUTH_JWT_KEYS (a mounted secret); read at start. */

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import type http from "node:http";
 import type http2 from "node:http2";
-import { extname, join, relative, sep } from "node:path";
+import { extname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import type { Logger } from "@vigil/runtime";
 
@@ -42,6 +43,8 @@ const COMPRESSIBLE = new Set([".html", ".js", ".css", ".svg", ".json", ".txt"]);
 /** Vite puts content-hashed files here: they never change under their name. */
 const IMMUTABLE_PREFIX = "/assets/";
 const MAX_FILES = 2_000;
+/** Where relative console directories start: the repository (the image's /app). */
+const REPOSITORY_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const MAX_TOTAL_BYTES = 64 * 1024 * 1024;
 
 interface StaticFile {
@@ -54,7 +57,8 @@ interface StaticFile {
 }
 
 /**
- * `GET /` and below: the console (web/dist, built by `npm run build`). Every
+ * `GET /` and below: the console (`directory`, relative to the repository's
+ * root unless absolute: web/dist, built by `npm run build`). Every
  * file is read and compressed (brotli, gzip) once, on the first request, and served from
  * memory, so a request never touches the file system and no path can leave
  * the directory. Hashed assets are cached for a year (immutable);
@@ -64,7 +68,8 @@ interface StaticFile {
  * console's own addresses (/fleet, /devices/OR/7) load it. Returns false for
  * requests it does not answer (API calls, other methods).
  */
-export function consoleRoute(dir: string, log?: Logger): (req: Req, res: Res) => boolean {
+export function consoleRoute(directory: string, log?: Logger): (req: Req, res: Res) => boolean {
+  const dir = directory && resolve(REPOSITORY_ROOT, directory);
   if (dir && !existsSync(join(dir, "index.html"))) {
     log?.info({ dir }, "console not built (npm run build): / answers 404 until it is and the service restarts");
   }
