@@ -378,8 +378,12 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       );
       expect(notes).toContain(get(manifests, "Service", "receiver").metadata.name);
       expect(notes).toContain("helm test rel -n vigil");
-      const overrides = notes.match(/--overrides='(.*)'/)?.[1];
-      expect(JSON.parse(overrides!).spec.containers[0].env[0].valueFrom.secretKeyRef.name).toBeTruthy();
+      // The API needs a token: the curl lines sign in first and send it; the CLI signs in over the API
+      // (no pod borrowing the database's network access).
+      expect(notes).toMatch(/TOKEN=\$\(curl -s -X POST \S+\/vigil\.auth\.v1\.AuthService\/Login/);
+      expect(notes).toMatch(/ListReadings -H "authorization: Bearer \$TOKEN"/);
+      expect(notes).toContain("npx vigil login --server");
+      expect(notes).not.toContain("run vigil-cli");
 
       // The maintainer: where its runs are logged, and what an unset archive means for retention.
       const maintainer = find(manifests, "Deployment", "maintainer");

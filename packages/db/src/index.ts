@@ -9,7 +9,7 @@ export {
   MINUTE_MS,
   refreshWindowMs,
 } from "./lifecycle-settings.ts";
-export { type MigrationOutcome, migrateToLatest } from "./migrate.ts";
+export { type MigrationOutcome, migrateToLatest, pendingMigrations } from "./migrate.ts";
 export {
   EMBEDDED_PREFIX,
   hasTimescale,
