@@ -13,7 +13,7 @@ const exec = promisify(execFile);
 
 /** What a web or Node.js developer writes outside this repository, type-checked against the package. */
 const program = `
-import { Code, ConnectError, createVigilClient, type Device, Order } from "@vigil/client";
+import { Code, ConnectError, createVigilClient, type Device, fieldViolations, Order } from "@vigil/client";
 
 const [baseUrl, password] = process.argv.slice(2) as [string, string];
 const vigil = createVigilClient({ baseUrl });
@@ -30,11 +30,11 @@ const created = await vigil.devices.createDevice({ code: "PKG", number: 1, site:
 const device: Device | undefined = (await vigil.devices.getDevice({ code: "PKG", number: 1 })).device;
 const page = await vigil.readings.listReadings({ pageSize: 5, order: Order.NEWEST_FIRST });
 
-let invalid = "";
+let invalid: Array<{ field: string; description: string }> = [];
 try {
   await vigil.readings.listReadings({ filter: { deviceCode: "lower" } });
 } catch (err) {
-  invalid = ConnectError.from(err).rawMessage;
+  invalid = fieldViolations(err);
 }
 
 console.log(JSON.stringify({
@@ -113,7 +113,7 @@ describe("@vigil/client installed outside the repository", () => {
       apiKey: true,
       site: "lab",
       readings: 0,
-      invalid: "filter.device_code: must be 1 to 16 capital letters",
+      invalid: [{ field: "filter.device_code", description: "must be 1 to 16 capital letters" }],
     });
   });
 });
