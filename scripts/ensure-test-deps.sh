@@ -5,7 +5,7 @@
 # chart checks' tools: helm, kubeconform and the Kubernetes API schemas
 # (required), k6 for the load smoke test (required), hadolint (best effort: its test skips
 # with a reason without it); and the S3-compatible versitygw built at a pinned version (no
-# fallback: the archive tests need it).
+# fallback: the archive tests need it); Chromium for the browser tests.
 # Idempotent; prints what it installs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,3 +46,9 @@ if ! "$root/scripts/install-tools.sh" hadolint >/dev/null; then
   echo "ensure-test-deps: hadolint could not be installed; the Dockerfile lint test will be skipped" >&2
 fi
 "$root/scripts/install-tools.sh" versitygw >/dev/null
+
+# Chromium (Debian's package) for the browser tests, e.g. the API reference page under its CSP.
+if ! command -v chromium >/dev/null; then
+  echo "ensure-test-deps: installing Chromium" >&2
+  apt_install chromium
+fi

@@ -22,6 +22,7 @@ import {
 import type { App, Logger } from "@vigil/runtime";
 import { handleOpsRequest, metricsRegistry } from "@vigil/telemetry";
 import { createUser, hasAdmin } from "@vigil/users";
+import { apiReferenceRoute } from "./api-reference-route.ts";
 import { auditService } from "./audit-service.ts";
 import { accessRules } from "./auth/access-rules.ts";
 import { authInterceptor } from "./auth/auth-interceptor.ts";
@@ -200,8 +201,10 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             .set(cutConnectionKey, () => cutConnection(req)),
       });
       const openApi = openApiRoute();
+      const apiReference = apiReferenceRoute();
       server = createDualProtocolServer((req, res) => {
         if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res) || openApi(req, res)) return;
+        if (apiReference(req, res)) return;
         connect(req, res);
       });
       const listening = server;
