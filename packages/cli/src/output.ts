@@ -2,6 +2,9 @@ import type { Writable } from "node:stream";
 import { type DescMessage, type MessageShape, toJson } from "@bufbuild/protobuf";
 import Table from "cli-table3";
 
+/** Borders around the table and the header, none between rows: denser lists. */
+const COMPACT = { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" };
+
 /** A column of a table: the API field name as header, and how to read it from a row (dotted path by default). */
 export type Column = string | { header: string; value: (row: Record<string, unknown>) => unknown };
 
@@ -45,7 +48,7 @@ export class Output {
       this.#write("(none)");
       return;
     }
-    const table = new Table({ head: columns.map(header), style: { head: [], border: [] } });
+    const table = new Table({ head: columns.map(header), chars: COMPACT, style: { head: [], border: [] } });
     for (const row of rows) table.push(columns.map((c) => cell(typeof c === "string" ? path(row, c) : c.value(row))));
     this.#write(table.toString());
   }
@@ -56,7 +59,7 @@ export class Output {
       this.#write(JSON.stringify(value, null, 2));
       return;
     }
-    const table = new Table({ style: { head: [], border: [] } });
+    const table = new Table({ chars: COMPACT, style: { head: [], border: [] } });
     for (const [key, v] of flatten(value)) table.push({ [key]: cell(v) });
     this.#write(table.toString());
   }
