@@ -59,6 +59,24 @@ app.kubernetes.io/part-of: vigil
 {{- end }}
 {{- end }}
 
+{{/* Annotations on an object's metadata: commonAnnotations, then the object's own (which win).
+     Usage: {{- include "vigil.annotations" (dict "root" $ "extra" $own) | nindent 2 }} */}}
+{{- define "vigil.annotations" -}}
+{{- $all := merge (dict) (.extra | default dict) (.root.Values.commonAnnotations | default dict) }}
+{{- with $all }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Extension points of a component's pod (values: extraEnv, extraVolumes, extraVolumeMounts),
+     appended after the chart's own: {{- include "vigil.extra" (dict "list" $v.extraEnv) | nindent 12 }} */}}
+{{- define "vigil.extra" -}}
+{{- with .list }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
 {{/* Images ---------------------------------------------------------------------------- */}}
 
 {{/* A Vigil image: [registry/]repository(:tag|@digest); the component's registry and tag
@@ -320,6 +338,7 @@ metadata:
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "vigil.labels" . | trim | nindent 4 }}
+  {{- include "vigil.annotations" (dict "root" .root) | nindent 2 }}
 spec:
   scaleTargetRef:
     apiVersion: apps/v1
@@ -350,6 +369,7 @@ metadata:
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "vigil.labels" . | trim | nindent 4 }}
+  {{- include "vigil.annotations" (dict "root" .root) | nindent 2 }}
 spec:
   maxUnavailable: {{ .values.podDisruptionBudget.maxUnavailable }}
   selector:

@@ -7,6 +7,7 @@ import { auditCommand } from "./commands/audit.ts";
 import { checkCommand } from "./commands/check.ts";
 import { deadLettersCommand } from "./commands/dead-letters.ts";
 import { devicesCommand } from "./commands/devices.ts";
+import { jwtKeysCommand } from "./commands/jwt-keys.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { usersCommand } from "./commands/users.ts";
@@ -32,6 +33,7 @@ function buildProgram(cli: Cli, program: Command<[], { server?: string; json?: b
   program.addCommand(checkCommand(cli));
   program.addCommand(migrateCommand(cli));
   program.addCommand(archiveCommand(cli));
+  program.addCommand(jwtKeysCommand(cli));
 }
 
 /** Runs one command line and returns the exit code. */
