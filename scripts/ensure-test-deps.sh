@@ -37,7 +37,7 @@ if ! "$root/scripts/install-tools.sh" nats-server >/dev/null; then
 fi
 
 # The chart tests run with `npm test` wherever these install; CI must not skip them.
-"$root/scripts/install-tools.sh" helm kubeconform kube-schemas >/dev/null
+"$root/scripts/install-tools.sh" helm kubeconform kube-schemas helm-docs >/dev/null
 
 # k6 for the load smoke test (load-tests/src/load-smoke.int.test.ts, `npm run load:smoke`).
 "$root/scripts/install-tools.sh" k6 >/dev/null

@@ -60,10 +60,10 @@ app.kubernetes.io/part-of: vigil
 {{- end }}
 
 {{/* Annotations on an object's metadata: commonAnnotations, then the object's own (which win).
-     Usage: {{- include "vigil.annotations" (dict "root" $ "extra" $own) | nindent 2 }} */}}
+     Usage: {{- with include "vigil.annotations" (dict "root" $ "extra" $own) }}{{ . | nindent 2 }}{{ end }} */}}
 {{- define "vigil.annotations" -}}
 {{- $all := merge (dict) (.extra | default dict) (.root.Values.commonAnnotations | default dict) }}
-{{- with $all }}
+{{- with $all -}}
 annotations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -338,7 +338,7 @@ metadata:
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "vigil.labels" . | trim | nindent 4 }}
-  {{- include "vigil.annotations" (dict "root" .root) | nindent 2 }}
+  {{- with include "vigil.annotations" (dict "root" .root) }}{{ . | nindent 2 }}{{ end }}
 spec:
   scaleTargetRef:
     apiVersion: apps/v1
@@ -369,7 +369,7 @@ metadata:
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "vigil.labels" . | trim | nindent 4 }}
-  {{- include "vigil.annotations" (dict "root" .root) | nindent 2 }}
+  {{- with include "vigil.annotations" (dict "root" .root) }}{{ . | nindent 2 }}{{ end }}
 spec:
   maxUnavailable: {{ .values.podDisruptionBudget.maxUnavailable }}
   selector:
