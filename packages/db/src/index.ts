@@ -33,6 +33,7 @@ export {
   type ReadingStatsRow,
   readingStats,
   type StatsSource,
+  statsSource,
 } from "./reading-stats.ts";
 export { dropReadingUnit, listReadingUnits, type ReadingUnit } from "./reading-units.ts";
 export {
