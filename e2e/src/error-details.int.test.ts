@@ -27,7 +27,9 @@ describe("google.rpc error details", () => {
 
   beforeAll(async () => {
     // 60 requests a minute, 6 at once: a burst of calls reaches the limit quickly.
-    pipeline = await startTestPipeline({ env: { QUERY_USER_REQUESTS_PER_MIN: "60" } });
+    pipeline = await startTestPipeline({
+      env: { QUERY_USER_REQUESTS_PER_MIN: "60", QUERY_CORS_ORIGINS: "https://app.example" },
+    });
   });
   afterAll(() => pipeline?.stop());
 

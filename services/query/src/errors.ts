@@ -93,6 +93,12 @@ export function toConnectError(err: unknown, log: Logger, procedure: string): Co
   }
   const code = codeOf(err);
   if (code !== undefined) return new ConnectError((err as Error).message, code);
+  // PostgreSQL's undefined_table: a database no `vigil migrate` has brought to this version. Logged
+  // with its cause (a bug naming a wrong table looks the same), told to the caller as what to do.
+  if ((err as { code?: unknown })?.code === "42P01") {
+    log.error({ err, procedure }, "database schema missing or old: run vigil migrate");
+    return new ConnectError("the database is not migrated: run `vigil migrate`", Code.FailedPrecondition);
+  }
   log.error({ err, procedure }, "request failed");
   return new ConnectError("internal error", Code.Internal);
 }
