@@ -69,14 +69,6 @@ annotations:
 {{- end }}
 {{- end }}
 
-{{/* Extension points of a component's pod (values: extraEnv, extraVolumes, extraVolumeMounts),
-     appended after the chart's own: {{- include "vigil.extra" (dict "list" $v.extraEnv) | nindent 12 }} */}}
-{{- define "vigil.extra" -}}
-{{- with .list }}
-{{- toYaml . }}
-{{- end }}
-{{- end }}
-
 {{/* Images ---------------------------------------------------------------------------- */}}
 
 {{/* A Vigil image: [registry/]repository(:tag|@digest); the component's registry and tag

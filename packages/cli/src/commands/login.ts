@@ -12,8 +12,12 @@ export function loginCommand(cli: Cli) {
     )
     .requiredOption("-u, --username <name>", "who signs in")
     .action(async (options) => {
-      const password = await cli.readSecret("password");
       const server = await cli.server();
+      const { protocol, hostname } = new URL(server);
+      if (protocol === "http:" && !["127.0.0.1", "localhost", "[::1]"].includes(hostname)) {
+        cli.warn(`${server} is plain HTTP: the password and tokens cross the network unencrypted (use https://)`);
+      }
+      const password = await cli.readSecret("password");
       const vigil = await cli.api({ stored: true });
       const tokens = await vigil.login(options.username, password);
       // The tokens' fields without the tokens themselves: they stay in the credentials file.
