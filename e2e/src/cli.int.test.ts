@@ -253,11 +253,11 @@ describe("vigil CLI against the API", () => {
       child.stdin.end();
     });
     expect(shell.code, shell.output).toBe(0);
-    expect(shell.output).toContain("creating devices");
-    expect(shell.output).toMatch(/\/40/);
+    expect(shell.output, shell.output).toContain("creating devices");
+    expect(shell.output, shell.output).toMatch(/\/40/);
     // A table with the API's field names as headers, one row per device.
-    expect(shell.output).toMatch(/device\.code\s*│\s*device\.number\s*│\s*apiKey/);
-    expect(shell.output.match(/│ TTY /g)).toHaveLength(40);
+    expect(shell.output, shell.output).toMatch(/device\.code\s*│\s*device\.number\s*│\s*apiKey/);
+    expect(shell.output.match(/│ TTY /g), shell.output).toHaveLength(40);
   });
 
   it("signs out: the server revokes the sign-in and the tokens are forgotten", async () => {
