@@ -5,7 +5,7 @@
 # chart checks' tools: helm, kubeconform and the Kubernetes API schemas
 # (required), k6 for the load smoke test (required), hadolint (best effort: its test skips
 # with a reason without it); and the S3-compatible versitygw built at a pinned version (no
-# fallback: the archive tests need it); Chromium for the browser tests.
+# fallback: the archive tests need it), and Debian's Chromium for the console's browser tests.
 # Idempotent; prints what it installs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,8 +47,6 @@ if ! "$root/scripts/install-tools.sh" hadolint >/dev/null; then
 fi
 "$root/scripts/install-tools.sh" versitygw >/dev/null
 
-# Chromium (Debian's package) for the browser tests, e.g. the API reference page under its CSP.
-if ! command -v chromium >/dev/null; then
-  echo "ensure-test-deps: installing Chromium" >&2
-  apt_install chromium
-fi
+# Debian's Chromium for the browser tests: the console's (web/tests, Playwright with executablePath)
+# and the API reference page's (e2e/src/api-reference.int.test.ts).
+"$root/scripts/ensure-chromium.sh" >/dev/null

@@ -31,6 +31,7 @@ import { KeyedLimiter } from "./auth/keyed-limiter.ts";
 import { actorOf, clientAddressKey, cutConnectionKey } from "./auth/principal.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
 import { type QueryConfig, secretValue } from "./config.ts";
+import { consoleRoute } from "./console-route.ts";
 import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
@@ -202,9 +203,11 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       const openApi = openApiRoute();
       const apiReference = apiReferenceRoute();
+      const webConsole = consoleRoute(config.QUERY_CONSOLE_DIR, log);
       server = createDualProtocolServer((req, res) => {
         if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res) || openApi(req, res)) return;
-        if (apiReference(req, res)) return;
+        // Before the console: its addresses without a dot would otherwise take /api-docs/.
+        if (apiReference(req, res) || webConsole(req, res)) return;
         connect(req, res);
       });
       const listening = server;
