@@ -1,15 +1,15 @@
-import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { migrateToLatest, openDatabase, sql, type VigilDatabase } from "@vigil/db";
 import { seedDemo } from "@vigil/demo";
 import { createDevice } from "@vigil/devices";
 import { fleetSummary } from "@vigil/fleet";
 import { listForecasts } from "@vigil/maintenance";
-import { createTestDatabase, repoRoot } from "@vigil/testkit";
+import { createTestDatabase } from "@vigil/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { cliMain, runInTerminal } from "./cli-run.ts";
 
-const run = promisify(execFile);
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 5, 15, 12);
 
@@ -30,17 +30,22 @@ describe("vigil demo seed", () => {
   afterAll(() => database?.close());
 
   it("writes a fleet's history from the command line, with a progress bar on stderr and a JSON summary", async () => {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      [join(repoRoot, "packages/cli/src/main.ts"), "demo", "seed", "--robots", "3", "--sites", "2", "--days", "60"],
-      { env: { ...process.env, DATABASE_URL: url } },
-    );
+    // On a terminal (stderr: the progress bar), with stdout to a file (JSON, as in a script).
+    const dir = await mkdtemp(join(tmpdir(), "vigil-demo-seed-"));
+    const command = [process.execPath, cliMain, "demo", "seed", "--robots", "3", "--sites", "2", "--days", "60"]
+      .map((a) => `'${a}'`)
+      .join(" ");
+    const shell = await runInTerminal(`${command} > '${join(dir, "out.json")}'`, { ...process.env, DATABASE_URL: url });
+    const stdout = await readFile(join(dir, "out.json"), "utf8");
+    await rm(dir, { recursive: true, force: true });
+    expect(shell.code, shell.output).toBe(0);
+    const stderr = shell.output;
     const out = JSON.parse(stdout);
     expect(out).toMatchObject({ sitesCreated: 2, robotsCreated: 3, robotsUpToDate: 0 });
     expect(out.procedures).toBeGreaterThan(60);
     expect(out.conditionReadings).toBeGreaterThan(3 * 60);
     expect(out.telemetryReadings).toBeGreaterThan(1000);
-    expect(stderr).toMatch(/robots\s+\[.*\] 3\/3/);
+    expect(stderr).toMatch(/robots\s.*3\/3/);
     expect(stderr).toMatch(/forecasts/);
     expect(await count(database, "procedures")).toBe(out.procedures);
     const robots = await sql<{ code: string; kind: string; site: string; labels: unknown }>`

@@ -1,196 +1,239 @@
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import {
-  DAY_MS,
-  type ForecastStatus,
-  forecastDevice,
-  forecastSettings,
-  listForecasts,
-  listMaintenanceRecords,
-  type MaintenanceKind,
-  recomputeForecasts,
-  recordMaintenance,
-} from "@vigil/maintenance";
-import { parseDuration } from "@vigil/runtime";
-import { intFlag, parseFlags, stringFlag } from "../args.ts";
-import type { CliContext } from "../cli-context.ts";
+  type ComponentForecast,
+  ComponentForecastSchema,
+  ForecastStatus,
+  MaintenanceKind,
+  type MaintenanceRecord,
+  MaintenanceRecordSchema,
+} from "@vigil/client";
+import type { Cli } from "../cli.ts";
+import { duration, integer, time } from "../flags.ts";
+import { type Column, messageJson } from "../output.ts";
 import { UsageError } from "../usage-error.ts";
-import { dateFlag } from "./sites.ts";
 
-export const MAINTENANCE_USAGE = `vigil maintenance record --code CODE --number N --kind preventive|corrective --start DATE [--downtime 4h]
-                           [--component battery|armN.motor|armN.joint ...] [--part NUMBER[:QTY] ...]
-                           [--cost 1250.00 --currency EUR] [--technician ID] [--notes TEXT]
-      the components named are reset: their forecasts start again
-  vigil maintenance list [--code CODE [--number N]] [--site S] [--kind K] [--component C] [--from DATE] [--to DATE] [--limit N]
-  vigil maintenance forecast --code CODE --number N      every component of a robot, computed now
-  vigil maintenance forecasts [--site S] [--status due|overdue|ok|stable|insufficient_data ...] [--within 30d] [--limit N]
-  vigil maintenance recompute                           recompute and store every robot's forecasts now
-Forecast settings: FORECAST_HORIZON_DAYS (30), FORECAST_WINDOW_DAYS (90).`;
+const MAX_NUMBER = 2_147_483_647;
+const DAY_MS = 86_400_000;
 
-const STATUSES: readonly ForecastStatus[] = ["ok", "due", "overdue", "stable", "insufficient_data"];
+const KINDS = { preventive: MaintenanceKind.PREVENTIVE, corrective: MaintenanceKind.CORRECTIVE };
+const STATUSES = {
+  ok: ForecastStatus.OK,
+  due: ForecastStatus.DUE,
+  overdue: ForecastStatus.OVERDUE,
+  stable: ForecastStatus.STABLE,
+  insufficient_data: ForecastStatus.INSUFFICIENT_DATA,
+};
 
-/** `vigil maintenance …` */
-export async function maintenanceCommand(
-  ctx: CliContext,
-  args: string[],
-  env: Record<string, string | undefined>,
-): Promise<unknown> {
-  const [action, ...rest] = args;
-  const settings = forecastSettings({
-    FORECAST_HORIZON_DAYS: envDays(env.FORECAST_HORIZON_DAYS, 30),
-    FORECAST_WINDOW_DAYS: envDays(env.FORECAST_WINDOW_DAYS, 90),
-  });
-  const db = ctx.database.db;
-  switch (action) {
-    case "record": {
-      const v = parseFlags(
-        rest,
-        {
-          code: { type: "string" },
-          number: { type: "string" },
-          kind: { type: "string" },
-          start: { type: "string" },
-          downtime: { type: "string" },
-          component: { type: "string", multiple: true },
-          part: { type: "string", multiple: true },
-          cost: { type: "string" },
-          currency: { type: "string" },
-          technician: { type: "string" },
-          notes: { type: "string" },
-        },
-        MAINTENANCE_USAGE,
-      );
-      if (v.kind !== "preventive" && v.kind !== "corrective") {
-        throw new UsageError(`--kind must be preventive or corrective\n${MAINTENANCE_USAGE}`);
-      }
-      const downtimeMs = v.downtime === undefined ? 0 : parseDuration(v.downtime);
-      if (downtimeMs === undefined)
-        throw new UsageError(`--downtime must look like 90m, 4h or 2d\n${MAINTENANCE_USAGE}`);
-      const cost = v.cost === undefined ? 0 : Math.round(Number(v.cost) * 100);
-      if (!Number.isSafeInteger(cost) || cost < 0)
-        throw new UsageError(`--cost must be an amount such as 1250.00\n${MAINTENANCE_USAGE}`);
-      const record = await recordMaintenance(
-        { db, actor: ctx.actor },
-        {
-          deviceCode: stringFlag(v.code, "code", MAINTENANCE_USAGE),
-          deviceNumber: intFlag(v.number, "number", MAINTENANCE_USAGE),
-          kind: v.kind as MaintenanceKind,
-          startMs: dateFlag(v.start, "start", MAINTENANCE_USAGE),
-          downtimeMs,
-          components: v.component ?? [],
-          parts: (v.part ?? []).map((p) => {
-            const [partNumber = "", qty] = p.split(":");
-            return { partNumber, quantity: qty === undefined ? 1 : Number(qty) };
-          }),
-          costMinor: cost,
-          currency: v.currency,
-          technician: v.technician,
-          notes: v.notes,
-        },
-      );
-      if (record.components.length > 0) await recomputeForecasts(db, settings, { deviceIds: [record.deviceId] });
-      const { deviceId: _id, ...printable } = record;
-      return printable;
-    }
-    case "list": {
-      const v = parseFlags(
-        rest,
-        {
-          code: { type: "string" },
-          number: { type: "string" },
-          site: { type: "string" },
-          kind: { type: "string" },
-          component: { type: "string" },
-          from: { type: "string" },
-          to: { type: "string" },
-          limit: { type: "string" },
-        },
-        MAINTENANCE_USAGE,
-      );
-      if (v.kind !== undefined && v.kind !== "preventive" && v.kind !== "corrective") {
-        throw new UsageError(`--kind must be preventive or corrective\n${MAINTENANCE_USAGE}`);
-      }
-      const records = await listMaintenanceRecords(db, {
-        deviceCode: v.code,
-        deviceNumber: v.number === undefined ? undefined : intFlag(v.number, "number", MAINTENANCE_USAGE),
-        site: v.site,
-        kind: v.kind as MaintenanceKind | undefined,
-        component: v.component,
-        startMs: v.from === undefined ? undefined : dateFlag(v.from, "from", MAINTENANCE_USAGE),
-        endMs: v.to === undefined ? undefined : dateFlag(v.to, "to", MAINTENANCE_USAGE),
-        limit: v.limit === undefined ? 100 : intFlag(v.limit, "limit", MAINTENANCE_USAGE, 1, 100_000),
-      });
-      return records.map(({ deviceId: _id, ...r }) => r);
-    }
-    case "forecast": {
-      const v = parseFlags(rest, { code: { type: "string" }, number: { type: "string" } }, MAINTENANCE_USAGE);
-      const forecasts = await forecastDevice(
-        db,
-        { code: stringFlag(v.code, "code", MAINTENANCE_USAGE), number: intFlag(v.number, "number", MAINTENANCE_USAGE) },
-        settings,
-      );
-      return forecasts.map(printableForecast);
-    }
-    case "forecasts": {
-      const v = parseFlags(
-        rest,
-        {
-          site: { type: "string" },
-          status: { type: "string", multiple: true },
-          within: { type: "string" },
-          limit: { type: "string" },
-        },
-        MAINTENANCE_USAGE,
-      );
-      for (const s of v.status ?? []) {
-        if (!(STATUSES as readonly string[]).includes(s))
-          throw new UsageError(`--status must be ${STATUSES.join(", ")}`);
-      }
-      const within = v.within === undefined ? undefined : parseDuration(v.within);
-      if (v.within !== undefined && within === undefined)
-        throw new UsageError(`--within must look like 30d\n${MAINTENANCE_USAGE}`);
-      const forecasts = await listForecasts(db, {
-        site: v.site,
-        statuses: v.status as ForecastStatus[] | undefined,
-        crossingBeforeMs: within === undefined ? undefined : Date.now() + within,
-        limit: v.limit === undefined ? 100 : intFlag(v.limit, "limit", MAINTENANCE_USAGE, 1, 100_000),
-      });
-      return forecasts.map(printableForecast);
-    }
-    case "recompute": {
-      parseFlags(rest, {}, MAINTENANCE_USAGE);
-      const outcome = await recomputeForecasts(db, settings);
-      return { ...outcome, durationMs: Math.round(outcome.durationMs) };
-    }
-    default:
-      throw new UsageError(`unknown maintenance command ${action ?? "(none)"}\n${MAINTENANCE_USAGE}`);
+const recordColumns: Column[] = [
+  "id",
+  { header: "device", value: (r) => `${r.deviceCode}-${r.deviceNumber}` },
+  "site",
+  "kind",
+  "startTime",
+  "downtime",
+  "components",
+  { header: "parts", value: (r) => (r.parts as Array<{ partNumber: string; quantity: number }>).map(part) },
+  { header: "cost", value: (r) => (r.currency ? `${Number(r.costMinor) / 100} ${r.currency}` : "") },
+  "technician",
+];
+
+const forecastColumns: Column[] = [
+  { header: "device", value: (f) => `${f.deviceCode}-${f.deviceNumber}` },
+  "site",
+  "component",
+  "status",
+  "crossingTime",
+  "daysToCrossing",
+  "crossingTimeEarliest",
+  "crossingTimeLatest",
+  { header: "currentValue", value: (f) => Number((f.currentValue as number).toFixed(2)) },
+  "threshold",
+];
+
+function part(p: { partNumber: string; quantity: number }): string {
+  return p.quantity === 1 ? p.partNumber : `${p.partNumber}:${p.quantity}`;
+}
+
+/** PART or PART:QTY, collected (repeatable). */
+function parts(text: string, previous: Array<{ partNumber: string; quantity: number }> = []) {
+  const [partNumber = "", qty, ...rest] = text.split(":");
+  const quantity = qty === undefined ? 1 : Number(qty);
+  if (!partNumber || rest.length > 0 || !Number.isInteger(quantity) || quantity < 1 || quantity > 1000) {
+    throw new InvalidArgumentError("must be a part number, optionally with a quantity from 1 to 1000: BAT-LI-4800:2");
   }
+  return [...previous, { partNumber, quantity }];
 }
 
-function envDays(value: string | undefined, fallback: number): number {
-  if (value === undefined || value === "") return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 3650)
-    throw new UsageError("FORECAST_*_DAYS must be whole days from 1 to 3650");
-  return n;
+/** An amount such as 1250.00, in minor units (cents). */
+function amount(text: string): number {
+  if (!/^\d{1,9}(\.\d{1,2})?$/.test(text.trim())) throw new InvalidArgumentError("must be an amount such as 1250.00");
+  return Math.round(Number(text) * 100);
 }
 
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function printableForecast(f: Awaited<ReturnType<typeof forecastDevice>>[number]) {
-  return {
-    device: `${f.deviceCode}-${f.deviceNumber}`,
-    site: f.site,
-    component: f.component,
-    status: f.status,
-    crossing: iso(f.crossingMs),
-    crossingEarliest: iso(f.crossingEarliestMs),
-    crossingLatest: iso(f.crossingLatestMs),
-    daysToCrossing:
-      f.crossingMs === undefined ? undefined : Math.round(((f.crossingMs - f.computedMs) / DAY_MS) * 10) / 10,
-    currentValue: f.currentValue,
-    threshold: f.threshold,
-    slopePerDay: f.slopePerDay,
-    points: f.points,
-    lastReset: iso(f.lastResetMs),
-    sensor: f.sensor,
-  };
+/** A forecast as JSON, with the days from its computation to its crossing for people to read. */
+function forecastJson(f: ComponentForecast): Record<string, unknown> {
+  const json = messageJson(ComponentForecastSchema, f);
+  const crossing =
+    f.crossingTime && f.computeTime ? Number(f.crossingTime.seconds - f.computeTime.seconds) * 1000 : undefined;
+  if (crossing !== undefined) json.daysToCrossing = Math.round((crossing / DAY_MS) * 10) / 10;
+  return json;
+}
+
+/** `vigil maintenance …`: MaintenanceService (reading needs maintenance:read, recording maintenance:write). */
+export function maintenanceCommand(cli: Cli) {
+  const maintenance = new Command("maintenance").description("the robots' maintenance log and forecasts");
+
+  maintenance
+    .command("record")
+    .summary("record a maintenance; the components named are reset")
+    .description(
+      "record a maintenance of a robot; the components named (battery, arm1.motor, arm1.joint, …, as `maintenance forecast` lists them) are reset and their forecasts start again from the readings after it",
+    )
+    .requiredOption("--code <code>", "the robot's code")
+    .requiredOption("--number <n>", "the robot's number", integer(1, MAX_NUMBER))
+    .addOption(
+      new Option("--kind <kind>", "planned, or after a failure")
+        .choices(["preventive", "corrective"] as const)
+        .makeOptionMandatory(),
+    )
+    .requiredOption("--start <time>", "when the robot went out of service (ISO 8601)", time)
+    .option("--downtime <duration>", "how long it was out of service, such as 90m, 4h or 2d", duration, 0)
+    .option("--component <component>", "a component serviced or replaced (repeatable)", collect)
+    .option("--part <part[:qty]>", "a part used, with its quantity (repeatable)", parts)
+    .option("--cost <amount>", "what it cost, such as 1250.00 (needs --currency)", amount)
+    .option("--currency <code>", "ISO 4217 currency, such as EUR")
+    .option("--technician <id>", "who did it: a staff or company identifier")
+    .option("--notes <text>", "about the work, up to 2,000 characters; never patient information")
+    .action(async (o) => {
+      if (o.cost !== undefined && o.currency === undefined) throw new UsageError("--cost needs --currency");
+      const { record } = await (await cli.api()).maintenance.recordMaintenance(
+        {
+          record: {
+            deviceCode: o.code,
+            deviceNumber: o.number,
+            kind: KINDS[o.kind],
+            startTime: timestampFromMs(o.start),
+            downtime: durationFromMs(o.downtime),
+            components: o.component ?? [],
+            parts: o.part ?? [],
+            costMinor: BigInt(o.cost ?? 0),
+            currency: o.currency,
+            technician: o.technician,
+            notes: o.notes,
+          },
+        },
+        cli.call,
+      );
+      cli.output.object(messageJson(MaintenanceRecordSchema, record ?? create(MaintenanceRecordSchema)));
+    });
+
+  maintenance
+    .command("list")
+    .description("maintenance records, newest first")
+    .option("--code <code>", "only this robot's code")
+    .option("--number <n>", "and number (with --code)", integer(1, MAX_NUMBER))
+    .option("--site <site>", "only at this site")
+    .addOption(new Option("--kind <kind>", "only this kind").choices(["preventive", "corrective"] as const))
+    .option("--component <component>", "only records touching this component")
+    .option("--from <time>", "started at or after this ISO 8601 time", time)
+    .option("--to <time>", "started before this ISO 8601 time", time)
+    .option("--limit <n>", "at most this many", integer(1, 100_000), 100)
+    .action(async (o) => {
+      if (o.number !== undefined && o.code === undefined) throw new UsageError("--number needs --code");
+      if (o.from !== undefined && o.to !== undefined && o.from >= o.to)
+        throw new UsageError("--from must be before --to");
+      const vigil = await cli.api();
+      const out: MaintenanceRecord[] = [];
+      let pageToken = "";
+      do {
+        const page = await vigil.maintenance.listMaintenanceRecords(
+          {
+            deviceCode: o.code,
+            deviceNumber: o.number,
+            site: o.site,
+            kind: o.kind === undefined ? undefined : KINDS[o.kind],
+            component: o.component,
+            startTime: o.from === undefined ? undefined : timestampFromMs(o.from),
+            endTime: o.to === undefined ? undefined : timestampFromMs(o.to),
+            pageSize: Math.min(1000, o.limit - out.length),
+            pageToken,
+          },
+          cli.call,
+        );
+        out.push(...page.records);
+        pageToken = page.nextPageToken;
+      } while (pageToken && out.length < o.limit);
+      cli.output.list(
+        out.slice(0, o.limit).map((r) => messageJson(MaintenanceRecordSchema, r)),
+        recordColumns,
+      );
+    });
+
+  maintenance
+    .command("get")
+    .description("one maintenance record")
+    .requiredOption("--id <id>", "the record's id")
+    .action(async (o) => {
+      const { record } = await (await cli.api()).maintenance.getMaintenanceRecord({ id: o.id }, cli.call);
+      cli.output.object(messageJson(MaintenanceRecordSchema, record ?? create(MaintenanceRecordSchema)));
+    });
+
+  maintenance
+    .command("forecast")
+    .description("when each component of one robot reaches its failure threshold, computed now")
+    .requiredOption("--code <code>", "the robot's code")
+    .requiredOption("--number <n>", "the robot's number", integer(1, MAX_NUMBER))
+    .option("--component <component>", "only this component")
+    .action(async (o) => {
+      const { forecasts } = await (await cli.api()).maintenance.getMaintenanceForecast(
+        { deviceCode: o.code, deviceNumber: o.number, component: o.component },
+        cli.call,
+      );
+      cli.output.list(forecasts.map(forecastJson), forecastColumns);
+    });
+
+  maintenance
+    .command("forecasts")
+    .summary("the fleet's latest forecasts, overdue and soonest first")
+    .description(
+      "the fleet's latest forecasts (recomputed by the lifecycle service every FORECAST_INTERVAL_MS, and for a robot at once after a maintenance record), overdue first, then by crossing time",
+    )
+    .option("--site <site>", "only at this site")
+    .addOption(
+      new Option("--status <status...>", "only in these states").choices(
+        Object.keys(STATUSES) as Array<keyof typeof STATUSES>,
+      ),
+    )
+    .option(
+      "--within <duration>",
+      "only crossing before now + this (earliest end of the interval), such as 30d",
+      duration,
+    )
+    .option("--limit <n>", "at most this many", integer(1, 100_000), 100)
+    .action(async (o) => {
+      const vigil = await cli.api();
+      const out: ComponentForecast[] = [];
+      let pageToken = "";
+      do {
+        const page = await vigil.maintenance.listMaintenanceForecasts(
+          {
+            site: o.site,
+            statuses: (o.status ?? []).map((s) => STATUSES[s]),
+            within: o.within === undefined ? undefined : durationFromMs(o.within),
+            pageSize: Math.min(1000, o.limit - out.length),
+            pageToken,
+          },
+          cli.call,
+        );
+        out.push(...page.forecasts);
+        pageToken = page.nextPageToken;
+      } while (pageToken && out.length < o.limit);
+      cli.output.list(out.slice(0, o.limit).map(forecastJson), forecastColumns);
+    });
+
+  return maintenance;
 }

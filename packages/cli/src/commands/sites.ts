@@ -1,81 +1,108 @@
-import { createSite, fleetSummary, getSite, listSites, type SiteFields, updateSite } from "@vigil/fleet";
-import { intFlag, parseFlags, stringFlag } from "../args.ts";
-import type { CliContext } from "../cli-context.ts";
+import { create } from "@bufbuild/protobuf";
+import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import { Command, InvalidArgumentError, type OptionValues } from "@commander-js/extra-typings";
+import { type Site, SiteSchema } from "@vigil/client";
+import type { Cli } from "../cli.ts";
+import { integer } from "../flags.ts";
+import { type Column, messageJson } from "../output.ts";
 import { UsageError } from "../usage-error.ts";
 
-export const SITES_USAGE = `vigil sites create --name NAME [--display-name TEXT] [--time-zone Europe/London] [--hours-per-day 12]
-  vigil sites update --name NAME [--display-name TEXT] [--time-zone ZONE] [--hours-per-day H]
-  vigil sites get --name NAME
-  vigil sites list [--limit N]
-  vigil fleet summary --from 2026-01-01 --to 2027-01-01 [--site NAME] [--kind surgical_robot]
-      procedures, utilisation, downtime, MTBF and MTTR per site and per robot`;
+const siteColumns: Column[] = ["name", "displayName", "timeZone", "availableHoursPerDay", "deviceCount", "updateTime"];
 
-/** `vigil sites …` */
-export async function sitesCommand(ctx: CliContext, args: string[]): Promise<unknown> {
-  const [action, ...rest] = args;
-  const actor = { db: ctx.database.db, actor: ctx.actor };
-  const spec = {
-    name: { type: "string" },
-    "display-name": { type: "string" },
-    "time-zone": { type: "string" },
-    "hours-per-day": { type: "string" },
-  } as const;
-  const fields = (v: { "display-name"?: string; "time-zone"?: string; "hours-per-day"?: string }): SiteFields => ({
-    displayName: v["display-name"],
-    timeZone: v["time-zone"],
-    availableHoursPerDay: v["hours-per-day"] === undefined ? undefined : Number(v["hours-per-day"]),
-  });
-  switch (action) {
-    case "create": {
-      const v = parseFlags(rest, spec, SITES_USAGE);
-      return createSite(actor, stringFlag(v.name, "name", SITES_USAGE), fields(v));
-    }
-    case "update": {
-      const v = parseFlags(rest, spec, SITES_USAGE);
-      return updateSite(actor, stringFlag(v.name, "name", SITES_USAGE), fields(v));
-    }
-    case "get":
-      return getSite(
-        ctx.database.db,
-        stringFlag(parseFlags(rest, { name: spec.name }, SITES_USAGE).name, "name", SITES_USAGE),
-      );
-    case "list": {
-      const v = parseFlags(rest, { limit: { type: "string" } }, SITES_USAGE);
-      return listSites(ctx.database.db, {
-        limit: v.limit === undefined ? 1000 : intFlag(v.limit, "limit", SITES_USAGE, 1, 100_000),
-      });
-    }
-    default:
-      throw new UsageError(`unknown sites command ${action ?? "(none)"}\n${SITES_USAGE}`);
+/** Hours per day a site's robots are available: (0, 24]. */
+function hoursPerDay(text: string): number {
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n <= 0 || n > 24) {
+    throw new InvalidArgumentError("must be a number of hours above 0 and at most 24");
   }
+  return n;
 }
 
-/** `vigil fleet summary …` */
-export async function fleetCommand(ctx: CliContext, args: string[]): Promise<unknown> {
-  const [action, ...rest] = args;
-  if (action !== "summary") throw new UsageError(`unknown fleet command ${action ?? "(none)"}\n${SITES_USAGE}`);
-  const v = parseFlags(
-    rest,
-    { from: { type: "string" }, to: { type: "string" }, site: { type: "string" }, kind: { type: "string" } },
-    SITES_USAGE,
-  );
-  const startMs = dateFlag(v.from, "from", SITES_USAGE);
-  const endMs = dateFlag(v.to, "to", SITES_USAGE);
-  if (startMs >= endMs) throw new UsageError(`--from must be before --to\n${SITES_USAGE}`);
-  const summary = await fleetSummary(ctx.database.db, { startMs, endMs, site: v.site, deviceKind: v.kind });
-  return {
-    from: new Date(startMs).toISOString(),
-    to: new Date(endMs).toISOString(),
-    fleet: summary.fleet,
-    sites: summary.sites,
-    robots: summary.robots.map(({ deviceId: _id, ...r }) => r),
-  };
+/** The fields a site command may set (the API checks their values). */
+function siteFields<A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>) {
+  return command
+    .requiredOption("--name <name>", "1 to 63 lower-case letters, digits and '-', such as st-marys")
+    .option("--display-name <text>", "the name people read, up to 200 characters")
+    .option("--time-zone <zone>", "IANA time zone, such as Europe/London (default UTC)")
+    .option(
+      "--hours-per-day <hours>",
+      "hours a day its robots are scheduled to be available (default 24)",
+      hoursPerDay,
+    );
 }
 
-/** A required date or date-time flag, as ms since the epoch. */
-export function dateFlag(value: string | undefined, name: string, usage: string): number {
-  const ms = value === undefined ? Number.NaN : Date.parse(value);
-  if (!Number.isFinite(ms))
-    throw new UsageError(`--${name} must be a date such as 2026-01-31 or 2026-01-31T08:00:00Z\n${usage}`);
-  return ms;
+/** `vigil sites …`: FleetService's sites (reading needs fleet:read, changing fleet:admin). */
+export function sitesCommand(cli: Cli) {
+  const sites = new Command("sites").description("sites robots are assigned to (admins change them)");
+
+  siteFields(sites.command("create").description("register a site")).action(async (o) => {
+    const { site } = await (await cli.api()).fleet.createSite(
+      {
+        site: {
+          name: o.name,
+          displayName: o.displayName,
+          timeZone: o.timeZone,
+          availableHoursPerDay: o.hoursPerDay,
+        },
+      },
+      cli.call,
+    );
+    cli.output.object(messageJson(SiteSchema, site ?? create(SiteSchema)));
+  });
+
+  siteFields(sites.command("update").description("change the fields given; the name stays")).action(async (o) => {
+    const paths = [
+      o.displayName !== undefined && "display_name",
+      o.timeZone !== undefined && "time_zone",
+      o.hoursPerDay !== undefined && "available_hours_per_day",
+    ].filter((p): p is string => p !== false);
+    if (paths.length === 0)
+      throw new UsageError("nothing to change: give --display-name, --time-zone or --hours-per-day");
+    const { site } = await (await cli.api()).fleet.updateSite(
+      {
+        site: {
+          name: o.name,
+          displayName: o.displayName,
+          timeZone: o.timeZone,
+          availableHoursPerDay: o.hoursPerDay,
+        },
+        updateMask: create(FieldMaskSchema, { paths }),
+      },
+      cli.call,
+    );
+    cli.output.object(messageJson(SiteSchema, site ?? create(SiteSchema)));
+  });
+
+  sites
+    .command("get")
+    .description("one site")
+    .requiredOption("--name <name>", "the site's name")
+    .action(async (o) => {
+      const { site } = await (await cli.api()).fleet.getSite({ name: o.name }, cli.call);
+      cli.output.object(messageJson(SiteSchema, site ?? create(SiteSchema)));
+    });
+
+  sites
+    .command("list")
+    .description("sites by name, with how many devices each has")
+    .option("--limit <n>", "at most this many", integer(1, 100_000), 1000)
+    .action(async (o) => {
+      const vigil = await cli.api();
+      const out: Site[] = [];
+      let pageToken = "";
+      do {
+        const page = await vigil.fleet.listSites(
+          { pageSize: Math.min(1000, o.limit - out.length), pageToken },
+          cli.call,
+        );
+        out.push(...page.sites);
+        pageToken = page.nextPageToken;
+      } while (pageToken && out.length < o.limit);
+      cli.output.list(
+        out.slice(0, o.limit).map((s) => messageJson(SiteSchema, s)),
+        siteColumns,
+      );
+    });
+
+  return sites;
 }

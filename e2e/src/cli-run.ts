@@ -1,0 +1,60 @@
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { repoRoot } from "@vigil/testkit";
+
+/** The CLI's entry point, run by the test's own Node. */
+export const cliMain = join(repoRoot, "packages/cli/src/main.ts");
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON (the CLI prints JSON when stdout is not a terminal). */
+  out: unknown;
+}
+
+/** Runs `vigil …` as an operator would: its own process, its own environment, stdin piped. */
+export function runVigil(args: string[], env: Record<string, string | undefined>, input = ""): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliMain, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => {
+      stdout += c;
+    });
+    child.stderr.on("data", (c) => {
+      stderr += c;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      let out: unknown;
+      try {
+        out = JSON.parse(stdout);
+      } catch {
+        out = undefined;
+      }
+      resolve({ code, stdout, stderr, out });
+    });
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * Runs a shell command line under `script`, which gives it a real
+ * pseudo-terminal as an operator's shell would; returns what the terminal showed.
+ */
+export function runInTerminal(
+  command: string,
+  env: Record<string, string | undefined>,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...env, COLUMNS: "120", TERM: "xterm" } });
+    let output = "";
+    child.stdout.on("data", (c) => {
+      output += c;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, output }));
+    child.stdin.end();
+  });
+}
