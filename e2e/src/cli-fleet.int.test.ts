@@ -72,8 +72,25 @@ describe("vigil CLI: sites, device lifecycle, procedures, maintenance and the fl
       manufacturer: "Acme Surgical",
       labels: { room: "3" },
       kind: "surgical_robot",
-      status: "DEVICE_STATUS_UNSPECIFIED",
+      status: "DEVICE_STATUS_ACTIVE",
     });
+    // Only the fields given change.
+    const inMaintenance = await vigil(
+      "devices",
+      "update",
+      "--code",
+      "OR",
+      "--number",
+      "1",
+      "--status",
+      "in_maintenance",
+    );
+    expect(inMaintenance.out).toMatchObject({
+      status: "DEVICE_STATUS_IN_MAINTENANCE",
+      firmware: "4.2.1",
+      site: "depot",
+    });
+    await vigil("devices", "update", "--code", "OR", "--number", "1", "--status", "active");
     expect((await vigil("devices", "update", "--code", "OR", "--number", "1", "--status", "broken")).code).toBe(2);
     expect((await vigil("devices", "update", "--code", "OR", "--number", "1")).code).toBe(2);
     const listed = await vigil("sites", "list");
@@ -198,12 +215,12 @@ describe("vigil CLI: sites, device lifecycle, procedures, maintenance and the fl
 
     // Every change above is audited under the user who made it.
     const { rows } = await sql<{ actor: string; action: string }>`
-      SELECT actor, action FROM audit_log WHERE action IN ('site.create', 'device.update', 'maintenance.record')
-      ORDER BY id`.execute(pipeline.database.db);
+      SELECT DISTINCT actor, action FROM audit_log WHERE action IN ('site.create', 'device.update', 'maintenance.record')
+      ORDER BY action`.execute(pipeline.database.db);
     expect(rows).toEqual([
-      { actor: "user:admin", action: "site.create" },
       { actor: "user:admin", action: "device.update" },
       { actor: "user:tech-17", action: "maintenance.record" },
+      { actor: "user:admin", action: "site.create" },
     ]);
   });
 
