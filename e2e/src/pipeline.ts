@@ -26,6 +26,11 @@ export interface Pipeline {
   login(username: string, password: string): Promise<{ accessToken: string; refreshToken: string }>;
   /** Creates a user (as the admin) and returns an access token for it. */
   userToken(username: string, role?: "user" | "admin"): Promise<string>;
+  /**
+   * Another query replica on the same database and NATS, with its own
+   * connections and `env` on top of the pipeline's; stopped with the pipeline.
+   */
+  startQuery(env?: Record<string, string>): Promise<QueryApp>;
   /** Registers devices CODE-1..count and returns their keys. */
   provision(code: string, count: number): Promise<DeviceIdentity[]>;
   stop(): Promise<void>;
@@ -80,6 +85,7 @@ export async function startPipeline(options: {
     if (!res.ok || !body.tokens) throw new Error(`login failed: ${res.status} ${body.message}`);
     return body.tokens;
   };
+  const replicas: QueryApp[] = [];
   let admin: Promise<string> | undefined;
   const adminToken = () => {
     admin ??= login("admin", ADMIN_PASSWORD).then((t) => t.accessToken);
@@ -106,6 +112,15 @@ export async function startPipeline(options: {
       if (!res.ok) throw new Error(`register failed: ${res.status} ${await res.text()}`);
       return (await login(username, USER_PASSWORD)).accessToken;
     },
+    async startQuery(extra = {}) {
+      const replica = createQueryApp(loadQueryConfig({ ...env, ...extra }), {
+        logger: logger.child({ replica: replicas.length + 1 }),
+        ...shared,
+      });
+      await replica.start();
+      replicas.push(replica);
+      return replica;
+    },
     async provision(code, count) {
       const out: DeviceIdentity[] = [];
       for (let n = 1; n <= count; n++) {
@@ -117,6 +132,7 @@ export async function startPipeline(options: {
     async stop() {
       await receiver.stop();
       await writer.stop();
+      for (const replica of replicas) await replica.stop();
       await query.stop();
       await database.close();
     },

@@ -29,6 +29,7 @@ import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
 import { actorOf, clientAddressKey, cutConnectionKey } from "./auth/principal.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
+import { clientAddress, proxyMatcher } from "./client-address.ts";
 import { type QueryConfig, secretValue } from "./config.ts";
 import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
@@ -36,7 +37,7 @@ import { deviceService } from "./device-service.ts";
 import { errorInterceptor } from "./errors.ts";
 import { grpcHealth } from "./grpc-health.ts";
 import { grpcReflection } from "./grpc-reflection.ts";
-import { clientAddress, createDualProtocolServer, cutConnection, type DualServer } from "./http-server.ts";
+import { type ApiServer, createApiServer, cutConnection } from "./http-server.ts";
 import { openApiRoute } from "./openapi-route.ts";
 import { readingService } from "./reading-service.ts";
 import { telemetryInterceptor } from "./telemetry-interceptor.ts";
@@ -67,7 +68,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   const log = deps.logger;
   let database = deps.database;
   let bus = deps.bus;
-  let server: DualServer | undefined;
+  let server: ApiServer | undefined;
+  const trustedProxy = proxyMatcher(config.QUERY_TRUSTED_PROXIES);
   let port = 0;
   let stopping = false;
 
@@ -196,14 +198,24 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
         ],
         contextValues: (req) =>
           createContextValues()
-            .set(clientAddressKey, clientAddress(req))
+            .set(clientAddressKey, clientAddress(req, trustedProxy))
             .set(cutConnectionKey, () => cutConnection(req)),
       });
       const openApi = openApiRoute();
-      server = createDualProtocolServer((req, res) => {
-        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res) || openApi(req, res)) return;
-        connect(req, res);
-      });
+      server = createApiServer(
+        (req, res) => {
+          if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res) || openApi(req, res)) return;
+          connect(req, res);
+        },
+        {
+          headersTimeoutMs: config.QUERY_HEADERS_TIMEOUT_MS,
+          requestTimeoutMs: config.QUERY_REQUEST_TIMEOUT_MS,
+          idleTimeoutMs: config.QUERY_IDLE_TIMEOUT_MS,
+          maxConnectionsPerAddress: config.QUERY_MAX_CONNECTIONS_PER_ADDRESS,
+          maxStreamsPerConnection: config.QUERY_MAX_STREAMS_PER_CONNECTION,
+          isTrustedProxy: trustedProxy,
+        },
+      );
       const listening = server;
       await new Promise<void>((resolve, reject) => {
         listening.once("error", reject);
