@@ -15,6 +15,9 @@ export const USER_PASSWORD = "user-password-for-tests";
 
 export interface Pipeline {
   database: VigilDatabase;
+  /** What the services were started with, for more processes on the same stack. */
+  databaseUrl: string;
+  natsUrl: string;
   receiver: ReceiverApp;
   writer: WriterApp;
   query: QueryApp;
@@ -93,6 +96,8 @@ export async function startPipeline(options: {
   };
   return {
     database,
+    databaseUrl: options.databaseUrl,
+    natsUrl: options.natsUrl,
     receiver,
     writer,
     query,

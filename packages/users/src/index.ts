@@ -13,6 +13,7 @@ export {
   createUser,
   findUser,
   hasAdmin,
+  MAX_PASSWORD_LENGTH,
   MIN_PASSWORD_LENGTH,
   normalizeUsername,
   USERNAME_PATTERN,

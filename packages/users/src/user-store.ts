@@ -12,7 +12,7 @@ export interface User {
 
 export const USERNAME_PATTERN = /^[a-z0-9._@-]{3,64}$/;
 export const MIN_PASSWORD_LENGTH = 12;
-const MAX_PASSWORD_LENGTH = 1024;
+export const MAX_PASSWORD_LENGTH = 1024;
 
 /** Usernames are case-insensitive: stored lower-case. */
 export function normalizeUsername(username: string): string {

@@ -2,7 +2,6 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import {
@@ -24,23 +23,24 @@ import { handleOpsRequest, metricsRegistry } from "@vigil/telemetry";
 import { createUser, hasAdmin } from "@vigil/users";
 import { auditService } from "./audit-service.ts";
 import { accessRules } from "./auth/access-rules.ts";
-import { authInterceptor } from "./auth/auth-interceptor.ts";
+import { createAuth } from "./auth/auth-interceptor.ts";
 import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
 import { actorOf, clientAddressKey, cutConnectionKey } from "./auth/principal.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
 import { clientAddress, proxyMatcher } from "./client-address.ts";
 import { type QueryConfig, secretValue } from "./config.ts";
+import { createConnectHandler } from "./connect-handler.ts";
 import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
-import { errorInterceptor } from "./errors.ts";
+import { errorInterceptor, toConnectError } from "./errors.ts";
 import { grpcHealth } from "./grpc-health.ts";
 import { grpcReflection } from "./grpc-reflection.ts";
 import { type ApiServer, createApiServer, cutConnection } from "./http-server.ts";
 import { openApiRoute } from "./openapi-route.ts";
 import { readingService } from "./reading-service.ts";
-import { telemetryInterceptor } from "./telemetry-interceptor.ts";
+import { recordRefusedCall, telemetryInterceptor } from "./telemetry-interceptor.ts";
 
 export interface QueryDeps {
   logger: Logger;
@@ -120,10 +120,30 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       }
       await bootstrapAdmin(db);
       const perMinute = config.QUERY_USER_REQUESTS_PER_MIN;
-      const connect = connectNodeAdapter({
+      const auth = createAuth({
+        signer,
+        rules: accessRules({ openRegistration: config.AUTH_OPEN_REGISTRATION }),
+        userLimiter: new KeyedLimiter(perMinute, Math.max(1, Math.ceil(perMinute / 10))),
+        log,
+      });
+      // Methods anyone may call without signing in get the small body limit.
+      const publicLimits = { readMaxBytes: config.QUERY_MAX_PUBLIC_REQUEST_BYTES };
+      const openApi = openApiRoute();
+      const connect = createConnectHandler({
+        // Every request, compressed or not, is read only up to this size (decompressed).
+        readMaxBytes: config.QUERY_MAX_REQUEST_BYTES,
         // A misspelt field must be an error, not ignored: {"filter": {"sensr": "x"}} would
         // otherwise widen an update or delete to every reading of the device.
         jsonOptions: { ignoreUnknownFields: false },
+        async requestGate(ctx) {
+          try {
+            await auth.gate(ctx);
+          } catch (err) {
+            const refused = toConnectError(err, log, ctx.method.name);
+            recordRefusedCall(log, `${ctx.service.typeName}/${ctx.method.name}`, refused);
+            throw refused;
+          }
+        },
         routes: (router) => {
           router.service(
             ReadingService,
@@ -145,6 +165,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
                 config.AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN,
               ),
             }),
+            publicLimits,
           );
           router.service(
             DeviceService,
@@ -171,6 +192,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
               served.map((s) => s.typeName),
               ready,
             ),
+            publicLimits,
           );
           router.service(
             reflection.ServerReflection,
@@ -183,28 +205,24 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
               health.file_health_v1_health,
               reflection.file_grpc_reflection_v1_reflection,
             ]),
+            publicLimits,
           );
         },
         // Outermost first: errors are mapped for everything, including refused auth.
-        interceptors: [
-          telemetryInterceptor(log),
-          errorInterceptor(log),
-          authInterceptor({
-            signer,
-            rules: accessRules({ openRegistration: config.AUTH_OPEN_REGISTRATION }),
-            userLimiter: new KeyedLimiter(perMinute, Math.max(1, Math.ceil(perMinute / 10))),
-            log,
-          }),
-        ],
+        interceptors: [telemetryInterceptor(log), errorInterceptor(log), auth.interceptor],
         contextValues: (req) =>
           createContextValues()
             .set(clientAddressKey, clientAddress(req, trustedProxy))
             .set(cutConnectionKey, () => cutConnection(req)),
+        fallback: (req, res) => {
+          if (openApi(req, res)) return;
+          res.statusCode = 404;
+          res.end();
+        },
       });
-      const openApi = openApiRoute();
       server = createApiServer(
         (req, res) => {
-          if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res) || openApi(req, res)) return;
+          if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res)) return;
           connect(req, res);
         },
         {

@@ -42,6 +42,10 @@ export const queryEnv = z
      * whose X-Forwarded-For names the client; empty: the connection's peer is the client.
      */
     QUERY_TRUSTED_PROXIES: envList(),
+    /** Largest request body, after decompression, of a method that needs signing in. */
+    QUERY_MAX_REQUEST_BYTES: envInt(1_048_576, 1_024, 64 * 1_048_576),
+    /** Largest request body, after decompression, of a method anyone may call (sign-in, health, reflection). */
+    QUERY_MAX_PUBLIC_REQUEST_BYTES: envInt(8_192, 1_024, 1_048_576),
     /** Requests per minute one signed-in user may make (per replica); a tenth of it may come at once. */
     QUERY_USER_REQUESTS_PER_MIN: envInt(3_000, 1, 10_000_000),
     /** Batches a WatchReadings client may fall behind before it is dropped. */

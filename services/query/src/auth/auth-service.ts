@@ -8,10 +8,12 @@ import {
   createUser,
   findUser,
   issueRefreshToken,
+  MAX_PASSWORD_LENGTH,
   normalizeUsername,
   revokeRefreshToken,
   rotateRefreshToken,
   scopesFor,
+  USERNAME_PATTERN,
   type User,
 } from "@vigil/users";
 import { tooManyRequests } from "./auth-interceptor.ts";
@@ -64,9 +66,13 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
     async login(req, ctx) {
       const username = normalizeUsername(req.username);
       const address = ctx.values.get(clientAddressKey);
-      const wait = Math.max(deps.loginsPerUsername.take(username), deps.loginsPerAddress.take(address));
+      // A name no account can have, or a password no account can have, is refused before it
+      // becomes a limiter key or reaches the database (counted against the address only).
+      const possible =
+        USERNAME_PATTERN.test(username) && req.password.length > 0 && req.password.length <= MAX_PASSWORD_LENGTH;
+      const wait = Math.max(possible ? deps.loginsPerUsername.take(username) : 0, deps.loginsPerAddress.take(address));
       if (wait > 0) throw tooManyRequests(wait, "too many sign-in attempts");
-      const user = username && req.password ? await checkCredentials(deps.db, username, req.password) : undefined;
+      const user = possible ? await checkCredentials(deps.db, username, req.password) : undefined;
       if (!user) throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);
       const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTokenTtlMs);
       await recordAudit(deps.db, {
