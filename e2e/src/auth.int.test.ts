@@ -181,7 +181,7 @@ describe("users and access", () => {
     ).toBe(401);
   });
 
-  it("limits sign-in attempts per username, with a retry hint", async () => {
+  it("limits failed sign-ins per username from one address, with a retry hint", async () => {
     await call(
       pipeline,
       "vigil.auth.v1.AuthService/Register",

@@ -156,11 +156,11 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
               signer,
               accessTokenTtlMs: config.AUTH_ACCESS_TOKEN_TTL_MS,
               refreshTokenTtlMs: config.AUTH_REFRESH_TOKEN_TTL_MS,
-              loginsPerUsername: new KeyedLimiter(
+              loginFailuresPerUsername: new KeyedLimiter(
                 config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,
                 config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,
               ),
-              loginsPerAddress: new KeyedLimiter(
+              loginFailuresPerAddress: new KeyedLimiter(
                 config.AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN,
                 config.AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN,
               ),

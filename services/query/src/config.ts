@@ -58,9 +58,9 @@ export const queryEnv = z
     AUTH_REFRESH_TOKEN_TTL_MS: envInt(30 * DAY_MS, 60_000, 365 * DAY_MS),
     /** Anyone may register a plain user; otherwise only admins create users. */
     AUTH_OPEN_REGISTRATION: envBool(false),
-    /** Sign-in attempts per minute per username… */
+    /** Failed sign-ins per minute for one username from one client address… */
     AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN: envInt(10, 1, 100_000),
-    /** …and per client address. */
+    /** …and from one client address, whatever the username. */
     AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN: envInt(30, 1, 100_000),
     /** Creates this admin at start when no admin exists (Kubernetes secrets); with the password below. */
     AUTH_BOOTSTRAP_ADMIN_USERNAME: envOptionalString(),

@@ -26,10 +26,10 @@ export interface AuthServiceDeps {
   signer: TokenSigner;
   accessTokenTtlMs: number;
   refreshTokenTtlMs: number;
-  /** Failed and successful logins per username… */
-  loginsPerUsername: KeyedLimiter;
-  /** …and per client address. */
-  loginsPerAddress: KeyedLimiter;
+  /** Failed sign-ins per username from one client address… */
+  loginFailuresPerUsername: KeyedLimiter;
+  /** …and per client address, whatever the username. */
+  loginFailuresPerAddress: KeyedLimiter;
 }
 
 const BAD_CREDENTIALS = "invalid username or password";
@@ -70,9 +70,20 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
       // becomes a limiter key or reaches the database (counted against the address only).
       const possible =
         USERNAME_PATTERN.test(username) && req.password.length > 0 && req.password.length <= MAX_PASSWORD_LENGTH;
-      const wait = Math.max(possible ? deps.loginsPerUsername.take(username) : 0, deps.loginsPerAddress.take(address));
-      if (wait > 0) throw tooManyRequests(wait, "too many sign-in attempts");
+      // Failures count per (username, address): a stranger guessing alice's password spends
+      // their own bucket, never alice's. An attempt takes a token up front (so parallel guesses
+      // cannot all pass the check) and gets it back when it succeeds.
+      const userKey = possible ? `${username} ${address}` : undefined;
+      const wait = Math.max(
+        deps.loginFailuresPerAddress.take(address),
+        userKey === undefined ? 0 : deps.loginFailuresPerUsername.take(userKey),
+      );
+      if (wait > 0) throw tooManyRequests(wait, "too many failed sign-ins");
       const user = possible ? await checkCredentials(deps.db, username, req.password) : undefined;
+      if (user) {
+        deps.loginFailuresPerAddress.refund(address);
+        if (userKey !== undefined) deps.loginFailuresPerUsername.refund(userKey);
+      }
       if (!user) throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);
       const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTokenTtlMs);
       await recordAudit(deps.db, {

@@ -1,0 +1,125 @@
+import http from "node:http";
+import { sql } from "@vigil/db";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Pipeline, USER_PASSWORD } from "./pipeline.ts";
+import { startTestPipeline } from "./test-pipeline.ts";
+
+/** Connect-JSON over HTTP/1.1 from a chosen local address (127.0.0.0/8 is all loopback on Linux). */
+function post(
+  url: string,
+  body: unknown,
+  options: { from?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = http.request(url, {
+      method: "POST",
+      localAddress: options.from ?? "127.0.0.1",
+      agent: false,
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...options.headers },
+    });
+    req.on("response", (res) => {
+      let text = "";
+      res.on("data", (d) => {
+        text += d;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || "{}") }));
+    });
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+describe("signing in", () => {
+  let pipeline: Pipeline;
+  let login: string;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline({
+      env: {
+        AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN: "5",
+        AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN: "8",
+      },
+    });
+    login = `${pipeline.queryUrl}/vigil.auth.v1.AuthService/Login`;
+    for (const name of ["victim", "proxied", "spoofer"]) await pipeline.userToken(name);
+  });
+  afterAll(() => pipeline?.stop());
+
+  it("item 7: wrong passwords from one address do not lock the user out from another", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      statuses.push(
+        (await post(login, { username: "victim", password: "wrong-password-1" }, { from: "127.0.0.2" })).status,
+      );
+    }
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toEqual([429, 429]);
+    // The attacker's address is held back for this user; the user, elsewhere, is not.
+    const own = await post(login, { username: "victim", password: USER_PASSWORD }, { from: "127.0.0.3" });
+    expect(own.status).toBe(200);
+    const attacker = await post(login, { username: "victim", password: USER_PASSWORD }, { from: "127.0.0.2" });
+    expect(attacker.status).toBe(429);
+  });
+
+  it("item 7: successful sign-ins cost nothing, so people sharing an address are not held back by each other", async () => {
+    for (let i = 0; i < 12; i++) {
+      const ok = await post(login, { username: "victim", password: USER_PASSWORD }, { from: "127.0.0.4" });
+      expect(ok.status).toBe(200);
+    }
+  });
+
+  it("item 7: X-Forwarded-For names the client only behind a trusted proxy", async () => {
+    const proxied = await pipeline.startQuery({ QUERY_TRUSTED_PROXIES: "127.0.0.1/32" });
+    const url = `http://127.0.0.1:${proxied.port}/vigil.auth.v1.AuthService/Login`;
+    // Behind the proxy (127.0.0.1), each client has its own buckets; the rightmost address not
+    // itself a proxy counts, whatever the client wrote further left.
+    for (let i = 0; i < 5; i++) {
+      await post(
+        url,
+        { username: "proxied", password: "wrong-password-1" },
+        {
+          headers: { "x-forwarded-for": `198.51.100.${i}, 203.0.113.5` },
+        },
+      );
+    }
+    const blocked = await post(
+      url,
+      { username: "proxied", password: USER_PASSWORD },
+      {
+        headers: { "x-forwarded-for": "203.0.113.5" },
+      },
+    );
+    expect(blocked.status).toBe(429);
+    const other = await post(
+      url,
+      { username: "proxied", password: USER_PASSWORD },
+      {
+        headers: { "x-forwarded-for": "203.0.113.6" },
+      },
+    );
+    expect(other.status).toBe(200);
+    const { rows } = await sql<{ details: { address: string } }>`
+      SELECT details FROM audit_log WHERE action = 'user.login' AND target = 'user:proxied'`.execute(
+      pipeline.database.db,
+    );
+    // The first sign-in is the test's own, directly; the second came through the proxy.
+    expect(rows.map((r) => r.details.address)).toEqual(["127.0.0.1", "203.0.113.6"]);
+
+    // From an address that is not a trusted proxy the header is ignored: rotating it does not
+    // give an attacker fresh buckets.
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await post(
+        url,
+        { username: "spoofer", password: "wrong-password-1" },
+        {
+          from: "127.0.0.5",
+          headers: { "x-forwarded-for": `192.0.2.${i}` },
+        },
+      );
+      statuses.push(r.status);
+    }
+    expect(statuses.slice(5)).toEqual([429, 429]);
+  });
+});
