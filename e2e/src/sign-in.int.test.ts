@@ -122,4 +122,36 @@ describe("signing in", () => {
     }
     expect(statuses.slice(5)).toEqual([429, 429]);
   });
+
+  it("item 16: open registration is throttled per address and answers the same whether or not the name is taken", async () => {
+    const open = await pipeline.startQuery({
+      AUTH_OPEN_REGISTRATION: "true",
+      AUTH_REGISTRATIONS_PER_ADDRESS_PER_HOUR: "3",
+    });
+    const register = `http://127.0.0.1:${open.port}/vigil.auth.v1.AuthService/Register`;
+    const fresh = await post(register, { username: "newbie", password: USER_PASSWORD }, { from: "127.0.0.6" });
+    const taken = await post(register, { username: "Victim", password: "another-password-42" }, { from: "127.0.0.6" });
+    const shape = (r: typeof fresh) => ({ ...r, body: { user: { ...(r.body.user as object), createTime: "…" } } });
+    expect(shape(fresh)).toEqual({
+      status: 200,
+      body: { user: { username: "newbie", role: "ROLE_USER", createTime: "…" } },
+    });
+    expect(shape(taken)).toEqual({
+      status: 200,
+      body: { user: { username: "victim", role: "ROLE_USER", createTime: "…" } },
+    });
+    // Nothing about the existing account changed; the new one works.
+    expect((await post(login, { username: "victim", password: USER_PASSWORD }, { from: "127.0.0.6" })).status).toBe(
+      200,
+    );
+    expect((await post(login, { username: "newbie", password: USER_PASSWORD }, { from: "127.0.0.6" })).status).toBe(
+      200,
+    );
+
+    await post(register, { username: "third", password: USER_PASSWORD }, { from: "127.0.0.6" });
+    const throttled = await post(register, { username: "fourth", password: USER_PASSWORD }, { from: "127.0.0.6" });
+    expect(throttled).toMatchObject({ status: 429, body: { code: "resource_exhausted" } });
+    const elsewhere = await post(register, { username: "fourth", password: USER_PASSWORD }, { from: "127.0.0.7" });
+    expect(elsewhere.status).toBe(200);
+  });
 });

@@ -156,6 +156,10 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
               signer,
               accessTokenTtlMs: config.AUTH_ACCESS_TOKEN_TTL_MS,
               refreshTokenTtlMs: config.AUTH_REFRESH_TOKEN_TTL_MS,
+              registrationsPerAddress: new KeyedLimiter(
+                config.AUTH_REGISTRATIONS_PER_ADDRESS_PER_HOUR / 60,
+                config.AUTH_REGISTRATIONS_PER_ADDRESS_PER_HOUR,
+              ),
               loginFailuresPerUsername: new KeyedLimiter(
                 config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,
                 config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,

@@ -58,6 +58,8 @@ export const queryEnv = z
     AUTH_REFRESH_TOKEN_TTL_MS: envInt(30 * DAY_MS, 60_000, 365 * DAY_MS),
     /** Anyone may register a plain user; otherwise only admins create users. */
     AUTH_OPEN_REGISTRATION: envBool(false),
+    /** With open registration: accounts one client address may register per hour. */
+    AUTH_REGISTRATIONS_PER_ADDRESS_PER_HOUR: envInt(10, 1, 100_000),
     /** Failed sign-ins per minute for one username from one client address… */
     AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN: envInt(10, 1, 100_000),
     /** …and from one client address, whatever the username. */

@@ -15,10 +15,11 @@ import {
   scopesFor,
   USERNAME_PATTERN,
   type User,
+  UserError,
 } from "@vigil/users";
 import { tooManyRequests } from "./auth-interceptor.ts";
 import type { KeyedLimiter } from "./keyed-limiter.ts";
-import { actorOf, clientAddressKey, traceIdOf } from "./principal.ts";
+import { actorOf, clientAddressKey, principalOf, traceIdOf } from "./principal.ts";
 import type { TokenSigner } from "./token-signer.ts";
 
 export interface AuthServiceDeps {
@@ -26,6 +27,8 @@ export interface AuthServiceDeps {
   signer: TokenSigner;
   accessTokenTtlMs: number;
   refreshTokenTtlMs: number;
+  /** Registrations per client address, when anyone may register (AUTH_OPEN_REGISTRATION). */
+  registrationsPerAddress: KeyedLimiter;
   /** Failed sign-ins per username from one client address… */
   loginFailuresPerUsername: KeyedLimiter;
   /** …and per client address, whatever the username. */
@@ -55,12 +58,21 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
   return {
     async register(req, ctx) {
       const role = req.role === Role.ADMIN ? "admin" : "user";
-      const user = await createUser(
-        deps.db,
-        { username: req.username, password: req.password, role },
-        { actor: actorOf(ctx), traceId: traceIdOf(ctx) },
-      );
-      return { user: toUser(user) };
+      const input = { username: req.username, password: req.password, role } as const;
+      const audit = { actor: actorOf(ctx), traceId: traceIdOf(ctx) };
+      if (principalOf(ctx)) return { user: toUser(await createUser(deps.db, input, audit)) };
+      // Open registration, anonymous caller: throttled per address, and answered the same
+      // whether or not the name was free, so it cannot be used to find who has an account.
+      const wait = deps.registrationsPerAddress.take(ctx.values.get(clientAddressKey));
+      if (wait > 0) throw tooManyRequests(wait, "too many registrations from this address");
+      try {
+        await createUser(deps.db, input, audit);
+      } catch (err) {
+        if (!(err instanceof UserError && err.kind === "exists")) throw err;
+      }
+      return {
+        user: toUser({ id: 0, username: normalizeUsername(req.username), role: "user", createdAt: new Date() }),
+      };
     },
 
     async login(req, ctx) {
