@@ -154,4 +154,34 @@ describe("signing in", () => {
     const elsewhere = await post(register, { username: "fourth", password: USER_PASSWORD }, { from: "127.0.0.7" });
     expect(elsewhere.status).toBe(200);
   });
+
+  it("item 12: a refresh token spent twice at once revokes its whole family, successors included", async () => {
+    const refresh = `${pipeline.queryUrl}/vigil.auth.v1.AuthService/Refresh`;
+    const survivors: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const { refreshToken } = await pipeline.login("victim", USER_PASSWORD);
+      // The same token presented five times at once: one spends it, the others are reuse.
+      const answers = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          fetch(refresh, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ refreshToken }),
+          }).then(async (r) => ({ status: r.status, body: (await r.json()) as { tokens?: { refreshToken: string } } })),
+        ),
+      );
+      expect(answers.filter((a) => a.status === 200).length).toBeLessThanOrEqual(1);
+      for (const a of answers) {
+        const next = a.body.tokens?.refreshToken;
+        if (!next) continue;
+        const again = await fetch(refresh, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ refreshToken: next }),
+        });
+        if (again.status === 200) survivors.push(next);
+      }
+    }
+    expect(survivors).toEqual([]);
+  });
 });
