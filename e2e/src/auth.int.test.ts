@@ -125,7 +125,7 @@ describe("users and access", () => {
     const list = (token: string) => call(pipeline, "vigil.readings.v1.ReadingService/ListReadings", {}, token);
     expect((await list(good)).status).toBe(200);
     const signer = await TokenSigner.create(JSON.stringify({ keys: [signingKey] }));
-    const claims = { userId: 1, username: "admin", role: "admin", scopes: ["readings:read"] };
+    const claims = { userId: 1, username: "admin", role: "admin", scopes: ["readings:read"], tokenVersion: 0 };
     const expired = (await signer.sign(claims, -60_000)).token;
     const [h, p, s] = good.split(".");
     const payload = JSON.parse(Buffer.from(p!, "base64url").toString());

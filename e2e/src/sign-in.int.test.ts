@@ -1,5 +1,6 @@
 import http from "node:http";
 import { sql } from "@vigil/db";
+import { TokenSigner } from "@vigil/query";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Pipeline, USER_PASSWORD } from "./pipeline.ts";
 import { startTestPipeline } from "./test-pipeline.ts";
@@ -37,6 +38,8 @@ describe("signing in", () => {
   beforeAll(async () => {
     pipeline = await startTestPipeline({
       env: {
+        // Every replica signs and verifies with the same key, as in a deployment.
+        AUTH_JWT_KEYS: JSON.stringify({ keys: [await TokenSigner.generateJwk()] }),
         AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN: "5",
         AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN: "8",
       },
@@ -183,5 +186,70 @@ describe("signing in", () => {
       }
     }
     expect(survivors).toEqual([]);
+  });
+
+  it("item 17: signing out ends the user's access tokens at once, on every replica", async () => {
+    // A replica that would trust a cached version for ten minutes: only the announcement can stop it.
+    const other = await pipeline.startQuery({ AUTH_TOKEN_VERSION_CACHE_MS: "600000" });
+    const list = (base: string, token: string) =>
+      fetch(`${base}/vigil.readings.v1.ReadingService/ListReadings`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: "{}",
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { message?: string } }));
+    const otherUrl = `http://127.0.0.1:${other.port}`;
+    const session = await pipeline.login("victim", USER_PASSWORD);
+    const laptop = await pipeline.login("victim", USER_PASSWORD);
+    expect((await list(pipeline.queryUrl, session.accessToken)).status).toBe(200);
+    expect((await list(otherUrl, session.accessToken)).status).toBe(200);
+
+    const out = await fetch(`${pipeline.queryUrl}/vigil.auth.v1.AuthService/Logout`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ refreshToken: session.refreshToken }),
+    });
+    expect(out.status).toBe(200);
+    expect(await list(pipeline.queryUrl, session.accessToken)).toMatchObject({
+      status: 401,
+      body: { message: expect.stringMatching(/revoked/) },
+    });
+    let elsewhere = await list(otherUrl, session.accessToken);
+    for (let i = 0; i < 20 && elsewhere.status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      elsewhere = await list(otherUrl, session.accessToken);
+    }
+    expect(elsewhere.status).toBe(401);
+    // Another sign-in of the same user goes on after a refresh with its own refresh token.
+    expect((await list(otherUrl, laptop.accessToken)).status).toBe(401);
+    const refreshed = await fetch(`${otherUrl}/vigil.auth.v1.AuthService/Refresh`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ refreshToken: laptop.refreshToken }),
+    }).then((r) => r.json() as Promise<{ tokens: { accessToken: string } }>);
+    expect((await list(otherUrl, refreshed.tokens.accessToken)).status).toBe(200);
+    expect((await list(pipeline.queryUrl, refreshed.tokens.accessToken)).status).toBe(200);
+  });
+
+  it("item 17: a version raised or a user disabled without an announcement is refused within AUTH_TOKEN_VERSION_CACHE_MS", async () => {
+    const replica = await pipeline.startQuery({ AUTH_TOKEN_VERSION_CACHE_MS: "300" });
+    const url = `http://127.0.0.1:${replica.port}/vigil.readings.v1.ReadingService/ListReadings`;
+    const list = (token: string) =>
+      fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: "{}",
+      }).then((r) => r.status);
+    const token = await pipeline.userToken("changing");
+    expect(await list(token)).toBe(200);
+    const db = pipeline.database.db;
+    await sql`UPDATE users SET token_version = token_version + 1 WHERE username = 'changing'`.execute(db);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await list(token)).toBe(401);
+
+    const fresh = (await pipeline.login("changing", USER_PASSWORD)).accessToken;
+    expect(await list(fresh)).toBe(200);
+    await sql`UPDATE users SET disabled_at = now() WHERE username = 'changing'`.execute(db);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await list(fresh)).toBe(401);
   });
 });

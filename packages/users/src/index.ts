@@ -7,6 +7,12 @@ export {
   rotateRefreshToken,
 } from "./refresh-tokens.ts";
 export { isRole, type Role, SCOPES, type Scope, scopesFor } from "./roles.ts";
+export {
+  bumpTokenVersion,
+  currentTokenVersion,
+  TokenVersionCache,
+  type TokenVersionCacheOptions,
+} from "./token-versions.ts";
 export { UserError } from "./user-errors.ts";
 export {
   checkCredentials,

@@ -65,16 +65,16 @@ export async function rotateRefreshToken(db: Kysely<Database>, token: string, tt
   });
 }
 
-/** Revokes the family a refresh token belongs to (logout); false when the token is unknown. */
-export async function revokeRefreshToken(db: Kysely<Database>, token: string): Promise<boolean> {
+/** Revokes the family a refresh token belongs to (logout); the user's id, or undefined when the token is unknown. */
+export async function revokeRefreshToken(db: Kysely<Database>, token: string): Promise<number | undefined> {
   const row = await db
     .selectFrom("refresh_tokens")
-    .select("family")
+    .select(["family", "user_id"])
     .where("token_hash", "=", hashToken(token))
     .executeTakeFirst();
-  if (!row) return false;
+  if (!row) return undefined;
   await revokeFamily(db, row.family);
-  return true;
+  return row.user_id;
 }
 
 async function revokeFamily(db: Kysely<Database>, family: string): Promise<void> {

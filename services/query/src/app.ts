@@ -28,6 +28,7 @@ import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
 import { actorOf, clientAddressKey, cutConnectionKey } from "./auth/principal.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
+import { TokenVersions } from "./auth/token-versions.ts";
 import { clientAddress, proxyMatcher } from "./client-address.ts";
 import { type QueryConfig, secretValue } from "./config.ts";
 import { createConnectHandler } from "./connect-handler.ts";
@@ -69,6 +70,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   let database = deps.database;
   let bus = deps.bus;
   let server: ApiServer | undefined;
+  let tokenVersions: TokenVersions | undefined;
   const trustedProxy = proxyMatcher(config.QUERY_TRUSTED_PROXIES);
   let port = 0;
   let stopping = false;
@@ -120,7 +122,16 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       }
       await bootstrapAdmin(db);
       const perMinute = config.QUERY_USER_REQUESTS_PER_MIN;
+      const versions = new TokenVersions({
+        db,
+        events: readyBus.userEvents,
+        ttlMs: config.AUTH_TOKEN_VERSION_CACHE_MS,
+        log,
+      });
+      versions.start();
+      tokenVersions = versions;
       const auth = createAuth({
+        tokenVersions: versions,
         signer,
         rules: accessRules({ openRegistration: config.AUTH_OPEN_REGISTRATION }),
         userLimiter: new KeyedLimiter(perMinute, Math.max(1, Math.ceil(perMinute / 10))),
@@ -156,6 +167,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
               signer,
               accessTokenTtlMs: config.AUTH_ACCESS_TOKEN_TTL_MS,
               refreshTokenTtlMs: config.AUTH_REFRESH_TOKEN_TTL_MS,
+              tokenVersions: versions,
               registrationsPerAddress: new KeyedLimiter(
                 config.AUTH_REGISTRATIONS_PER_ADDRESS_PER_HOUR / 60,
                 config.AUTH_REGISTRATIONS_PER_ADDRESS_PER_HOUR,
@@ -250,6 +262,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     async stop() {
       stopping = true;
       await server?.shutdown(5_000);
+      tokenVersions?.stop();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info("query service stopped");

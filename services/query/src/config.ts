@@ -55,6 +55,11 @@ export const queryEnv = z
     /** A file holding AUTH_JWT_KEYS (a mounted secret); read at start. */
     AUTH_JWT_KEYS_FILE: envOptionalString(),
     AUTH_ACCESS_TOKEN_TTL_MS: envInt(15 * 60_000, 10_000, DAY_MS),
+    /**
+     * How long a user's token version is trusted without reading it again; changes announced over
+     * NATS apply at once, this bounds how late a replica that missed one refuses a revoked token.
+     */
+    AUTH_TOKEN_VERSION_CACHE_MS: envInt(10_000, 0, 600_000),
     AUTH_REFRESH_TOKEN_TTL_MS: envInt(30 * DAY_MS, 60_000, 365 * DAY_MS),
     /** Anyone may register a plain user; otherwise only admins create users. */
     AUTH_OPEN_REGISTRATION: envBool(false),

@@ -5,12 +5,15 @@ import type { Access, accessRules } from "./access-rules.ts";
 import type { KeyedLimiter } from "./keyed-limiter.ts";
 import { principalKey } from "./principal.ts";
 import type { Principal, TokenSigner } from "./token-signer.ts";
+import type { TokenVersions } from "./token-versions.ts";
 
 export interface AuthDeps {
   signer: TokenSigner;
   rules: ReturnType<typeof accessRules>;
   /** Requests per signed-in user. */
   userLimiter: KeyedLimiter;
+  /** Access tokens of a user whose version moved on (signed out, role changed, disabled) are refused. */
+  tokenVersions: TokenVersions;
   log: Logger;
 }
 
@@ -81,12 +84,27 @@ async function authenticate(header: string | null, deps: AuthDeps, required: boo
     if (!required) return undefined;
     throw new ConnectError("Authorization must be 'Bearer <access token>'", Code.Unauthenticated);
   }
+  let principal: Principal;
   try {
-    return await deps.signer.verify(match[1]!);
+    principal = await deps.signer.verify(match[1]!);
   } catch (err) {
     deps.log.debug({ err }, "access token refused");
     throw new ConnectError("access token is invalid or expired: sign in again or refresh", Code.Unauthenticated);
   }
+  let current: boolean;
+  try {
+    current = await deps.tokenVersions.isCurrent(principal.userId, principal.tokenVersion);
+  } catch (err) {
+    deps.log.warn({ err }, "could not check an access token's version");
+    throw new ConnectError("cannot verify the access token right now: retry", Code.Unavailable);
+  }
+  if (!current) {
+    throw new ConnectError(
+      "access token was revoked (signed out, or the account changed): sign in again or refresh",
+      Code.Unauthenticated,
+    );
+  }
+  return principal;
 }
 
 /** ResourceExhausted with a retry hint, in seconds, as the retry-after header. */

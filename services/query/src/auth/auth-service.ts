@@ -4,6 +4,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { type Database, type Kysely, recordAudit } from "@vigil/db";
 import { type AuthService, Role, type Tokens, TokensSchema, type User as UserMessage } from "@vigil/proto";
 import {
+  bumpTokenVersion,
   checkCredentials,
   createUser,
   findUser,
@@ -21,12 +22,15 @@ import { tooManyRequests } from "./auth-interceptor.ts";
 import type { KeyedLimiter } from "./keyed-limiter.ts";
 import { actorOf, clientAddressKey, principalOf, traceIdOf } from "./principal.ts";
 import type { TokenSigner } from "./token-signer.ts";
+import type { TokenVersions } from "./token-versions.ts";
 
 export interface AuthServiceDeps {
   db: Kysely<Database>;
   signer: TokenSigner;
   accessTokenTtlMs: number;
   refreshTokenTtlMs: number;
+  /** Ends the user's access tokens everywhere (on sign-out). */
+  tokenVersions: TokenVersions;
   /** Registrations per client address, when anyone may register (AUTH_OPEN_REGISTRATION). */
   registrationsPerAddress: KeyedLimiter;
   /** Failed sign-ins per username from one client address… */
@@ -42,7 +46,7 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
   async function tokensFor(user: User, refresh: { token: string; expiresAt: Date }): Promise<Tokens> {
     const scopes = [...scopesFor(user.role)];
     const access = await deps.signer.sign(
-      { userId: user.id, username: user.username, role: user.role, scopes },
+      { userId: user.id, username: user.username, role: user.role, scopes, tokenVersion: user.tokenVersion },
       deps.accessTokenTtlMs,
     );
     return create(TokensSchema, {
@@ -71,7 +75,13 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
         if (!(err instanceof UserError && err.kind === "exists")) throw err;
       }
       return {
-        user: toUser({ id: 0, username: normalizeUsername(req.username), role: "user", createdAt: new Date() }),
+        user: toUser({
+          id: 0,
+          username: normalizeUsername(req.username),
+          role: "user",
+          createdAt: new Date(),
+          tokenVersion: 0,
+        }),
       };
     },
 
@@ -120,7 +130,11 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
     },
 
     async logout(req) {
-      await revokeRefreshToken(deps.db, req.refreshToken);
+      // Signing out ends the sign-in's refresh tokens and every access token the user holds
+      // (other sessions then refresh, with their own refresh tokens, to go on).
+      const userId = await revokeRefreshToken(deps.db, req.refreshToken);
+      const version = userId === undefined ? undefined : await bumpTokenVersion(deps.db, userId);
+      if (userId !== undefined && version !== undefined) await deps.tokenVersions.announce(userId, version);
       return {};
     },
   };
