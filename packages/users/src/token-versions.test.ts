@@ -5,7 +5,11 @@ describe("TokenVersionCache", () => {
   it("reads a user's version once per TTL, and once for parallel checks", async () => {
     let now = 0;
     let reads = 0;
-    const cache = new TokenVersionCache({ load: async () => (reads++, 2), ttlMs: 1_000, now: () => now });
+    const load = async () => {
+      reads++;
+      return 2;
+    };
+    const cache = new TokenVersionCache({ load, ttlMs: 1_000, now: () => now });
     expect(await Promise.all([cache.isCurrent(1, 2), cache.isCurrent(1, 1), cache.isCurrent(1, 3)])).toEqual([
       true,
       false,
