@@ -3,7 +3,7 @@ import { connect } from "@nats-io/transport-node";
 import { STREAM_NAME } from "@vigil/bus";
 import { migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
-import { createQueryApp, loadQueryConfig, type QueryApp } from "@vigil/query";
+import { createQueryApp, loadQueryConfig, type QueryApp, TokenSigner } from "@vigil/query";
 import { createReceiverApp, loadReceiverConfig, type ReceiverApp } from "@vigil/receiver";
 import { createLogger } from "@vigil/runtime";
 import type { DeviceIdentity } from "@vigil/simulator";
@@ -59,6 +59,8 @@ export async function startPipeline(options: {
     RECEIVER_OPS_PORT: "0",
     WRITER_OPS_PORT: "0",
     WRITER_OPS_HOST: "127.0.0.1",
+    // One signing key for the pipeline, so replicas from startQuery accept each other's tokens.
+    AUTH_JWT_KEYS: JSON.stringify({ keys: [await TokenSigner.generateJwk()] }),
     AUTH_BOOTSTRAP_ADMIN_USERNAME: "admin",
     AUTH_BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
     // Tests sign in often and fast.

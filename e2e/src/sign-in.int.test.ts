@@ -1,6 +1,5 @@
 import http from "node:http";
 import { sql } from "@vigil/db";
-import { TokenSigner } from "@vigil/query";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Pipeline, USER_PASSWORD } from "./pipeline.ts";
 import { startTestPipeline } from "./test-pipeline.ts";
@@ -38,8 +37,6 @@ describe("signing in", () => {
   beforeAll(async () => {
     pipeline = await startTestPipeline({
       env: {
-        // Every replica signs and verifies with the same key, as in a deployment.
-        AUTH_JWT_KEYS: JSON.stringify({ keys: [await TokenSigner.generateJwk()] }),
         AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN: "5",
         AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN: "8",
       },

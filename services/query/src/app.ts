@@ -30,6 +30,7 @@ import { actorOf, clientAddressKey, cutConnectionKey } from "./auth/principal.ts
 import { TokenSigner } from "./auth/token-signer.ts";
 import { TokenVersions } from "./auth/token-versions.ts";
 import { clientAddress, proxyMatcher } from "./client-address.ts";
+import { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { type QueryConfig, secretValue } from "./config.ts";
 import { createConnectHandler } from "./connect-handler.ts";
 import { applyCors } from "./cors.ts";
@@ -106,7 +107,10 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     },
 
     async start() {
-      database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-query" });
+      database ??= await openDatabase(config.DATABASE_URL, {
+        applicationName: "vigil-query",
+        statementTimeoutMs: config.QUERY_STATEMENT_TIMEOUT_MS,
+      });
       bus ??= await connectJetStreamBus({
         servers: config.NATS_URL,
         name: "vigil-query",
@@ -158,7 +162,12 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
         routes: (router) => {
           router.service(
             ReadingService,
-            readingService({ db, bus: readyBus, watchBufferBatches: config.QUERY_WATCH_BUFFER_BATCHES }),
+            readingService({
+              db,
+              bus: readyBus,
+              watchBufferBatches: config.QUERY_WATCH_BUFFER_BATCHES,
+              watches: new ConcurrencyLimit(config.QUERY_MAX_WATCHES_PER_USER),
+            }),
           );
           router.service(
             AuthService,
@@ -207,6 +216,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             grpcHealth(
               served.map((s) => s.typeName),
               ready,
+              new ConcurrencyLimit(config.QUERY_MAX_HEALTH_WATCHES_PER_ADDRESS, config.QUERY_MAX_HEALTH_WATCHES),
             ),
             publicLimits,
           );

@@ -48,6 +48,14 @@ export const queryEnv = z
     QUERY_MAX_PUBLIC_REQUEST_BYTES: envInt(8_192, 1_024, 1_048_576),
     /** Requests per minute one signed-in user may make (per replica); a tenth of it may come at once. */
     QUERY_USER_REQUESTS_PER_MIN: envInt(3_000, 1, 10_000_000),
+    /** WatchReadings one signed-in user may hold open at once (per replica); each is a consumer on the log. */
+    QUERY_MAX_WATCHES_PER_USER: envInt(10, 1, 10_000),
+    /** grpc.health.v1 Health/Watch streams (anonymous) one client address may hold open at once… */
+    QUERY_MAX_HEALTH_WATCHES_PER_ADDRESS: envInt(5, 1, 10_000),
+    /** …and all clients together, per replica. */
+    QUERY_MAX_HEALTH_WATCHES: envInt(100, 1, 1_000_000),
+    /** A database statement of the query service is cancelled after this long (0: never). */
+    QUERY_STATEMENT_TIMEOUT_MS: envInt(30_000, 0, 3_600_000),
     /** Batches a WatchReadings client may fall behind before it is dropped. */
     QUERY_WATCH_BUFFER_BATCHES: envInt(1_000, 1, 1_000_000),
     /** Ed25519 private JWK set signing access tokens (first key signs, all verify). Unset: a key generated at start. */

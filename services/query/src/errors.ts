@@ -54,6 +54,8 @@ function codeOf(err: unknown): Code | undefined {
     return Code.Canceled;
   }
   if (err instanceof FailedPreconditionError) return Code.FailedPrecondition;
+  // PostgreSQL cancelled the statement: it ran past QUERY_STATEMENT_TIMEOUT_MS.
+  if ((err as { code?: string })?.code === "57014") return Code.DeadlineExceeded;
   if (err instanceof UnavailableError) return Code.Unavailable;
   if (err instanceof UserError) return userCodes[err.kind];
   if (err instanceof DeviceError) return deviceCodes[err.kind];
@@ -64,6 +66,9 @@ function codeOf(err: unknown): Code | undefined {
 export function toConnectError(err: unknown, log: Logger, procedure: string): ConnectError {
   if (err instanceof ConnectError) return err;
   const code = codeOf(err);
+  if (code === Code.DeadlineExceeded) {
+    return new ConnectError("the query ran longer than this server allows: narrow the filter or the time range", code);
+  }
   if (code !== undefined) return new ConnectError((err as Error).message, code);
   log.error({ err, procedure }, "request failed");
   return new ConnectError("internal error", Code.Internal);

@@ -1,10 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { ReadingBus } from "@vigil/bus";
 import { type Database, type Kysely, readingStats, recordAudit, resolveSeriesIds } from "@vigil/db";
 import { type Reading, ReadingSchema, type ReadingService, StatsBucketSchema } from "@vigil/proto";
-import { actorOf, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
+import { actorOf, cutConnectionKey, principalOf, traceIdOf } from "./auth/principal.ts";
+import type { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { FailedPreconditionError } from "./errors.ts";
 import { decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
 import type { ReadingFilter } from "./reading-filter.ts";
@@ -30,6 +31,8 @@ export interface ReadingServiceDeps {
   bus: ReadingBus;
   /** Batches a watcher may fall behind by before it is dropped. */
   watchBufferBatches: number;
+  /** Concurrent WatchReadings per user (each holds a consumer on the log). */
+  watches: ConcurrencyLimit;
 }
 
 /** Where the next page starts (the sort key of the last row) and the total counted on the first page. */
@@ -136,7 +139,19 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
 
     async *watchReadings(req, ctx) {
       const { filter } = parseWatchRequest(req);
-      yield* watchReadings(deps.bus, filter, ctx.signal, deps.watchBufferBatches, ctx.values.get(cutConnectionKey));
+      const user = principalOf(ctx)?.userId;
+      const release = deps.watches.acquire(String(user));
+      if (!release) {
+        throw new ConnectError(
+          `at most ${deps.watches.perKey} WatchReadings may be open at once per user: close one first`,
+          Code.ResourceExhausted,
+        );
+      }
+      try {
+        yield* watchReadings(deps.bus, filter, ctx.signal, deps.watchBufferBatches, ctx.values.get(cutConnectionKey));
+      } finally {
+        release();
+      }
     },
   };
 }
