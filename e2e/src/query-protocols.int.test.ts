@@ -135,15 +135,14 @@ describe("query service protocols", () => {
     expect(JSON.parse(listed.stdout)).toMatchObject({ totalSize: "3", readings: [{ deviceCode: "ENV" }] });
   });
 
-  it("serves health, readiness and CORS preflight for browsers", async () => {
+  it("serves health and readiness, and no CORS to other origins by default", async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: "ok" });
     const preflight = await fetch(`${base}/vigil.readings.v1.ReadingService/ListReadings`, {
       method: "OPTIONS",
       headers: { origin: "https://app.example", "access-control-request-method": "POST" },
     });
-    expect(preflight.status).toBe(204);
-    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
-    expect(preflight.headers.get("access-control-allow-headers")).toMatch(/connect-protocol-version/i);
+    // No origin is allowed by default (QUERY_CORS_ORIGINS): the browser gets no CORS header.
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
   });
 });

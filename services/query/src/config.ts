@@ -17,16 +17,15 @@ export const queryEnv = z
     ...streamEnv,
     ...consumerEnv,
     ...readingRulesEnv,
-    /** Comma-separated browser origins allowed to call the API, or "*". */
-    QUERY_CORS_ORIGINS: z
-      .string()
-      .default("*")
-      .transform((s) =>
-        s
-          .split(",")
-          .map((o) => o.trim())
-          .filter(Boolean),
+    /**
+     * Comma-separated browser origins (scheme://host[:port]) that may call the API from their
+     * pages; empty: none, only same-origin pages (the console served here) and non-browser clients.
+     */
+    QUERY_CORS_ORIGINS: envList().pipe(
+      z.array(
+        z.string().regex(/^https?:\/\/[^/\s*,]+$/, "each origin must be scheme://host[:port], with no path and no '*'"),
       ),
+    ),
     /** A connection must send complete request headers (its first bytes included) within this time. */
     QUERY_HEADERS_TIMEOUT_MS: envInt(10_000, 100, 600_000),
     /** A request must arrive whole, body included, within this time (responses such as watches may last longer). */

@@ -72,10 +72,14 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       const adminPassword = await quickstartAdmin(database, config.QUICKSTART_STATE_DIR);
       const jwtKeys = await quickstartJwtKeys(config.QUICKSTART_STATE_DIR);
       const useNats = config.NATS_URL !== "";
+      const queryPort = deps.env.QUERY_PORT ?? "8080";
       const serviceEnv = {
         ...env,
         ...(useNats ? { NATS_URL: config.NATS_URL } : {}),
         AUTH_JWT_KEYS: deps.env.AUTH_JWT_KEYS ?? jwtKeys,
+        // Pages from the quick start's own address may call it (the console, tools on it).
+        QUERY_CORS_ORIGINS:
+          deps.env.QUERY_CORS_ORIGINS ?? `http://127.0.0.1:${queryPort},http://localhost:${queryPort}`,
       };
       if (!useNats) {
         bus = createMemoryBus({ duplicateWindowMs: 120_000, maxDeliver: 10, maxBatches: 100_000 });
