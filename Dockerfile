@@ -104,9 +104,9 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/maintainer/src/main.ts"]
 
 FROM runtime AS service-query
-EXPOSE 8080
+EXPOSE 8080 9104
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "docker/healthcheck.ts", "http", "QUERY_PORT", "8080"]
+  CMD ["node", "docker/healthcheck.ts", "http", "QUERY_OPS_PORT", "9104"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/query/src/main.ts"]
 
 FROM runtime AS service-simulator

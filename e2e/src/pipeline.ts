@@ -56,6 +56,7 @@ export async function startPipeline(options: {
     RECEIVER_HOST: "127.0.0.1",
     QUERY_PORT: "0",
     QUERY_HOST: "127.0.0.1",
+    QUERY_OPS_PORT: "0",
     RECEIVER_OPS_PORT: "0",
     WRITER_OPS_PORT: "0",
     WRITER_OPS_HOST: "127.0.0.1",

@@ -16,7 +16,7 @@ describe("query service protocols", () => {
   const now = Date.now();
 
   beforeAll(async () => {
-    pipeline = await startTestPipeline();
+    pipeline = await startTestPipeline({ env: { QUERY_REFLECTION: "true" } });
     base = `http://127.0.0.1:${pipeline.query.port}`;
     const [device] = await pipeline.provision("ENV", 1);
     const s = openRawStream(pipeline.receiver.port, device!.apiKey);
@@ -107,7 +107,7 @@ describe("query service protocols", () => {
     }
   });
 
-  it("answers grpc.health.v1 and server reflection on its port, so buf curl needs no proto files", async () => {
+  it("answers grpc.health.v1 and (QUERY_REFLECTION) server reflection on its port, so buf curl needs no proto files", async () => {
     const buf = (...args: string[]) =>
       promisify(execFile)(join(repoRoot, "node_modules/.bin/buf"), [
         "curl",

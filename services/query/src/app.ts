@@ -19,7 +19,7 @@ import {
   reflection,
 } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
-import { handleOpsRequest, metricsRegistry } from "@vigil/telemetry";
+import { handleOpsRequest, metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
 import { createUser, hasAdmin } from "@vigil/users";
 import { auditService } from "./audit-service.ts";
 import { accessRules } from "./auth/access-rules.ts";
@@ -50,11 +50,15 @@ export interface QueryDeps {
   database?: VigilDatabase;
   /** Shared bus; opened from NATS_URL when absent. */
   bus?: ReadingBus;
+  /** Serve /metrics, /healthz and /readyz on QUERY_OPS_PORT (default). */
+  opsServer?: boolean;
 }
 
 export interface QueryApp extends App {
   /** The bound port, known after start (useful with port 0). */
   readonly port: number;
+  /** The bound ops port (0 when not serving one). */
+  readonly opsPort: number;
 }
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
@@ -71,6 +75,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   let database = deps.database;
   let bus = deps.bus;
   let server: ApiServer | undefined;
+  let ops: OpsServer | undefined;
   let tokenVersions: TokenVersions | undefined;
   const trustedProxy = proxyMatcher(config.QUERY_TRUSTED_PROXIES);
   let port = 0;
@@ -82,10 +87,14 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     return bus.isConnected() && (await pingDatabase(database.db));
   }
 
-  /** /healthz, /readyz and /metrics on the API port; false for anything else. */
-  function opsEndpoints(req: Req, res: Res): boolean {
+  /**
+   * /healthz and /readyz on the API port too, for load balancers that check
+   * the port they send to; they tell nothing but up or down. /metrics is on
+   * the ops port only.
+   */
+  function healthEndpoints(req: Req, res: Res): boolean {
     const path = req.url?.split("?")[0];
-    if (path !== "/healthz" && path !== "/readyz" && path !== "/metrics") return false;
+    if (path !== "/healthz" && path !== "/readyz") return false;
     void handleOpsRequest(req, res, { registry: metricsRegistry(), ready });
     return true;
   }
@@ -104,6 +113,9 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   return {
     get port() {
       return port;
+    },
+    get opsPort() {
+      return ops?.port ?? 0;
     },
 
     async start() {
@@ -143,7 +155,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       // Methods anyone may call without signing in get the small body limit.
       const publicLimits = { readMaxBytes: config.QUERY_MAX_PUBLIC_REQUEST_BYTES };
-      const openApi = openApiRoute();
+      // The API's description, off unless asked for (QUERY_API_DOCS).
+      const openApi = config.QUERY_API_DOCS ? openApiRoute() : () => false;
       const connect = createConnectHandler({
         // Every request, compressed or not, is read only up to this size (decompressed).
         readMaxBytes: config.QUERY_MAX_REQUEST_BYTES,
@@ -220,19 +233,22 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             ),
             publicLimits,
           );
-          router.service(
-            reflection.ServerReflection,
-            grpcReflection([
-              file_vigil_readings_v1_readings,
-              file_vigil_auth_v1_auth,
-              file_vigil_devices_v1_devices,
-              file_vigil_ingest_v1_dead_letters,
-              file_vigil_audit_v1_audit,
-              health.file_health_v1_health,
-              reflection.file_grpc_reflection_v1_reflection,
-            ]),
-            publicLimits,
-          );
+          // Off unless asked for (QUERY_REFLECTION): it lists every method to anyone.
+          if (config.QUERY_REFLECTION) {
+            router.service(
+              reflection.ServerReflection,
+              grpcReflection([
+                file_vigil_readings_v1_readings,
+                file_vigil_auth_v1_auth,
+                file_vigil_devices_v1_devices,
+                file_vigil_ingest_v1_dead_letters,
+                file_vigil_audit_v1_audit,
+                health.file_health_v1_health,
+                reflection.file_grpc_reflection_v1_reflection,
+              ]),
+              publicLimits,
+            );
+          }
         },
         // Outermost first: errors are mapped for everything, including refused auth.
         interceptors: [telemetryInterceptor(log), errorInterceptor(log), auth.interceptor],
@@ -248,7 +264,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       server = createApiServer(
         (req, res) => {
-          if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res)) return;
+          if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || healthEndpoints(req, res)) return;
           connect(req, res);
         },
         {
@@ -266,13 +282,22 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
         listening.listen(config.QUERY_PORT, config.QUERY_HOST, () => resolve());
       });
       port = (listening.address() as AddressInfo).port;
-      log.info({ port }, "query service listening");
+      if (deps.opsServer !== false) {
+        ops = await startOpsServer({
+          host: config.QUERY_HOST,
+          port: config.QUERY_OPS_PORT,
+          registry: metricsRegistry(),
+          ready,
+        });
+      }
+      log.info({ port, opsPort: ops?.port }, "query service listening");
     },
 
     async stop() {
       stopping = true;
       await server?.shutdown(5_000);
       tokenVersions?.stop();
+      await ops?.close();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info("query service stopped");

@@ -12,6 +12,12 @@ export const queryEnv = z
   .object({
     QUERY_HOST: z.string().default("0.0.0.0"),
     QUERY_PORT: envPort(8080),
+    /** HTTP port on QUERY_HOST for /metrics, /healthz and /readyz. */
+    QUERY_OPS_PORT: envPort(9104),
+    /** Serve gRPC server reflection (grpcurl and buf curl without proto files) on the API port. */
+    QUERY_REFLECTION: envBool(false),
+    /** Serve the API's description: /openapi.json (and the API reference page) on the API port. */
+    QUERY_API_DOCS: envBool(false),
     DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
     LOG_LEVEL: envLogLevel,
     ...streamEnv,

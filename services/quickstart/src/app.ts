@@ -80,6 +80,10 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         // Pages from the quick start's own address may call it (the console, tools on it).
         QUERY_CORS_ORIGINS:
           deps.env.QUERY_CORS_ORIGINS ?? `http://127.0.0.1:${queryPort},http://localhost:${queryPort}`,
+        // For trying Vigil: grpcurl and buf curl without proto files, and the API's description.
+        RECEIVER_REFLECTION: deps.env.RECEIVER_REFLECTION ?? "true",
+        QUERY_REFLECTION: deps.env.QUERY_REFLECTION ?? "true",
+        QUERY_API_DOCS: deps.env.QUERY_API_DOCS ?? "true",
       };
       if (!useNats) {
         bus = createMemoryBus({ duplicateWindowMs: 120_000, maxDeliver: 10, maxBatches: 100_000 });
@@ -96,6 +100,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         database,
         bus,
       });
+      // The query service's ops port serves the whole process: /metrics of every service in it.
       query = createQueryApp(loadQueryConfig(serviceEnv), { logger: log.child({ service: "query" }), database, bus });
       // Its first run waits until the fleet is streaming, so start-up stays quick.
       maintainer = createMaintainerApp(loadMaintainerConfig({ ...serviceEnv, ARCHIVE_URL: config.ARCHIVE_URL }), {
@@ -120,6 +125,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       banner(deps.print, config, {
         grpcPort: receiver.port,
         httpPort: query.port,
+        opsPort: query.opsPort,
         devices: devices.length,
         adminPassword,
       });
@@ -187,6 +193,7 @@ async function quickstartJwtKeys(stateDir: string): Promise<string> {
 interface Endpoints {
   grpcPort: number;
   httpPort: number;
+  opsPort: number;
   devices: number;
   adminPassword: string | undefined;
 }
@@ -208,7 +215,8 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       `  database:   ${db}`,
       `  bus:        ${busText}`,
       `  receiver:   grpc://127.0.0.1:${grpcPort}  (vigil.ingest.v1.IngestService)`,
-      `  query:      http://127.0.0.1:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /healthz, /readyz, /openapi.json)`,
+      `  query:      http://127.0.0.1:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /openapi.json)`,
+      `  ops:        http://127.0.0.1:${e.opsPort}  (/metrics, /healthz, /readyz)`,
       `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each`,
       "",
       `Sign in as admin (password ${password}, kept in ${join(config.QUICKSTART_STATE_DIR, "admin-password")}):`,
