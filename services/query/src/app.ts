@@ -180,6 +180,10 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
               bus: readyBus,
               watchBufferBatches: config.QUERY_WATCH_BUFFER_BATCHES,
               watches: new ConcurrencyLimit(config.QUERY_MAX_WATCHES_PER_USER),
+              readingWindow: {
+                maxAgeMs: config.READINGS_RETENTION_MS,
+                maxFutureSkewMs: config.READINGS_MAX_FUTURE_SKEW_MS,
+              },
             }),
           );
           router.service(

@@ -31,6 +31,8 @@ export interface ReadingServiceDeps {
   bus: ReadingBus;
   /** Batches a watcher may fall behind by before it is dropped. */
   watchBufferBatches: number;
+  /** How old and how far ahead a reading's time may be (retention, clock skew), for corrections. */
+  readingWindow: { maxAgeMs: number; maxFutureSkewMs: number };
   /** Concurrent WatchReadings per user (each holds a consumer on the log). */
   watches: ConcurrencyLimit;
 }
@@ -74,7 +76,7 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
     },
 
     async updateReadings(req, ctx) {
-      const { filter, changes } = parseUpdateRequest(req);
+      const { filter, changes } = parseUpdateRequest(req, { nowMs: Date.now(), ...deps.readingWindow });
       const updated = await db.transaction().execute(async (tx) => {
         const sensor = changes.sensor === undefined ? undefined : await sensorId(tx, changes.sensor);
         const count = await updateReadings(tx, filter, {
