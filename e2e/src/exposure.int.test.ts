@@ -1,7 +1,12 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { reflection } from "@vigil/proto";
 import { loadQueryConfig } from "@vigil/query";
+import { createQuickstartApp, loadQuickstartConfig } from "@vigil/quickstart";
+import { createLogger } from "@vigil/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pipeline } from "./pipeline.ts";
 import { startTestPipeline } from "./test-pipeline.ts";
@@ -105,5 +110,56 @@ describe("what the query and receiver ports expose", () => {
     const docs = await fetch(`http://127.0.0.1:${query.port}/openapi.json`);
     expect(docs.status).toBe(200);
     expect(await docs.json()).toMatchObject({ openapi: expect.stringMatching(/^3\./) });
+  });
+});
+
+/** The local addresses sockets listen on at `port` (Linux: /proc/net/tcp and tcp6). */
+function listeningOn(port: number): string[] {
+  const out: string[] = [];
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (!local || state !== "0A") continue; // 0A: LISTEN
+      const [hex, portHex] = local.split(":");
+      if (Number.parseInt(portHex!, 16) !== port) continue;
+      out.push(
+        hex!.length === 8
+          ? (hex!.match(/../g) ?? [])
+              .reverse()
+              .map((b) => Number.parseInt(b, 16))
+              .join(".")
+          : hex === "00000000000000000000000000000000"
+            ? "::"
+            : `ipv6:${hex}`,
+      );
+    }
+  }
+  return out;
+}
+
+describe("the quick start", () => {
+  it("item 15: listens on 127.0.0.1 only, unless QUICKSTART_HOST opens it", async () => {
+    const state = mkdtempSync(join(tmpdir(), "vigil-quickstart-"));
+    const lines: string[] = [];
+    const app = createQuickstartApp(
+      loadQuickstartConfig({ DATABASE_URL: "embedded:memory", QUICKSTART_DEVICES: "0", QUICKSTART_STATE_DIR: state }),
+      {
+        logger: createLogger({ name: "quickstart", level: "warn" }),
+        env: { RECEIVER_PORT: "0", QUERY_PORT: "0", QUERY_OPS_PORT: "0", ARCHIVE_URL: `file:${state}/archive` },
+        print: (line) => lines.push(line),
+      },
+    );
+    try {
+      await app.start();
+      for (const port of [app.receiver!.port, app.query!.port, app.query!.opsPort]) {
+        expect(listeningOn(port), `port ${port}`).toEqual(["127.0.0.1"]);
+      }
+      expect(lines.join("\n")).not.toMatch(/Listening beyond this machine/);
+    } finally {
+      await app.stop();
+      rmSync(state, { recursive: true, force: true });
+    }
+    expect(loadQuickstartConfig({}).QUICKSTART_HOST).toBe("127.0.0.1");
+    expect(loadQuickstartConfig({ QUICKSTART_HOST: "0.0.0.0" }).QUICKSTART_HOST).toBe("0.0.0.0");
   });
 });

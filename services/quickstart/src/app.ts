@@ -75,6 +75,9 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       const queryPort = deps.env.QUERY_PORT ?? "8080";
       const serviceEnv = {
         ...env,
+        // This machine only, unless asked: the banner prints the admin password.
+        RECEIVER_HOST: deps.env.RECEIVER_HOST ?? config.QUICKSTART_HOST,
+        QUERY_HOST: deps.env.QUERY_HOST ?? config.QUICKSTART_HOST,
         ...(useNats ? { NATS_URL: config.NATS_URL } : {}),
         AUTH_JWT_KEYS: deps.env.AUTH_JWT_KEYS ?? jwtKeys,
         // Pages from the quick start's own address may call it (the console, tools on it).
@@ -117,12 +120,17 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       const devices = await demoDevices(database, config.QUICKSTART_DEVICES);
       if (devices.length > 0) {
         simulator = createSimulatorApp(
-          loadSimulatorConfig({ ...serviceEnv, SIMULATOR_TARGET: `127.0.0.1:${receiver.port}` }, []),
+          loadSimulatorConfig(
+            { ...serviceEnv, SIMULATOR_TARGET: `${dialable(serviceEnv.RECEIVER_HOST)}:${receiver.port}` },
+            [],
+          ),
           { logger: log.child({ service: "simulator" }), devices, control: false },
         );
         await simulator.start();
       }
       banner(deps.print, config, {
+        host: dialable(serviceEnv.QUERY_HOST),
+        exposed: !isLoopback(serviceEnv.QUERY_HOST) || !isLoopback(serviceEnv.RECEIVER_HOST),
         grpcPort: receiver.port,
         httpPort: query.port,
         opsPort: query.opsPort,
@@ -190,7 +198,18 @@ async function quickstartJwtKeys(stateDir: string): Promise<string> {
   return readFileSync(file, "utf8");
 }
 
+/** An address to connect to for a listen address (a wildcard means this machine). */
+function dialable(host: string): string {
+  return host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
 interface Endpoints {
+  host: string;
+  exposed: boolean;
   grpcPort: number;
   httpPort: number;
   opsPort: number;
@@ -199,8 +218,8 @@ interface Endpoints {
 }
 
 function banner(print: (line: string) => void, config: QuickstartConfig, e: Endpoints) {
-  const { grpcPort, httpPort, devices } = e;
-  const base = `http://127.0.0.1:${httpPort}`;
+  const { grpcPort, httpPort, devices, host } = e;
+  const base = `http://${host}:${httpPort}`;
   const password = e.adminPassword ?? "<your admin password>";
   const db = config.DATABASE_URL.startsWith(EMBEDDED_PREFIX)
     ? `embedded TimescaleDB in ${config.DATABASE_URL.slice(EMBEDDED_PREFIX.length)}`
@@ -214,9 +233,9 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       "Vigil quick start is running",
       `  database:   ${db}`,
       `  bus:        ${busText}`,
-      `  receiver:   grpc://127.0.0.1:${grpcPort}  (vigil.ingest.v1.IngestService)`,
-      `  query:      http://127.0.0.1:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /openapi.json)`,
-      `  ops:        http://127.0.0.1:${e.opsPort}  (/metrics, /healthz, /readyz)`,
+      `  receiver:   grpc://${host}:${grpcPort}  (vigil.ingest.v1.IngestService)`,
+      `  query:      http://${host}:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /openapi.json)`,
+      `  ops:        http://${host}:${e.opsPort}  (/metrics, /healthz, /readyz)`,
       `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each`,
       "",
       `Sign in as admin (password ${password}, kept in ${join(config.QUICKSTART_STATE_DIR, "admin-password")}):`,
@@ -227,6 +246,13 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       `  curl -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
       `    -H 'content-type: application/json' -d '{"pageSize": 5, "order": "ORDER_NEWEST_FIRST"}'`,
       "",
+      ...(e.exposed
+        ? [
+            "Listening beyond this machine: anyone who can reach it can try to sign in, in plaintext.",
+            "The quick start is for trying Vigil; set QUICKSTART_HOST=127.0.0.1 (the default) to close it.",
+            "",
+          ]
+        : []),
       "Press Ctrl+C to stop.",
       "",
     ].join("\n"),
