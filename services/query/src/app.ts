@@ -42,6 +42,7 @@ import { grpcReflection } from "./grpc-reflection.ts";
 import { type ApiServer, createApiServer, cutConnection } from "./http-server.ts";
 import { openApiRoute } from "./openapi-route.ts";
 import { readingService } from "./reading-service.ts";
+import { sharedReadiness } from "./shared-readiness.ts";
 import { recordRefusedCall, telemetryInterceptor } from "./telemetry-interceptor.ts";
 
 export interface QueryDeps {
@@ -87,6 +88,9 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     return bus.isConnected() && (await pingDatabase(database.db));
   }
 
+  /** What anonymous callers on the API port get: one database round trip a second at most. */
+  const readyNow = sharedReadiness(ready, 1_000);
+
   /**
    * /healthz and /readyz on the API port too, for load balancers that check
    * the port they send to; they tell nothing but up or down. /metrics is on
@@ -95,7 +99,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   function healthEndpoints(req: Req, res: Res): boolean {
     const path = req.url?.split("?")[0];
     if (path !== "/healthz" && path !== "/readyz") return false;
-    void handleOpsRequest(req, res, { registry: metricsRegistry(), ready });
+    void handleOpsRequest(req, res, { registry: metricsRegistry(), ready: readyNow });
     return true;
   }
 
@@ -232,7 +236,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             health.Health,
             grpcHealth(
               served.map((s) => s.typeName),
-              ready,
+              readyNow,
               new ConcurrencyLimit(config.QUERY_MAX_HEALTH_WATCHES_PER_ADDRESS, config.QUERY_MAX_HEALTH_WATCHES),
             ),
             publicLimits,

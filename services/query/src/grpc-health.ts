@@ -10,15 +10,14 @@ const { HealthCheckResponse_ServingStatus: Status } = health;
  * gRPC probes: SERVING while the service is ready (the database answers),
  * for the server as a whole ("") and for each service it serves. Watch is
  * anonymous and long-lived, so it is capped per client address and in all
- * (`watches`). Anonymous callers share one readiness check a second, so no
- * number of them turns into database round trips.
+ * (`watches`). `readyNow` is shared by every anonymous caller (sharedReadiness),
+ * so no number of them turns into database round trips.
  */
 export function grpcHealth(
   services: string[],
-  ready: () => Promise<boolean>,
+  readyNow: () => Promise<boolean>,
   watches: ConcurrencyLimit,
 ): ServiceImpl<typeof health.Health> {
-  const readyNow = sharedReadiness(ready, 1_000);
   const known = new Set(["", ...services]);
   const status = async (service: string) => {
     if (!known.has(service)) return Status.SERVICE_UNKNOWN;
@@ -63,13 +62,3 @@ export function grpcHealth(
 }
 
 const WATCH_POLL_MS = 5_000;
-
-/** ready(), asked at most once per `maxAgeMs` however many watchers poll it. */
-function sharedReadiness(ready: () => Promise<boolean>, maxAgeMs: number): () => Promise<boolean> {
-  let last: { at: number; value: Promise<boolean> } | undefined;
-  return () => {
-    const now = performance.now();
-    if (!last || now - last.at > maxAgeMs) last = { at: now, value: ready().catch(() => false) };
-    return last.value;
-  };
-}
