@@ -122,9 +122,9 @@ ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/registe
 FROM runtime AS service-query
 # The console, served at / (QUERY_CONSOLE_DIR defaults to /app/web/dist).
 COPY --from=console /src/web/dist web/dist
-EXPOSE 8080
+EXPOSE 8080 9104
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "docker/healthcheck.ts", "http", "QUERY_PORT", "8080"]
+  CMD ["node", "docker/healthcheck.ts", "http", "QUERY_OPS_PORT", "9104"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/query/src/main.ts"]
 
 FROM runtime AS service-simulator

@@ -135,6 +135,7 @@ try {
         NATS_URL: nats.url,
         QUERY_HOST: "127.0.0.1",
         QUERY_PORT: String(port),
+        QUERY_OPS_PORT: "0",
         LOG_LEVEL: "info",
         // The bench measures queries, not the per-user rate limit.
         QUERY_USER_REQUESTS_PER_MIN: "10000000",

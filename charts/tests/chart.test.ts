@@ -105,29 +105,42 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       }
     });
 
-    it("probes the receiver over gRPC health, the others over /readyz and /healthz", () => {
+    it("probes the receiver over gRPC health, the others over /readyz and /healthz on their ops port", () => {
       const receiver = podSpec(get(manifests, "Deployment", "receiver")).containers[0];
       for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
         expect(receiver[probe]?.grpc?.port, probe).toBe(50051);
       }
       expect(receiver.readinessProbe.grpc.service).toBe("vigil.ingest.v1.IngestService");
       const query = podSpec(get(manifests, "Deployment", "query")).containers[0];
-      expect(query.readinessProbe.httpGet).toMatchObject({ path: "/readyz", port: "http" });
-      expect(query.livenessProbe.httpGet).toMatchObject({ path: "/healthz", port: "http" });
-      for (const component of ["writer", "maintainer"]) {
+      expect(query.ports.map((p: { name: string }) => p.name)).toEqual(["http", "metrics"]);
+      for (const component of ["query", "writer", "maintainer"]) {
         const d = find(manifests, "Deployment", component);
         if (!d) continue; // the maintainer is off in ci/simulator-values.yaml
         const c = podSpec(d).containers[0];
         expect(c.readinessProbe.httpGet, component).toMatchObject({ path: "/readyz", port: "metrics" });
         expect(c.livenessProbe.httpGet, component).toMatchObject({ path: "/healthz", port: "metrics" });
         const opsPort = c.env.find((e: { name: string }) => e.name === `${component.toUpperCase()}_OPS_PORT`).value;
-        expect(c.ports).toEqual([{ name: "metrics", containerPort: Number(opsPort), protocol: "TCP" }]);
+        expect(c.ports).toContainEqual({ name: "metrics", containerPort: Number(opsPort), protocol: "TCP" });
       }
       for (const sts of manifests.filter((m) => m.kind === "StatefulSet")) {
         const c = podSpec(sts).containers[0];
         expect(c.readinessProbe, sts.metadata.name).toBeDefined();
         expect(c.livenessProbe, sts.metadata.name).toBeDefined();
       }
+    });
+
+    it("item 11: serves metrics on every component's ops port only; reflection and API docs are on in dev values alone", () => {
+      const dev = file === "dev-values.yaml" || file === "skaffold-dev-values.yaml";
+      const query = envValues(podSpec(get(manifests, "Deployment", "query")).containers[0]);
+      const receiver = envValues(podSpec(get(manifests, "Deployment", "receiver")).containers[0]);
+      expect([query.QUERY_REFLECTION, query.QUERY_API_DOCS, receiver.RECEIVER_REFLECTION]).toEqual(
+        dev ? ["true", "true", "true"] : ["false", "false", "false"],
+      );
+      const monitor = find(manifests, "ServiceMonitor", "metrics");
+      if (monitor) expect(monitor.spec.endpoints.map((e: { port: string }) => e.port)).toEqual(["metrics"]);
+      const names = (c: string) => get(manifests, "Service", c).spec.ports.map((p: { name: string }) => p.name);
+      // metrics.enabled: the query Service offers its metrics port as the receiver's does.
+      expect(names("query")).toEqual(names("receiver").includes("metrics") ? ["http", "metrics"] : ["http"]);
     });
 
     it("runs the maintainer as a worker: no Service traffic, /tmp sized for the archive", (ctx) => {

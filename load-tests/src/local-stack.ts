@@ -108,6 +108,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       {
         QUERY_HOST: "127.0.0.1",
         QUERY_PORT: String(queryPort),
+        QUERY_OPS_PORT: "0",
         AUTH_BOOTSTRAP_ADMIN_USERNAME: "admin",
         AUTH_BOOTSTRAP_ADMIN_PASSWORD: adminPassword,
       },

@@ -39,6 +39,7 @@ import {
   SUBJECT_PREFIX,
   watchSubject,
 } from "./subjects.ts";
+import { natsUserEvents, type UserEvents } from "./user-events.ts";
 
 export interface JetStreamBusOptions {
   /** Comma-separated NATS URLs. */
@@ -177,6 +178,7 @@ class JetStreamBus implements ReadingBus {
   private readonly js: JetStreamClient;
   private readonly options: JetStreamBusOptions;
   readonly deviceEvents: DeviceEvents;
+  readonly userEvents: UserEvents;
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, js: JetStreamClient, options: JetStreamBusOptions) {
     this.nc = nc;
@@ -184,6 +186,7 @@ class JetStreamBus implements ReadingBus {
     this.js = js;
     this.options = options;
     this.deviceEvents = natsDeviceEvents(nc);
+    this.userEvents = natsUserEvents(nc);
     void this.trackConnection();
   }
 

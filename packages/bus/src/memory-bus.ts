@@ -13,6 +13,7 @@ import type {
   WatchFilter,
 } from "./reading-bus.ts";
 import { batchMessageId, deviceSubject, SEQ_HEADER } from "./subjects.ts";
+import { memoryUserEvents, type UserEvents } from "./user-events.ts";
 
 export interface MemoryBusOptions {
   /** Window in which a resent batch is recognised as a duplicate. */
@@ -46,6 +47,7 @@ class MemoryBus implements ReadingBus {
   private unacked = 0;
   private closed = false;
   readonly deviceEvents: DeviceEvents = memoryDeviceEvents();
+  readonly userEvents: UserEvents = memoryUserEvents();
 
   private readonly options: MemoryBusOptions;
 

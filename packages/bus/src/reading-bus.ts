@@ -1,4 +1,5 @@
 import type { DeviceEvents } from "./device-events.ts";
+import type { UserEvents } from "./user-events.ts";
 
 /**
  * The durable log between receivers and writers: one subject per device,
@@ -25,6 +26,8 @@ export interface ReadingBus {
   watch(filter: WatchFilter): BatchWatch;
   /** Device changes fanned out to every receiver, on the same connection. */
   readonly deviceEvents: DeviceEvents;
+  /** Users' token-version changes fanned out to every query replica, on the same connection. */
+  readonly userEvents: UserEvents;
   /** True while the connection to the log is up. */
   isConnected(): boolean;
   /** The writers' consumer: batches not yet delivered, delivered but unacked, redelivered. */

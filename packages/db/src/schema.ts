@@ -101,6 +101,8 @@ export interface UsersTable {
   role: string;
   created_at: CreatedAt;
   disabled_at: Date | null;
+  /** Raised to end every access token of the user at once; tokens carry it as `tv`. */
+  token_version: Generated<number>;
 }
 
 export interface RefreshTokensTable {

@@ -28,6 +28,12 @@ export class TokenBucket {
     return Math.ceil(((needed - this.tokens) / this.perSecond) * 1000);
   }
 
+  /** Gives back `n` tokens taken for work that turned out free (never above the burst). */
+  refund(n: number, nowMs: number): void {
+    this.refill(nowMs);
+    this.tokens = Math.min(this.burst, this.tokens + n);
+  }
+
   /** Applies new limits (a per-device override changed), keeping the tokens already earned. */
   setLimits(perSecond: number, burst: number): void {
     this.perSecond = perSecond;

@@ -54,6 +54,11 @@ function codeOf(err: unknown): Code | undefined {
     return Code.Canceled;
   }
   if (err instanceof FailedPreconditionError) return Code.FailedPrecondition;
+  // PostgreSQL cancelled the statement: it ran past QUERY_STATEMENT_TIMEOUT_MS.
+  if ((err as { code?: string })?.code === "57014") return Code.DeadlineExceeded;
+  // A data exception (SQLSTATE class 22: a number out of range, a NUL in a string, a bad date) is a
+  // value from the request that no check caught first; the client's error, not a server fault.
+  if (isDataException(err)) return Code.InvalidArgument;
   if (err instanceof UnavailableError) return Code.Unavailable;
   if (err instanceof UserError) return userCodes[err.kind];
   if (err instanceof DeviceError) return deviceCodes[err.kind];
@@ -61,9 +66,24 @@ function codeOf(err: unknown): Code | undefined {
   return undefined;
 }
 
+/** A PostgreSQL data exception: SQLSTATE class 22. */
+function isDataException(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return (
+    typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code) && (err as { severity?: unknown }).severity !== undefined
+  );
+}
+
 export function toConnectError(err: unknown, log: Logger, procedure: string): ConnectError {
   if (err instanceof ConnectError) return err;
   const code = codeOf(err);
+  if (isDataException(err)) {
+    log.warn({ err, procedure }, "a request value reached the database unchecked");
+    return new ConnectError("a value in the request is out of range or not valid text", code);
+  }
+  if (code === Code.DeadlineExceeded) {
+    return new ConnectError("the query ran longer than this server allows: narrow the filter or the time range", code);
+  }
   if (code !== undefined) return new ConnectError((err as Error).message, code);
   log.error({ err, procedure }, "request failed");
   return new ConnectError("internal error", Code.Internal);

@@ -32,7 +32,17 @@ export interface ParsedChanges {
   timeMs?: number;
 }
 
-export function parseUpdateRequest(req: UpdateReadingsRequest): { filter: ReadingFilter; changes: ParsedChanges } {
+/** The times a stored reading may have: no older than retention, no further ahead than the clock skew allowed. */
+export interface ReadingWindow {
+  nowMs: number;
+  maxAgeMs: number;
+  maxFutureSkewMs: number;
+}
+
+export function parseUpdateRequest(
+  req: UpdateReadingsRequest,
+  window: ReadingWindow,
+): { filter: ReadingFilter; changes: ParsedChanges } {
   const filter = requiredFilter(req.filter);
   const c = req.changes;
   const changes: ParsedChanges = {};
@@ -50,7 +60,15 @@ export function parseUpdateRequest(req: UpdateReadingsRequest): { filter: Readin
       throw new InvalidArgumentError("changes.time", "nanos out of range");
     // Readings keep millisecond precision, like the devices send them: sub-millisecond digits are dropped.
     const ms = Number(c.time.seconds) * 1000 + Math.floor(c.time.nanos / 1_000_000);
-    if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError("changes.time", "out of range");
+    // The rule devices are held to: a correction cannot move a reading where no reading may be.
+    const earliest = window.nowMs - window.maxAgeMs;
+    const latest = window.nowMs + window.maxFutureSkewMs;
+    if (!Number.isSafeInteger(ms) || ms < earliest || ms > latest) {
+      throw new InvalidArgumentError(
+        "changes.time",
+        `must be between ${new Date(Math.max(0, earliest)).toISOString()} and ${new Date(latest).toISOString()}`,
+      );
+    }
     changes.timeMs = ms;
   }
   if (Object.keys(changes).length === 0) {

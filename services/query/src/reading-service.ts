@@ -1,10 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { ReadingBus } from "@vigil/bus";
 import { type Database, type Kysely, readingStats, recordAudit, resolveSeriesIds } from "@vigil/db";
 import { type Reading, ReadingSchema, type ReadingService, StatsBucketSchema } from "@vigil/proto";
-import { actorOf, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
+import { actorOf, cutConnectionKey, principalOf, traceIdOf } from "./auth/principal.ts";
+import type { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { FailedPreconditionError } from "./errors.ts";
 import { decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
 import type { ReadingFilter } from "./reading-filter.ts";
@@ -30,6 +31,10 @@ export interface ReadingServiceDeps {
   bus: ReadingBus;
   /** Batches a watcher may fall behind by before it is dropped. */
   watchBufferBatches: number;
+  /** How old and how far ahead a reading's time may be (retention, clock skew), for corrections. */
+  readingWindow: { maxAgeMs: number; maxFutureSkewMs: number };
+  /** Concurrent WatchReadings per user (each holds a consumer on the log). */
+  watches: ConcurrencyLimit;
 }
 
 /** Where the next page starts (the sort key of the last row) and the total counted on the first page. */
@@ -71,7 +76,7 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
     },
 
     async updateReadings(req, ctx) {
-      const { filter, changes } = parseUpdateRequest(req);
+      const { filter, changes } = parseUpdateRequest(req, { nowMs: Date.now(), ...deps.readingWindow });
       const updated = await db.transaction().execute(async (tx) => {
         const sensor = changes.sensor === undefined ? undefined : await sensorId(tx, changes.sensor);
         const count = await updateReadings(tx, filter, {
@@ -136,7 +141,19 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
 
     async *watchReadings(req, ctx) {
       const { filter } = parseWatchRequest(req);
-      yield* watchReadings(deps.bus, filter, ctx.signal, deps.watchBufferBatches, ctx.values.get(cutConnectionKey));
+      const user = principalOf(ctx)?.userId;
+      const release = deps.watches.acquire(String(user));
+      if (!release) {
+        throw new ConnectError(
+          `at most ${deps.watches.perKey} WatchReadings may be open at once per user: close one first`,
+          Code.ResourceExhausted,
+        );
+      }
+      try {
+        yield* watchReadings(deps.bus, filter, ctx.signal, deps.watchBufferBatches, ctx.values.get(cutConnectionKey));
+      } finally {
+        release();
+      }
     },
   };
 }

@@ -72,10 +72,21 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       const adminPassword = await quickstartAdmin(database, config.QUICKSTART_STATE_DIR);
       const jwtKeys = await quickstartJwtKeys(config.QUICKSTART_STATE_DIR);
       const useNats = config.NATS_URL !== "";
+      const queryPort = deps.env.QUERY_PORT ?? "8080";
       const serviceEnv = {
         ...env,
+        // This machine only, unless asked: the banner prints the admin password.
+        RECEIVER_HOST: deps.env.RECEIVER_HOST ?? config.QUICKSTART_HOST,
+        QUERY_HOST: deps.env.QUERY_HOST ?? config.QUICKSTART_HOST,
         ...(useNats ? { NATS_URL: config.NATS_URL } : {}),
         AUTH_JWT_KEYS: deps.env.AUTH_JWT_KEYS ?? jwtKeys,
+        // Pages from the quick start's own address may call it (the console, tools on it).
+        QUERY_CORS_ORIGINS:
+          deps.env.QUERY_CORS_ORIGINS ?? `http://127.0.0.1:${queryPort},http://localhost:${queryPort}`,
+        // For trying Vigil: grpcurl and buf curl without proto files, and the API's description.
+        RECEIVER_REFLECTION: deps.env.RECEIVER_REFLECTION ?? "true",
+        QUERY_REFLECTION: deps.env.QUERY_REFLECTION ?? "true",
+        QUERY_API_DOCS: deps.env.QUERY_API_DOCS ?? "true",
       };
       if (!useNats) {
         bus = createMemoryBus({ duplicateWindowMs: 120_000, maxDeliver: 10, maxBatches: 100_000 });
@@ -92,6 +103,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         database,
         bus,
       });
+      // The query service's ops port serves the whole process: /metrics of every service in it.
       query = createQueryApp(loadQueryConfig(serviceEnv), { logger: log.child({ service: "query" }), database, bus });
       // Its first run waits until the fleet is streaming, so start-up stays quick.
       maintainer = createMaintainerApp(loadMaintainerConfig({ ...serviceEnv, ARCHIVE_URL: config.ARCHIVE_URL }), {
@@ -108,14 +120,20 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       const devices = await demoDevices(database, config.QUICKSTART_DEVICES);
       if (devices.length > 0) {
         simulator = createSimulatorApp(
-          loadSimulatorConfig({ ...serviceEnv, SIMULATOR_TARGET: `127.0.0.1:${receiver.port}` }, []),
+          loadSimulatorConfig(
+            { ...serviceEnv, SIMULATOR_TARGET: `${dialable(serviceEnv.RECEIVER_HOST)}:${receiver.port}` },
+            [],
+          ),
           { logger: log.child({ service: "simulator" }), devices, control: false },
         );
         await simulator.start();
       }
       banner(deps.print, config, {
+        host: dialable(serviceEnv.QUERY_HOST),
+        exposed: !isLoopback(serviceEnv.QUERY_HOST) || !isLoopback(serviceEnv.RECEIVER_HOST),
         grpcPort: receiver.port,
         httpPort: query.port,
+        opsPort: query.opsPort,
         devices: devices.length,
         adminPassword,
       });
@@ -180,16 +198,28 @@ async function quickstartJwtKeys(stateDir: string): Promise<string> {
   return readFileSync(file, "utf8");
 }
 
+/** An address to connect to for a listen address (a wildcard means this machine). */
+function dialable(host: string): string {
+  return host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
 interface Endpoints {
+  host: string;
+  exposed: boolean;
   grpcPort: number;
   httpPort: number;
+  opsPort: number;
   devices: number;
   adminPassword: string | undefined;
 }
 
 function banner(print: (line: string) => void, config: QuickstartConfig, e: Endpoints) {
-  const { grpcPort, httpPort, devices } = e;
-  const base = `http://127.0.0.1:${httpPort}`;
+  const { grpcPort, httpPort, devices, host } = e;
+  const base = `http://${host}:${httpPort}`;
   const password = e.adminPassword ?? "<your admin password>";
   const db = config.DATABASE_URL.startsWith(EMBEDDED_PREFIX)
     ? `embedded TimescaleDB in ${config.DATABASE_URL.slice(EMBEDDED_PREFIX.length)}`
@@ -203,9 +233,10 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       "Vigil quick start is running",
       `  database:   ${db}`,
       `  bus:        ${busText}`,
-      `  receiver:   grpc://127.0.0.1:${grpcPort}  (vigil.ingest.v1.IngestService)`,
+      `  receiver:   grpc://${host}:${grpcPort}  (vigil.ingest.v1.IngestService)`,
       `  console:    ${base}/  (sign in as admin)`,
-      `  query:      http://127.0.0.1:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /healthz, /readyz, /openapi.json)`,
+      `  query:      ${base}  (Connect-JSON, gRPC, gRPC-Web; /openapi.json)`,
+      `  ops:        http://${host}:${e.opsPort}  (/metrics, /healthz, /readyz)`,
       `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each`,
       "",
       `Sign in as admin (password ${password}, kept in ${join(config.QUICKSTART_STATE_DIR, "admin-password")}):`,
@@ -216,6 +247,13 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       `  curl -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
       `    -H 'content-type: application/json' -d '{"pageSize": 5, "order": "ORDER_NEWEST_FIRST"}'`,
       "",
+      ...(e.exposed
+        ? [
+            "Listening beyond this machine: anyone who can reach it can try to sign in, in plaintext.",
+            "The quick start is for trying Vigil; set QUICKSTART_HOST=127.0.0.1 (the default) to close it.",
+            "",
+          ]
+        : []),
       "Press Ctrl+C to stop.",
       "",
     ].join("\n"),

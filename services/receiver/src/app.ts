@@ -52,7 +52,7 @@ const READINESS_INTERVAL_MS = 2_000;
 
 /**
  * The device-facing gRPC server: IngestService/Stream, grpc.health.v1 and
- * reflection on one port. It authenticates devices, keeps their presence
+ * (when enabled) reflection on one port. It authenticates devices, keeps their presence
  * fresh, closes streams whose key is revoked or whose device is disabled
  * (device events, plus a periodic re-check), and on stop() drains: health
  * NOT_SERVING, Drain to every stream, wait for queued appends, then close.
@@ -183,7 +183,8 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
   server.addService(grpcServiceDefinition(IngestService, { stream: { requestDeserialize: decodeStreamRequest } }), {
     stream: handleStream,
   });
-  addReflection(server, [file_vigil_ingest_v1_ingest]);
+  // Off unless asked for (RECEIVER_REFLECTION): it lists every method to anyone who connects.
+  if (config.RECEIVER_REFLECTION) addReflection(server, [file_vigil_ingest_v1_ingest]);
   health.addToServer(server);
 
   return {

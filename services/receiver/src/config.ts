@@ -1,6 +1,6 @@
 import { consumerEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
-import { envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
+import { envBool, envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
 import { z } from "zod";
 
 const DAY_MS = 86_400_000;
@@ -11,6 +11,8 @@ export const receiverEnv = z.object({
   RECEIVER_PORT: envPort(50051),
   /** HTTP port of /metrics, /healthz and /readyz. */
   RECEIVER_OPS_PORT: envPort(9101),
+  /** Serve gRPC server reflection (grpcurl and buf curl without proto files). */
+  RECEIVER_REFLECTION: envBool(false),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
   ...streamEnv,
