@@ -6,6 +6,8 @@ import * as users from "./migrations/0003-users.ts";
 import * as lifecycle from "./migrations/0004-lifecycle.ts";
 import * as sketchBinInline from "./migrations/0005-sketch-bin-inline.ts";
 import * as deletedReadingsIndex from "./migrations/0006-deleted-readings-index.ts";
+import * as wideSensorIds from "./migrations/0007-wide-sensor-ids.ts";
+import * as deadLetterBounds from "./migrations/0008-dead-letter-bounds.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -18,6 +20,8 @@ const migrations: Record<string, Migration> = {
   "0004-lifecycle": lifecycle,
   "0005-sketch-bin-inline": sketchBinInline,
   "0006-deleted-readings-index": deletedReadingsIndex,
+  "0007-wide-sensor-ids": wideSensorIds,
+  "0008-dead-letter-bounds": deadLetterBounds,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -36,6 +40,22 @@ export interface MigrationOutcome {
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationOutcome> {
   const migrator = new Migrator({ db, provider });
   const { error, results = [] } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new Error(`migration ${failed} failed: ${describe(error)}`, { cause: error });
+  }
+  return { applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName) };
+}
+
+/**
+ * Brings the schema to exactly the named migration (up or down): for tests
+ * that check a migration against a database filled under the one before.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: migrations run before and beneath any typed schema
+export async function migrateTo(db: Kysely<any>, name: string): Promise<MigrationOutcome> {
+  if (!(name in migrations)) throw new Error(`no migration named ${name}`);
+  const migrator = new Migrator({ db, provider });
+  const { error, results = [] } = await migrator.migrateTo(name);
   if (error) {
     const failed = results.find((r) => r.status === "Error")?.migrationName ?? "unknown";
     throw new Error(`migration ${failed} failed: ${describe(error)}`, { cause: error });

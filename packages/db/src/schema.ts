@@ -53,6 +53,9 @@ export interface DeviceKeysTable {
 export interface SensorsTable {
   id: Generated<number>;
   name: string;
+  /** The device whose batch added the name; null for names added otherwise (corrections, restores, before 0007). */
+  registered_by: number | null;
+  registered_at: ColumnType<Date, Date | undefined, never>;
 }
 
 export interface ReadingsTable {
@@ -76,6 +79,8 @@ export interface DeadLettersTable {
   reason: string;
   violations: ColumnType<unknown, string | undefined, string>;
   payload: Buffer | null;
+  /** Size of the batch as it arrived (payload may hold only its start); null before migration 0008. */
+  payload_bytes: number | null;
   created_at: CreatedAt;
   /** RejectCode name for receiver rejects; empty for writer dead letters. */
   code: ColumnType<string, string | undefined, string>;

@@ -126,6 +126,8 @@ export class DecodeLimitError extends DecodeError {
   override name = "DecodeLimitError";
   /** Which bound: "series" (too many series) or "series_values" (too many readings in one series). */
   readonly limit: "series" | "series_values";
+  /** The batch's seq when it came before the field over the limit (as encoders write it), else 0. */
+  seq = 0;
 
   constructor(limit: DecodeLimitError["limit"], message: string) {
     super(message);
@@ -141,8 +143,18 @@ export class DecodeLimitError extends DecodeError {
  * field, never re-joined.
  */
 export function decodeReadingBatch(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): ColumnarBatch {
-  const r = new Reader(bytes);
   const batch: ColumnarBatch = { seq: 0, series: [] };
+  try {
+    decodeInto(batch, bytes, limits);
+  } catch (err) {
+    if (err instanceof DecodeLimitError) err.seq = batch.seq;
+    throw err;
+  }
+  return batch;
+}
+
+function decodeInto(batch: ColumnarBatch, bytes: Uint8Array, limits: DecodeLimits): void {
+  const r = new Reader(bytes);
   while (r.pos < r.end) {
     const tag = r.varint();
     const field = Math.floor(tag / 8);
@@ -161,7 +173,6 @@ export function decodeReadingBatch(bytes: Uint8Array, limits: DecodeLimits = DEF
       r.pos += len;
     } else r.skip(wire);
   }
-  return batch;
 }
 
 const EMPTY = new Float64Array(0);

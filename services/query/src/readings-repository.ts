@@ -4,10 +4,12 @@ import {
   type ExpressionBuilder,
   type Kysely,
   type ReadingsTable,
+  registerSensors,
   type SeriesIds,
   type SqlBool,
   sql,
 } from "@vigil/db";
+import { FailedPreconditionError } from "./errors.ts";
 import type { ReadingFilter } from "./reading-filter.ts";
 
 /** A reading with its device and sensor names resolved. */
@@ -213,13 +215,13 @@ export async function softDeleteReadings(db: Kysely<Database>, filter: ReadingFi
   return Number(result.numUpdatedRows);
 }
 
-/** The id of a sensor name, registering it when new (a correction may introduce one). */
+/**
+ * The id of a sensor name, registering it when new (a correction may
+ * introduce one). Looked up first: an INSERT … ON CONFLICT spends an id
+ * every time, even for a name that exists.
+ */
 export async function sensorId(db: Kysely<Database>, name: string): Promise<number> {
-  await db
-    .insertInto("sensors")
-    .values({ name })
-    .onConflict((oc) => oc.column("name").doNothing())
-    .execute();
-  const row = await db.selectFrom("sensors").select("id").where("name", "=", name).executeTakeFirstOrThrow();
-  return row.id;
+  const found = await registerSensors(db, [name]);
+  if (!found.ok) throw new FailedPreconditionError(found.reason);
+  return found.ids.get(name)!;
 }

@@ -78,7 +78,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         AUTH_JWT_KEYS: deps.env.AUTH_JWT_KEYS ?? jwtKeys,
       };
       if (!useNats) {
-        bus = createMemoryBus({ duplicateWindowMs: 120_000, maxDeliver: 10, maxBatches: 100_000 });
+        bus = createMemoryBus({ duplicateWindowMs: 120_000, maxBatches: 100_000 });
       }
       receiver = createReceiverApp(loadReceiverConfig(serviceEnv), {
         logger: log.child({ service: "receiver" }),
