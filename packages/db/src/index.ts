@@ -1,4 +1,12 @@
-export { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from "kysely";
+export {
+  type Expression,
+  type ExpressionBuilder,
+  type Kysely,
+  type QueryResult,
+  type RawBuilder,
+  type SqlBool,
+  sql,
+} from "kysely";
 export { type AuditEntry, recordAudit } from "./audit.ts";
 export { pruneDeadLetters } from "./dead-letter-retention.ts";
 export {

@@ -8,6 +8,7 @@ import * as sketchBinInline from "./migrations/0005-sketch-bin-inline.ts";
 import * as deletedReadingsIndex from "./migrations/0006-deleted-readings-index.ts";
 import * as wideSensorIds from "./migrations/0007-wide-sensor-ids.ts";
 import * as deadLetterBounds from "./migrations/0008-dead-letter-bounds.ts";
+import * as readingHistory from "./migrations/0009-reading-history.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   "0006-deleted-readings-index": deletedReadingsIndex,
   "0007-wide-sensor-ids": wideSensorIds,
   "0008-dead-letter-bounds": deadLetterBounds,
+  "0009-reading-history": readingHistory,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

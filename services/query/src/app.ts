@@ -125,7 +125,13 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
         routes: (router) => {
           router.service(
             ReadingService,
-            readingService({ db, bus: readyBus, watchBufferBatches: config.QUERY_WATCH_BUFFER_BATCHES }),
+            readingService({
+              db,
+              bus: readyBus,
+              watchBufferBatches: config.QUERY_WATCH_BUFFER_BATCHES,
+              maxCorrectionRows: config.QUERY_MAX_CORRECTION_ROWS,
+              maxFutureSkewMs: config.READINGS_MAX_FUTURE_SKEW_MS,
+            }),
           );
           router.service(
             AuthService,

@@ -29,6 +29,8 @@ export const queryEnv = z.object({
   QUERY_USER_REQUESTS_PER_MIN: envInt(3_000, 1, 10_000_000),
   /** Batches a WatchReadings client may fall behind before it is dropped. */
   QUERY_WATCH_BUFFER_BATCHES: envInt(1_000, 1, 1_000_000),
+  /** Most readings one UpdateReadings, DeleteReadings or UndeleteReadings call may change. */
+  QUERY_MAX_CORRECTION_ROWS: envInt(10_000, 1, 1_000_000),
   /** Ed25519 private JWK set signing access tokens (first key signs, all verify). Unset: a key generated at start. */
   AUTH_JWT_KEYS: envOptionalString(),
   /** A file holding AUTH_JWT_KEYS (a mounted secret); read at start. */

@@ -28,27 +28,6 @@ export interface ReadingRow {
 
 type ReadingsScope = ExpressionBuilder<Database & { r: ReadingsTable }, "r">;
 
-/**
- * A filter's conditions over `readings as r` for UPDATE: live rows only,
- * devices and sensors matched by id through subqueries. Every value is a
- * bound parameter. (Lists and counts resolve the ids first: resolveSeriesIds.)
- */
-function matches(eb: ReadingsScope, filter: ReadingFilter): Expression<SqlBool> {
-  const conditions: Expression<SqlBool>[] = [eb("r.deleted_at", "is", null)];
-  if (filter.deviceCode !== undefined || filter.deviceNumber !== undefined) {
-    let devices = eb.selectFrom("devices").select("id");
-    if (filter.deviceCode !== undefined) devices = devices.where("code", "=", filter.deviceCode);
-    if (filter.deviceNumber !== undefined) devices = devices.where("number", "=", filter.deviceNumber);
-    conditions.push(eb("r.device_id", "in", devices));
-  }
-  if (filter.sensor !== undefined) {
-    conditions.push(eb("r.sensor_id", "in", eb.selectFrom("sensors").select("id").where("name", "=", filter.sensor)));
-  }
-  if (filter.startMs !== undefined) conditions.push(eb("r.time", ">=", new Date(filter.startMs)));
-  if (filter.endMs !== undefined) conditions.push(eb("r.time", "<", new Date(filter.endMs)));
-  return eb.and(conditions);
-}
-
 /** The conditions of a filter whose names are resolved, soft-deleted rows included; every value a bound parameter. */
 function seriesMatches(eb: ReadingsScope, filter: ReadingFilter, ids: SeriesIds): Expression<SqlBool> {
   const conditions: Expression<SqlBool>[] = [];
@@ -178,41 +157,6 @@ export async function countReadings(db: Kysely<Database>, filter: ReadingFilter,
     .explain<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }>("json");
   const estimate = Math.round(Number(plan?.["QUERY PLAN"][0].Plan["Plan Rows"]));
   return Math.max(EXACT_COUNT_LIMIT + 1, Number.isFinite(estimate) ? estimate - deleted : 0);
-}
-
-export interface ReadingChanges {
-  sensorId?: number;
-  value?: number;
-  timeMs?: number;
-}
-
-/** Applies corrections to every live reading matching the filter; returns how many changed. */
-export async function updateReadings(
-  db: Kysely<Database>,
-  filter: ReadingFilter,
-  changes: ReadingChanges,
-): Promise<number> {
-  const result = await db
-    .updateTable("readings as r")
-    .where((eb) => matches(eb, filter))
-    .set({
-      ...(changes.sensorId !== undefined ? { sensor_id: changes.sensorId } : {}),
-      ...(changes.value !== undefined ? { value: changes.value } : {}),
-      ...(changes.timeMs !== undefined ? { time: new Date(changes.timeMs) } : {}),
-      updated_at: sql<Date>`now()`,
-    })
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
-}
-
-/** Soft-deletes every live reading matching the filter; returns how many. */
-export async function softDeleteReadings(db: Kysely<Database>, filter: ReadingFilter): Promise<number> {
-  const result = await db
-    .updateTable("readings as r")
-    .where((eb) => matches(eb, filter))
-    .set({ deleted_at: sql<Date>`now()` })
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
 }
 
 /**
