@@ -6,23 +6,50 @@
 
 export type SampleEncoding = "packed" | "unpacked" | "chunked";
 
-function varint(out: number[], v: number): void {
-  while (v >= 128) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
+/** Appends protobuf wire bytes to a buffer that grows by doubling. */
+class ByteWriter {
+  buf = new Uint8Array(1024);
+  pos = 0;
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.pos + n, this.buf.length * 2));
+    grown.set(this.buf.subarray(0, this.pos));
+    this.buf = grown;
   }
-  out.push(v);
+
+  varint(v: number): void {
+    this.room(10);
+    while (v >= 128) {
+      this.buf[this.pos++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  double(v: number): void {
+    this.room(8);
+    new DataView(this.buf.buffer, this.pos, 8).setFloat64(0, v, true);
+    this.pos += 8;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** A length-delimited field whose body `write` appends. */
+  field(fieldNumber: number, write: (w: ByteWriter) => void): void {
+    const body = new ByteWriter();
+    write(body);
+    this.varint((fieldNumber << 3) | 2);
+    this.varint(body.pos);
+    this.bytes(body.buf.subarray(0, body.pos));
+  }
 }
 
-function double(out: number[], v: number): void {
-  for (const b of new Uint8Array(new Float64Array([v]).buffer)) out.push(b);
-}
-
-function lengthDelimited(out: number[], fieldNumber: number, body: number[]): void {
-  varint(out, (fieldNumber << 3) | 2);
-  varint(out, body.length);
-  for (const b of body) out.push(b);
-}
+const value = (i: number) => 20 + (i % 10) / 10;
 
 /**
  * One series' fields with `n` readings:
@@ -31,36 +58,28 @@ function lengthDelimited(out: number[], fieldNumber: number, body: number[]): vo
  * - chunked: every reading in its own one-element packed chunk (legal, and
  *   what made the old decoder quadratic).
  */
-function seriesBody(sensor: string, n: number, startMs: number, encoding: SampleEncoding): number[] {
-  const out: number[] = [];
-  lengthDelimited(out, 1, [...new TextEncoder().encode(sensor)]);
+function writeSeries(w: ByteWriter, sensor: string, n: number, startMs: number, encoding: SampleEncoding): void {
+  w.field(1, (b) => b.bytes(new TextEncoder().encode(sensor)));
   if (encoding === "packed") {
-    const times: number[] = [];
-    const values: number[] = [];
-    for (let i = 0; i < n; i++) {
-      varint(times, startMs + i * 1000);
-      double(values, 20 + (i % 10) / 10);
-    }
-    lengthDelimited(out, 2, times);
-    lengthDelimited(out, 3, values);
-    return out;
+    w.field(2, (b) => {
+      for (let i = 0; i < n; i++) b.varint(startMs + i * 1000);
+    });
+    w.field(3, (b) => {
+      for (let i = 0; i < n; i++) b.double(value(i));
+    });
+    return;
   }
   for (let i = 0; i < n; i++) {
     if (encoding === "unpacked") {
-      varint(out, (2 << 3) | 0);
-      varint(out, startMs + i * 1000);
-      varint(out, (3 << 3) | 1);
-      double(out, 20 + (i % 10) / 10);
+      w.varint((2 << 3) | 0);
+      w.varint(startMs + i * 1000);
+      w.varint((3 << 3) | 1);
+      w.double(value(i));
     } else {
-      const t: number[] = [];
-      varint(t, startMs + i * 1000);
-      lengthDelimited(out, 2, t);
-      const v: number[] = [];
-      double(v, 20 + (i % 10) / 10);
-      lengthDelimited(out, 3, v);
+      w.field(2, (b) => b.varint(startMs + i * 1000));
+      w.field(3, (b) => b.double(value(i)));
     }
   }
-  return out;
 }
 
 /** Bytes one reading takes in an encoding (a 13-digit ms time, a double). */
@@ -83,11 +102,11 @@ export function sampleBatchBytes(options: {
     1,
     Math.floor((options.bytes - 16 * seriesCount) / seriesCount / READING_BYTES[options.encoding]),
   );
-  const out: number[] = [];
-  varint(out, (1 << 3) | 0);
-  varint(out, options.seq ?? 1);
+  const w = new ByteWriter();
+  w.varint((1 << 3) | 0);
+  w.varint(options.seq ?? 1);
   for (let s = 0; s < seriesCount; s++) {
-    lengthDelimited(out, 2, seriesBody(`s${s}`, perSeries, startMs, options.encoding));
+    w.field(2, (b) => writeSeries(b, `s${s}`, perSeries, startMs, options.encoding));
   }
-  return Uint8Array.from(out);
+  return w.buf.slice(0, w.pos);
 }

@@ -27,7 +27,7 @@ export const receiverEnv = z.object({
   /** Bytes of a rejected batch kept in dead_letters (the rest is cut; a cut one cannot be replayed). */
   RECEIVER_DEAD_LETTER_MAX_PAYLOAD_BYTES: envInt(256 * 1024, 0, 64 * 1024 * 1024),
   /** Rejected batches of one device stored per 24 hours; beyond it rejects are answered and counted only. */
-  RECEIVER_DEAD_LETTERS_PER_DEVICE_PER_DAY: envInt(1_000, 0, 1_000_000_000),
+  RECEIVER_DEAD_LETTERS_PER_DEVICE_PER_DAY: envInt(200, 0, 1_000_000_000),
   /** Dead-letter writes waiting at once; beyond it rejects are answered and counted only. */
   RECEIVER_MAX_PENDING_DEAD_LETTERS: envInt(64, 1, 100_000),
   /** Batches a stream may have waiting for JetStream before the receiver stops reading it. */
