@@ -286,7 +286,7 @@ describe("ingest bounds (issue 12)", () => {
       }
       const ended = await s.status;
       expect(ended.code).toBe(status.INVALID_ARGUMENT);
-      expect(ended.details).toMatch(/5 batches or messages rejected/);
+      expect(ended.details).toMatch(/5 batches or messages rejected in a row/);
     }
     expect(sent).toBe(15);
     await waitFor("dead letters written", async () => (await deadLetters(d.id)).length >= 8, 10_000);
@@ -311,6 +311,19 @@ describe("ingest bounds (issue 12)", () => {
         Number(rows[0]!.id),
       ),
     ).rejects.toThrow(/kept only 1024 of its \d+ bytes/);
+  });
+
+  it("item 5: rejects between stored batches do not close a stream", async () => {
+    const d = await device();
+    const s = await open(d.apiKey);
+    for (let i = 0; i < 6; i++) {
+      s.batch(testBatch(2 * i + 1, [now - 1000 + i], [Number.NaN]));
+      expect(answer(await s.next())).toMatchObject({ case: "reject" });
+      s.batch(testBatch(2 * i + 2, [now - 1000 + i], [i]));
+      expect(answer(await s.next())).toMatchObject({ case: "ack", seq: 2 * i + 2 });
+    }
+    s.end();
+    expect((await s.status).code).toBe(status.OK);
   });
 
   it("item 6: a device keeps its rate-limit bucket across reconnects", async () => {

@@ -22,7 +22,7 @@ export const receiverEnv = z.object({
   /** New sensor names one device may add to the dictionary per window (0: only known sensors). */
   RECEIVER_NEW_SENSORS_PER_DEVICE: envInt(100, 0, 1_000_000),
   RECEIVER_NEW_SENSORS_WINDOW_MS: envInt(DAY_MS, 60_000, 365 * DAY_MS),
-  /** Rejected batches and undecodable messages after which a stream is closed. */
+  /** Rejected batches and undecodable messages in a row (no batch stored between) after which a stream is closed. */
   RECEIVER_MAX_REJECTS_PER_STREAM: envInt(20, 1, 1_000_000),
   /** Bytes of a rejected batch kept in dead_letters (the rest is cut; a cut one cannot be replayed). */
   RECEIVER_DEAD_LETTER_MAX_PAYLOAD_BYTES: envInt(256 * 1024, 0, 64 * 1024 * 1024),

@@ -29,7 +29,7 @@ export interface StreamLimits extends BatchLimits {
   maxAppendBytes: number;
   /** A stream must send Hello within this time. */
   helloTimeoutMs: number;
-  /** Rejected batches and undecodable messages a stream may send before it is closed. */
+  /** Rejected batches and undecodable messages in a row (no batch stored between) before the stream is closed. */
   maxRejects: number;
   /** New sensor names a device may add per window (advertised in Welcome). */
   maxNewSensors: number;
@@ -77,7 +77,8 @@ const RETRY_MAX_MS = 2_000;
  * stands between it and `readings`: it passed every rule the database
  * enforces, fits the log, and its sensor names are in the dictionary
  * (registered here, within the device's quota, before the append).
- * Rejects count: after `maxRejects` the stream is closed.
+ * Rejects count: after `maxRejects` in a row (no batch stored between) the
+ * stream is closed.
  *
  * Appends run one at a time, in seq order, each retried until it succeeds
  * or the stream ends: so the log never holds a batch of this device while
@@ -114,6 +115,7 @@ export class IngestStream {
   private appendFailing = false;
   /** Answers the device has not taken yet: reading waits until they drain. */
   private writeBlocked = false;
+  /** Rejects since the last batch this stream got stored (duplicates do not count as stored). */
   private rejects = 0;
   private readonly helloTimer: NodeJS.Timeout;
   /** The trace context a device sent in the stream's metadata: the parent of batches that carry none. */
@@ -384,6 +386,7 @@ export class IngestStream {
         const result = await this.append(next);
         if (this.closed) break;
         this.write({ case: "ack", value: { seq: BigInt(next.seq), duplicate: result.duplicate } });
+        if (!result.duplicate) this.rejects = 0;
         this.ctx.metrics.appendSeconds.observe((performance.now() - next.admittedAt) / 1000);
         this.settle(next.span, result.duplicate ? "duplicate" : "acked", next.readings);
         this.dequeue(next);
@@ -519,7 +522,7 @@ export class IngestStream {
     if (this.rejects >= this.ctx.limits.maxRejects) {
       this.abort(
         status.INVALID_ARGUMENT,
-        `${this.rejects} batches or messages rejected on this stream: fix what the rejects say, then reconnect`,
+        `${this.rejects} batches or messages rejected in a row on this stream: fix what the rejects say, then reconnect`,
       );
     }
   }
