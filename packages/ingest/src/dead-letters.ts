@@ -62,7 +62,8 @@ export async function recordDeadLetter(
       ? payload.subarray(0, bounds.maxPayloadBytes)
       : payload;
   const quota = bounds && input.deviceId !== null ? bounds.perDevicePerDay : null;
-  const result = await sql`
+  const insert = (tx: Kysely<Database>) =>
+    sql`
     INSERT INTO dead_letters (device_id, seq, source, code, reason, violations, payload, payload_bytes)
     SELECT (SELECT id FROM devices WHERE id = ${input.deviceId}), ${input.seq}, ${input.source}, ${input.code ?? ""},
            ${input.reason}, ${JSON.stringify(input.violations ?? [])}::jsonb, ${kept}::bytea, ${payload?.length ?? null}::int
@@ -70,7 +71,15 @@ export async function recordDeadLetter(
       SELECT count(*) FROM (
         SELECT 1 FROM dead_letters
         WHERE device_id = ${input.deviceId} AND source = 'receiver' AND created_at > now() - interval '1 day'
-        LIMIT ${quota}::int) AS recent) < ${quota}::int`.execute(db);
+        LIMIT ${quota}::int) AS recent) < ${quota}::int`.execute(tx);
+  const result =
+    quota === null
+      ? await insert(db)
+      : await db.transaction().execute(async (tx) => {
+          // "VIGD": one device's dead letters one at a time, so concurrent rejects cannot both pass the quota.
+          await sql`SELECT pg_advisory_xact_lock(${0x56494744}, ${input.deviceId})`.execute(tx);
+          return insert(tx);
+        });
   return Number(result.numAffectedRows ?? 0) > 0;
 }
 
