@@ -29,7 +29,8 @@ class ByteWriter {
 
   double(v: number): void {
     this.room(8);
-    new DataView(this.buf.buffer, this.pos, 8).setFloat64(0, v, true);
+    scratch[0] = v;
+    this.buf.set(scratchBytes, this.pos);
     this.pos += 8;
   }
 
@@ -50,6 +51,17 @@ class ByteWriter {
 }
 
 const value = (i: number) => 20 + (i % 10) / 10;
+const scratch = new Float64Array(1);
+const scratchBytes = new Uint8Array(scratch.buffer);
+
+function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
 
 /**
  * One series' fields with `n` readings:
@@ -76,8 +88,13 @@ function writeSeries(w: ByteWriter, sensor: string, n: number, startMs: number, 
       w.varint((3 << 3) | 1);
       w.double(value(i));
     } else {
-      w.field(2, (b) => b.varint(startMs + i * 1000));
-      w.field(3, (b) => b.double(value(i)));
+      const t = startMs + i * 1000;
+      w.varint((2 << 3) | 2);
+      w.varint(varintSize(t));
+      w.varint(t);
+      w.varint((3 << 3) | 2);
+      w.varint(8);
+      w.double(value(i));
     }
   }
 }
