@@ -142,10 +142,10 @@ export async function loadDataset(db: Kysely<Database>, databaseUrl: string, o: 
   let inserted = 0;
   try {
     await client.query(`CREATE TEMP TABLE bench_series (
-      device_id int4, sensor_id int2, n int8, period_ms float8, phase_ms int8,
+      device_id int4, sensor_id int4, n int8, period_ms float8, phase_ms int8,
       nominal float8, amp float8, noise float8, lo float8, hi float8, decimals int4, shift float8)`);
     await client.query(
-      `INSERT INTO bench_series SELECT * FROM unnest($1::int4[], $2::int2[], $3::int8[], $4::float8[], $5::int8[],
+      `INSERT INTO bench_series SELECT * FROM unnest($1::int4[], $2::int4[], $3::int8[], $4::float8[], $5::int8[],
         $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::int4[], $12::float8[])`,
       [
         series.map((s) => s.deviceId),

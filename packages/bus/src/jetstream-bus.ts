@@ -80,7 +80,12 @@ export interface ConsumerSettings {
   durable: string;
   /** Redeliver a batch not acked within this time. */
   ackWaitMs: number;
-  /** Deliveries before a batch is given up on. */
+  /**
+   * Deliveries after which a writer stores a batch on its own rather than in
+   * a group. JetStream itself redelivers without limit (max_deliver -1):
+   * with a limit it would stop delivering an acked batch, which would then
+   * never be written.
+   */
   maxDeliver: number;
   /** Delivered but unacked batches across all writers. */
   maxAckPending: number;
@@ -143,7 +148,7 @@ async function ensureConsumer(jsm: JetStreamManager, c: ConsumerSettings, owner:
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(c.ackWaitMs),
-    max_deliver: c.maxDeliver,
+    max_deliver: -1,
     max_ack_pending: c.maxAckPending,
     filter_subject: `${SUBJECT_PREFIX}.>`,
   };
@@ -169,6 +174,9 @@ async function ensureConsumer(jsm: JetStreamManager, c: ConsumerSettings, owner:
 function isNotFound(err: unknown): boolean {
   return err instanceof Error && /not found/i.test(err.message);
 }
+
+/** Room left in max_payload for a batch's headers; what the receiver sets is far smaller. */
+const HEADER_ALLOWANCE_BYTES = 4096;
 
 class JetStreamBus implements ReadingBus {
   private reconnecting = false;
@@ -254,6 +262,11 @@ class JetStreamBus implements ReadingBus {
 
   isConnected(): boolean {
     return !this.nc.isClosed() && !this.reconnecting;
+  }
+
+  maxPayloadBytes(): number {
+    // Headers (device id, seq, message id, trace context) count toward max_payload too.
+    return Math.max(0, (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ALLOWANCE_BYTES);
   }
 
   async backlog(): Promise<Backlog> {

@@ -18,8 +18,9 @@ export interface ReadingBus {
   last(device: DeviceAddress): Promise<StoredBatch | undefined>;
   /**
    * Joins the shared durable consumer: every stored batch is delivered to
-   * one of the consumers until it is acked, redelivered after a nak or an
-   * ack timeout, at most `maxDeliver` times.
+   * one of the consumers until it is acked (or terminated), redelivered
+   * after a nak or an ack timeout however many times it takes: an acked
+   * batch is never dropped for having been delivered often.
    */
   consume(options: ConsumeOptions): BatchConsumer;
   /** Live tail of new batches of the matching devices; nothing durable. */
@@ -30,6 +31,11 @@ export interface ReadingBus {
   readonly userEvents: UserEvents;
   /** True while the connection to the log is up. */
   isConnected(): boolean;
+  /**
+   * The largest batch payload the log takes (for JetStream: the server's
+   * max_payload, less room for headers). A larger one would fail every append.
+   */
+  maxPayloadBytes(): number;
   /** The writers' consumer: batches not yet delivered, delivered but unacked, redelivered. */
   backlog(): Promise<Backlog>;
   /** Stops after in-flight appends settle. */

@@ -7,6 +7,9 @@ import * as lifecycle from "./migrations/0004-lifecycle.ts";
 import * as sketchBinInline from "./migrations/0005-sketch-bin-inline.ts";
 import * as deletedReadingsIndex from "./migrations/0006-deleted-readings-index.ts";
 import * as userTokenVersion from "./migrations/0007-user-token-version.ts";
+import * as wideSensorIds from "./migrations/0008-wide-sensor-ids.ts";
+import * as deadLetterBounds from "./migrations/0009-dead-letter-bounds.ts";
+import * as readingHistory from "./migrations/0010-reading-history.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -20,6 +23,9 @@ const migrations: Record<string, Migration> = {
   "0005-sketch-bin-inline": sketchBinInline,
   "0006-deleted-readings-index": deletedReadingsIndex,
   "0007-user-token-version": userTokenVersion,
+  "0008-wide-sensor-ids": wideSensorIds,
+  "0009-dead-letter-bounds": deadLetterBounds,
+  "0010-reading-history": readingHistory,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -38,6 +44,22 @@ export interface MigrationOutcome {
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationOutcome> {
   const migrator = new Migrator({ db, provider });
   const { error, results = [] } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new Error(`migration ${failed} failed: ${describe(error)}`, { cause: error });
+  }
+  return { applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName) };
+}
+
+/**
+ * Brings the schema to exactly the named migration (up or down): for tests
+ * that check a migration against a database filled under the one before.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: migrations run before and beneath any typed schema
+export async function migrateTo(db: Kysely<any>, name: string): Promise<MigrationOutcome> {
+  if (!(name in migrations)) throw new Error(`no migration named ${name}`);
+  const migrator = new Migrator({ db, provider });
+  const { error, results = [] } = await migrator.migrateTo(name);
   if (error) {
     const failed = results.find((r) => r.status === "Error")?.migrationName ?? "unknown";
     throw new Error(`migration ${failed} failed: ${describe(error)}`, { cause: error });

@@ -5,6 +5,7 @@
  * document of the Connect-JSON API is.
  */
 
+export { type SampleEncoding, sampleBatchBytes } from "./batch-samples.ts";
 export * as reflection from "./gen/grpc/reflection/v1/reflection_pb.ts";
 export * as health from "./gen/health/v1/health_pb.ts";
 export * from "./gen/vigil/audit/v1/audit_pb.ts";
@@ -18,7 +19,10 @@ export { openApiDocumentUrl } from "./openapi.ts";
 export {
   type ColumnarBatch,
   type ColumnarSeries,
+  DEFAULT_DECODE_LIMITS,
   DecodeError,
+  DecodeLimitError,
+  type DecodeLimits,
   decodeReadingBatch,
   encodeBatchStreamRequest,
   encodeReadingBatch,

@@ -34,6 +34,22 @@ export class TokenBucket {
     this.tokens = Math.min(this.burst, this.tokens + n);
   }
 
+  /**
+   * Spends `n` tokens whatever the balance (a batch already looked at, such
+   * as one that is rejected), going into debt down to minus one burst: the
+   * device's next batches wait for it to be paid back.
+   */
+  charge(n: number, nowMs: number): void {
+    this.refill(nowMs);
+    this.tokens = Math.max(-this.burst, this.tokens - n);
+  }
+
+  /** True once the bucket has refilled to its burst: it is then the same as a new one. */
+  isFull(nowMs: number): boolean {
+    this.refill(nowMs);
+    return this.tokens >= this.burst;
+  }
+
   /** Applies new limits (a per-device override changed), keeping the tokens already earned. */
   setLimits(perSecond: number, burst: number): void {
     this.perSecond = perSecond;

@@ -47,6 +47,11 @@ function register(): void {
     ],
     ["vigil_maintainer_rollup_rows_dropped_total", "Aggregate rows dropped by retention.", (m) => m.rollupRowsDropped],
     [
+      "vigil_maintainer_dead_letters_deleted_total",
+      "Dead letters deleted by retention (refused batches, replayed ones).",
+      (m) => m.deadLettersDeleted,
+    ],
+    [
       "vigil_maintainer_units_archived_total",
       "Chunks or partitions archived, verified and dropped.",
       (m) => m.unitsArchived,

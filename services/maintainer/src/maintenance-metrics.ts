@@ -25,6 +25,8 @@ export interface MaintenanceMetrics {
   bytesArchived: number;
   /** Chunks/partitions past retention kept because no archive is configured or they are held (gauge). */
   unitsKept: number;
+  /** Dead letters deleted by retention (DEAD_LETTERS_RETENTION_MS). */
+  deadLettersDeleted: number;
   /** Duration of the last run and when it ended (gauges, ms). */
   lastRunMs: number;
   lastRunEndedAtMs: number;
@@ -44,6 +46,7 @@ export function emptyMetrics(): MaintenanceMetrics {
     rowsArchived: 0,
     bytesArchived: 0,
     unitsKept: 0,
+    deadLettersDeleted: 0,
     lastRunMs: 0,
     lastRunEndedAtMs: 0,
   };

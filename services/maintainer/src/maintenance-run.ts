@@ -4,6 +4,7 @@ import {
   listPolicyJobs,
   listReadingUnits,
   maintainPartitions,
+  pruneDeadLetters,
   type ReadingUnit,
   recomputeRollups,
   refreshAggregatesNow,
@@ -30,6 +31,8 @@ export interface MaintenanceContext {
   metrics: MaintenanceMetrics;
   /** When each TimescaleDB policy job last ran here (job id → ms). */
   lastJobRuns: Map<number, number>;
+  /** Dead letters older than this are deleted (see pruneDeadLetters). */
+  deadLetterRetentionMs: number;
 }
 
 export interface RunOptions {
@@ -48,6 +51,7 @@ export interface RunOptions {
  * - Both: raw retention — archive, verify, then drop each chunk/partition
  *   past READINGS_RETENTION_MS that is not held by a restore.
  * - Plain PostgreSQL: rollup retention.
+ * - Both: dead-letter retention (refused batches; never an unreplayed writer dead letter).
  * Returns false when another replica holds the lock.
  */
 export async function runMaintenance(ctx: MaintenanceContext, options: RunOptions = {}): Promise<boolean> {
@@ -124,6 +128,11 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
       return dropped > 0 ? { droppedRows: dropped } : undefined;
     });
   }
+  await step("deadLetters", async () => {
+    const deleted = await pruneDeadLetters(ctx.database.db, ctx.deadLetterRetentionMs, nowMs);
+    ctx.metrics.deadLettersDeleted += deleted;
+    return deleted > 0 ? { deleted } : undefined;
+  });
   ctx.metrics.runs++;
   ctx.metrics.lastRunMs = Math.round(performance.now() - started);
   ctx.metrics.lastRunEndedAtMs = Date.now();

@@ -191,6 +191,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
                 maxAgeMs: config.READINGS_RETENTION_MS,
                 maxFutureSkewMs: config.READINGS_MAX_FUTURE_SKEW_MS,
               },
+              maxCorrectionRows: config.QUERY_MAX_CORRECTION_ROWS,
             }),
           );
           router.service(

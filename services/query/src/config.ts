@@ -63,6 +63,8 @@ export const queryEnv = z
     QUERY_STATEMENT_TIMEOUT_MS: envInt(30_000, 0, 3_600_000),
     /** Batches a WatchReadings client may fall behind before it is dropped. */
     QUERY_WATCH_BUFFER_BATCHES: envInt(1_000, 1, 1_000_000),
+    /** Most readings one UpdateReadings, DeleteReadings or UndeleteReadings call may change. */
+    QUERY_MAX_CORRECTION_ROWS: envInt(10_000, 1, 1_000_000),
     /** The console's built files, served at /; a relative path is from the repository's root (/app in the image); empty: no console. */
     QUERY_CONSOLE_DIR: z.string().default("web/dist"),
     /** Ed25519 private JWK set signing access tokens (first key signs, all verify). Unset: a key generated at start. */

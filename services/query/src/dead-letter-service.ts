@@ -71,6 +71,7 @@ function toDeadLetter(r: DeadLetterRow): DeadLetter {
     violations: r.violations,
     createTime: timestampFromMs(r.createdAt.getTime()),
     replayTime: r.replayedAt ? timestampFromMs(r.replayedAt.getTime()) : undefined,
-    payloadBytes: r.payload?.length ?? 0,
+    payloadBytes: r.payloadBytes,
+    payloadTruncated: r.payloadTruncated,
   });
 }

@@ -19,6 +19,10 @@ export class FailedPreconditionError extends Error {
   override name = "FailedPreconditionError";
 }
 
+/** What the request names does not exist. */
+export class NotFoundError extends Error {
+  override name = "NotFoundError";
+}
 /** A dependency (database, NATS) is down; the client may retry. */
 export class UnavailableError extends Error {
   override name = "UnavailableError";
@@ -54,6 +58,7 @@ function codeOf(err: unknown): Code | undefined {
     return Code.Canceled;
   }
   if (err instanceof FailedPreconditionError) return Code.FailedPrecondition;
+  if (err instanceof NotFoundError) return Code.NotFound;
   // PostgreSQL cancelled the statement: it ran past QUERY_STATEMENT_TIMEOUT_MS.
   if ((err as { code?: string })?.code === "57014") return Code.DeadlineExceeded;
   // A data exception (SQLSTATE class 22: a number out of range, a NUL in a string, a bad date) is a

@@ -89,7 +89,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         QUERY_API_DOCS: deps.env.QUERY_API_DOCS ?? "true",
       };
       if (!useNats) {
-        bus = createMemoryBus({ duplicateWindowMs: 120_000, maxDeliver: 10, maxBatches: 100_000 });
+        bus = createMemoryBus({ duplicateWindowMs: 120_000, maxBatches: 100_000 });
       }
       receiver = createReceiverApp(loadReceiverConfig(serviceEnv), {
         logger: log.child({ service: "receiver" }),

@@ -39,7 +39,7 @@ export async function deadLettersCommand(
         includeReplayed: v.all === true,
         limit: v.limit === undefined ? 100 : intFlag(v.limit, "limit", DEAD_LETTERS_USAGE, 1, 100_000),
       });
-      return rows.map(({ payload, deviceId: _d, ...r }) => ({ ...r, payloadBytes: payload?.length ?? 0 }));
+      return rows.map(({ payload: _p, deviceId: _d, ...r }) => r);
     }
     case "replay": {
       const v = parseFlags(rest, { id: { type: "string" } }, DEAD_LETTERS_USAGE);
