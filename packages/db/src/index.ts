@@ -18,7 +18,7 @@ export {
   MINUTE_MS,
   refreshWindowMs,
 } from "./lifecycle-settings.ts";
-export { type MigrationOutcome, migrateTo, migrateToLatest } from "./migrate.ts";
+export { type MigrationOutcome, migrateTo, migrateToLatest, pendingMigrations } from "./migrate.ts";
 export {
   EMBEDDED_PREFIX,
   hasTimescale,
@@ -42,6 +42,7 @@ export {
   type ReadingStatsRow,
   readingStats,
   type StatsSource,
+  statsSource,
 } from "./reading-stats.ts";
 export { dropReadingUnit, listReadingUnits, type ReadingUnit } from "./reading-units.ts";
 export {

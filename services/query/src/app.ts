@@ -21,6 +21,7 @@ import {
 import type { App, Logger } from "@vigil/runtime";
 import { handleOpsRequest, metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
 import { createUser, hasAdmin } from "@vigil/users";
+import { apiReferenceRoute } from "./api-reference-route.ts";
 import { auditService } from "./audit-service.ts";
 import { accessRules } from "./auth/access-rules.ts";
 import { createAuth } from "./auth/auth-interceptor.ts";
@@ -162,6 +163,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       const publicLimits = { readMaxBytes: config.QUERY_MAX_PUBLIC_REQUEST_BYTES };
       // The API's description, off unless asked for (QUERY_API_DOCS).
       const openApi = config.QUERY_API_DOCS ? openApiRoute() : () => false;
+      const apiReference = config.QUERY_API_DOCS ? apiReferenceRoute() : () => false;
       // The console's static files, for every path the API does not own.
       const webConsole = consoleRoute(config.QUERY_CONSOLE_DIR, log);
       const connect = createConnectHandler({
@@ -269,7 +271,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             .set(clientAddressKey, clientAddress(req, trustedProxy))
             .set(cutConnectionKey, () => cutConnection(req)),
         fallback: (req, res) => {
-          if (openApi(req, res) || webConsole(req, res)) return;
+          // The API reference before the console: its addresses without a dot would otherwise take /api-docs/.
+          if (openApi(req, res) || apiReference(req, res) || webConsole(req, res)) return;
           res.statusCode = 404;
           res.end();
         },

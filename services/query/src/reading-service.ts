@@ -2,7 +2,14 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { ReadingBus } from "@vigil/bus";
-import { type Database, type Kysely, readingStats, resolveSeriesIds } from "@vigil/db";
+import {
+  type Database,
+  type Kysely,
+  readingStats,
+  resolveSeriesIds,
+  type StatsSource as Source,
+  statsSource,
+} from "@vigil/db";
 import {
   type Reading,
   type ReadingChange,
@@ -10,6 +17,7 @@ import {
   ReadingSchema,
   type ReadingService,
   StatsBucketSchema,
+  StatsSource,
 } from "@vigil/proto";
 import { actorOf, cutConnectionKey, principalOf, traceIdOf } from "./auth/principal.ts";
 import type { ConcurrencyLimit } from "./concurrency-limit.ts";
@@ -26,6 +34,13 @@ import {
 } from "./reading-requests.ts";
 import { countReadings, listReadings, type ReadingRow } from "./readings-repository.ts";
 import { watchReadings } from "./watch-readings.ts";
+
+/** GetStatsResponse.source for each source readingStats may answer from. */
+const STATS_SOURCES: Record<Source, StatsSource> = {
+  raw: StatsSource.RAW,
+  "1m": StatsSource.AGGREGATE_1M,
+  "1h": StatsSource.AGGREGATE_1H,
+};
 
 export interface ReadingServiceDeps {
   db: Kysely<Database>;
@@ -147,9 +162,12 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
     },
 
     async getStats(req) {
-      const { filter, bucketMs } = parseStatsRequest(req, Date.now());
-      const rows = await readingStats(db, filter, bucketMs);
+      const nowMs = Date.now();
+      const { filter, bucketMs } = parseStatsRequest(req, nowMs);
+      const source = statsSource(filter, bucketMs, { nowMs });
+      const rows = await readingStats(db, filter, bucketMs, { source, nowMs });
       return {
+        source: STATS_SOURCES[source],
         buckets: rows.map((r) =>
           create(StatsBucketSchema, {
             startTime: timestampFromMs(r.bucketStartMs),

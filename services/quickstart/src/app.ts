@@ -237,6 +237,7 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       `  console:    ${base}/  (sign in as admin)`,
       `  query:      ${base}  (Connect-JSON, gRPC, gRPC-Web; /openapi.json)`,
       `  ops:        http://${host}:${e.opsPort}  (/metrics, /healthz, /readyz)`,
+      `  API docs:   ${base}/api-docs/  (every call, from /openapi.json)`,
       `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each`,
       "",
       `Sign in as admin (password ${password}, kept in ${join(config.QUICKSTART_STATE_DIR, "admin-password")}):`,
