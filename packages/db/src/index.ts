@@ -45,6 +45,7 @@ export {
 export type * from "./schema.ts";
 export { resolveSeriesIds, type SeriesIds, type SeriesNames } from "./series-ids.ts";
 export { nearestRank, SKETCH_RELATIVE_ACCURACY, sketchBin, sketchBinValue } from "./sketch.ts";
+export { chooseStorageEngine, STORAGE_SETTING, type StorageEngine, StorageEngineError } from "./storage-engine.ts";
 export {
   listPolicyJobs,
   type PolicyJob,
