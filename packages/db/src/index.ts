@@ -47,10 +47,11 @@ export { resolveSeriesIds, type SeriesIds, type SeriesNames } from "./series-ids
 export { nearestRank, SKETCH_RELATIVE_ACCURACY, sketchBin, sketchBinValue } from "./sketch.ts";
 export { chooseStorageEngine, STORAGE_SETTING, type StorageEngine, StorageEngineError } from "./storage-engine.ts";
 export {
+  type FailedJob,
+  failedJobs,
   listPolicyJobs,
   type PolicyJob,
   reconcilePolicies,
   refreshAggregatesNow,
   runPolicyJob,
-  timescaleSchedulerRunning,
 } from "./timescale-policies.ts";
