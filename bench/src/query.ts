@@ -16,12 +16,15 @@ import { parseArgs } from "node:util";
 import { DAY_MS, migrateToLatest, openDatabase, sql } from "@vigil/db";
 import {
   createTestDatabase,
+  ensureTools,
   freePort,
   type PostgresServer,
   type ServiceProcess,
   startNats,
   startPostgres,
   startServiceProcess,
+  TIMESCALEDB_MISSING,
+  timescaledbBinDir,
 } from "@vigil/testkit";
 import { createUser } from "@vigil/users";
 import { ConnectJsonClient, percentile } from "./connect-json.ts";
@@ -37,7 +40,8 @@ const { values: flags } = parseArgs({
     "wide-iterations": { type: "string", default: "20" },
     "deep-page": { type: "string", default: "50" },
     "database-url": { type: "string" },
-    "data-dir": { type: "string", default: join(tmpdir(), "vigil-bench-query") },
+    "data-dir": { type: "string" },
+    timescaledb: { type: "boolean", default: false },
     fresh: { type: "boolean", default: false },
     "service-root": { type: "string" },
     explain: { type: "boolean", default: false },
@@ -48,7 +52,10 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(`usage: npm run bench:query -- [--readings 10000000] [--days 31] [--devices 100] [--iterations 100]
   --readings         readings to load, spread over --days ending now and --devices (40 % robots, 40 % monitors, 20 % rooms)
-  --data-dir         where the loaded cluster is kept and reused by later runs of the same shape (default: $TMPDIR/vigil-bench-query)
+  --data-dir         where the loaded cluster is kept and reused by later runs of the same shape (default:
+                     $TMPDIR/vigil-bench-query, or $TMPDIR/vigil-bench-query-timescaledb)
+  --timescaledb      a TimescaleDB server (hypertable, continuous aggregates, chunks past 7 days compressed)
+                     instead of plain PostgreSQL (partitions, rollup tables)
   --fresh            discard a kept dataset and load a new one
   --service-root     measure the query service of another checkout (e.g. before a change) on the same dataset
   --iterations       measured requests per query (after --warmup more), interleaved
@@ -81,10 +88,13 @@ interface BenchFilter {
 const log = (msg: string) => process.stderr.write(`bench:query: ${msg}\n`);
 const began = performance.now();
 const reuse = flags["database-url"];
-const dataDir = flags["data-dir"]!;
+const engine = flags.timescaledb ? "timescaledb" : "postgresql";
+const dataDir =
+  flags["data-dir"] ?? join(tmpdir(), flags.timescaledb ? "vigil-bench-query-timescaledb" : "vigil-bench-query");
 /** Bump when loadDataset changes what it loads, so kept datasets are loaded again. */
 const DATASET_VERSION = 1;
-const shape = { version: DATASET_VERSION, readings, days, devices };
+// Plain PostgreSQL keeps the shape of datasets kept before engines were a choice.
+const shape = { version: DATASET_VERSION, readings, days, devices, ...(flags.timescaledb && { engine }) };
 const markerFile = join(dataDir, "dataset.json");
 interface Marker {
   shape: typeof shape;
@@ -92,6 +102,10 @@ interface Marker {
   loadedAt: string;
   loaded: LoadOutcome;
 }
+// What a fresh clone lacks after `npm ci`, installed as `npm test` does.
+ensureTools(["postgresql", "nats-server", ...(flags.timescaledb ? (["timescaledb"] as const) : [])]);
+if (flags.timescaledb && !timescaledbBinDir()) fail(TIMESCALEDB_MISSING.replace("tests skipped", "unavailable"));
+const serverOptions = flags.timescaledb ? ({ timescaledb: "preloaded" } as const) : {};
 log("starting nats-server");
 const nats = await startNats();
 let pgServer: PostgresServer | undefined;
@@ -115,7 +129,9 @@ try {
   const { databaseUrl, database, loaded, cachedFrom, migratedSince } = await openDataset();
   // Every query is placed relative to the dataset's end, so a kept dataset is measured as when it was loaded.
   const endMs = loaded.endMs;
-  const { rows: size } = await sql<{ bytes: number }>`
+  const { rows: size } = flags.timescaledb
+    ? await sql<{ bytes: number }>`SELECT hypertable_size('readings')::float8 AS bytes`.execute(database.db)
+    : await sql<{ bytes: number }>`
     SELECT sum(pg_total_relation_size(c.oid))::float8 AS bytes FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
     WHERE i.inhparent = 'readings'::regclass`.execute(database.db);
   log(
@@ -326,6 +342,7 @@ try {
   }
   const pageP95 = Math.max(figures.filtered_page_ms_p95!, figures.deep_page_ms_p95!);
   const result = {
+    engine,
     readings: loaded.readings,
     devices: loaded.devices,
     series: loaded.series,
@@ -419,7 +436,7 @@ async function openDataset() {
   const marker = existsSync(markerFile) ? (JSON.parse(readFileSync(markerFile, "utf8")) as Marker) : undefined;
   if (marker && JSON.stringify(marker.shape) === JSON.stringify(shape)) {
     log(`starting PostgreSQL (durable defaults) on the dataset kept in ${dataDir}`);
-    pgServer = await startPostgres({ dir: join(dataDir, "cluster") });
+    pgServer = await startPostgres({ dir: join(dataDir, "cluster"), ...serverOptions });
     const url = new URL(pgServer.url);
     url.pathname = `/${marker.database}`;
     const databaseUrl = url.toString();
@@ -440,7 +457,7 @@ async function openDataset() {
   }
   rmSync(dataDir, { recursive: true, force: true });
   log(`starting PostgreSQL (durable defaults) in ${dataDir}`);
-  pgServer = await startPostgres({ dir: join(dataDir, "cluster") });
+  pgServer = await startPostgres({ dir: join(dataDir, "cluster"), ...serverOptions });
   const databaseUrl = await createTestDatabase(pgServer.url, "bench");
   const database = await openDatabase(databaseUrl);
   await migrateToLatest(database.db);
