@@ -7,6 +7,7 @@ import * as lifecycle from "./migrations/0004-lifecycle.ts";
 import * as sketchBinInline from "./migrations/0005-sketch-bin-inline.ts";
 import * as deletedReadingsIndex from "./migrations/0006-deleted-readings-index.ts";
 import * as policiesRunByMaintainer from "./migrations/0007-policies-run-by-maintainer.ts";
+import * as fleetAggregate from "./migrations/0008-fleet-aggregate.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   "0005-sketch-bin-inline": sketchBinInline,
   "0006-deleted-readings-index": deletedReadingsIndex,
   "0007-policies-run-by-maintainer": policiesRunByMaintainer,
+  "0008-fleet-aggregate": fleetAggregate,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,4 +1,5 @@
 import { createTestDatabase, timescaleServer } from "@vigil/testkit";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "./lifecycle-settings.ts";
 import { migrateToLatest } from "./migrate.ts";
@@ -159,6 +160,24 @@ for (const { name, url, skip } of engines)
 
     it.each(cases)("answers $what", async ({ filter, bucketMs, source }) => {
       compare(await readingStats(database.db, filter, bucketMs, { source }), expected(rows, filter, bucketMs), source);
+    });
+
+    it("materializes one fleet-wide row per sensor and hour, which wide stats without a device filter read", async () => {
+      // Materialized, not computed at query time: the rollup table, or the continuous aggregate's hypertable.
+      const { rows: target } = timescale
+        ? await sql<{ name: string }>`
+            SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name) AS name
+            FROM timescaledb_information.continuous_aggregates WHERE view_name = 'readings_1h_fleet'`.execute(
+            database.db,
+          )
+        : { rows: [{ name: "readings_1h_fleet_rollup" }] };
+      const { rows } = await sql<{ n: number; pairs: number }>`
+        SELECT count(*)::int AS n, count(DISTINCT (bucket, sensor_id))::int AS pairs
+        FROM ${sql.raw(target[0]!.name)}`.execute(database.db);
+      const hours = new Set(seed(base).map((r) => `${Math.floor(r.timeMs / HOUR_MS)}/${r.sensor}`));
+      // One row each, and every complete hour materialized (the newest may still come from raw rows).
+      expect(rows[0]!.n).toBe(rows[0]!.pairs);
+      expect(rows[0]!.n).toBeGreaterThanOrEqual(hours.size - SENSORS.length);
     });
 
     it("picks raw rows for narrow ranges and aggregates for wide ones", async () => {

@@ -181,7 +181,11 @@ async function aggregateStats(
   aggStart: number | undefined,
   aggEnd: number | undefined,
 ) {
-  const relation = sql.table(source === "1h" ? "readings_1h" : "readings_1m");
+  // A fleet-wide hourly chart (no device filter) reads the per-sensor aggregate: one row per bucket
+  // instead of one per device to merge (migration 0008).
+  const relation = sql.table(
+    source === "1m" ? "readings_1m" : ids.deviceIds === undefined ? "readings_1h_fleet" : "readings_1h",
+  );
   const aggWhere = seriesFilter(ids, "a");
   if (aggStart !== undefined) aggWhere.push(sql`a.bucket >= ${new Date(aggStart)}`);
   if (aggEnd !== undefined) aggWhere.push(sql`a.bucket < ${new Date(aggEnd)}`);

@@ -10,7 +10,7 @@ import type { Database } from "./schema.ts";
 export interface PolicyJob {
   id: number;
   kind: "refresh" | "compression" | "retention" | "history";
-  /** readings, readings_1m or readings_1h; "" for the job history. */
+  /** readings, readings_1m, readings_1h or readings_1h_fleet; "" for the job history. */
   relation: string;
   everyMs: number;
 }
@@ -26,20 +26,22 @@ const KINDS: Record<string, PolicyJob["kind"]> = {
 const ORDER = [
   "refresh:readings_1m",
   "refresh:readings_1h",
+  "refresh:readings_1h_fleet",
   "compression:readings",
   "retention:readings_1m",
   "retention:readings_1h",
+  "retention:readings_1h_fleet",
   "history:",
 ];
 
-/** The jobs migrations 0004 and 0007 left to the maintainer, in the order a run should take them. */
+/** The jobs migrations 0004, 0007 and 0008 left to the maintainer, in the order a run should take them. */
 export async function listPolicyJobs(db: Kysely<Database>): Promise<PolicyJob[]> {
   const { rows } = await sql<{ id: number; proc: string; relation: string | null; every_ms: number }>`
     SELECT job_id AS id, proc_name AS proc, hypertable_name AS relation,
            (extract(epoch FROM schedule_interval) * 1000)::float8 AS every_ms
     FROM timescaledb_information.jobs
     WHERE (proc_name IN ('policy_refresh_continuous_aggregate', 'policy_compression', 'policy_retention')
-           AND hypertable_name IN ('readings', 'readings_1m', 'readings_1h'))
+           AND hypertable_name IN ('readings', 'readings_1m', 'readings_1h', 'readings_1h_fleet'))
        OR (proc_name = 'policy_job_stat_history_retention' AND NOT scheduled)`.execute(db);
   const jobs = rows.map((r) => ({
     id: Number(r.id),
@@ -96,8 +98,10 @@ export async function reconcilePolicies(db: Kysely<Database>, settings: Lifecycl
     { kind: "compression", relation: "readings", key: "compress_after", ms: settings.compressAfterMs },
     { kind: "refresh", relation: "readings_1m", key: "start_offset", ms: refreshWindowMs(settings) },
     { kind: "refresh", relation: "readings_1h", key: "start_offset", ms: refreshWindowMs(settings) },
+    { kind: "refresh", relation: "readings_1h_fleet", key: "start_offset", ms: refreshWindowMs(settings) },
     { kind: "retention", relation: "readings_1m", key: "drop_after", ms: settings.aggregates1mRetentionMs },
     { kind: "retention", relation: "readings_1h", key: "drop_after", ms: settings.aggregates1hRetentionMs },
+    { kind: "retention", relation: "readings_1h_fleet", key: "drop_after", ms: settings.aggregates1hRetentionMs },
   ];
   const jobs = await listPolicyJobs(db);
   const changed: string[] = [];
@@ -118,8 +122,9 @@ export async function reconcilePolicies(db: Kysely<Database>, settings: Lifecycl
 }
 
 /**
- * Refreshes both continuous aggregates over [startMs, endMs) now (outside
- * any transaction: TimescaleDB commits as it goes). The maintainer calls it
+ * Refreshes the continuous aggregates over [startMs, endMs) now (outside
+ * any transaction: TimescaleDB commits as it goes); with "1h" the fleet-wide
+ * hourly one after it, which is built on it. The maintainer calls it
  * before a chunk leaves, so the aggregates hold its final state even where
  * no refresh policy window reached. `levels`: the aggregates to refresh (one
  * already past its own retention is left out).
@@ -130,7 +135,8 @@ export async function refreshAggregatesNow(
   endMs: number,
   levels: ReadonlyArray<"1m" | "1h"> = ["1m", "1h"],
 ): Promise<void> {
-  for (const view of levels.map((l) => `readings_${l}`)) {
+  const views = levels.flatMap((l) => (l === "1h" ? ["readings_1h", "readings_1h_fleet"] : [`readings_${l}`]));
+  for (const view of views) {
     await sql`CALL refresh_continuous_aggregate(${view}, ${new Date(startMs)}::timestamptz, ${new Date(endMs)}::timestamptz)`.execute(
       db,
     );

@@ -146,6 +146,7 @@ for (const { name, timescale, embedded, url, skip } of engines)
         SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates ORDER BY 1`.execute(db);
         expect(caggs).toEqual([
           { view_name: "readings_1h", materialized_only: false },
+          { view_name: "readings_1h_fleet", materialized_only: false },
           { view_name: "readings_1m", materialized_only: false },
         ]);
         const { rows: settings } = await sql<{ attname: string; segmentby: number | null; orderby: number | null }>`
@@ -166,18 +167,23 @@ for (const { name, timescale, embedded, url, skip } of engines)
           "policy_compression:readings:false",
           "policy_job_stat_history_retention::false",
           "policy_refresh_continuous_aggregate:readings_1h:false",
+          "policy_refresh_continuous_aggregate:readings_1h_fleet:false",
           "policy_refresh_continuous_aggregate:readings_1m:false",
           "policy_retention:readings_1h:false",
+          "policy_retention:readings_1h_fleet:false",
           "policy_retention:readings_1m:false",
         ]);
       } else {
         const { rows } = await sql<{ relname: string; relkind: string }>`
         SELECT relname, relkind FROM pg_class
         WHERE relname IN ('readings', 'readings_default', 'readings_1m', 'readings_1h',
-                          'readings_1m_rollup', 'readings_1h_rollup') ORDER BY 1`.execute(db);
+                          'readings_1m_rollup', 'readings_1h_rollup', 'readings_1h_fleet',
+                          'readings_1h_fleet_rollup') ORDER BY 1`.execute(db);
         expect(rows.map((r) => `${r.relname}:${r.relkind}`)).toEqual([
           "readings:p",
           "readings_1h:v",
+          "readings_1h_fleet:v",
+          "readings_1h_fleet_rollup:r",
           "readings_1h_rollup:r",
           "readings_1m:v",
           "readings_1m_rollup:r",
@@ -319,7 +325,7 @@ for (const { name, timescale, embedded, url, skip } of engines)
         const ran = maintainer.metrics.policyJobsRun;
         const failures = maintainer.metrics.failures;
         await maintainer.runOnce({ allJobs: true });
-        expect(maintainer.metrics.policyJobsRun - ran).toBe(6);
+        expect(maintainer.metrics.policyJobsRun - ran).toBe(8);
         expect(maintainer.metrics.failures).toBe(failures);
         expect(maintainer.metrics.timescaleJobsFailed).toBe(0);
       },

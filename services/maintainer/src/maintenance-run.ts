@@ -117,6 +117,7 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
       for (const [table, keep] of [
         ["readings_1m_rollup", ctx.settings.aggregates1mRetentionMs],
         ["readings_1h_rollup", ctx.settings.aggregates1hRetentionMs],
+        ["readings_1h_fleet_rollup", ctx.settings.aggregates1hRetentionMs],
       ] as const) {
         const result = await sql`DELETE FROM ${sql.table(table)} WHERE bucket < ${new Date(nowMs - keep)}`.execute(
           ctx.database.db,
