@@ -9,7 +9,7 @@
  * JSON object with the results.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -28,6 +28,9 @@ import {
 } from "@vigil/testkit";
 import { createUser } from "@vigil/users";
 import { ConnectJsonClient, percentile } from "./connect-json.ts";
+import { meterCpu } from "./cpu-meter.ts";
+import { type IngestLoad, startIngestLoad } from "./ingest-load.ts";
+import { postmasterPid } from "./process-stats.ts";
 import { benchFleet, describeDataset, type LoadOutcome, loadDataset } from "./query-dataset.ts";
 
 const { values: flags } = parseArgs({
@@ -45,6 +48,7 @@ const { values: flags } = parseArgs({
     fresh: { type: "boolean", default: false },
     "service-root": { type: "string" },
     explain: { type: "boolean", default: false },
+    "mixed-ingest": { type: "string", default: "0" },
     hold: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
@@ -62,6 +66,8 @@ if (flags.help) {
   --wide-iterations  measured requests of the unfiltered first page and the fleet-wide stats (informative, no target)
   --deep-page        the page reached through page tokens (page size 100)
   --database-url     measure an already loaded database (one a --hold run keeps) instead of loading a new one
+  --mixed-ingest N   while measuring, the dataset's robots send N readings/s through the receiver, a writer and
+                     the maintainer (processes, as in production); the rows are deleted afterwards
   --explain          afterwards, print EXPLAIN (ANALYZE, BUFFERS) of the statements each request ran (auto_explain)
   --hold             keep PostgreSQL and the query service running at the end, until Ctrl+C\n`);
   process.exit(0);
@@ -73,6 +79,8 @@ const iterations = positive(flags.iterations, "--iterations");
 const warmup = Number(flags.warmup);
 const wideIterations = Number(flags["wide-iterations"]);
 const deepPage = positive(flags["deep-page"], "--deep-page");
+const mixedIngest = Number(flags["mixed-ingest"]);
+if (!(mixedIngest >= 0)) fail("--mixed-ingest must be a number of readings per second (0: none)");
 if (days < 31) fail("--days must be at least 31: the stats query covers 30 days");
 if (devices < 5) fail("--devices must be at least 5");
 const PAGE_SIZE = 100;
@@ -308,12 +316,53 @@ try {
       }
     }
   };
+  let ingest: IngestLoad | undefined;
+  let ingestCpu: ReturnType<typeof meterCpu> | undefined;
+  if (mixedIngest > 0) {
+    log(`mixed: ${robots} robots send ${mixedIngest.toLocaleString("en")} readings/s meanwhile; 10 s to settle`);
+    ingest = await startIngestLoad({
+      databaseUrl,
+      natsUrl: nats.url,
+      work: mkdtempSync(join(tmpdir(), "vigil-bench-query-mixed-")),
+      code: "OR",
+      devices: robots,
+      readingsPerS: mixedIngest,
+      batchSize: 100,
+    });
+    const pg = postmasterPid(Number(new URL(databaseUrl).port));
+    ingestCpu = meterCpu({
+      ...Object.fromEntries(Object.entries(ingest.pids).map(([name, pid]) => [name, [pid]])),
+      query: [query.child.pid!],
+      ...(pg ? { postgres: [pg] } : {}),
+    });
+    await new Promise((r) => setTimeout(r, 10_000));
+  }
   const loadBefore = loadavg(); // the machine's load as measuring starts (1, 5, 15 min)
   log(`measuring: ${warmup} + ${iterations} rounds of baseline, filtered page, deep page, 30-day hourly stats`);
   await run([baseline, filtered, deep, chart, dashboard], iterations, warmup);
   if (wideIterations > 0) {
     log(`measuring: ${Math.min(2, warmup)} + ${wideIterations} rounds of the unfiltered page and fleet-wide stats`);
     await run([wide, fleetStats], wideIterations, Math.min(2, warmup));
+  }
+
+  let mixed: Record<string, unknown> | undefined;
+  if (ingest) {
+    const cpu = ingestCpu!.stop();
+    const { summary, seconds } = await ingest.stop();
+    const ackedPerS = summary.readingsAcked / seconds;
+    // What the devices sent is not part of the dataset: gone again, so the kept dataset stays as loaded.
+    const { numAffectedRows } = await sql`DELETE FROM readings WHERE time >= ${new Date(endMs)}`.execute(database.db);
+    await sql`ANALYZE readings`.execute(database.db);
+    log(`mixed: ingest stopped; ${Number(numAffectedRows)} readings it stored deleted again`);
+    mixed = {
+      ingest_target_readings_per_s: mixedIngest,
+      ingest_acked_readings_per_s: Math.round(ackedPerS),
+      ingest_held_pace: ackedPerS >= 0.95 * mixedIngest,
+      ack_latency_ms_p99: summary.ackLatencyMs.p99,
+      steady_ack_latency_ms_p99: summary.recentAckLatencyMs.p99,
+      rejected: summary.rejected,
+      cpu_s: cpu,
+    };
   }
 
   // total_size is an estimate above 1,000 matches: the exact counts of the first requests beside it.
@@ -362,6 +411,14 @@ try {
     warmup,
     page_target_met: pageP95 < 50,
     stats_target_met: figures.stats_30d_hourly_ms_p95! < 200,
+    ...(mixed && {
+      // Issue 16, while ingest holds its pace: ListReadings p95 < 100 ms, 30-day GetStats p95 < 250 ms.
+      mixed: {
+        ...mixed,
+        list_target_met: pageP95 < 100,
+        stats_target_met: figures.stats_30d_hourly_ms_p95! < 250,
+      },
+    }),
     loadavg_before: loadBefore.map(round),
     loadavg_after: loadavg().map(round),
     total_s: 0,
