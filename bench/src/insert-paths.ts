@@ -10,7 +10,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { migrateToLatest, openDatabase } from "@vigil/db";
-import { createTestDatabase, startPostgres } from "@vigil/testkit";
+import { createTestDatabase, ensureTools, startPostgres } from "@vigil/testkit";
 import { COPY_COLUMNS, type DecodedDelivery, toCopyRows, toReadingColumns } from "@vigil/writer";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
@@ -97,6 +97,7 @@ const variants: Record<string, Insert> = {
 };
 
 const log = (msg: string) => process.stderr.write(`insert-paths: ${msg}\n`);
+ensureTools(["postgresql"]);
 const server = await startPostgres();
 try {
   const url = await createTestDatabase(server.url, "inserts");

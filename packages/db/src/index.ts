@@ -61,11 +61,13 @@ export {
 } from "./sensor-names.ts";
 export { resolveSeriesIds, type SeriesIds, type SeriesNames } from "./series-ids.ts";
 export { nearestRank, SKETCH_RELATIVE_ACCURACY, sketchBin, sketchBinValue } from "./sketch.ts";
+export { chooseStorageEngine, STORAGE_SETTING, type StorageEngine, StorageEngineError } from "./storage-engine.ts";
 export {
+  type FailedJob,
+  failedJobs,
   listPolicyJobs,
   type PolicyJob,
   reconcilePolicies,
   refreshAggregatesNow,
   runPolicyJob,
-  timescaleSchedulerRunning,
 } from "./timescale-policies.ts";

@@ -10,6 +10,8 @@ import * as userTokenVersion from "./migrations/0007-user-token-version.ts";
 import * as wideSensorIds from "./migrations/0008-wide-sensor-ids.ts";
 import * as deadLetterBounds from "./migrations/0009-dead-letter-bounds.ts";
 import * as readingHistory from "./migrations/0010-reading-history.ts";
+import * as policiesRunByMaintainer from "./migrations/0011-policies-run-by-maintainer.ts";
+import * as fleetAggregate from "./migrations/0012-fleet-aggregate.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -26,6 +28,8 @@ const migrations: Record<string, Migration> = {
   "0008-wide-sensor-ids": wideSensorIds,
   "0009-dead-letter-bounds": deadLetterBounds,
   "0010-reading-history": readingHistory,
+  "0011-policies-run-by-maintainer": policiesRunByMaintainer,
+  "0012-fleet-aggregate": fleetAggregate,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

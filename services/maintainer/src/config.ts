@@ -12,7 +12,7 @@ export const maintainerEnv = z
     /** Listen address and port of /metrics, /healthz and /readyz. */
     MAINTAINER_OPS_HOST: z.string().default("0.0.0.0"),
     MAINTAINER_OPS_PORT: envPort(9103),
-    /** Time between maintenance runs; TimescaleDB's own scheduler keeps its policies' schedules. */
+    /** Time between maintenance runs; each TimescaleDB policy job runs when its schedule_interval has passed. */
     MAINTAINER_INTERVAL_MS: envInt(60_000, 1_000, DAY_MS),
     /** Raw readings older than this are archived, then dropped (the receiver rejects older ones). */
     READINGS_RETENTION_MS: envInt(DEFAULT_LIFECYCLE.readingsRetentionMs, DAY_MS, 100 * 365 * DAY_MS),

@@ -76,6 +76,11 @@ function register(): void {
       "Chunks past retention kept: no archive configured, or held by a restore.",
       (m) => m.unitsKept,
     ],
+    [
+      "vigil_maintainer_timescaledb_jobs_failed",
+      "TimescaleDB jobs whose last run by TimescaleDB's scheduler failed (job_stats).",
+      (m) => m.timescaleJobsFailed,
+    ],
     ["vigil_maintainer_last_run_duration_seconds", "Duration of the last run.", (m) => m.lastRunMs / 1000],
     [
       "vigil_maintainer_last_run_end_timestamp_seconds",

@@ -10,8 +10,10 @@ export interface MaintenanceMetrics {
   runsSkipped: number;
   /** Steps that failed (each is logged with its error). */
   failures: number;
-  /** TimescaleDB policy jobs run by the maintainer (embedded: no background scheduler). */
+  /** TimescaleDB policy jobs run by the maintainer (TimescaleDB's scheduler does not run them). */
   policyJobsRun: number;
+  /** TimescaleDB jobs whose last run by TimescaleDB's scheduler failed (gauge; job_stats). */
+  timescaleJobsFailed: number;
   /** Plain PostgreSQL: partitions created ahead, and ones created to take rows out of DEFAULT. */
   partitionsCreated: number;
   rowsMovedFromDefault: number;
@@ -38,6 +40,7 @@ export function emptyMetrics(): MaintenanceMetrics {
     runsSkipped: 0,
     failures: 0,
     policyJobsRun: 0,
+    timescaleJobsFailed: 0,
     partitionsCreated: 0,
     rowsMovedFromDefault: 0,
     rollupHoursRecomputed: 0,
