@@ -13,6 +13,19 @@ const docs = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude
   .split("\n")
   .filter((f) => f && existsSync(join(repoRoot, f)));
 
+/** A path git ignores (web/dist, .tools/…) is made by a build: it need not exist on a fresh clone. */
+function isBuildOutput(path: string): boolean {
+  // As a file, or as a folder (a pattern such as `web/dist/` matches only a folder that is there).
+  return [path, `${path.replace(/\/$/, "")}/`].some((p) => {
+    try {
+      execFileSync("git", ["check-ignore", "-q", "--no-index", p], { cwd: repoRoot });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Top-level folders of the repository: a code span starting with one names a file in it. */
 const topLevel = [
   "services",
@@ -76,7 +89,7 @@ describe("the docs", () => {
     const missing: string[] = [];
     for (const [, span] of prose(readFileSync(file, "utf8")).matchAll(/`([^`\n]+)`/g)) {
       const path = span!.replace(/[.,:;)]+$/, "").replace(/:\d+$/, "");
-      if (!pathLike.test(path)) continue;
+      if (!pathLike.test(path) || isBuildOutput(path)) continue;
       // From the repository's root, or from the document's folder (charts/vigil/README.md names `ci/…`).
       if (!existsSync(join(repoRoot, path)) && !existsSync(join(dirname(file), path))) missing.push(path);
     }

@@ -68,7 +68,8 @@ describe("what the query and receiver ports expose", () => {
   });
 
   it("item 11: /metrics is served on the query service's ops port, not on its API port", async () => {
-    expect((await fetch(`${pipeline.queryUrl}/metrics`)).status).toBe(404);
+    // The API port has no metrics (where the console is built, /metrics is one of its pages).
+    expect(await (await fetch(`${pipeline.queryUrl}/metrics`)).text()).not.toMatch(/vigil_query_requests_total/);
     const metrics = await fetch(`http://127.0.0.1:${pipeline.query.opsPort}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toMatch(/^vigil_query_requests_total/m);
@@ -104,12 +105,14 @@ describe("what the query and receiver ports expose", () => {
     expect(await listServices(query.port)).toEqual(expect.arrayContaining(["vigil.readings.v1.ReadingService"]));
   });
 
-  it("item 11: /openapi.json is served only with QUERY_API_DOCS", async () => {
+  it("item 11: /openapi.json and the API reference page are served only with QUERY_API_DOCS", async () => {
     expect((await fetch(`${pipeline.queryUrl}/openapi.json`)).status).toBe(404);
+    expect((await fetch(`${pipeline.queryUrl}/api-docs/swagger-ui-bundle.js`)).status).toBe(404);
     const query = await pipeline.startQuery({ QUERY_API_DOCS: "true" });
     const docs = await fetch(`http://127.0.0.1:${query.port}/openapi.json`);
     expect(docs.status).toBe(200);
     expect(await docs.json()).toMatchObject({ openapi: expect.stringMatching(/^3\./) });
+    expect((await fetch(`http://127.0.0.1:${query.port}/api-docs/swagger-ui-bundle.js`)).status).toBe(200);
   });
 });
 

@@ -5,7 +5,6 @@ import {
   hasTimescale,
   listPolicyJobs,
   migrateTo,
-  migrateToLatest,
   openDatabase,
   reconcilePolicies,
   refreshRollups,
@@ -132,7 +131,7 @@ for (const engine of ["PostgreSQL", "TimescaleDB (embedded)"] as const) {
         }
         expect(await columnType(database, "readings", "sensor_id")).toBe("smallint");
 
-        expect((await migrateToLatest(database.db)).applied).toContain("0008-wide-sensor-ids");
+        expect((await migrateTo(database.db, "0008-wide-sensor-ids")).applied).toContain("0008-wide-sensor-ids");
 
         for (const [table, column] of [
           ["sensors", "id"],
