@@ -7,6 +7,7 @@
 
 export * as reflection from "./gen/grpc/reflection/v1/reflection_pb.ts";
 export * as health from "./gen/health/v1/health_pb.ts";
+export * from "./gen/vigil/alerts/v1/alerts_pb.ts";
 export * from "./gen/vigil/audit/v1/audit_pb.ts";
 export * from "./gen/vigil/auth/v1/auth_pb.ts";
 export * from "./gen/vigil/devices/v1/devices_pb.ts";
