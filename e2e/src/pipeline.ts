@@ -1,6 +1,6 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { STREAM_NAME } from "@vigil/bus";
+import { FEED_STREAM_NAME, STREAM_NAME } from "@vigil/bus";
 import { migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
 import { createQueryApp, loadQueryConfig, type QueryApp } from "@vigil/query";
@@ -20,6 +20,9 @@ export interface Pipeline {
   query: QueryApp;
   /** http://127.0.0.1:<query port> */
   queryUrl: string;
+  /** What the pipeline runs on, for more services started beside it. */
+  databaseUrl: string;
+  natsUrl: string;
   /** An access token of the bootstrap admin (all scopes). */
   adminToken(): Promise<string>;
   /** Signs in over Connect-JSON and returns the tokens. */
@@ -91,6 +94,8 @@ export async function startPipeline(options: {
     writer,
     query,
     queryUrl,
+    databaseUrl: options.databaseUrl,
+    natsUrl: options.natsUrl,
     adminToken,
     login,
     async userToken(username, role = "user") {
@@ -123,11 +128,12 @@ export async function startPipeline(options: {
   };
 }
 
-/** Deletes the VIGIL_READINGS stream so a test starts from an empty log. */
+/** Deletes the VIGIL_READINGS stream (and the alerters' feed sourcing it) so a test starts from an empty log. */
 export async function resetJetStream(natsUrl: string): Promise<void> {
   const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(FEED_STREAM_NAME).catch(() => false);
     await jsm.streams.delete(STREAM_NAME).catch(() => false);
   } finally {
     await nc.close();

@@ -187,7 +187,7 @@ export async function recordAttempt(db: Kysely<Database>, d: Delivery, outcome: 
         ...base,
         state: giveUp ? "failed" : "pending",
         attempts: sql`attempts + 1` as never,
-        next_attempt_at: new Date(outcome.retryAtMs),
+        next_attempt_at: giveUp ? new Date() : new Date(outcome.retryAtMs),
         last_error: outcome.error.slice(0, 500),
         last_status: outcome.status ?? null,
       });

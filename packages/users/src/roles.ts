@@ -6,6 +6,9 @@ export const SCOPES = [
   "devices:admin",
   "users:admin",
   "audit:read",
+  "alerts:read",
+  "alerts:write",
+  "alerts:admin",
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];
@@ -13,8 +16,9 @@ export type Role = "admin" | "user";
 
 const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   admin: SCOPES,
-  // Users read and correct readings; deleting, devices, users and the audit log are for admins.
-  user: ["readings:read", "readings:write"],
+  // Users read and correct readings, and read, acknowledge and silence alerts; deleting,
+  // devices, users, the audit log, alert rules and notification channels are for admins.
+  user: ["readings:read", "readings:write", "alerts:read", "alerts:write"],
 };
 
 export function scopesFor(role: Role): readonly Scope[] {

@@ -6,10 +6,12 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import {
+  AlertService,
   AuditService,
   AuthService,
   DeadLetterService,
   DeviceService,
+  file_vigil_alerts_v1_alerts,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
   file_vigil_devices_v1_devices,
@@ -22,12 +24,14 @@ import {
 import type { App, Logger } from "@vigil/runtime";
 import { handleOpsRequest, metricsRegistry } from "@vigil/telemetry";
 import { createUser, hasAdmin } from "@vigil/users";
+import { alertService } from "./alert-service.ts";
+import { AlertWatchHub } from "./alert-watch.ts";
 import { auditService } from "./audit-service.ts";
 import { accessRules } from "./auth/access-rules.ts";
 import { authInterceptor } from "./auth/auth-interceptor.ts";
 import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
-import { actorOf, clientAddressKey, cutConnectionKey } from "./auth/principal.ts";
+import { actorOf, clientAddressKey, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
 import { type QueryConfig, secretValue } from "./config.ts";
 import { applyCors } from "./cors.ts";
@@ -70,6 +74,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   let server: DualServer | undefined;
   let port = 0;
   let stopping = false;
+  let alertHub: AlertWatchHub | undefined;
 
   /** Ready while the database and NATS (live tail, replays) answer. */
   async function ready(): Promise<boolean> {
@@ -112,6 +117,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       const db = database.db;
       const readyBus = bus;
+      const hub = new AlertWatchHub(db);
+      alertHub = hub;
       const signer = await TokenSigner.create(secretValue(config.AUTH_JWT_KEYS, config.AUTH_JWT_KEYS_FILE));
       if (signer.ephemeral) {
         log.warn("AUTH_JWT_KEYS is not set: signing with a key generated at start; tokens end with this process");
@@ -162,7 +169,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             }),
           );
           router.service(AuditService, auditService({ db }));
-          const served = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService];
+          router.service(AlertService, alertService({ db, actor: actorOf, traceId: traceIdOf, hub }));
+          const served = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService, AlertService];
           router.service(
             health.Health,
             grpcHealth(
@@ -178,6 +186,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
               file_vigil_devices_v1_devices,
               file_vigil_ingest_v1_dead_letters,
               file_vigil_audit_v1_audit,
+              file_vigil_alerts_v1_alerts,
               health.file_health_v1_health,
               reflection.file_grpc_reflection_v1_reflection,
             ]),
@@ -215,6 +224,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
 
     async stop() {
       stopping = true;
+      alertHub?.stop();
       await server?.shutdown(5_000);
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();

@@ -1,4 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { AlertError } from "@vigil/alerts";
 import { DeviceError } from "@vigil/devices";
 import { ReplayError } from "@vigil/ingest";
 import type { Logger } from "@vigil/runtime";
@@ -38,6 +39,13 @@ const userCodes: Record<UserError["kind"], Code> = {
   unauthenticated: Code.Unauthenticated,
 };
 
+const alertCodes: Record<AlertError["kind"], Code> = {
+  invalid: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  exists: Code.AlreadyExists,
+  failed_precondition: Code.FailedPrecondition,
+};
+
 const replayCodes: Record<ReplayError["kind"], Code> = {
   not_found: Code.NotFound,
   failed_precondition: Code.FailedPrecondition,
@@ -58,6 +66,7 @@ function codeOf(err: unknown): Code | undefined {
   if (err instanceof UserError) return userCodes[err.kind];
   if (err instanceof DeviceError) return deviceCodes[err.kind];
   if (err instanceof ReplayError) return replayCodes[err.kind];
+  if (err instanceof AlertError) return alertCodes[err.kind];
   return undefined;
 }
 
