@@ -109,7 +109,7 @@ describe("alert detection and notification", () => {
         severity: "SEVERITY_CRITICAL",
         devices: { codes: ["MON"], numbers: [1] },
         sensors: ["patient.heart_rate_bpm"],
-        anomaly: { sensitivity: 6, warmupSamples: 50, halfLifeSamples: 20 },
+        anomaly: { sensitivity: 6, warmupSamples: 50 },
         channelIds: [channelId, mailChannelId],
         enabled: true,
       },

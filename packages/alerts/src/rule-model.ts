@@ -79,7 +79,7 @@ export interface Rule extends RuleSpec {
   version: number;
 }
 
-export const ANOMALY_DEFAULTS = { sensitivity: 6, warmupSamples: 100, halfLifeSamples: 20 } as const;
+export const ANOMALY_DEFAULTS = { sensitivity: 6, warmupSamples: 100, halfLifeSamples: 5 } as const;
 export const RATE_WINDOW_DEFAULT_MS = 10_000;
 const DAY_MS = 86_400_000;
 const MAX_LIST = 1_000;

@@ -13,7 +13,7 @@ export interface AnomalyState {
   firing: boolean;
 }
 
-/** Residuals beyond this many standard deviations count as outliers: they move the mean by at most this much and leave the variance alone. */
+/** Residuals beyond this many standard deviations count as outliers: they move the mean and the variance as if they were this far. */
 const CLIP = 3;
 
 /**
@@ -39,19 +39,20 @@ export const anomalyDetector: Detector<AnomalyCondition, AnomalyState> = {
     const step = Math.abs(v - s.last);
     if (step > 0 && (s.resolution === 0 || step < s.resolution)) s.resolution = step;
     s.last = v;
+    const alpha = 1 - 2 ** (-1 / c.halfLifeSamples);
+    // The variance starts at 0: divide out the weight it has gathered so far (as Adam does).
+    const weight = 1 - (1 - alpha) ** (s.n - 1);
     const floor = Math.max(s.resolution / 2, 1e-9 * Math.max(1, Math.abs(s.mean)));
-    const sd = Math.sqrt(Math.max(s.variance, floor * floor));
+    const sd = Math.sqrt(Math.max(weight > 0 ? s.variance / weight : 0, floor * floor));
     const residual = v - s.mean;
     const z = residual / sd;
-    const alpha = 1 - 2 ** (-1 / c.halfLifeSamples);
     const warm = s.n >= c.warmupSamples;
     s.n++;
-    if (warm && Math.abs(z) > CLIP) {
-      s.mean += alpha * Math.sign(residual) * CLIP * sd;
-    } else {
-      s.mean += alpha * residual;
-      s.variance = (1 - alpha) * (s.variance + alpha * residual * residual);
-    }
+    // Huber: an outlier counts as if it were CLIP standard deviations away, so one spike barely
+    // moves the estimates, and a lasting step is learnt at a bounded pace.
+    const clipped = warm ? Math.max(-CLIP * sd, Math.min(CLIP * sd, residual)) : residual;
+    s.mean += alpha * clipped;
+    s.variance = (1 - alpha) * (s.variance + alpha * clipped * clipped);
     if (!warm) return undefined;
     if (s.firing) {
       if (Math.abs(z) >= c.sensitivity / 2) return undefined;

@@ -175,7 +175,7 @@ export type AnomalyCondition = Message<"vigil.alerts.v1.AnomalyCondition"> & {
   warmupSamples: number;
 
   /**
-   * Memory of the detector in readings (the half-life of the weights), 2 to 100000; default 20.
+   * Memory of the detector in readings (the half-life of the weights), 2 to 100000; default 5.
    *
    * @generated from field: double half_life_samples = 3;
    */
