@@ -202,7 +202,7 @@ export function alertService(deps: AlertServiceDeps): ServiceImpl<typeof AlertSe
       while (Date.now() < until && !ctx.signal.aborted) {
         await new Promise((r) => setTimeout(r, 200));
         row = await getDelivery(deps.db, Number(created.id));
-        if (row.attempts > 0 || row.state !== "pending") break;
+        if (row.attempts > 0 || row.state !== "pending" || row.last_error) break;
       }
       return { delivery: toDelivery(row) };
     },
