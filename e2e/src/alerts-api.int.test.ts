@@ -54,8 +54,6 @@ describe("AlertService", () => {
     expect(res.status).toBe(200);
     return res.body;
   };
-  const delivery = async (id: string) =>
-    (await api<{ deliveries?: Delivery[] }>("ListDeliveries", {})).body.deliveries?.find((d) => d.id === id);
 
   it("refuses anonymous callers, lets users read, acknowledge and silence, and keeps rules and channels for admins", async () => {
     const anonymous = await fetch(`${pipeline.queryUrl}/vigil.alerts.v1.AlertService/ListAlerts`, {
