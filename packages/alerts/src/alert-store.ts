@@ -55,6 +55,8 @@ export interface ResolveTransition {
   /** Event time of the reading that resolved it. */
   resolvedAtMs: number;
   reason: string;
+  /** For logs: what resolved, such as "MON-1 patient.spo2_pct" (not stored). */
+  label?: string;
 }
 
 export type Transition = FireTransition | ResolveTransition;
@@ -64,6 +66,8 @@ export interface AppliedTransitions {
   fired: number[];
   resolved: number[];
   deliveries: number;
+  /** Per transition, in order: whether it changed anything (false: a repeat). */
+  changed: boolean[];
 }
 
 const MAX_VALUES = 20;
@@ -81,7 +85,7 @@ export async function applyTransitions(
   transitions: Transition[],
   options: { deliveryDeadlineMs: number },
 ): Promise<AppliedTransitions> {
-  const out: AppliedTransitions = { fired: [], resolved: [], deliveries: 0 };
+  const out: AppliedTransitions = { fired: [], resolved: [], deliveries: 0, changed: [] };
   for (const t of transitions) {
     if (t.type === "fire") {
       const inserted = await sql<{ id: number }>`
@@ -91,6 +95,7 @@ export async function applyTransitions(
         ON CONFLICT DO NOTHING
         RETURNING id`.execute(tx);
       const id = inserted.rows[0]?.id;
+      out.changed.push(id !== undefined);
       if (id === undefined) continue;
       out.fired.push(Number(id));
       out.deliveries += await enqueueDeliveries(tx, Number(id), "fired", options.deliveryDeadlineMs);
@@ -110,6 +115,7 @@ export async function applyTransitions(
         .where("state", "<>", "resolved")
         .returning("id")
         .execute();
+      out.changed.push(ended.length > 0);
       for (const row of ended) {
         out.resolved.push(Number(row.id));
         out.deliveries += await enqueueDeliveries(tx, Number(row.id), "resolved", options.deliveryDeadlineMs);

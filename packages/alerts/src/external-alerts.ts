@@ -36,7 +36,7 @@ export async function raiseExternalAlert(
     const { rule, deviceId } = await ruleAndDevice(tx, alert.source, alert.device);
     const d = await tx.selectFrom("devices").selectAll().where("id", "=", deviceId).executeTakeFirstOrThrow();
     if (!rule.enabled || !selects(rule.devices, { ...d, labels: d.labels ?? {} })) {
-      return { fired: [], resolved: [], deliveries: 0 };
+      return { fired: [], resolved: [], deliveries: 0, changed: [false] };
     }
     return applyTransitions(
       tx,

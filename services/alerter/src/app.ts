@@ -23,6 +23,8 @@ export interface AlerterDeps {
   opsServer?: boolean;
   /** This replica's name among the alerters (default: host, process and a random suffix). */
   member?: string;
+  /** Also tells a person about every alert raised and resolved (the quick start prints them). */
+  announce?: (line: string) => void;
 }
 
 export interface AlerterApp extends App {
@@ -67,16 +69,17 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
     metrics.transitions.inc({ type: "fire" }, applied.fired.length);
     metrics.transitions.inc({ type: "resolve" }, applied.resolved.length);
     if (applied.deliveries > 0) deliveries?.nudge();
-    if (!config.ALERTER_LOG_ALERTS) return;
-    const fired = new Set(applied.fired.length > 0 ? transitions.filter((t) => t.type === "fire") : []);
-    for (const t of fired)
-      if (t.type === "fire") log.info({ rule: t.ruleId, severity: t.severity }, `ALERT ${t.summary}`);
-    if (applied.resolved.length > 0) {
-      for (const t of transitions) {
-        if (t.type === "resolve")
-          log.info({ rule: t.ruleId, device: t.deviceId, sensor: t.sensor }, `RESOLVED ${t.reason}`);
-      }
-    }
+    if (!config.ALERTER_LOG_ALERTS && !deps.announce) return;
+    // Only what this commit changed (a replay's repeats are not news).
+    transitions.forEach((t, i) => {
+      if (!applied.changed[i]) return;
+      const line =
+        t.type === "fire"
+          ? `ALERT ${t.severity.toUpperCase()} ${t.summary}`
+          : `RESOLVED ${t.label ?? `rule ${t.ruleId}`}: ${t.reason}`;
+      if (config.ALERTER_LOG_ALERTS) log.info({ rule: t.ruleId, device: t.deviceId, sensor: t.sensor }, line);
+      deps.announce?.(line);
+    });
   }
 
   function startWorker(partition: number, epoch: number): void {

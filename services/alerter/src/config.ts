@@ -31,11 +31,9 @@ export const alerterEnv = z.object({
   /** Webhooks to private, loopback and link-local addresses are refused unless this is true. */
   ALERTER_WEBHOOK_ALLOW_PRIVATE: envBool(false),
   /** Comma-separated addresses or CIDRs webhooks may reach even though private (such as 10.1.2.0/24). */
-  ALERTER_WEBHOOK_ALLOWED_CIDRS: z
-    .string()
-    .default("")
+  ALERTER_WEBHOOK_ALLOWED_CIDRS: envOptionalString()
     .transform((v) =>
-      v
+      (v ?? "")
         .split(",")
         .map((s) => s.trim())
         .filter(Boolean),

@@ -173,8 +173,9 @@ export class PartitionWorker {
         for (let i = 0; i < n; i++) {
           const t = series.times[i]!;
           if (t <= entry.last) {
-            // Late or repeated: this series was evaluated past it already (docs/alerts.md, "Late data").
-            late++;
+            // Late: this series was evaluated past it already (docs/alerts.md, "Late data"). A device-level
+            // absence series sees every sensor's reading of the same time: those are not late.
+            if (t < entry.last) late++;
             continue;
           }
           entry.last = t;
@@ -250,6 +251,7 @@ export class PartitionWorker {
         sensor,
         resolvedAtMs: verdict.resolve.atMs,
         reason: verdict.resolve.reason,
+        label: `${c.rule.name}: ${deviceLabel(device)}${sensor ? ` ${sensor}` : ""}`,
       });
     }
   }
