@@ -1,9 +1,11 @@
 #!/usr/bin/env node
+import { AlertError } from "@vigil/alerts";
 import { openDatabase } from "@vigil/db";
 import { DeviceError } from "@vigil/devices";
 import { ReplayError } from "@vigil/ingest";
 import { UserError } from "@vigil/users";
 import { createCliContext } from "./cli-context.ts";
+import { ALERTS_USAGE, alertsCommand } from "./commands/alerts.ts";
 import { ARCHIVE_USAGE, archiveCommand } from "./commands/archive.ts";
 import { CHECK_USAGE, checkCommand } from "./commands/check.ts";
 import { DEAD_LETTERS_USAGE, deadLettersCommand } from "./commands/dead-letters.ts";
@@ -19,6 +21,7 @@ const USAGE = `usage: vigil <command>
   ${USERS_USAGE}
   ${CHECK_USAGE}
   ${ARCHIVE_USAGE}
+  ${ALERTS_USAGE}
 
 Environment: DATABASE_URL (default postgres://vigil@127.0.0.1:5432/vigil),
 NATS_URL (default nats://127.0.0.1:4222) to tell receivers about device changes at once.
@@ -49,11 +52,16 @@ try {
   else if (command === "dead-letters") result = await deadLettersCommand(ctx, args, process.env);
   else if (command === "users") result = await usersCommand(ctx, args, process.stdin);
   else if (command === "archive") result = await archiveCommand(database, args, process.env);
+  else if (command === "alerts") result = await alertsCommand(ctx, args, process.stdin);
   else throw new UsageError(`unknown command ${command}\n${USAGE}`);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } catch (err) {
   const expected =
-    err instanceof UsageError || err instanceof DeviceError || err instanceof ReplayError || err instanceof UserError;
+    err instanceof UsageError ||
+    err instanceof DeviceError ||
+    err instanceof ReplayError ||
+    err instanceof UserError ||
+    err instanceof AlertError;
   process.stderr.write(`vigil: ${expected ? (err as Error).message : `failed: ${(err as Error)?.message ?? err}`}\n`);
   exitCode = err instanceof UsageError ? 2 : 1;
 } finally {
