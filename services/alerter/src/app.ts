@@ -7,7 +7,7 @@ import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
 import { alerterMetrics, countAlertsByState } from "./alerter-metrics.ts";
 import { channelSenders } from "./channels/senders.ts";
-import type { AlerterConfig } from "./config.ts";
+import { type AlerterConfig, cidrList } from "./config.ts";
 import { DeliveryWorker } from "./delivery-worker.ts";
 import { PartitionLeases } from "./partition-leases.ts";
 import { PartitionWorker } from "./partition-worker.ts";
@@ -174,7 +174,7 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
         senders: channelSenders({
           webhook: {
             allowPrivate: config.ALERTER_WEBHOOK_ALLOW_PRIVATE,
-            allowedCidrs: config.ALERTER_WEBHOOK_ALLOWED_CIDRS,
+            allowedCidrs: cidrList(config.ALERTER_WEBHOOK_ALLOWED_CIDRS),
             timeoutMs: config.ALERTER_WEBHOOK_TIMEOUT_MS,
           },
           smtpUrl: config.ALERTER_SMTP_URL,

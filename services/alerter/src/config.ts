@@ -31,14 +31,10 @@ export const alerterEnv = z.object({
   /** Webhooks to private, loopback and link-local addresses are refused unless this is true. */
   ALERTER_WEBHOOK_ALLOW_PRIVATE: envBool(false),
   /** Comma-separated addresses or CIDRs webhooks may reach even though private (such as 10.1.2.0/24). */
-  ALERTER_WEBHOOK_ALLOWED_CIDRS: envOptionalString()
-    .transform((v) =>
-      (v ?? "")
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .refine((list) => list.every((c) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(c)), "must be addresses or CIDRs"),
+  ALERTER_WEBHOOK_ALLOWED_CIDRS: envOptionalString().refine(
+    (v) => v === undefined || cidrList(v).every((c) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(c)),
+    "must be comma-separated addresses or CIDRs",
+  ),
   /** One webhook attempt may take this long. */
   ALERTER_WEBHOOK_TIMEOUT_MS: envInt(10_000, 100, 120_000),
   /** A notification is retried (exponential backoff with jitter) until this long after it was raised, then marked failed. */
@@ -59,4 +55,12 @@ export type AlerterConfig = Readonly<z.output<typeof alerterEnv>>;
 /** Parses the alerter's configuration; throws ConfigError naming every bad variable. */
 export function loadAlerterConfig(env: Record<string, string | undefined>): AlerterConfig {
   return parseEnvConfig(alerterEnv, env);
+}
+
+/** ALERTER_WEBHOOK_ALLOWED_CIDRS as a list. */
+export function cidrList(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((c) => c.trim())
+    .filter(Boolean);
 }
