@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { AlerterApp } from "@vigil/alerter";
 import { sql } from "@vigil/db";
 import { Fleet } from "@vigil/simulator";
-import { waitFor } from "@vigil/testkit";
+import { repoRoot, waitFor } from "@vigil/testkit";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alertApi, startAlerter, startWebhookReceiver } from "./alert-kit.ts";
@@ -245,5 +247,17 @@ describe("alert detection and notification", () => {
       pipeline.database.db,
     );
     expect(audit.rows[0]!.n).toBe(1);
+  });
+
+  it("serves every alerter metric docs/telemetry.md documents, and documents every one it serves", async () => {
+    const doc = readFileSync(join(repoRoot, "docs/telemetry.md"), "utf8");
+    const section = doc.split(/^## /m).find((x) => x.startsWith("Metrics\n")) ?? "";
+    const documented = [...section.matchAll(/^\| `(vigil_alert[a-z_]*)`/gm)].map((m) => m[1]!);
+    const text = await (await fetch(`http://127.0.0.1:${alerter.opsPort}/metrics`)).text();
+    const served = [...text.matchAll(/^# TYPE (vigil_alert\S*)/gm)].map((m) => m[1]!);
+    expect(documented.length).toBeGreaterThan(8);
+    expect(served.sort()).toEqual(documented.sort());
+    expect(text).toMatch(/^vigil_alerts\{state="firing"\} \d+/m);
+    expect(text).toMatch(/^vigil_alerter_deliveries_total\{kind="webhook",outcome="succeeded"\} [1-9]/m);
   });
 });
