@@ -6,7 +6,7 @@ import * as users from "./migrations/0003-users.ts";
 import * as lifecycle from "./migrations/0004-lifecycle.ts";
 import * as sketchBinInline from "./migrations/0005-sketch-bin-inline.ts";
 import * as deletedReadingsIndex from "./migrations/0006-deleted-readings-index.ts";
-import * as alerts from "./migrations/0007-alerts.ts";
+import * as alerts from "./migrations/0013-alerts.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -19,7 +19,7 @@ const migrations: Record<string, Migration> = {
   "0004-lifecycle": lifecycle,
   "0005-sketch-bin-inline": sketchBinInline,
   "0006-deleted-readings-index": deletedReadingsIndex,
-  "0007-alerts": alerts,
+  "0013-alerts": alerts,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
