@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 #
 # Every Vigil image from one Dockerfile; pick the image with the SERVICE build argument:
-#   receiver | writer | query | maintainer | alerter | simulator | cli   (cli: `vigil migrate`, `vigil check`, devices)
+#   receiver | writer | query | maintainer | alerter | simulator | cli   (cli: the `vigil` command: migrate, check, jwt-keys, the API)
 #
 #   docker buildx bake                                  # all seven, see docker-bake.hcl
 #   docker buildx build --build-arg SERVICE=query -t vigil-query .

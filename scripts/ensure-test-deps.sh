@@ -37,7 +37,7 @@ if ! "$root/scripts/install-tools.sh" nats-server >/dev/null; then
 fi
 
 # The chart tests run with `npm test` wherever these install; CI must not skip them.
-"$root/scripts/install-tools.sh" helm kubeconform kube-schemas >/dev/null
+"$root/scripts/install-tools.sh" helm kubeconform kube-schemas helm-docs >/dev/null
 
 # k6 for the load smoke test (load-tests/src/load-smoke.int.test.ts, `npm run load:smoke`).
 "$root/scripts/install-tools.sh" k6 >/dev/null
@@ -47,5 +47,6 @@ if ! "$root/scripts/install-tools.sh" hadolint >/dev/null; then
 fi
 "$root/scripts/install-tools.sh" versitygw >/dev/null
 
-# Debian's Chromium for the console's browser tests (web/tests, Playwright with executablePath).
+# Debian's Chromium for the browser tests: the console's (web/tests, Playwright with executablePath)
+# and the API reference page's (e2e/src/api-reference.int.test.ts).
 "$root/scripts/ensure-chromium.sh" >/dev/null

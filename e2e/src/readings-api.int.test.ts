@@ -1,7 +1,7 @@
 import { Code, type ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { sql } from "@vigil/db";
-import { AuditService, Order, ReadingService } from "@vigil/proto";
+import { AuditService, Order, ReadingService, StatsSource } from "@vigil/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pipeline } from "./pipeline.ts";
 import { openRawStream, testBatch } from "./raw-stream.ts";
@@ -106,6 +106,27 @@ describe("readings API", () => {
         expect(b.p99, name).toBeCloseTo(percentile(vs, 0.99), 9);
       }
     }
+  });
+
+  it("says where stats come from: raw readings for narrow ranges, the aggregates for wide ones", async () => {
+    const client = createClient(ReadingService, transports(() => user)["Connect-JSON"]);
+    const sourceOf = async (spanMs: number, bucket: string) =>
+      (
+        await client.getStats({
+          filter: {
+            deviceCode: "OR",
+            startTime: { seconds: BigInt(T0 / 1000), nanos: 0 },
+            endTime: { seconds: BigInt((T0 + spanMs) / 1000), nanos: 0 },
+          },
+          bucket,
+        })
+      ).source;
+    // Exact percentiles up to 6 hours; within 1 % from the 1-minute, then the 1-hour aggregates.
+    expect(await sourceOf(2 * HOUR, "1h")).toBe(StatsSource.RAW);
+    expect(await sourceOf(2 * 24 * HOUR, "1h")).toBe(StatsSource.AGGREGATE_1M);
+    expect(await sourceOf(30 * 24 * HOUR, "1h")).toBe(StatsSource.AGGREGATE_1H);
+    // A bucket that is not whole minutes can only come from raw readings.
+    expect(await sourceOf(2 * 24 * HOUR, "90s")).toBe(StatsSource.RAW);
   });
 
   it("updates readings by filter, with every rule and an audit row", async () => {

@@ -36,12 +36,13 @@ const S = ingestSettings;
 // so give an absolute path.
 const fileDevices = S.devicesFile ? new SharedArray("devices", () => devicesFrom(open(S.devicesFile))) : [];
 
+// `vigil devices create` prints [{device: {code, number, …}, apiKey}]; flat {code, number, apiKey} works too.
 function devicesFrom(text) {
   const parsed = JSON.parse(text);
-  const list = Array.isArray(parsed) ? parsed : [parsed];
+  const list = (Array.isArray(parsed) ? parsed : [parsed]).map((d) => ({ ...d.device, ...d }));
   for (const d of list) {
     if (typeof d.apiKey !== "string" || typeof d.code !== "string") {
-      throw new Error(`DEVICES_FILE must hold {code, number, apiKey} objects`);
+      throw new Error(`DEVICES_FILE must hold {device: {code, number}, apiKey} or {code, number, apiKey} objects`);
     }
   }
   return list.map((d) => ({ code: d.code, number: d.number, apiKey: d.apiKey }));

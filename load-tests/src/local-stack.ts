@@ -98,10 +98,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await start(
       "receiver",
       "services/receiver/src/main.ts",
-      { RECEIVER_HOST: "127.0.0.1", RECEIVER_PORT: String(receiverPort) },
+      // Ops ports on free ports too: the defaults (9101, 9102) may be taken by another stack on the machine.
+      { RECEIVER_HOST: "127.0.0.1", RECEIVER_PORT: String(receiverPort), RECEIVER_OPS_PORT: "0" },
       /receiver listening/,
     );
-    await start("writer", "services/writer/src/main.ts", {}, /writer consuming/);
+    await start("writer", "services/writer/src/main.ts", { WRITER_OPS_PORT: "0" }, /writer consuming/);
     await start(
       "query",
       "services/query/src/main.ts",

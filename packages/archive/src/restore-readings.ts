@@ -13,6 +13,8 @@ export interface RestoreOptions {
   /** Restored rows stay (retention skips them) for this long. */
   holdMs?: number;
   actor: string;
+  /** Called after each archived file is read (for a progress bar). */
+  onProgress?: (progress: { filesDone: number; files: number; rows: number }) => void;
 }
 
 export interface RestoreOutcome {
@@ -53,6 +55,7 @@ export async function restoreReadings(
   const toUs = BigInt(options.toMs) * 1000n;
   try {
     for (const { key } of found) {
+      options.onProgress?.({ filesDone: outcome.files, files: found.length, rows: outcome.rows });
       const text = await store.getText(key);
       if (text === undefined) throw new Error(`archive manifest ${key} vanished while restoring`);
       const manifest = JSON.parse(text) as ArchiveManifest;
@@ -73,6 +76,7 @@ export async function restoreReadings(
         }
       }
     }
+    options.onProgress?.({ filesDone: outcome.files, files: found.length, rows: outcome.rows });
     const holdUntil = new Date(Date.now() + (options.holdMs ?? DEFAULT_HOLD_MS));
     outcome.holdUntil = holdUntil.toISOString();
     await db.transaction().execute(async (tx) => {

@@ -9,7 +9,7 @@ export {
   MINUTE_MS,
   refreshWindowMs,
 } from "./lifecycle-settings.ts";
-export { type MigrationOutcome, migrateToLatest } from "./migrate.ts";
+export { type MigrationOutcome, migrateToLatest, pendingMigrations } from "./migrate.ts";
 export {
   EMBEDDED_PREFIX,
   hasTimescale,
@@ -33,6 +33,7 @@ export {
   type ReadingStatsRow,
   readingStats,
   type StatsSource,
+  statsSource,
 } from "./reading-stats.ts";
 export { dropReadingUnit, listReadingUnits, type ReadingUnit } from "./reading-units.ts";
 export {

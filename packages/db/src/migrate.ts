@@ -48,3 +48,10 @@ export async function migrateToLatest(db: Kysely<any>): Promise<MigrationOutcome
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Names of the migrations not yet applied to this database (all of them on an empty one). */
+// biome-ignore lint/suspicious/noExplicitAny: as migrateToLatest
+export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
+  const known = await new Migrator({ db, provider }).getMigrations();
+  return known.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}

@@ -59,6 +59,25 @@ export function chooseStatsSource(filter: ReadingStatsFilter, bucketMs: number, 
 }
 
 /**
+ * The source readingStats answers from: options.source or chooseStatsSource,
+ * and raw rows when the range holds no whole aggregate bucket. Tells clients
+ * how exact the percentiles are (see readingStats).
+ */
+export function statsSource(
+  filter: ReadingStatsFilter,
+  bucketMs: number,
+  options: ReadingStatsOptions = {},
+): StatsSource {
+  const source = options.source ?? chooseStatsSource(filter, bucketMs, options.nowMs);
+  if (source === "raw") return source;
+  const width = source === "1h" ? HOUR_MS : MINUTE_MS;
+  if (bucketMs % width !== 0) throw new RangeError(`bucketMs must be a multiple of ${width}`);
+  const aggStart = filter.startMs === undefined ? undefined : Math.ceil(filter.startMs / width) * width;
+  const aggEnd = filter.endMs === undefined ? undefined : Math.floor(filter.endMs / width) * width;
+  return aggStart !== undefined && aggEnd !== undefined && aggStart >= aggEnd ? "raw" : source;
+}
+
+/**
  * Count, min, max, avg and percentiles of live (not soft-deleted) readings
  * per (time bucket, sensor), over every device the filter matches, sorted by
  * bucket then sensor. Buckets are `bucketMs` wide and aligned to the Unix
@@ -90,13 +109,11 @@ export async function readingStats(
   options: ReadingStatsOptions = {},
 ): Promise<ReadingStatsRow[]> {
   if (!Number.isSafeInteger(bucketMs) || bucketMs <= 0) throw new RangeError("bucketMs must be a positive integer");
-  let source = options.source ?? chooseStatsSource(filter, bucketMs, options.nowMs);
+  const source = statsSource(filter, bucketMs, options);
   const width = source === "1h" ? HOUR_MS : MINUTE_MS;
-  if (source !== "raw" && bucketMs % width !== 0) throw new RangeError(`bucketMs must be a multiple of ${width}`);
   // The span the aggregate rows cover: whole aggregate buckets inside the range.
   const aggStart = filter.startMs === undefined ? undefined : Math.ceil(filter.startMs / width) * width;
   const aggEnd = filter.endMs === undefined ? undefined : Math.floor(filter.endMs / width) * width;
-  if (aggStart !== undefined && aggEnd !== undefined && aggStart >= aggEnd) source = "raw";
   const ids = await resolveSeriesIds(db, filter);
   if (!ids) return [];
   const run = (tx: Kysely<Database>) =>

@@ -1,10 +1,11 @@
 /**
  * Vigil's wire contract: the protobuf-es schemas generated from `proto/`
  * (regenerate with `npm run generate`; never edit `src/gen` by hand), the
- * columnar codec for reading batches, and where the generated OpenAPI
+ * columnar codec for reading batches, the google.rpc error details API errors carry, and where the generated OpenAPI
  * document of the Connect-JSON API is.
  */
 
+export * as errorDetails from "./gen/google/rpc/error_details_pb.ts";
 export * as reflection from "./gen/grpc/reflection/v1/reflection_pb.ts";
 export * as health from "./gen/health/v1/health_pb.ts";
 export * from "./gen/vigil/alerts/v1/alerts_pb.ts";

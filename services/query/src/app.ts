@@ -26,6 +26,7 @@ import { handleOpsRequest, metricsRegistry } from "@vigil/telemetry";
 import { createUser, hasAdmin } from "@vigil/users";
 import { alertService } from "./alert-service.ts";
 import { AlertWatchHub } from "./alert-watch.ts";
+import { apiReferenceRoute } from "./api-reference-route.ts";
 import { auditService } from "./audit-service.ts";
 import { accessRules } from "./auth/access-rules.ts";
 import { authInterceptor } from "./auth/auth-interceptor.ts";
@@ -210,10 +211,12 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             .set(cutConnectionKey, () => cutConnection(req)),
       });
       const openApi = openApiRoute();
+      const apiReference = apiReferenceRoute();
       const webConsole = consoleRoute(config.QUERY_CONSOLE_DIR, log);
       server = createDualProtocolServer((req, res) => {
         if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res) || openApi(req, res)) return;
-        if (webConsole(req, res)) return;
+        // Before the console: its addresses without a dot would otherwise take /api-docs/.
+        if (apiReference(req, res) || webConsole(req, res)) return;
         connect(req, res);
       });
       const listening = server;

@@ -17,7 +17,8 @@ export function applyCors(
   if (!allowed) return false;
   res.setHeader("Access-Control-Allow-Origin", allowedOrigins.includes("*") ? "*" : origin);
   res.setHeader("Vary", "Origin");
-  res.setHeader("Access-Control-Expose-Headers", cors.exposedHeaders.join(", "));
+  // Retry-After: how long a rate-limited browser client waits (also in the error's google.rpc.RetryInfo).
+  res.setHeader("Access-Control-Expose-Headers", [...cors.exposedHeaders, "Retry-After"].join(", "));
   if (req.method !== "OPTIONS") return false;
   res.setHeader("Access-Control-Allow-Methods", cors.allowedMethods.join(", "));
   res.setHeader("Access-Control-Allow-Headers", [...cors.allowedHeaders, "Authorization"].join(", "));

@@ -1,18 +1,43 @@
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AlertError } from "@vigil/alerts";
 import { DeviceError } from "@vigil/devices";
 import { ReplayError } from "@vigil/ingest";
+import { errorDetails } from "@vigil/proto";
 import type { Logger } from "@vigil/runtime";
 import { UserError } from "@vigil/users";
 
-/** A request field is missing or wrong; the message names the field. */
+/**
+ * A request field is missing or wrong; the message names the field, and the
+ * error carries a google.rpc.BadRequest field violation for clients to show
+ * next to the field.
+ */
 export class InvalidArgumentError extends Error {
   override name = "InvalidArgumentError";
   readonly field: string;
+  readonly problem: string;
   constructor(field: string, problem: string) {
     super(`${field}: ${problem}`);
     this.field = field;
+    this.problem = problem;
   }
+}
+
+/** google.rpc.BadRequest with one field violation (field path in proto names, such as "filter.device_code"). */
+export function badRequestDetail(field: string, description: string) {
+  return {
+    desc: errorDetails.BadRequestSchema,
+    value: create(errorDetails.BadRequestSchema, { fieldViolations: [{ field, description }] }),
+  };
+}
+
+/** google.rpc.RetryInfo: when the client may try again. */
+export function retryInfoDetail(delayMs: number) {
+  return {
+    desc: errorDetails.RetryInfoSchema,
+    value: create(errorDetails.RetryInfoSchema, { retryDelay: durationFromMs(delayMs) }),
+  };
 }
 
 /** The request is valid but cannot apply to the data as it is. */
@@ -72,8 +97,17 @@ function codeOf(err: unknown): Code | undefined {
 
 export function toConnectError(err: unknown, log: Logger, procedure: string): ConnectError {
   if (err instanceof ConnectError) return err;
+  if (err instanceof InvalidArgumentError) {
+    return new ConnectError(err.message, Code.InvalidArgument, undefined, [badRequestDetail(err.field, err.problem)]);
+  }
   const code = codeOf(err);
   if (code !== undefined) return new ConnectError((err as Error).message, code);
+  // PostgreSQL's undefined_table: a database no `vigil migrate` has brought to this version. Logged
+  // with its cause (a bug naming a wrong table looks the same), told to the caller as what to do.
+  if ((err as { code?: unknown })?.code === "42P01") {
+    log.error({ err, procedure }, "database schema missing or old: run vigil migrate");
+    return new ConnectError("the database is not migrated: run `vigil migrate`", Code.FailedPrecondition);
+  }
   log.error({ err, procedure }, "request failed");
   return new ConnectError("internal error", Code.Internal);
 }

@@ -2,8 +2,16 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ReadingBus } from "@vigil/bus";
-import { type Database, type Kysely, readingStats, recordAudit, resolveSeriesIds } from "@vigil/db";
-import { type Reading, ReadingSchema, type ReadingService, StatsBucketSchema } from "@vigil/proto";
+import {
+  type Database,
+  type Kysely,
+  readingStats,
+  recordAudit,
+  resolveSeriesIds,
+  type StatsSource as Source,
+  statsSource,
+} from "@vigil/db";
+import { type Reading, ReadingSchema, type ReadingService, StatsBucketSchema, StatsSource } from "@vigil/proto";
 import { actorOf, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
 import { FailedPreconditionError } from "./errors.ts";
 import { decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
@@ -24,6 +32,13 @@ import {
   updateReadings,
 } from "./readings-repository.ts";
 import { watchReadings } from "./watch-readings.ts";
+
+/** GetStatsResponse.source for each source readingStats may answer from. */
+const STATS_SOURCES: Record<Source, StatsSource> = {
+  raw: StatsSource.RAW,
+  "1m": StatsSource.AGGREGATE_1M,
+  "1h": StatsSource.AGGREGATE_1H,
+};
 
 export interface ReadingServiceDeps {
   db: Kysely<Database>;
@@ -115,9 +130,12 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
     },
 
     async getStats(req) {
-      const { filter, bucketMs } = parseStatsRequest(req, Date.now());
-      const rows = await readingStats(db, filter, bucketMs);
+      const nowMs = Date.now();
+      const { filter, bucketMs } = parseStatsRequest(req, nowMs);
+      const source = statsSource(filter, bucketMs, { nowMs });
+      const rows = await readingStats(db, filter, bucketMs, { source, nowMs });
       return {
+        source: STATS_SOURCES[source],
         buckets: rows.map((r) =>
           create(StatsBucketSchema, {
             startTime: timestampFromMs(r.bucketStartMs),

@@ -289,6 +289,7 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       `  receiver:   grpc://127.0.0.1:${grpcPort}  (vigil.ingest.v1.IngestService)`,
       `  console:    ${base}/  (sign in as admin)`,
       `  query:      http://127.0.0.1:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /healthz, /readyz, /openapi.json)`,
+      `  API docs:   http://127.0.0.1:${httpPort}/api-docs/  (every call, from /openapi.json)`,
       `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each${e.controlPort ? `; control http://127.0.0.1:${e.controlPort}` : ""}`,
       "  alerter:    4 demo rules on the monitors; alerts are printed below",
       "",

@@ -1,6 +1,7 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "@vigil/runtime";
+import { retryInfoDetail } from "../errors.ts";
 import type { Access, accessRules } from "./access-rules.ts";
 import type { KeyedLimiter } from "./keyed-limiter.ts";
 import { principalKey } from "./principal.ts";
@@ -62,8 +63,16 @@ async function authenticate(
   }
 }
 
-/** ResourceExhausted with a retry hint, in seconds, as the retry-after header. */
+/**
+ * ResourceExhausted with a retry hint: seconds in the retry-after header (exposed to browsers by CORS)
+ * and a google.rpc.RetryInfo detail.
+ */
 export function tooManyRequests(waitMs: number, what: string): ConnectError {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-  return new ConnectError(`${what}: retry in ${seconds} s`, Code.ResourceExhausted, { "retry-after": String(seconds) });
+  return new ConnectError(
+    `${what}: retry in ${seconds} s`,
+    Code.ResourceExhausted,
+    { "retry-after": String(seconds) },
+    [retryInfoDetail(seconds * 1000)],
+  );
 }
