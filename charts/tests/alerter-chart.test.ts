@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "@vigil/testkit";
 import { describe, expect, it } from "vitest";
-import { get, helmBin, podSpec, render } from "./chart-render.ts";
+import { get, helmBin, namespace, podSpec, render } from "./chart-render.ts";
+import { syntaxErrors } from "./promql.ts";
 
 /** The alerter in the chart: its workload, its Secret-only SMTP URL and the PrometheusRule about it. */
 describe.skipIf(!helmBin)("alerter in the chart", () => {
@@ -33,7 +34,9 @@ describe.skipIf(!helmBin)("alerter in the chart", () => {
       "metrics.enabled": "true",
     });
     const rule = get(manifests, "PrometheusRule", "alerter");
-    const service = get(manifests, "Service", "alerter").metadata.name;
+    // The ServiceMonitor copies the Service's labels onto its series, as the chart's other alerts select them.
+    const labels = get(manifests, "Service", "alerter").metadata.labels as Record<string, string>;
+    const selector = `namespace="${namespace}", app_kubernetes_io_instance="${labels["app.kubernetes.io/instance"]}", app_kubernetes_io_component="${labels["app.kubernetes.io/component"]}"`;
     const rules = rule.spec.groups[0].rules as Array<{ alert: string; expr: string }>;
     expect(rules.map((r) => r.alert)).toEqual([
       "VigilAlerterDown",
@@ -45,7 +48,8 @@ describe.skipIf(!helmBin)("alerter in the chart", () => {
     const telemetry = readFileSync(join(repoRoot, "docs/telemetry.md"), "utf8");
     const operations = readFileSync(join(repoRoot, "docs/operations.md"), "utf8");
     for (const r of rules) {
-      expect(r.expr).toContain(`job="${service}"`);
+      expect(r.expr).toContain(selector);
+      expect(syntaxErrors(r.expr), r.alert).toEqual([]);
       for (const m of r.expr.match(/\bvigil_[a-z_]+/g) ?? []) expect(telemetry, m).toContain(`\`${m}\``);
       expect(operations, r.alert).toContain(r.alert);
     }
