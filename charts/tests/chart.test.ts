@@ -653,7 +653,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
 
     it("takes extension points per component: extra env, volumes and mounts, pod and common annotations", () => {
       // A CA for sslmode=verify-full, mounted from a Secret into every pod that opens the database.
-      const components = ["receiver", "writer", "query", "maintainer", "simulator", "migrations"];
+      const components = ["receiver", "writer", "query", "maintainer", "alerter", "simulator", "migrations"];
       const set: Record<string, string> = { ...base, "simulator.enabled": "true", "commonAnnotations.team": "ops" };
       for (const c of components) {
         Object.assign(set, {
