@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { ensureExternalRule, raiseExternalAlert } from "@vigil/alerts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_PASSWORD, type Pipeline } from "./pipeline.ts";
-import { runCli } from "./run-cli.ts";
+import { firstCliLine, runCli, runCliOnTerminal } from "./run-cli.ts";
 import { startTestPipeline } from "./test-pipeline.ts";
 
 /**
@@ -156,6 +156,14 @@ describe("vigil alerts", () => {
       }),
     ]);
     expect((await vigil(["list", "--state", "acknowledged"])).out).toEqual([]);
+    // On a terminal: a table with the API's field names as headers.
+    const table = await runCliOnTerminal(["alerts", "list", "--code", "ICU"], env);
+    expect(table.code, table.output).toBe(0);
+    expect(table.output, table.output).toMatch(/id\s*│\s*state\s*│\s*severity\s*│\s*device\s*│\s*sensor\s*│\s*summary/);
+    expect(table.output, table.output).toMatch(/│ ICU-2\s*│.*│ patient left the bed/);
+    // watch: the open alerts first, one JSON object a line.
+    const watched = await firstCliLine(["alerts", "watch", "--state", "firing"], env, (l) => l.includes(alertId));
+    expect(JSON.parse(watched)).toMatchObject({ id: alertId, state: "ALERT_STATE_FIRING" });
     expect((await vigil(["get", "--id", alertId])).out).toMatchObject({ id: alertId, kind: "cli-test" });
     const missing = await vigil(["get", "--id", "999999"]);
     expect(missing.code).toBe(1);
