@@ -334,7 +334,7 @@ export type AlertRule = Message<"vigil.alerts.v1.AlertRule"> & {
   updateTime?: Timestamp | undefined;
 
   /**
-   * "user:<name>", "cli:<os user>" or "system:<service>".
+   * Who created it: "user:<name>" (the API, the CLI, the console) or "system:<service>" (external rules).
    *
    * @generated from field: string created_by = 16;
    */
