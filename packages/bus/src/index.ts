@@ -1,3 +1,12 @@
+export {
+  type AlertFeed,
+  devicePartition,
+  FEED_STREAM_NAME,
+  FEED_SUBJECT_PREFIX,
+  type FeedMessage,
+  type FeedReader,
+  type FeedSettings,
+} from "./alert-feed.ts";
 export { consumerEnv, consumerSettings, streamEnv, streamSettings } from "./bus-config.ts";
 export { type ControlEvents, memoryControlEvents, natsControlEvents } from "./control-events.ts";
 export {
