@@ -10,7 +10,7 @@ variable "SOURCE" { default = "unknown" }
 variable "PLATFORMS" { default = "linux/amd64,linux/arm64" }
 
 group "default" {
-  targets = ["receiver", "writer", "query", "lifecycle", "simulator", "cli"]
+  targets = ["receiver", "writer", "query", "lifecycle", "alerter", "simulator", "cli"]
 }
 
 target "_common" {
@@ -47,6 +47,12 @@ target "lifecycle" {
   inherits = ["_common"]
   args     = { SERVICE = "lifecycle" }
   tags     = ["${REGISTRY}/vigil-lifecycle:${TAG}"]
+}
+
+target "alerter" {
+  inherits = ["_common"]
+  args     = { SERVICE = "alerter" }
+  tags     = ["${REGISTRY}/vigil-alerter:${TAG}"]
 }
 
 target "simulator" {

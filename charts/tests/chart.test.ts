@@ -31,7 +31,7 @@ if (!helmBin) {
 }
 
 const chart = `${repoRoot}/charts/vigil`;
-const vigilComponents = ["receiver", "writer", "query", "lifecycle", "simulator", "migrations", "test"];
+const vigilComponents = ["receiver", "writer", "query", "lifecycle", "alerter", "simulator", "migrations", "test"];
 const awsCredentials = new Set(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]);
 
 /** Where each ci/ file's archive object store is, when not outside the cluster (AWS S3). */
@@ -105,29 +105,42 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       }
     });
 
-    it("probes the receiver over gRPC health, the others over /readyz and /healthz", () => {
+    it("probes the receiver over gRPC health, the others over /readyz and /healthz on their ops port", () => {
       const receiver = podSpec(get(manifests, "Deployment", "receiver")).containers[0];
       for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
         expect(receiver[probe]?.grpc?.port, probe).toBe(50051);
       }
       expect(receiver.readinessProbe.grpc.service).toBe("vigil.ingest.v1.IngestService");
       const query = podSpec(get(manifests, "Deployment", "query")).containers[0];
-      expect(query.readinessProbe.httpGet).toMatchObject({ path: "/readyz", port: "http" });
-      expect(query.livenessProbe.httpGet).toMatchObject({ path: "/healthz", port: "http" });
-      for (const component of ["writer", "lifecycle"]) {
+      expect(query.ports.map((p: { name: string }) => p.name)).toEqual(["http", "metrics"]);
+      for (const component of ["query", "writer", "lifecycle"]) {
         const d = find(manifests, "Deployment", component);
         if (!d) continue; // the lifecycle service is off in ci/simulator-values.yaml
         const c = podSpec(d).containers[0];
         expect(c.readinessProbe.httpGet, component).toMatchObject({ path: "/readyz", port: "metrics" });
         expect(c.livenessProbe.httpGet, component).toMatchObject({ path: "/healthz", port: "metrics" });
         const opsPort = c.env.find((e: { name: string }) => e.name === `${component.toUpperCase()}_OPS_PORT`).value;
-        expect(c.ports).toEqual([{ name: "metrics", containerPort: Number(opsPort), protocol: "TCP" }]);
+        expect(c.ports).toContainEqual({ name: "metrics", containerPort: Number(opsPort), protocol: "TCP" });
       }
       for (const sts of manifests.filter((m) => m.kind === "StatefulSet")) {
         const c = podSpec(sts).containers[0];
         expect(c.readinessProbe, sts.metadata.name).toBeDefined();
         expect(c.livenessProbe, sts.metadata.name).toBeDefined();
       }
+    });
+
+    it("item 11: serves metrics on every component's ops port only; reflection and API docs are on in dev values alone", () => {
+      const dev = file === "dev-values.yaml" || file === "skaffold-dev-values.yaml";
+      const query = envValues(podSpec(get(manifests, "Deployment", "query")).containers[0]);
+      const receiver = envValues(podSpec(get(manifests, "Deployment", "receiver")).containers[0]);
+      expect([query.QUERY_REFLECTION, query.QUERY_API_DOCS, receiver.RECEIVER_REFLECTION]).toEqual(
+        dev ? ["true", "true", "true"] : ["false", "false", "false"],
+      );
+      const monitor = find(manifests, "ServiceMonitor", "metrics");
+      if (monitor) expect(monitor.spec.endpoints.map((e: { port: string }) => e.port)).toEqual(["metrics"]);
+      const names = (c: string) => get(manifests, "Service", c).spec.ports.map((p: { name: string }) => p.name);
+      // metrics.enabled: the query Service offers its metrics port as the receiver's does.
+      expect(names("query")).toEqual(names("receiver").includes("metrics") ? ["http", "metrics"] : ["http"]);
     });
 
     it("runs the lifecycle service as a worker: no Service traffic, /tmp sized for the archive", (ctx) => {
@@ -336,6 +349,19 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
           expect(flow(from, lifecycle, 443), "nothing → lifecycle").toBe(false);
         }
         if (pod("otel-collector")) expect(flow(lifecycle, pod("otel-collector"), 4318), "lifecycle → OTLP").toBe(true);
+      }
+      const alerter = pod("alerter");
+      if (alerter) {
+        expect(flow(alerter, nats, 4222), "alerter → NATS (its feed)").not.toBe(false);
+        expect(flow(alerter, db, dbPort), "alerter → database").not.toBe(false);
+        // Webhooks to the internet, never to the cluster's own pods (SSRF) or other ports.
+        expect(flow(alerter, outside, 443), "alerter → webhooks").toBe(true);
+        expect(flow(alerter, pod("query"), 443), "alerter → in-cluster pods on 443").toBe(false);
+        expect(flow(alerter, pod("receiver"), 50051), "alerter → receiver").toBe(false);
+        expect(flow(alerter, outside, 22), "alerter → anywhere on another port").toBe(false);
+        for (const from of [outside, pod("query"), pod("receiver"), pod("writer")]) {
+          expect(flow(from, alerter, 8080), "nothing → alerter").toBe(false);
+        }
       }
       expect(flow(pod("test"), pod("receiver"), 50051), "helm test → receiver").toBe(true);
       expect(flow(pod("test"), pod("query"), 8080), "helm test → query").toBe(true);
@@ -645,7 +671,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
 
     it("takes extension points per component: extra env, volumes and mounts, pod and common annotations", () => {
       // A CA for sslmode=verify-full, mounted from a Secret into every pod that opens the database.
-      const components = ["receiver", "writer", "query", "lifecycle", "simulator", "migrations"];
+      const components = ["receiver", "writer", "query", "lifecycle", "alerter", "simulator", "migrations"];
       const set: Record<string, string> = { ...base, "simulator.enabled": "true", "commonAnnotations.team": "ops" };
       for (const c of components) {
         Object.assign(set, {

@@ -38,12 +38,12 @@ async function chromium(url: string): Promise<{ dom: string; console: string[] }
   }
 }
 
-describe("the API reference page", () => {
+describe("the API reference page (QUERY_API_DOCS)", () => {
   let pipeline: Pipeline;
   let base: string;
 
   beforeAll(async () => {
-    pipeline = await startTestPipeline();
+    pipeline = await startTestPipeline({ env: { QUERY_API_DOCS: "true" } });
     base = pipeline.queryUrl;
   });
   afterAll(() => pipeline?.stop());

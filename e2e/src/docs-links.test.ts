@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { repoRoot } from "@vigil/testkit";
@@ -12,6 +12,19 @@ const docs = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude
 })
   .split("\n")
   .filter((f) => f && existsSync(join(repoRoot, f)));
+
+/** A path git ignores (web/dist, .tools/…) is made by a build: it need not exist on a fresh clone. */
+function isBuildOutput(path: string): boolean {
+  // As a file, or as a folder (a pattern such as `web/dist/` matches only a folder that is there).
+  return [path, `${path.replace(/\/$/, "")}/`].some((p) => {
+    try {
+      execFileSync("git", ["check-ignore", "-q", "--no-index", p], { cwd: repoRoot });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
 
 /** Top-level folders of the repository: a code span starting with one names a file in it. */
 const topLevel = [
@@ -29,19 +42,6 @@ const topLevel = [
   "web",
 ];
 const pathLike = new RegExp(`^(?:${topLevel.join("|")})/[\\w./@-]*$`);
-
-/** True for a build output the repository ignores (web/dist): named by the docs, made by a build. */
-function ignoredByGit(path: string): boolean {
-  // The trailing component makes a directory pattern (web/dist/) match a folder not built yet.
-  return [path, `${path}/_`].some((p) => {
-    try {
-      execFileSync("git", ["check-ignore", "--quiet", "--no-index", p], { cwd: repoRoot });
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** The text outside fenced code blocks (commands and output there are examples, not references). */
 function prose(markdown: string): string {
@@ -84,15 +84,22 @@ describe("the docs", () => {
     expect(broken).toEqual([]);
   });
 
+  // As a file or as a folder (patterns such as "web/dist/" match folders only).
+  const gitIgnores = (path: string) =>
+    [path, `${path}/`].some(
+      (p) => spawnSync("git", ["check-ignore", "-q", "--no-index", p], { cwd: repoRoot }).status === 0,
+    );
+
   it.each(docs)("%s: every file path named in code exists", (doc) => {
     const file = join(repoRoot, doc);
     const missing: string[] = [];
     for (const [, span] of prose(readFileSync(file, "utf8")).matchAll(/`([^`\n]+)`/g)) {
       const path = span!.replace(/[.,:;)]+$/, "").replace(/:\d+$/, "");
-      if (!pathLike.test(path)) continue;
+      if (!pathLike.test(path) || isBuildOutput(path)) continue;
       // From the repository's root, or from the document's folder (charts/vigil/README.md names `ci/…`).
-      if (existsSync(join(repoRoot, path)) || existsSync(join(dirname(file), path)) || ignoredByGit(path)) continue;
-      missing.push(path);
+      if (existsSync(join(repoRoot, path)) || existsSync(join(dirname(file), path))) continue;
+      // Build outputs (web/dist, test results) exist only after a build: named in the docs, ignored by git.
+      if (!gitIgnores(path)) missing.push(path);
     }
     expect(missing).toEqual([]);
   });

@@ -46,12 +46,12 @@ async function lastEnvelope(body: ReadableStream<Uint8Array>) {
   return last;
 }
 
-describe("the OpenAPI document served by the query service", () => {
+describe("the OpenAPI document served by the query service (QUERY_API_DOCS)", () => {
   let pipeline: Pipeline;
   let base: string;
 
   beforeAll(async () => {
-    pipeline = await startTestPipeline();
+    pipeline = await startTestPipeline({ env: { QUERY_API_DOCS: "true" } });
     base = pipeline.queryUrl;
   });
   afterAll(() => pipeline?.stop());

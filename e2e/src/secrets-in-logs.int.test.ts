@@ -65,6 +65,7 @@ describe("secrets in logs", () => {
       WRITER_OPS_PORT: "0",
       QUERY_HOST: "127.0.0.1",
       QUERY_PORT: String(queryPort),
+      QUERY_OPS_PORT: "0",
       AUTH_JWT_KEYS: JSON.stringify({ keys: [jwk] }),
       AUTH_BOOTSTRAP_ADMIN_USERNAME: "admin",
       AUTH_BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,

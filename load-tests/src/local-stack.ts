@@ -89,6 +89,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       DATABASE_URL: databaseUrl,
       NATS_URL: nats.url,
       LOG_LEVEL: "info",
+      // Free ports for the ops servers too: another stack or a quick start may hold 9101/9102.
+      RECEIVER_OPS_PORT: "0",
+      WRITER_OPS_PORT: "0",
       ...options.env,
     };
     log("starting receiver, writer and query service");
@@ -114,6 +117,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       {
         QUERY_HOST: "127.0.0.1",
         QUERY_PORT: String(queryPort),
+        QUERY_OPS_PORT: "0",
         AUTH_BOOTSTRAP_ADMIN_USERNAME: "admin",
         AUTH_BOOTSTRAP_ADMIN_PASSWORD: adminPassword,
       },

@@ -224,11 +224,12 @@ annotations:
 {{- end }}
 
 {{/*
-The ops port: /metrics, /healthz and /readyz of the receiver (on RECEIVER_HOST), the
-writer and the lifecycle service. One number for all: each pod has its own network namespace.
+The ops port: /metrics, /healthz and /readyz of the receiver and the query service (on
+RECEIVER_HOST / QUERY_HOST), the writer and the lifecycle service. One number for all: each pod has
+its own network namespace.
 */}}
 {{- define "vigil.env.ops" -}}
-{{- if ne .prefix "RECEIVER" }}
+{{- if not (has .prefix (list "RECEIVER" "QUERY")) }}
 - name: {{ .prefix }}_OPS_HOST
   value: "0.0.0.0"
 {{- end }}

@@ -1,5 +1,14 @@
-export { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from "kysely";
+export {
+  type Expression,
+  type ExpressionBuilder,
+  type Kysely,
+  type QueryResult,
+  type RawBuilder,
+  type SqlBool,
+  sql,
+} from "kysely";
 export { type AuditEntry, recordAudit } from "./audit.ts";
+export { pruneDeadLetters } from "./dead-letter-retention.ts";
 export {
   DAY_MS,
   DEFAULT_LIFECYCLE,
@@ -9,7 +18,7 @@ export {
   MINUTE_MS,
   refreshWindowMs,
 } from "./lifecycle-settings.ts";
-export { type MigrationOutcome, migrateToLatest, pendingMigrations } from "./migrate.ts";
+export { type MigrationOutcome, migrateTo, migrateToLatest, pendingMigrations } from "./migrate.ts";
 export {
   EMBEDDED_PREFIX,
   hasTimescale,
@@ -46,6 +55,12 @@ export {
 } from "./rollup-refresh.ts";
 export type * from "./schema.ts";
 export {
+  lookupSensors,
+  registerSensors,
+  type SensorQuota,
+  type SensorRegistration,
+} from "./sensor-names.ts";
+export {
   deviceConditions,
   namesDevices,
   resolveSeriesIds,
@@ -53,11 +68,13 @@ export {
   type SeriesNames,
 } from "./series-ids.ts";
 export { nearestRank, SKETCH_RELATIVE_ACCURACY, sketchBin, sketchBinValue } from "./sketch.ts";
+export { chooseStorageEngine, STORAGE_SETTING, type StorageEngine, StorageEngineError } from "./storage-engine.ts";
 export {
+  type FailedJob,
+  failedJobs,
   listPolicyJobs,
   type PolicyJob,
   reconcilePolicies,
   refreshAggregatesNow,
   runPolicyJob,
-  timescaleSchedulerRunning,
 } from "./timescale-policies.ts";

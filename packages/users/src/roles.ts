@@ -1,11 +1,15 @@
 /** What a token may do; one interceptor checks them per method. */
 export const SCOPES = [
   "readings:read",
-  "readings:write",
+  // Corrections of clinical data (UpdateReadings): bounded, kept in the readings' history.
+  "readings:correct",
   "readings:delete",
   "devices:admin",
   "users:admin",
   "audit:read",
+  "alerts:read",
+  "alerts:write",
+  "alerts:admin",
   "fleet:read",
   "fleet:admin",
   "procedures:read",
@@ -18,10 +22,14 @@ export type Scope = (typeof SCOPES)[number];
 export type Role = "admin" | "user" | "clinician" | "technician";
 export const ROLES: readonly Role[] = ["admin", "user", "clinician", "technician"];
 
-/** What every signed-in role may do: read and correct readings, read the fleet. */
+/**
+ * What every signed-in role may do: read readings (and their history), read, acknowledge and
+ * silence alerts, read the fleet, procedures and maintenance.
+ */
 const READER: readonly Scope[] = [
   "readings:read",
-  "readings:write",
+  "alerts:read",
+  "alerts:write",
   "fleet:read",
   "procedures:read",
   "maintenance:read",
@@ -29,7 +37,8 @@ const READER: readonly Scope[] = [
 
 const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   admin: SCOPES,
-  // Deleting readings, changing devices, sites and users, and the audit log are for admins.
+  // Correcting and deleting readings, devices, sites, users, the audit log, alert rules and
+  // notification channels are for admins.
   user: READER,
   // Records procedures and their outcomes.
   clinician: [...READER, "procedures:write"],

@@ -99,6 +99,7 @@ export function createLifecycleApp(config: LifecycleConfig, deps: LifecycleDeps)
         metrics,
         lastJobRuns: new Map(),
         forecasts: { settings: forecastSettings(config), intervalMs: config.FORECAST_INTERVAL_MS },
+        deadLetterRetentionMs: config.DEAD_LETTERS_RETENTION_MS,
       };
       schedule(deps.firstRunDelayMs ?? 1_000);
       if (deps.opsServer !== false) {

@@ -10,8 +10,10 @@ export interface LifecycleMetrics {
   runsSkipped: number;
   /** Steps that failed (each is logged with its error). */
   failures: number;
-  /** TimescaleDB policy jobs run by the lifecycle service (embedded: no background scheduler). */
+  /** TimescaleDB policy jobs run by the lifecycle service (TimescaleDB's scheduler does not run them). */
   policyJobsRun: number;
+  /** TimescaleDB jobs whose last run by TimescaleDB's scheduler failed (gauge; job_stats). */
+  timescaleJobsFailed: number;
   /** Plain PostgreSQL: partitions created ahead, and ones created to take rows out of DEFAULT. */
   partitionsCreated: number;
   rowsMovedFromDefault: number;
@@ -31,6 +33,8 @@ export interface LifecycleMetrics {
   forecastsDue: number;
   /** Duration of the last forecast run (gauge, ms). */
   lastForecastRunMs: number;
+  /** Dead letters deleted by retention (DEAD_LETTERS_RETENTION_MS). */
+  deadLettersDeleted: number;
   /** Duration of the last run and when it ended (gauges, ms). */
   lastRunMs: number;
   lastRunEndedAtMs: number;
@@ -42,6 +46,7 @@ export function emptyMetrics(): LifecycleMetrics {
     runsSkipped: 0,
     failures: 0,
     policyJobsRun: 0,
+    timescaleJobsFailed: 0,
     partitionsCreated: 0,
     rowsMovedFromDefault: 0,
     rollupHoursRecomputed: 0,
@@ -53,6 +58,7 @@ export function emptyMetrics(): LifecycleMetrics {
     forecastsComputed: 0,
     forecastsDue: 0,
     lastForecastRunMs: 0,
+    deadLettersDeleted: 0,
     lastRunMs: 0,
     lastRunEndedAtMs: 0,
   };

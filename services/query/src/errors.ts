@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { AlertError } from "@vigil/alerts";
 import { DeviceError } from "@vigil/devices";
 import { FleetError } from "@vigil/fleet";
 import { ReplayError } from "@vigil/ingest";
@@ -47,6 +48,10 @@ export class FailedPreconditionError extends Error {
   override name = "FailedPreconditionError";
 }
 
+/** What the request names does not exist. */
+export class NotFoundError extends Error {
+  override name = "NotFoundError";
+}
 /** A dependency (database, NATS) is down; the client may retry. */
 export class UnavailableError extends Error {
   override name = "UnavailableError";
@@ -64,6 +69,13 @@ const userCodes: Record<UserError["kind"], Code> = {
   exists: Code.AlreadyExists,
   not_found: Code.NotFound,
   unauthenticated: Code.Unauthenticated,
+};
+
+const alertCodes: Record<AlertError["kind"], Code> = {
+  invalid: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  exists: Code.AlreadyExists,
+  failed_precondition: Code.FailedPrecondition,
 };
 
 const replayCodes: Record<ReplayError["kind"], Code> = {
@@ -101,6 +113,12 @@ function codeOf(err: unknown): Code | undefined {
     return Code.Canceled;
   }
   if (err instanceof FailedPreconditionError) return Code.FailedPrecondition;
+  if (err instanceof NotFoundError) return Code.NotFound;
+  // PostgreSQL cancelled the statement: it ran past QUERY_STATEMENT_TIMEOUT_MS.
+  if ((err as { code?: string })?.code === "57014") return Code.DeadlineExceeded;
+  // A data exception (SQLSTATE class 22: a number out of range, a NUL in a string, a bad date) is a
+  // value from the request that no check caught first; the client's error, not a server fault.
+  if (isDataException(err)) return Code.InvalidArgument;
   if (err instanceof UnavailableError) return Code.Unavailable;
   if (err instanceof UserError) return userCodes[err.kind];
   if (err instanceof DeviceError) return deviceCodes[err.kind];
@@ -108,7 +126,16 @@ function codeOf(err: unknown): Code | undefined {
   if (err instanceof FleetError) return fleetCodes[err.kind];
   if (err instanceof ProcedureError) return procedureCodes[err.kind];
   if (err instanceof MaintenanceError) return maintenanceCodes[err.kind];
+  if (err instanceof AlertError) return alertCodes[err.kind];
   return undefined;
+}
+
+/** A PostgreSQL data exception: SQLSTATE class 22. */
+function isDataException(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return (
+    typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code) && (err as { severity?: unknown }).severity !== undefined
+  );
 }
 
 export function toConnectError(err: unknown, log: Logger, procedure: string): ConnectError {
@@ -117,6 +144,13 @@ export function toConnectError(err: unknown, log: Logger, procedure: string): Co
     return new ConnectError(err.message, Code.InvalidArgument, undefined, [badRequestDetail(err.field, err.problem)]);
   }
   const code = codeOf(err);
+  if (isDataException(err)) {
+    log.warn({ err, procedure }, "a request value reached the database unchecked");
+    return new ConnectError("a value in the request is out of range or not valid text", code);
+  }
+  if (code === Code.DeadlineExceeded) {
+    return new ConnectError("the query ran longer than this server allows: narrow the filter or the time range", code);
+  }
   if (code !== undefined) return new ConnectError((err as Error).message, code);
   // PostgreSQL's undefined_table: a database no `vigil migrate` has brought to this version. Logged
   // with its cause (a bug naming a wrong table looks the same), told to the caller as what to do.

@@ -1,5 +1,6 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
+  AlertService,
   AuditService,
   AuthService,
   DeadLetterService,
@@ -46,8 +47,10 @@ export function accessRules(options: AccessOptions): Map<string, Rule> {
     [ReadingService, "ListReadings", "readings:read"],
     [ReadingService, "GetStats", "readings:read"],
     [ReadingService, "WatchReadings", "readings:read"],
-    [ReadingService, "UpdateReadings", "readings:write"],
+    [ReadingService, "GetReadingHistory", "readings:read"],
+    [ReadingService, "UpdateReadings", "readings:correct"],
     [ReadingService, "DeleteReadings", "readings:delete"],
+    [ReadingService, "UndeleteReadings", "readings:delete"],
     [AuditService, "ListAuditLog", "audit:read"],
     ...[
       "CreateDevice",
@@ -78,6 +81,22 @@ export function accessRules(options: AccessOptions): Map<string, Rule> {
     [MaintenanceService, "RecordMaintenance", "maintenance:write"],
     [DeadLetterService, "ListDeadLetters", "devices:admin"],
     [DeadLetterService, "ReplayDeadLetter", "devices:admin"],
+    // Alerts: people on call read, acknowledge and silence; admins change rules and channels (SSRF, secrets).
+    ...["ListAlertRules", "ListAlerts", "GetAlert", "WatchAlerts", "ListSilences", "ListNotificationChannels"].map(
+      (m) => [AlertService, m, "alerts:read"] as [{ typeName: string }, string, Rule],
+    ),
+    [AlertService, "ListDeliveries", "alerts:read"],
+    ...["AcknowledgeAlert", "CreateSilence", "DeleteSilence"].map(
+      (m) => [AlertService, m, "alerts:write"] as [{ typeName: string }, string, Rule],
+    ),
+    ...[
+      "CreateAlertRule",
+      "UpdateAlertRule",
+      "DeleteAlertRule",
+      "CreateNotificationChannel",
+      "TestNotificationChannel",
+      "RetryDelivery",
+    ].map((m) => [AlertService, m, "alerts:admin"] as [{ typeName: string }, string, Rule]),
     // Probes and tools: what runs here and in what shape, never data.
     [health.Health, "Check", "public"],
     [health.Health, "Watch", "public"],

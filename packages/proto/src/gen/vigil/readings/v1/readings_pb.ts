@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file vigil/readings/v1/readings.proto.
  */
 export const file_vigil_readings_v1_readings: GenFile = /*@__PURE__*/
-  fileDesc("CiB2aWdpbC9yZWFkaW5ncy92MS9yZWFkaW5ncy5wcm90bxIRdmlnaWwucmVhZGluZ3MudjEi4wIKDVJlYWRpbmdGaWx0ZXISEwoLZGV2aWNlX2NvZGUYASABKAkSGgoNZGV2aWNlX251bWJlchgCIAEoDUgAiAEBEg4KBnNlbnNvchgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEc2l0ZRgGIAEoCRITCgtkZXZpY2Vfa2luZBgHIAEoCRJJCg1kZXZpY2VfbGFiZWxzGAggAygLMjIudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlci5EZXZpY2VMYWJlbHNFbnRyeRozChFEZXZpY2VMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhAKDl9kZXZpY2VfbnVtYmVyIuwBCgdSZWFkaW5nEhMKC2RldmljZV9jb2RlGAEgASgJEhUKDWRldmljZV9udW1iZXIYAiABKA0SDgoGc2Vuc29yGAMgASgJEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXZhbHVlGAUgASgBEgsKA3NlcRgGIAEoBBIvCgtyZWNlaXZlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilwEKE0xpc3RSZWFkaW5nc1JlcXVlc3QSMAoGZmlsdGVyGAEgASgLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlchIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRInCgVvcmRlchgEIAEoDjIYLnZpZ2lsLnJlYWRpbmdzLnYxLk9yZGVyInEKFExpc3RSZWFkaW5nc1Jlc3BvbnNlEiwKCHJlYWRpbmdzGAEgAygLMhoudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoAyJ4Cg5SZWFkaW5nQ2hhbmdlcxITCgZzZW5zb3IYASABKAlIAIgBARISCgV2YWx1ZRgCIAEoAUgBiAEBEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgkKB19zZW5zb3JCCAoGX3ZhbHVlIn0KFVVwZGF0ZVJlYWRpbmdzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyEjIKB2NoYW5nZXMYAiABKAsyIS52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nQ2hhbmdlcyIvChZVcGRhdGVSZWFkaW5nc1Jlc3BvbnNlEhUKDXVwZGF0ZWRfY291bnQYASABKAMiSQoVRGVsZXRlUmVhZGluZ3NSZXF1ZXN0EjAKBmZpbHRlchgBIAEoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdGaWx0ZXIiLwoWRGVsZXRlUmVhZGluZ3NSZXNwb25zZRIVCg1kZWxldGVkX2NvdW50GAEgASgDIlMKD0dldFN0YXRzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyEg4KBmJ1Y2tldBgCIAEoCSKqAQoLU3RhdHNCdWNrZXQSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2Vuc29yGAIgASgJEg0KBWNvdW50GAMgASgDEgsKA21pbhgEIAEoARILCgNtYXgYBSABKAESCwoDYXZnGAYgASgBEgsKA3A1MBgHIAEoARILCgNwOTUYCCABKAESCwoDcDk5GAkgASgBInMKEEdldFN0YXRzUmVzcG9uc2USLwoHYnVja2V0cxgBIAMoCzIeLnZpZ2lsLnJlYWRpbmdzLnYxLlN0YXRzQnVja2V0Ei4KBnNvdXJjZRgCIAEoDjIeLnZpZ2lsLnJlYWRpbmdzLnYxLlN0YXRzU291cmNlIkgKFFdhdGNoUmVhZGluZ3NSZXF1ZXN0EjAKBmZpbHRlchgBIAEoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdGaWx0ZXIiRQoVV2F0Y2hSZWFkaW5nc1Jlc3BvbnNlEiwKCHJlYWRpbmdzGAEgAygLMhoudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZypOCgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEhYKEk9SREVSX09MREVTVF9GSVJTVBABEhYKEk9SREVSX05FV0VTVF9GSVJTVBACKn8KC1N0YXRzU291cmNlEhwKGFNUQVRTX1NPVVJDRV9VTlNQRUNJRklFRBAAEhQKEFNUQVRTX1NPVVJDRV9SQVcQARIdChlTVEFUU19TT1VSQ0VfQUdHUkVHQVRFXzFNEAISHQoZU1RBVFNfU09VUkNFX0FHR1JFR0FURV8xSBADMoQECg5SZWFkaW5nU2VydmljZRJkCgxMaXN0UmVhZGluZ3MSJi52aWdpbC5yZWFkaW5ncy52MS5MaXN0UmVhZGluZ3NSZXF1ZXN0GicudmlnaWwucmVhZGluZ3MudjEuTGlzdFJlYWRpbmdzUmVzcG9uc2UiA5ACARJlCg5VcGRhdGVSZWFkaW5ncxIoLnZpZ2lsLnJlYWRpbmdzLnYxLlVwZGF0ZVJlYWRpbmdzUmVxdWVzdBopLnZpZ2lsLnJlYWRpbmdzLnYxLlVwZGF0ZVJlYWRpbmdzUmVzcG9uc2USZQoORGVsZXRlUmVhZGluZ3MSKC52aWdpbC5yZWFkaW5ncy52MS5EZWxldGVSZWFkaW5nc1JlcXVlc3QaKS52aWdpbC5yZWFkaW5ncy52MS5EZWxldGVSZWFkaW5nc1Jlc3BvbnNlElgKCEdldFN0YXRzEiIudmlnaWwucmVhZGluZ3MudjEuR2V0U3RhdHNSZXF1ZXN0GiMudmlnaWwucmVhZGluZ3MudjEuR2V0U3RhdHNSZXNwb25zZSIDkAIBEmQKDVdhdGNoUmVhZGluZ3MSJy52aWdpbC5yZWFkaW5ncy52MS5XYXRjaFJlYWRpbmdzUmVxdWVzdBooLnZpZ2lsLnJlYWRpbmdzLnYxLldhdGNoUmVhZGluZ3NSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiB2aWdpbC9yZWFkaW5ncy92MS9yZWFkaW5ncy5wcm90bxIRdmlnaWwucmVhZGluZ3MudjEi4wIKDVJlYWRpbmdGaWx0ZXISEwoLZGV2aWNlX2NvZGUYASABKAkSGgoNZGV2aWNlX251bWJlchgCIAEoDUgAiAEBEg4KBnNlbnNvchgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEc2l0ZRgGIAEoCRITCgtkZXZpY2Vfa2luZBgHIAEoCRJJCg1kZXZpY2VfbGFiZWxzGAggAygLMjIudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlci5EZXZpY2VMYWJlbHNFbnRyeRozChFEZXZpY2VMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhAKDl9kZXZpY2VfbnVtYmVyIuwBCgdSZWFkaW5nEhMKC2RldmljZV9jb2RlGAEgASgJEhUKDWRldmljZV9udW1iZXIYAiABKA0SDgoGc2Vuc29yGAMgASgJEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXZhbHVlGAUgASgBEgsKA3NlcRgGIAEoBBIvCgtyZWNlaXZlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilwEKE0xpc3RSZWFkaW5nc1JlcXVlc3QSMAoGZmlsdGVyGAEgASgLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlchIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRInCgVvcmRlchgEIAEoDjIYLnZpZ2lsLnJlYWRpbmdzLnYxLk9yZGVyInEKFExpc3RSZWFkaW5nc1Jlc3BvbnNlEiwKCHJlYWRpbmdzGAEgAygLMhoudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoAyJ4Cg5SZWFkaW5nQ2hhbmdlcxITCgZzZW5zb3IYASABKAlIAIgBARISCgV2YWx1ZRgCIAEoAUgBiAEBEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgkKB19zZW5zb3JCCAoGX3ZhbHVlIo0BChVVcGRhdGVSZWFkaW5nc1JlcXVlc3QSMAoGZmlsdGVyGAEgASgLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlchIyCgdjaGFuZ2VzGAIgASgLMiEudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0NoYW5nZXMSDgoGcmVhc29uGAMgASgJIkYKFlVwZGF0ZVJlYWRpbmdzUmVzcG9uc2USFQoNdXBkYXRlZF9jb3VudBgBIAEoAxIVCg1jb3JyZWN0aW9uX2lkGAIgASgDIlkKFURlbGV0ZVJlYWRpbmdzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyEg4KBnJlYXNvbhgCIAEoCSJGChZEZWxldGVSZWFkaW5nc1Jlc3BvbnNlEhUKDWRlbGV0ZWRfY291bnQYASABKAMSFQoNY29ycmVjdGlvbl9pZBgCIAEoAyJbChdVbmRlbGV0ZVJlYWRpbmdzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyEg4KBnJlYXNvbhgCIAEoCSJKChhVbmRlbGV0ZVJlYWRpbmdzUmVzcG9uc2USFwoPdW5kZWxldGVkX2NvdW50GAEgASgDEhUKDWNvcnJlY3Rpb25faWQYAiABKAMivgEKGEdldFJlYWRpbmdIaXN0b3J5UmVxdWVzdBITCgtkZXZpY2VfY29kZRgBIAEoCRIVCg1kZXZpY2VfbnVtYmVyGAIgASgNEg4KBnNlbnNvchgDIAEoCRIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1jb3JyZWN0aW9uX2lkGAUgASgDEhEKCXBhZ2Vfc2l6ZRgGIAEoBRISCgpwYWdlX3Rva2VuGAcgASgJImoKDlJlYWRpbmdWZXJzaW9uEg4KBnNlbnNvchgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgV2YWx1ZRgDIAEoARIPCgdkZWxldGVkGAQgASgIIpcCCg1SZWFkaW5nQ2hhbmdlEhUKDWNvcnJlY3Rpb25faWQYASABKAMSDgoGYWN0aW9uGAIgASgJEg0KBWFjdG9yGAMgASgJEi8KC2NoYW5nZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBSABKAkSMQoGYmVmb3JlGAYgASgLMiEudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ1ZlcnNpb24SMAoFYWZ0ZXIYByABKAsyIS52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nVmVyc2lvbhITCgtkZXZpY2VfY29kZRgIIAEoCRIVCg1kZXZpY2VfbnVtYmVyGAkgASgNImcKGUdldFJlYWRpbmdIaXN0b3J5UmVzcG9uc2USMQoHY2hhbmdlcxgBIAMoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdDaGFuZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlMKD0dldFN0YXRzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyEg4KBmJ1Y2tldBgCIAEoCSKqAQoLU3RhdHNCdWNrZXQSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2Vuc29yGAIgASgJEg0KBWNvdW50GAMgASgDEgsKA21pbhgEIAEoARILCgNtYXgYBSABKAESCwoDYXZnGAYgASgBEgsKA3A1MBgHIAEoARILCgNwOTUYCCABKAESCwoDcDk5GAkgASgBInMKEEdldFN0YXRzUmVzcG9uc2USLwoHYnVja2V0cxgBIAMoCzIeLnZpZ2lsLnJlYWRpbmdzLnYxLlN0YXRzQnVja2V0Ei4KBnNvdXJjZRgCIAEoDjIeLnZpZ2lsLnJlYWRpbmdzLnYxLlN0YXRzU291cmNlIkgKFFdhdGNoUmVhZGluZ3NSZXF1ZXN0EjAKBmZpbHRlchgBIAEoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdGaWx0ZXIiRQoVV2F0Y2hSZWFkaW5nc1Jlc3BvbnNlEiwKCHJlYWRpbmdzGAEgAygLMhoudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZypOCgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEhYKEk9SREVSX09MREVTVF9GSVJTVBABEhYKEk9SREVSX05FV0VTVF9GSVJTVBACKn8KC1N0YXRzU291cmNlEhwKGFNUQVRTX1NPVVJDRV9VTlNQRUNJRklFRBAAEhQKEFNUQVRTX1NPVVJDRV9SQVcQARIdChlTVEFUU19TT1VSQ0VfQUdHUkVHQVRFXzFNEAISHQoZU1RBVFNfU09VUkNFX0FHR1JFR0FURV8xSBADMuYFCg5SZWFkaW5nU2VydmljZRJkCgxMaXN0UmVhZGluZ3MSJi52aWdpbC5yZWFkaW5ncy52MS5MaXN0UmVhZGluZ3NSZXF1ZXN0GicudmlnaWwucmVhZGluZ3MudjEuTGlzdFJlYWRpbmdzUmVzcG9uc2UiA5ACARJlCg5VcGRhdGVSZWFkaW5ncxIoLnZpZ2lsLnJlYWRpbmdzLnYxLlVwZGF0ZVJlYWRpbmdzUmVxdWVzdBopLnZpZ2lsLnJlYWRpbmdzLnYxLlVwZGF0ZVJlYWRpbmdzUmVzcG9uc2USZQoORGVsZXRlUmVhZGluZ3MSKC52aWdpbC5yZWFkaW5ncy52MS5EZWxldGVSZWFkaW5nc1JlcXVlc3QaKS52aWdpbC5yZWFkaW5ncy52MS5EZWxldGVSZWFkaW5nc1Jlc3BvbnNlEmsKEFVuZGVsZXRlUmVhZGluZ3MSKi52aWdpbC5yZWFkaW5ncy52MS5VbmRlbGV0ZVJlYWRpbmdzUmVxdWVzdBorLnZpZ2lsLnJlYWRpbmdzLnYxLlVuZGVsZXRlUmVhZGluZ3NSZXNwb25zZRJzChFHZXRSZWFkaW5nSGlzdG9yeRIrLnZpZ2lsLnJlYWRpbmdzLnYxLkdldFJlYWRpbmdIaXN0b3J5UmVxdWVzdBosLnZpZ2lsLnJlYWRpbmdzLnYxLkdldFJlYWRpbmdIaXN0b3J5UmVzcG9uc2UiA5ACARJYCghHZXRTdGF0cxIiLnZpZ2lsLnJlYWRpbmdzLnYxLkdldFN0YXRzUmVxdWVzdBojLnZpZ2lsLnJlYWRpbmdzLnYxLkdldFN0YXRzUmVzcG9uc2UiA5ACARJkCg1XYXRjaFJlYWRpbmdzEicudmlnaWwucmVhZGluZ3MudjEuV2F0Y2hSZWFkaW5nc1JlcXVlc3QaKC52aWdpbC5yZWFkaW5ncy52MS5XYXRjaFJlYWRpbmdzUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * ReadingFilter selects readings; every field is optional and the set
@@ -247,12 +247,15 @@ export const ReadingChangesSchema: GenMessage<ReadingChanges> = /*@__PURE__*/
   messageDesc(file_vigil_readings_v1_readings, 4);
 
 /**
+ * A correction (update, delete or undelete) names one device (device_code
+ * and device_number) and a time range (start_time and end_time); sensor is
+ * optional. It changes at most QUERY_MAX_CORRECTION_ROWS readings (10,000 by
+ * default): a filter matching more is refused with FAILED_PRECONDITION.
+ *
  * @generated from message vigil.readings.v1.UpdateReadingsRequest
  */
 export type UpdateReadingsRequest = Message<"vigil.readings.v1.UpdateReadingsRequest"> & {
   /**
-   * At least one field must be set.
-   *
    * @generated from field: vigil.readings.v1.ReadingFilter filter = 1;
    */
   filter?: ReadingFilter | undefined;
@@ -263,6 +266,13 @@ export type UpdateReadingsRequest = Message<"vigil.readings.v1.UpdateReadingsReq
    * @generated from field: vigil.readings.v1.ReadingChanges changes = 2;
    */
   changes?: ReadingChanges | undefined;
+
+  /**
+   * Why, for the audit log and the readings' history (at most 500 characters).
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
 };
 
 /**
@@ -280,6 +290,13 @@ export type UpdateReadingsResponse = Message<"vigil.readings.v1.UpdateReadingsRe
    * @generated from field: int64 updated_count = 1;
    */
   updatedCount: bigint;
+
+  /**
+   * The correction: GetReadingHistory lists what it changed; the audit log names it.
+   *
+   * @generated from field: int64 correction_id = 2;
+   */
+  correctionId: bigint;
 };
 
 /**
@@ -294,11 +311,16 @@ export const UpdateReadingsResponseSchema: GenMessage<UpdateReadingsResponse> = 
  */
 export type DeleteReadingsRequest = Message<"vigil.readings.v1.DeleteReadingsRequest"> & {
   /**
-   * At least one field must be set.
-   *
    * @generated from field: vigil.readings.v1.ReadingFilter filter = 1;
    */
   filter?: ReadingFilter | undefined;
+
+  /**
+   * Why, for the audit log and the readings' history (at most 500 characters).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
 };
 
 /**
@@ -316,6 +338,11 @@ export type DeleteReadingsResponse = Message<"vigil.readings.v1.DeleteReadingsRe
    * @generated from field: int64 deleted_count = 1;
    */
   deletedCount: bigint;
+
+  /**
+   * @generated from field: int64 correction_id = 2;
+   */
+  correctionId: bigint;
 };
 
 /**
@@ -324,6 +351,228 @@ export type DeleteReadingsResponse = Message<"vigil.readings.v1.DeleteReadingsRe
  */
 export const DeleteReadingsResponseSchema: GenMessage<DeleteReadingsResponse> = /*@__PURE__*/
   messageDesc(file_vigil_readings_v1_readings, 8);
+
+/**
+ * @generated from message vigil.readings.v1.UndeleteReadingsRequest
+ */
+export type UndeleteReadingsRequest = Message<"vigil.readings.v1.UndeleteReadingsRequest"> & {
+  /**
+   * @generated from field: vigil.readings.v1.ReadingFilter filter = 1;
+   */
+  filter?: ReadingFilter | undefined;
+
+  /**
+   * Why, for the audit log and the readings' history (at most 500 characters).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message vigil.readings.v1.UndeleteReadingsRequest.
+ * Use `create(UndeleteReadingsRequestSchema)` to create a new message.
+ */
+export const UndeleteReadingsRequestSchema: GenMessage<UndeleteReadingsRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 9);
+
+/**
+ * @generated from message vigil.readings.v1.UndeleteReadingsResponse
+ */
+export type UndeleteReadingsResponse = Message<"vigil.readings.v1.UndeleteReadingsResponse"> & {
+  /**
+   * @generated from field: int64 undeleted_count = 1;
+   */
+  undeletedCount: bigint;
+
+  /**
+   * @generated from field: int64 correction_id = 2;
+   */
+  correctionId: bigint;
+};
+
+/**
+ * Describes the message vigil.readings.v1.UndeleteReadingsResponse.
+ * Use `create(UndeleteReadingsResponseSchema)` to create a new message.
+ */
+export const UndeleteReadingsResponseSchema: GenMessage<UndeleteReadingsResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 10);
+
+/**
+ * @generated from message vigil.readings.v1.GetReadingHistoryRequest
+ */
+export type GetReadingHistoryRequest = Message<"vigil.readings.v1.GetReadingHistoryRequest"> & {
+  /**
+   * The reading as it is now: device, sensor and time.
+   *
+   * @generated from field: string device_code = 1;
+   */
+  deviceCode: string;
+
+  /**
+   * @generated from field: uint32 device_number = 2;
+   */
+  deviceNumber: number;
+
+  /**
+   * @generated from field: string sensor = 3;
+   */
+  sensor: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 4;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * Or, instead of a reading: every change of this correction, one page at a time.
+   *
+   * @generated from field: int64 correction_id = 5;
+   */
+  correctionId: bigint;
+
+  /**
+   * With correction_id: changes per page, 1 to 1000; 0 means 100.
+   *
+   * @generated from field: int32 page_size = 6;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 7;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message vigil.readings.v1.GetReadingHistoryRequest.
+ * Use `create(GetReadingHistoryRequestSchema)` to create a new message.
+ */
+export const GetReadingHistoryRequestSchema: GenMessage<GetReadingHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 11);
+
+/**
+ * ReadingVersion is a reading as it was before or after a change.
+ *
+ * @generated from message vigil.readings.v1.ReadingVersion
+ */
+export type ReadingVersion = Message<"vigil.readings.v1.ReadingVersion"> & {
+  /**
+   * @generated from field: string sensor = 1;
+   */
+  sensor: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 2;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from field: double value = 3;
+   */
+  value: number;
+
+  /**
+   * @generated from field: bool deleted = 4;
+   */
+  deleted: boolean;
+};
+
+/**
+ * Describes the message vigil.readings.v1.ReadingVersion.
+ * Use `create(ReadingVersionSchema)` to create a new message.
+ */
+export const ReadingVersionSchema: GenMessage<ReadingVersion> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 12);
+
+/**
+ * ReadingChange is one reading changed by one correction.
+ *
+ * @generated from message vigil.readings.v1.ReadingChange
+ */
+export type ReadingChange = Message<"vigil.readings.v1.ReadingChange"> & {
+  /**
+   * @generated from field: int64 correction_id = 1;
+   */
+  correctionId: bigint;
+
+  /**
+   * "update", "delete" or "undelete".
+   *
+   * @generated from field: string action = 2;
+   */
+  action: string;
+
+  /**
+   * Who: "user:<name>".
+   *
+   * @generated from field: string actor = 3;
+   */
+  actor: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp change_time = 4;
+   */
+  changeTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: vigil.readings.v1.ReadingVersion before = 6;
+   */
+  before?: ReadingVersion | undefined;
+
+  /**
+   * @generated from field: vigil.readings.v1.ReadingVersion after = 7;
+   */
+  after?: ReadingVersion | undefined;
+
+  /**
+   * @generated from field: string device_code = 8;
+   */
+  deviceCode: string;
+
+  /**
+   * @generated from field: uint32 device_number = 9;
+   */
+  deviceNumber: number;
+};
+
+/**
+ * Describes the message vigil.readings.v1.ReadingChange.
+ * Use `create(ReadingChangeSchema)` to create a new message.
+ */
+export const ReadingChangeSchema: GenMessage<ReadingChange> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 13);
+
+/**
+ * @generated from message vigil.readings.v1.GetReadingHistoryResponse
+ */
+export type GetReadingHistoryResponse = Message<"vigil.readings.v1.GetReadingHistoryResponse"> & {
+  /**
+   * Oldest first for a reading; in (sensor, time) order for a correction.
+   *
+   * @generated from field: repeated vigil.readings.v1.ReadingChange changes = 1;
+   */
+  changes: ReadingChange[];
+
+  /**
+   * With correction_id: the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message vigil.readings.v1.GetReadingHistoryResponse.
+ * Use `create(GetReadingHistoryResponseSchema)` to create a new message.
+ */
+export const GetReadingHistoryResponseSchema: GenMessage<GetReadingHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 14);
 
 /**
  * @generated from message vigil.readings.v1.GetStatsRequest
@@ -347,7 +596,7 @@ export type GetStatsRequest = Message<"vigil.readings.v1.GetStatsRequest"> & {
  * Use `create(GetStatsRequestSchema)` to create a new message.
  */
 export const GetStatsRequestSchema: GenMessage<GetStatsRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 9);
+  messageDesc(file_vigil_readings_v1_readings, 15);
 
 /**
  * StatsBucket summarises one sensor's readings in one time bucket.
@@ -406,7 +655,7 @@ export type StatsBucket = Message<"vigil.readings.v1.StatsBucket"> & {
  * Use `create(StatsBucketSchema)` to create a new message.
  */
 export const StatsBucketSchema: GenMessage<StatsBucket> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 10);
+  messageDesc(file_vigil_readings_v1_readings, 16);
 
 /**
  * @generated from message vigil.readings.v1.GetStatsResponse
@@ -430,7 +679,7 @@ export type GetStatsResponse = Message<"vigil.readings.v1.GetStatsResponse"> & {
  * Use `create(GetStatsResponseSchema)` to create a new message.
  */
 export const GetStatsResponseSchema: GenMessage<GetStatsResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 11);
+  messageDesc(file_vigil_readings_v1_readings, 17);
 
 /**
  * @generated from message vigil.readings.v1.WatchReadingsRequest
@@ -449,7 +698,7 @@ export type WatchReadingsRequest = Message<"vigil.readings.v1.WatchReadingsReque
  * Use `create(WatchReadingsRequestSchema)` to create a new message.
  */
 export const WatchReadingsRequestSchema: GenMessage<WatchReadingsRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 12);
+  messageDesc(file_vigil_readings_v1_readings, 18);
 
 /**
  * @generated from message vigil.readings.v1.WatchReadingsResponse
@@ -468,7 +717,7 @@ export type WatchReadingsResponse = Message<"vigil.readings.v1.WatchReadingsResp
  * Use `create(WatchReadingsResponseSchema)` to create a new message.
  */
 export const WatchReadingsResponseSchema: GenMessage<WatchReadingsResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 13);
+  messageDesc(file_vigil_readings_v1_readings, 19);
 
 /**
  * Order of readings in a listing.
@@ -581,7 +830,9 @@ export const ReadingService: GenService<{
     output: typeof ListReadingsResponseSchema;
   },
   /**
-   * UpdateReadings corrects the sensor, value or time of matching readings.
+   * UpdateReadings corrects the sensor, value or time of one device's
+   * readings in a time range (scope readings:correct). Every prior value is
+   * kept: GetReadingHistory shows it.
    *
    * @generated from rpc vigil.readings.v1.ReadingService.UpdateReadings
    */
@@ -591,7 +842,8 @@ export const ReadingService: GenService<{
     output: typeof UpdateReadingsResponseSchema;
   },
   /**
-   * DeleteReadings soft-deletes matching readings (admin only).
+   * DeleteReadings soft-deletes one device's readings in a time range (admin
+   * only); UndeleteReadings brings them back.
    *
    * @generated from rpc vigil.readings.v1.ReadingService.DeleteReadings
    */
@@ -599,6 +851,28 @@ export const ReadingService: GenService<{
     methodKind: "unary";
     input: typeof DeleteReadingsRequestSchema;
     output: typeof DeleteReadingsResponseSchema;
+  },
+  /**
+   * UndeleteReadings restores soft-deleted readings of one device in a time
+   * range (admin only).
+   *
+   * @generated from rpc vigil.readings.v1.ReadingService.UndeleteReadings
+   */
+  undeleteReadings: {
+    methodKind: "unary";
+    input: typeof UndeleteReadingsRequestSchema;
+    output: typeof UndeleteReadingsResponseSchema;
+  },
+  /**
+   * GetReadingHistory returns every change made to one reading, oldest first,
+   * or every change one correction made.
+   *
+   * @generated from rpc vigil.readings.v1.ReadingService.GetReadingHistory
+   */
+  getReadingHistory: {
+    methodKind: "unary";
+    input: typeof GetReadingHistoryRequestSchema;
+    output: typeof GetReadingHistoryResponseSchema;
   },
   /**
    * GetStats returns count, min, max, avg and percentiles per time bucket.
