@@ -1,4 +1,6 @@
+import { openAlertCounts } from "@vigil/alerts";
 import { DAY_MS, migrateToLatest, openDatabase, sql } from "@vigil/db";
+import { forecastSettings, recomputeForecasts, recordMaintenance } from "@vigil/maintenance";
 import { createLogger } from "@vigil/runtime";
 import { createTestDatabase } from "@vigil/testkit";
 import { describe, expect, inject, it } from "vitest";
@@ -6,7 +8,7 @@ import { createLifecycleApp } from "./app.ts";
 import { loadLifecycleConfig } from "./config.ts";
 
 describe("the lifecycle service's forecast run", () => {
-  it("recomputes and stores every robot's maintenance forecasts once per FORECAST_INTERVAL_MS", async () => {
+  it("recomputes and stores every robot's maintenance forecasts once per FORECAST_INTERVAL_MS, and raises and clears maintenance-due alerts", async () => {
     const url = await createTestDatabase(inject("postgresUrl"));
     const database = await openDatabase(url);
     await migrateToLatest(database.db);
@@ -39,6 +41,40 @@ describe("the lifecycle service's forecast run", () => {
       // Within the interval, the next run leaves them.
       await app.runOnce();
       expect(app.metrics.forecastsComputed).toBe(2);
+
+      // The due battery raised one "maintenance due" alert, the forecast attached; the run after it none more.
+      const alerts = async () =>
+        (
+          await sql<{ state: string; sensor: string; summary: string; details: { forecast?: { status: string } } }>`
+          SELECT a.state, a.sensor, a.summary, a.details FROM alerts a JOIN alert_rules r ON r.id = a.rule_id
+          WHERE r.kind = 'external' AND r.source = 'maintenance' ORDER BY a.id`.execute(db)
+        ).rows;
+      expect((await alerts()).map((a) => [a.state, a.sensor, a.details.forecast?.status])).toEqual([
+        ["firing", "battery", "due"],
+      ]);
+      expect((await alerts())[0]!.summary).toMatch(/^battery of OR-1 will cross its threshold/);
+      const [robot] = (await sql<{ id: number }>`SELECT id FROM devices WHERE code = 'OR'`.execute(db)).rows;
+      expect(await openAlertCounts(db, [robot!.id])).toEqual(new Map([[robot!.id, 1]]));
+
+      // A maintenance record replacing the battery resets it (the query service recomputes that
+      // robot's forecasts at once); the next lifecycle run resolves the alert.
+      await recordMaintenance(
+        { db, actor: "user:tech" },
+        {
+          deviceCode: "OR",
+          deviceNumber: 1,
+          kind: "preventive",
+          startMs: now - 3_600_000,
+          downtimeMs: 1_800_000,
+          components: ["battery"],
+        },
+      );
+      await recomputeForecasts(db, forecastSettings({ FORECAST_HORIZON_DAYS: 14, FORECAST_WINDOW_DAYS: 90 }), {
+        deviceIds: [robot!.id],
+      });
+      await app.runOnce();
+      expect((await alerts()).map((a) => a.state)).toEqual(["resolved"]);
+      expect(await openAlertCounts(db, [robot!.id])).toEqual(new Map());
     } finally {
       await app.stop();
       await database.close();

@@ -18,6 +18,7 @@ import {
 import { type ForecastSettings, recomputeForecasts } from "@vigil/maintenance";
 import type { Logger } from "@vigil/runtime";
 import type { LifecycleMetrics } from "./lifecycle-metrics.ts";
+import { syncMaintenanceDueAlerts } from "./maintenance-due-alerts.ts";
 
 /** Session advisory lock held by the replica that runs the lifecycle: "VIGM" (kept from before the rename, so old and new replicas exclude each other during an upgrade). */
 export const LIFECYCLE_LOCK = 0x5649474d;
@@ -56,6 +57,8 @@ export interface RunOptions {
  * - Both: raw retention — archive, verify, then drop each chunk/partition
  *   past READINGS_RETENTION_MS that is not held by a restore.
  * - Plain PostgreSQL: rollup retention.
+ * - Both: robot maintenance forecasts (every FORECAST_INTERVAL_MS) and the
+ *   "maintenance due" alerts that follow them (every run).
  * - Both: dead-letter retention (refused batches; never an unreplayed writer dead letter).
  * Returns false when another replica holds the lock.
  */
@@ -144,6 +147,14 @@ async function steps(ctx: LifecycleContext, options: RunOptions): Promise<void> 
       ctx.metrics.forecastsDue = out.byStatus.due + out.byStatus.overdue;
       ctx.metrics.lastForecastRunMs = Math.round(out.durationMs);
       return { robots: out.devices, ...out.byStatus, ms: Math.round(out.durationMs) };
+    });
+  }
+  if (forecasts) {
+    // Every run, not only forecast runs: a maintenance record recomputes its robot's forecasts at
+    // once (the query service), and its alert should clear within a run, not an hour.
+    await step("maintenanceDueAlerts", async () => {
+      const out = await syncMaintenanceDueAlerts(ctx.database.db, nowMs);
+      return out.raised + out.resolved > 0 ? out : undefined;
     });
   }
   await step("deadLetters", async () => {

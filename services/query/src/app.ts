@@ -2,6 +2,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
+import { openAlertCounts } from "@vigil/alerts";
 import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import { forecastSettings } from "@vigil/maintenance";
@@ -254,7 +255,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             }),
           );
           router.service(AuditService, auditService({ db }));
-          router.service(FleetService, fleetService({ db }));
+          // open_alerts of the fleet summary: alerts of every rule, "maintenance due" among them.
+          router.service(FleetService, fleetService({ db, openAlerts: (ids) => openAlertCounts(db, ids) }));
           router.service(ProcedureService, procedureService({ db }));
           router.service(MaintenanceService, maintenanceService({ db, settings: forecastSettings(config), log }));
           router.service(AlertService, alertService({ db, actor: actorOf, traceId: traceIdOf, hub }));
