@@ -225,10 +225,35 @@ describe("the fleet: devices, sites, procedures, maintenance and forecasts", () 
       expect(stats.buckets.map((b) => [b.count, b.avg])).toEqual([[3n, 20]]);
     });
 
-    it("corrects readings by site: a filter like any other, audited", async () => {
-      const readings = client(ReadingService, "user");
+    it("corrects one robot's readings (admins only); a site, kind or label in a correction's filter is refused", async () => {
+      const window = {
+        sensor: "arm1.force_n",
+        startTime: timestampFromMs(Date.UTC(2026, 0, 5)),
+        endTime: timestampFromMs(Date.UTC(2026, 0, 6)),
+      };
+      const asUser = client(ReadingService, "user");
+      expect(
+        await codeOf(
+          asUser.updateReadings({ filter: { deviceCode: "OR", deviceNumber: 3, ...window }, changes: { value: 31 } }),
+        ),
+      ).toBe(Code.PermissionDenied);
+      const readings = client(ReadingService, "admin");
+      for (const extra of [
+        { site: "city-general" },
+        { deviceKind: "surgical_robot" },
+        { deviceLabels: { theatre: "t3" } },
+      ]) {
+        expect(
+          await codeOf(
+            readings.updateReadings({
+              filter: { deviceCode: "OR", deviceNumber: 3, ...window, ...extra },
+              changes: { value: 31 },
+            }),
+          ),
+        ).toBe(Code.InvalidArgument);
+      }
       const updated = await readings.updateReadings({
-        filter: { site: "city-general", sensor: "arm1.force_n" },
+        filter: { deviceCode: "OR", deviceNumber: 3, ...window },
         changes: { value: 31 },
       });
       expect(updated.updatedCount).toBe(1n);
