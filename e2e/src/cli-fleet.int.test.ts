@@ -5,8 +5,8 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createVigilClient } from "@vigil/client";
 import { sql } from "@vigil/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliMain, runInTerminal, runVigil } from "./cli-run.ts";
 import { ADMIN_PASSWORD, type Pipeline, USER_PASSWORD } from "./pipeline.ts";
+import { cliMain, runCli, runOnTerminal } from "./run-cli.ts";
 import { startTestPipeline } from "./test-pipeline.ts";
 
 const DAY = 86_400_000;
@@ -16,8 +16,8 @@ describe("vigil CLI: sites, device lifecycle, procedures, maintenance and the fl
   let home: string;
   let env: Record<string, string | undefined>;
   let technician: Record<string, string | undefined>;
-  const vigil = (...args: string[]) => runVigil(args, env);
-  const asTechnician = (...args: string[]) => runVigil(args, technician);
+  const vigil = (...args: string[]) => runCli(args, env);
+  const asTechnician = (...args: string[]) => runCli(args, technician);
 
   beforeAll(async () => {
     pipeline = await startTestPipeline();
@@ -31,14 +31,14 @@ describe("vigil CLI: sites, device lifecycle, procedures, maintenance and the fl
       DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
     };
     technician = { ...env, XDG_CONFIG_HOME: join(home, "technician") };
-    expect((await runVigil(["login", "--username", "admin"], env, ADMIN_PASSWORD)).code).toBe(0);
-    const created = await runVigil(
+    expect((await runCli(["login", "--username", "admin"], env, ADMIN_PASSWORD)).code).toBe(0);
+    const created = await runCli(
       ["users", "create", "--username", "tech-17", "--role", "technician"],
       env,
       USER_PASSWORD,
     );
     expect(created.out).toMatchObject({ username: "tech-17", role: "ROLE_TECHNICIAN" });
-    expect((await runVigil(["login", "--username", "tech-17"], technician, USER_PASSWORD)).code).toBe(0);
+    expect((await runCli(["login", "--username", "tech-17"], technician, USER_PASSWORD)).code).toBe(0);
   });
   afterAll(async () => {
     await pipeline?.stop();
@@ -238,7 +238,7 @@ describe("vigil CLI: sites, device lifecycle, procedures, maintenance and the fl
     const command = [process.execPath, cliMain, "fleet", "summary", "--from", "2020-01-01", "--to", "2030-01-01"]
       .map((a) => `'${a}'`)
       .join(" ");
-    const shell = await runInTerminal(command, env);
+    const shell = await runOnTerminal(command, env);
     expect(shell.code, shell.output).toBe(0);
     expect(shell.output).toMatch(/site\s*│\s*displayName\s*│\s*robots\s*│\s*procedures/);
     expect(shell.output).toMatch(/│ \(fleet\)/);

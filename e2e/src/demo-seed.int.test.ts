@@ -8,7 +8,7 @@ import { fleetSummary } from "@vigil/fleet";
 import { listForecasts } from "@vigil/maintenance";
 import { createTestDatabase } from "@vigil/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { cliMain, runInTerminal } from "./cli-run.ts";
+import { cliMain, runOnTerminal } from "./run-cli.ts";
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 5, 15, 12);
@@ -35,7 +35,7 @@ describe("vigil demo seed", () => {
     const command = [process.execPath, cliMain, "demo", "seed", "--robots", "3", "--sites", "2", "--days", "60"]
       .map((a) => `'${a}'`)
       .join(" ");
-    const shell = await runInTerminal(`${command} > '${join(dir, "out.json")}'`, { ...process.env, DATABASE_URL: url });
+    const shell = await runOnTerminal(`${command} > '${join(dir, "out.json")}'`, { ...process.env, DATABASE_URL: url });
     const stdout = await readFile(join(dir, "out.json"), "utf8");
     await rm(dir, { recursive: true, force: true });
     expect(shell.code, shell.output).toBe(0);
