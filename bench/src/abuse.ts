@@ -24,7 +24,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
@@ -54,27 +54,40 @@ const { values: flags } = parseArgs({
   options: {
     "phase-s": { type: "string", default: "10" },
     devices: { type: "string", default: "20" },
+    attacks: { type: "string", default: "item2,item5,item8,item1" },
+    profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
 if (flags.help) {
-  process.stdout.write(`usage: npm run bench:abuse -- [--phase-s N] [--devices N]
-  --phase-s N    length of each phase: normal traffic, then each attack (default 10)
-  --devices N    simulated devices sending normal traffic throughout (default 20)\n`);
+  process.stdout.write(`usage: npm run bench:abuse -- [--phase-s N] [--devices N] [--attacks LIST] [--profile DIR]
+  --phase-s N      length of each phase: normal traffic, then each attack (default 10)
+  --devices N      simulated devices sending normal traffic throughout (default 20)
+  --attacks LIST   which attacks, in order, after the normal phase (default item2,item5,item8,item1)
+  --profile DIR    CPU profiles (node --cpu-prof) of the receiver, writer and query, for
+                   bench/src/cpuprofile-top.ts\n`);
   process.exit(0);
 }
 const phaseMs = Number(flags["phase-s"]) * 1000;
 const devices = Number(flags.devices);
 if (!(phaseMs >= 1000) || !(devices >= 1)) throw new Error("--phase-s and --devices must be at least 1");
 
-// Item 1 last: what it leaves behind in the query service (before its fix) takes long to clear.
+// Item 1 last by default: what it leaves behind in the query service (before its fix) takes long to clear.
+const KNOWN_ATTACKS: Record<string, Attack> = {
+  item2: quadraticBatches,
+  item5: deadLetterFlood,
+  item8: slowConnections,
+  item1: oversizedRequests,
+};
 const ATTACKS: Array<[string, Attack | undefined]> = [
   ["normal", undefined],
-  ["item2", quadraticBatches],
-  ["item5", deadLetterFlood],
-  ["item8", slowConnections],
-  ["item1", oversizedRequests],
+  ...flags.attacks.split(",").map((name): [string, Attack] => {
+    const attack = KNOWN_ATTACKS[name];
+    if (!attack) throw new Error(`--attacks: unknown attack ${name} (known: ${Object.keys(KNOWN_ATTACKS).join(", ")})`);
+    return [name, attack];
+  }),
 ];
+const profileDir = flags.profile ? resolve(flags.profile) : undefined;
 const ADMIN_PASSWORD = "bench-abuse-admin-password";
 const log = (msg: string) => process.stderr.write(`bench:abuse: ${msg}\n`);
 
@@ -142,11 +155,18 @@ try {
     AUTH_BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
   };
   log("starting receiver, writer and query, each its own process");
-  const receiver = await startServiceProcess("services/receiver/src/main.ts", env, /receiver listening/);
+  // Written when a service exits (SIGTERM at the end); a worker thread writes its own, smaller one.
+  const profiled = (name: string) =>
+    profileDir ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(profileDir, name)}` } : env;
+  const receiver = await startServiceProcess(
+    "services/receiver/src/main.ts",
+    profiled("receiver"),
+    /receiver listening/,
+  );
   running.push(receiver);
-  const writer = await startServiceProcess("services/writer/src/main.ts", env, /writer consuming/);
+  const writer = await startServiceProcess("services/writer/src/main.ts", profiled("writer"), /writer consuming/);
   running.push(writer);
-  const query = await startServiceProcess("services/query/src/main.ts", env, /query service listening/);
+  const query = await startServiceProcess("services/query/src/main.ts", profiled("query"), /query service listening/);
   running.push(query);
   const queryUrl = `http://127.0.0.1:${queryPort}`;
   const ops = (port: number) => ({
