@@ -1,5 +1,16 @@
 export { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from "kysely";
 export { type AuditEntry, recordAudit } from "./audit.ts";
+export { type AuditChainHead, type AuditVerification, auditChainHead, verifyAuditChain } from "./audit-chain.ts";
+export {
+  applyComponentGrants,
+  COMPONENT_GRANTS,
+  COMPONENTS,
+  type Component,
+  componentRole,
+  scramVerifier,
+  setComponentPasswords,
+  tablesWithoutGrants,
+} from "./component-roles.ts";
 export {
   DAY_MS,
   DEFAULT_LIFECYCLE,

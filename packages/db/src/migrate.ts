@@ -1,11 +1,13 @@
 import type { Kysely } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
+import { applyComponentGrants } from "./component-roles.ts";
 import * as core from "./migrations/0001-core.ts";
 import * as deviceTrust from "./migrations/0002-device-trust.ts";
 import * as users from "./migrations/0003-users.ts";
 import * as lifecycle from "./migrations/0004-lifecycle.ts";
 import * as sketchBinInline from "./migrations/0005-sketch-bin-inline.ts";
 import * as deletedReadingsIndex from "./migrations/0006-deleted-readings-index.ts";
+import * as trust from "./migrations/0007-trust.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -18,6 +20,7 @@ const migrations: Record<string, Migration> = {
   "0004-lifecycle": lifecycle,
   "0005-sketch-bin-inline": sketchBinInline,
   "0006-deleted-readings-index": deletedReadingsIndex,
+  "0007-trust": trust,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -40,6 +43,8 @@ export async function migrateToLatest(db: Kysely<any>): Promise<MigrationOutcome
     const failed = results.find((r) => r.status === "Error")?.migrationName ?? "unknown";
     throw new Error(`migration ${failed} failed: ${describe(error)}`, { cause: error });
   }
+  // Grants follow the tables every time: a table a later migration adds gets exactly its row of COMPONENT_GRANTS.
+  await applyComponentGrants(db);
   return { applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName) };
 }
 

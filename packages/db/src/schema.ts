@@ -13,6 +13,8 @@ export interface Database {
   audit_log: AuditLogTable;
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;
+  device_certificates: DeviceCertificatesTable;
+  ingest_batches: IngestBatchesTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -91,6 +93,10 @@ export interface AuditLogTable {
   details: ColumnType<unknown, string | undefined, string>;
   rows_affected: number | null;
   trace_id: string | null;
+  /** Position in the hash chain, set by the database. */
+  chain_seq: ColumnType<number, never, never>;
+  prev_hash: ColumnType<Buffer, never, never>;
+  hash: ColumnType<Buffer, never, never>;
 }
 
 export interface UsersTable {
@@ -112,4 +118,29 @@ export interface RefreshTokensTable {
   expires_at: Date;
   used_at: Date | null;
   revoked_at: Date | null;
+}
+
+export interface DeviceCertificatesTable {
+  id: Generated<number>;
+  device_id: number;
+  /** SHA-256 of the DER, lower-case hex. */
+  fingerprint: string;
+  subject: string;
+  issuer: string;
+  serial: string;
+  not_before: Date;
+  not_after: Date;
+  created_at: CreatedAt;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+}
+
+/** Provenance of a stored batch: which credential sent it and which receiver took it. */
+export interface IngestBatchesTable {
+  device_id: number;
+  seq: number;
+  received_at: Date;
+  /** "key:<prefix>", "cert:<fingerprint>", or both joined by a space. */
+  credential: string;
+  receiver: string;
 }
