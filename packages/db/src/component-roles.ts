@@ -139,7 +139,8 @@ function ident(name: string): string {
 }
 
 /** Tables of the schema that COMPONENT_GRANTS does not mention (should be none). */
-export async function tablesWithoutGrants(db: Kysely<unknown>): Promise<string[]> {
+// biome-ignore lint/suspicious/noExplicitAny: runs beneath the typed schema
+export async function tablesWithoutGrants(db: Kysely<any>): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`
     SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
@@ -153,7 +154,8 @@ export async function tablesWithoutGrants(db: Kysely<unknown>): Promise<string[]
  * server (or its statement log).
  */
 export async function setComponentPasswords(
-  db: Kysely<unknown>,
+  // biome-ignore lint/suspicious/noExplicitAny: runs beneath the typed schema
+  db: Kysely<any>,
   passwords: Partial<Record<Component, string>>,
 ): Promise<Component[]> {
   const set: Component[] = [];
