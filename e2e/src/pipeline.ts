@@ -1,7 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { STREAM_NAME } from "@vigil/bus";
-import { migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
+import { type Component, componentRole, migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
 import { createQueryApp, loadQueryConfig, type QueryApp } from "@vigil/query";
 import { createReceiverApp, loadReceiverConfig, type ReceiverApp } from "@vigil/receiver";
@@ -40,6 +40,8 @@ export async function startPipeline(options: {
   databaseUrl: string;
   natsUrl: string;
   env?: Record<string, string>;
+  /** Each service signs in to PostgreSQL as its own role (vigil_receiver, …), as in production. */
+  componentRoles?: boolean;
 }): Promise<Pipeline> {
   const env = {
     DATABASE_URL: options.databaseUrl,
@@ -63,9 +65,11 @@ export async function startPipeline(options: {
   await migrateToLatest(database.db);
   // Embedded databases live in this process only: share the one handle.
   const shared = options.databaseUrl.startsWith("embedded:") ? { database } : {};
-  const receiver = createReceiverApp(loadReceiverConfig(env), { logger, ...shared });
-  const writer = createWriterApp(loadWriterConfig(env), { logger, ...shared });
-  const query = createQueryApp(loadQueryConfig(env), { logger, ...shared });
+  const as = (component: Component) =>
+    options.componentRoles ? { ...env, DATABASE_URL: roleUrl(options.databaseUrl, component) } : env;
+  const receiver = createReceiverApp(loadReceiverConfig(as("receiver")), { logger, ...shared });
+  const writer = createWriterApp(loadWriterConfig(as("writer")), { logger, ...shared });
+  const query = createQueryApp(loadQueryConfig(as("query")), { logger, ...shared });
   await receiver.start();
   await writer.start();
   await query.start();
@@ -132,4 +136,12 @@ export async function resetJetStream(natsUrl: string): Promise<void> {
   } finally {
     await nc.close();
   }
+}
+
+/** The database URL with a component's role as the user (the test cluster trusts local sign-ins). */
+export function roleUrl(databaseUrl: string, component: Component): string {
+  const u = new URL(databaseUrl);
+  u.username = componentRole(component);
+  u.password = "";
+  return u.toString();
 }

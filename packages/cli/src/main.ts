@@ -5,6 +5,7 @@ import { ReplayError } from "@vigil/ingest";
 import { UserError } from "@vigil/users";
 import { createCliContext } from "./cli-context.ts";
 import { ARCHIVE_USAGE, archiveCommand } from "./commands/archive.ts";
+import { AUDIT_USAGE, auditCommand } from "./commands/audit.ts";
 import { CHECK_USAGE, checkCommand } from "./commands/check.ts";
 import { DEAD_LETTERS_USAGE, deadLettersCommand } from "./commands/dead-letters.ts";
 import { DEVICES_USAGE, devicesCommand } from "./commands/devices.ts";
@@ -19,6 +20,7 @@ const USAGE = `usage: vigil <command>
   ${USERS_USAGE}
   ${CHECK_USAGE}
   ${ARCHIVE_USAGE}
+  ${AUDIT_USAGE}
 
 Environment: DATABASE_URL (default postgres://vigil@127.0.0.1:5432/vigil),
 NATS_URL (default nats://127.0.0.1:4222) to tell receivers about device changes at once.
@@ -44,12 +46,16 @@ try {
   const database = await openDatabase(url, { applicationName: "vigil-cli", maxConnections: 2 });
   ctx = createCliContext(database, process.env, warn);
   let result: unknown;
-  if (command === "migrate") result = await migrateCommand(database);
+  if (command === "migrate") result = await migrateCommand(database, process.env);
   else if (command === "devices") result = await devicesCommand(ctx, args);
   else if (command === "dead-letters") result = await deadLettersCommand(ctx, args, process.env);
   else if (command === "users") result = await usersCommand(ctx, args, process.stdin);
   else if (command === "archive") result = await archiveCommand(database, args, process.env);
-  else throw new UsageError(`unknown command ${command}\n${USAGE}`);
+  else if (command === "audit") {
+    result = await auditCommand(database, args, process.env);
+    // A broken chain is the answer, printed as JSON like any other, with exit code 1.
+    if ((result as { ok?: boolean }).ok === false) exitCode = 1;
+  } else throw new UsageError(`unknown command ${command}\n${USAGE}`);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } catch (err) {
   const expected =

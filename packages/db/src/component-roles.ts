@@ -79,7 +79,7 @@ export async function createComponentRoles(db: Kysely<any>): Promise<void> {
  * schema owner's role. Idempotent; run after every migration.
  */
 // biome-ignore lint/suspicious/noExplicitAny: runs beneath the typed schema
-export async function applyComponentGrants(db: Kysely<any>): Promise<void> {
+export async function applyComponentGrants(db: Kysely<any>): Promise<ComponentGrantsOutcome> {
   await createComponentRoles(db);
   const { rows: tables } = await sql<{ name: string; kind: string }>`
     SELECT c.relname AS name, c.relkind AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -124,9 +124,20 @@ export async function applyComponentGrants(db: Kysely<any>): Promise<void> {
     db,
   );
   const ownerRole = owner[0];
-  if (ownerRole && !ownerRole.superuser) {
+  if (!ownerRole || ownerRole.superuser) return { maintainerActsAsOwner: false };
+  try {
+    // Each statement commits on its own: a refusal here (PostgreSQL 16+ asks for ADMIN OPTION
+    // on the owner's role) leaves the grants above in place.
     await sql.raw(`GRANT ${ident(ownerRole.owner)} TO ${componentRole("maintainer")}`).execute(db);
+    return { maintainerActsAsOwner: true };
+  } catch {
+    return { maintainerActsAsOwner: false };
   }
+}
+
+/** What applyComponentGrants could not do: false when the maintainer must use the schema owner's own URL. */
+export interface ComponentGrantsOutcome {
+  maintainerActsAsOwner: boolean;
 }
 
 async function currentSchema(db: Kysely<unknown>): Promise<string> {

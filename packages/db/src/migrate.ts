@@ -7,7 +7,7 @@ import * as users from "./migrations/0003-users.ts";
 import * as lifecycle from "./migrations/0004-lifecycle.ts";
 import * as sketchBinInline from "./migrations/0005-sketch-bin-inline.ts";
 import * as deletedReadingsIndex from "./migrations/0006-deleted-readings-index.ts";
-import * as trust from "./migrations/0007-trust.ts";
+import * as trust from "./migrations/0015-trust.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -20,7 +20,7 @@ const migrations: Record<string, Migration> = {
   "0004-lifecycle": lifecycle,
   "0005-sketch-bin-inline": sketchBinInline,
   "0006-deleted-readings-index": deletedReadingsIndex,
-  "0007-trust": trust,
+  "0015-trust": trust,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -28,6 +28,8 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 export interface MigrationOutcome {
   /** Names of the migrations this call applied. */
   applied: string[];
+  /** The maintainer's role is a member of the schema owner's (else it must use the owner's URL). */
+  maintainerActsAsOwner: boolean;
 }
 
 /**
@@ -44,8 +46,11 @@ export async function migrateToLatest(db: Kysely<any>): Promise<MigrationOutcome
     throw new Error(`migration ${failed} failed: ${describe(error)}`, { cause: error });
   }
   // Grants follow the tables every time: a table a later migration adds gets exactly its row of COMPONENT_GRANTS.
-  await applyComponentGrants(db);
-  return { applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName) };
+  const grants = await applyComponentGrants(db);
+  return {
+    applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName),
+    maintainerActsAsOwner: grants.maintainerActsAsOwner,
+  };
 }
 
 function describe(error: unknown): string {

@@ -1,4 +1,4 @@
-import { type ArchiveStore, archiveAndDropUnit } from "@vigil/archive";
+import { type ArchiveStore, archiveAndDropUnit, exportAuditHead } from "@vigil/archive";
 import {
   type LifecycleSettings,
   listPolicyJobs,
@@ -48,6 +48,7 @@ export interface RunOptions {
  * - Both: raw retention — archive, verify, then drop each chunk/partition
  *   past READINGS_RETENTION_MS that is not held by a restore.
  * - Plain PostgreSQL: rollup retention.
+ * - With an archive: the audit chain's head, once a day (audit-heads/).
  * Returns false when another replica holds the lock.
  */
 export async function runMaintenance(ctx: MaintenanceContext, options: RunOptions = {}): Promise<boolean> {
@@ -106,6 +107,9 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
     });
   }
   await step("retention", () => retention(ctx, nowMs));
+  // The audit chain's head leaves the database once a day, for `vigil audit verify --archive`.
+  const store = ctx.store;
+  if (store) await step("auditHead", () => exportAuditHead(ctx.database.db, store, nowMs));
   // After raw retention: the final refresh of an archived range may roll up
   // minutes that are already past their own retention.
   if (!ctx.timescale) {
