@@ -102,7 +102,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
     for (let i = 1; i <= o.writers; i++) {
       const writer = await startServiceProcess(
         "services/writer/src/main.ts",
-        { ...env, ...profiling(`writer-${i}`), LOG_LEVEL: "info" },
+        { ...env, ...profiling(`writer-${i}`), LOG_LEVEL: "info", WRITER_OPS_HOST: "127.0.0.1" },
         /writer consuming/,
       );
       running.push(writer);

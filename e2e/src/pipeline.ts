@@ -73,7 +73,8 @@ export async function startPipeline(options: {
   await receiver.start();
   await writer.start();
   await query.start();
-  const queryUrl = `http://127.0.0.1:${query.port}`;
+  // With TLS the certificate names localhost; fetch below cannot be given a CA, so TLS tests sign in themselves.
+  const queryUrl = env.TLS_CERT_FILE ? `https://localhost:${query.port}` : `http://127.0.0.1:${query.port}`;
   const login = async (username: string, password: string) => {
     const res = await fetch(`${queryUrl}/vigil.auth.v1.AuthService/Login`, {
       method: "POST",

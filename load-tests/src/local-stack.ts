@@ -101,7 +101,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       { RECEIVER_HOST: "127.0.0.1", RECEIVER_PORT: String(receiverPort) },
       /receiver listening/,
     );
-    await start("writer", "services/writer/src/main.ts", {}, /writer consuming/);
+    await start("writer", "services/writer/src/main.ts", { WRITER_OPS_HOST: "127.0.0.1" }, /writer consuming/);
     await start(
       "query",
       "services/query/src/main.ts",

@@ -1,4 +1,5 @@
-import { Client, credentials } from "@grpc/grpc-js";
+import { type ChannelCredentials, Client, credentials } from "@grpc/grpc-js";
+import { type ClientTlsFiles, grpcClientCredentials, grpcClientOptions } from "@vigil/tls";
 import type { FleetSummary } from "./fleet-stats.ts";
 import { FleetStats } from "./fleet-stats.ts";
 import { type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";
@@ -8,6 +9,8 @@ export interface FleetOptions extends DeviceOptions {
   target: string;
   /** Devices sharing one HTTP/2 connection. */
   devicesPerConnection: number;
+  /** Speak TLS to the receivers: the CA to verify them with (unset: the system's), the name to check. */
+  tls?: ClientTlsFiles;
 }
 
 /**
@@ -24,9 +27,14 @@ export class Fleet {
   private readonly clients = new Map<string, Client>();
   /** Start and stop, serialised: a start waits for a stop in progress. */
   private queue: Promise<void> = Promise.resolve();
+  /** Read once: a missing CA file fails here, at construction, not on every connection. */
+  private readonly credentials: ChannelCredentials;
+  private readonly channelOptions: Record<string, string>;
 
   constructor(identities: DeviceIdentity[], options: FleetOptions) {
     this.options = { ...options };
+    this.credentials = options.tls ? grpcClientCredentials(options.tls) : credentials.createInsecure();
+    this.channelOptions = options.tls ? grpcClientOptions(options.tls) : {};
     const targets = options.target
       .split(",")
       .map((t) => t.trim())
@@ -45,7 +53,8 @@ export class Fleet {
     const key = `${target}#${slot}`;
     let c = this.clients.get(key);
     if (!c) {
-      c = new Client(target, credentials.createInsecure(), {
+      c = new Client(target, this.credentials, {
+        ...this.channelOptions,
         "grpc.use_local_subchannel_pool": 1,
         "grpc.keepalive_time_ms": 30_000,
         "grpc.max_receive_message_length": 4 * 1024 * 1024,

@@ -6,6 +6,7 @@ import { UserError } from "@vigil/users";
 import { createCliContext } from "./cli-context.ts";
 import { ARCHIVE_USAGE, archiveCommand } from "./commands/archive.ts";
 import { AUDIT_USAGE, auditCommand } from "./commands/audit.ts";
+import { CERTS_USAGE, certsCommand } from "./commands/certs.ts";
 import { CHECK_USAGE, checkCommand } from "./commands/check.ts";
 import { DEAD_LETTERS_USAGE, deadLettersCommand } from "./commands/dead-letters.ts";
 import { DEVICES_USAGE, devicesCommand } from "./commands/devices.ts";
@@ -21,6 +22,7 @@ const USAGE = `usage: vigil <command>
   ${CHECK_USAGE}
   ${ARCHIVE_USAGE}
   ${AUDIT_USAGE}
+  ${CERTS_USAGE}
 
 Environment: DATABASE_URL (default postgres://vigil@127.0.0.1:5432/vigil),
 NATS_URL (default nats://127.0.0.1:4222) to tell receivers about device changes at once.
@@ -37,6 +39,11 @@ const warn = (message: string) => process.stderr.write(`vigil: warning: ${messag
 let exitCode = 0;
 let ctx: ReturnType<typeof createCliContext> | undefined;
 try {
+  if (command === "certs") {
+    // Files on this machine only: no database.
+    process.stdout.write(`${JSON.stringify(await certsCommand(args), null, 2)}\n`);
+    process.exit(0);
+  }
   if (command === "check") {
     // From the outside, as a device and a web client would: no database needed (helm test).
     const outcome = await checkCommand(args);

@@ -1,3 +1,4 @@
+export { type ApiServer, createApiTlsServer } from "./api-tls-server.ts";
 export {
   CertificateFiles,
   type CertificateFilesOptions,
@@ -33,3 +34,4 @@ export {
   type ServerTlsConfig,
   serverTlsEnv,
 } from "./server-tls.ts";
+export { type Listener, serverTransport } from "./server-transport.ts";

@@ -2,6 +2,7 @@ import { type ArchiveStore, openArchiveStore } from "@vigil/archive";
 import { hasTimescale, openDatabase, pingDatabase, reconcilePolicies, type VigilDatabase } from "@vigil/db";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
+import { type CertificateFiles, serverTransport } from "@vigil/tls";
 import { lifecycleSettings, type MaintainerConfig } from "./config.ts";
 import { exposeMaintenanceMetrics } from "./maintainer-prometheus.ts";
 import { emptyMetrics, type MaintenanceMetrics } from "./maintenance-metrics.ts";
@@ -41,6 +42,7 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
   let running: Promise<unknown> | undefined;
   let stopped = false;
   let ops: OpsServer | undefined;
+  let tls: CertificateFiles | undefined;
   const unexpose = exposeMaintenanceMetrics(metrics);
 
   const runOnce = async (options?: RunOptions) => {
@@ -72,6 +74,12 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
     },
 
     async start() {
+      // Before anything connects: refuse plaintext where it must not be served.
+      tls = await serverTransport(
+        config,
+        deps.opsServer !== false ? [{ host: config.MAINTAINER_OPS_HOST, what: "the maintainer's ops port" }] : [],
+        log,
+      );
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-maintainer", maxConnections: 3 });
       const timescale = await hasTimescale(database.db);
       const settings = lifecycleSettings(config);
@@ -98,6 +106,7 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
           port: config.MAINTAINER_OPS_PORT,
           registry: metricsRegistry(),
           ready: async () => !stopped && (await pingDatabase(db)),
+          tls,
         });
       }
       log.info(
@@ -115,6 +124,7 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
       clearTimeout(timer);
       await running;
       await ops?.close();
+      tls?.close();
       unexpose();
       if (!deps.database) await database?.close();
       log.info(metrics, "maintainer stopped");

@@ -21,6 +21,7 @@ import {
 } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
 import { handleOpsRequest, metricsRegistry } from "@vigil/telemetry";
+import { type ApiServer, type CertificateFiles, createApiTlsServer, serverTransport } from "@vigil/tls";
 import { createUser, hasAdmin } from "@vigil/users";
 import { auditService } from "./audit-service.ts";
 import { accessRules } from "./auth/access-rules.ts";
@@ -68,7 +69,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   const log = deps.logger;
   let database = deps.database;
   let bus = deps.bus;
-  let server: DualServer | undefined;
+  let server: DualServer | ApiServer | undefined;
+  let tls: CertificateFiles | undefined;
   let port = 0;
   let stopping = false;
 
@@ -103,6 +105,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     },
 
     async start() {
+      // Before anything connects: refuse plaintext where it must not be served.
+      tls = await serverTransport(config, [{ host: config.QUERY_HOST, what: "the query API" }], log);
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-query" });
       bus ??= await connectJetStreamBus({
         servers: config.NATS_URL,
@@ -202,23 +206,26 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       const openApi = openApiRoute();
       const webConsole = consoleRoute(config.QUERY_CONSOLE_DIR, log);
-      server = createDualProtocolServer((req, res) => {
+      const handler = (req: Req, res: Res) => {
         if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res) || openApi(req, res)) return;
         if (webConsole(req, res)) return;
         connect(req, res);
-      });
+      };
+      // TLS: HTTP/2 and HTTP/1.1 chosen by ALPN; plaintext (loopback or ALLOW_PLAINTEXT): by the first bytes.
+      server = tls ? createApiTlsServer(handler, tls) : createDualProtocolServer(handler);
       const listening = server;
       await new Promise<void>((resolve, reject) => {
         listening.once("error", reject);
         listening.listen(config.QUERY_PORT, config.QUERY_HOST, () => resolve());
       });
       port = (listening.address() as AddressInfo).port;
-      log.info({ port }, "query service listening");
+      log.info({ port, tls: tls !== undefined }, "query service listening");
     },
 
     async stop() {
       stopping = true;
       await server?.shutdown(5_000);
+      tls?.close();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info("query service stopped");

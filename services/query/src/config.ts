@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { consumerEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
+import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
 
 const DAY_MS = 86_400_000;
@@ -12,6 +13,7 @@ export const queryEnv = z.object({
   QUERY_PORT: envPort(8080),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
+  ...serverTlsEnv,
   ...streamEnv,
   ...consumerEnv,
   ...readingRulesEnv,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { createMemoryBus, type ReadingBus } from "@vigil/bus";
 import { EMBEDDED_PREFIX, migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
@@ -9,6 +10,7 @@ import { createQueryApp, loadQueryConfig, type QueryApp, TokenSigner } from "@vi
 import { createReceiverApp, loadReceiverConfig, type ReceiverApp } from "@vigil/receiver";
 import type { App, Logger } from "@vigil/runtime";
 import { createSimulatorApp, type DeviceIdentity, loadSimulatorConfig, type SimulatorApp } from "@vigil/simulator";
+import { ensureDevTls } from "@vigil/tls";
 import { createUser, hasAdmin } from "@vigil/users";
 import { createWriterApp, loadWriterConfig, type WriterApp } from "@vigil/writer";
 import type { QuickstartConfig } from "./config.ts";
@@ -72,10 +74,18 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       const adminPassword = await quickstartAdmin(database, config.QUICKSTART_STATE_DIR);
       const jwtKeys = await quickstartJwtKeys(config.QUICKSTART_STATE_DIR);
       const useNats = config.NATS_URL !== "";
+      // A development CA and server certificate, made once and kept: trust ca.pem once.
+      const tls = config.QUICKSTART_TLS
+        ? await ensureDevTls(join(config.QUICKSTART_STATE_DIR, "tls"), ["localhost", "127.0.0.1", "::1", hostname()])
+        : undefined;
       const serviceEnv = {
         ...env,
         ...(useNats ? { NATS_URL: config.NATS_URL } : {}),
         AUTH_JWT_KEYS: deps.env.AUTH_JWT_KEYS ?? jwtKeys,
+        // Plaintext stays on this machine; listening wider needs TLS (or ALLOW_PLAINTEXT=true).
+        RECEIVER_HOST: deps.env.RECEIVER_HOST ?? "127.0.0.1",
+        QUERY_HOST: deps.env.QUERY_HOST ?? "127.0.0.1",
+        ...(tls ? { TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: tls.keyFile } : {}),
       };
       if (!useNats) {
         bus = createMemoryBus({ duplicateWindowMs: 120_000, maxDeliver: 10, maxBatches: 100_000 });
@@ -108,7 +118,15 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       const devices = await demoDevices(database, config.QUICKSTART_DEVICES);
       if (devices.length > 0) {
         simulator = createSimulatorApp(
-          loadSimulatorConfig({ ...serviceEnv, SIMULATOR_TARGET: `127.0.0.1:${receiver.port}` }, []),
+          loadSimulatorConfig(
+            {
+              ...serviceEnv,
+              SIMULATOR_TARGET: `127.0.0.1:${receiver.port}`,
+              // The certificate names localhost; TLS does not send an IP address as the server name.
+              ...(tls ? { SIMULATOR_TLS_CA_FILE: tls.caFile, SIMULATOR_TLS_SERVER_NAME: "localhost" } : {}),
+            },
+            [],
+          ),
           { logger: log.child({ service: "simulator" }), devices, control: false },
         );
         await simulator.start();
@@ -118,6 +136,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         httpPort: query.port,
         devices: devices.length,
         adminPassword,
+        caFile: tls?.caFile,
       });
       const w = writer;
       status = setInterval(
@@ -185,11 +204,15 @@ interface Endpoints {
   httpPort: number;
   devices: number;
   adminPassword: string | undefined;
+  /** The development CA when serving TLS. */
+  caFile: string | undefined;
 }
 
 function banner(print: (line: string) => void, config: QuickstartConfig, e: Endpoints) {
-  const { grpcPort, httpPort, devices } = e;
-  const base = `http://127.0.0.1:${httpPort}`;
+  const { grpcPort, httpPort, devices, caFile } = e;
+  // The certificate names localhost and 127.0.0.1; curl checks either.
+  const base = caFile ? `https://localhost:${httpPort}` : `http://127.0.0.1:${httpPort}`;
+  const curl = caFile ? `curl --cacert ${caFile}` : "curl";
   const password = e.adminPassword ?? "<your admin password>";
   const db = config.DATABASE_URL.startsWith(EMBEDDED_PREFIX)
     ? `embedded TimescaleDB in ${config.DATABASE_URL.slice(EMBEDDED_PREFIX.length)}`
@@ -203,17 +226,23 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       "Vigil quick start is running",
       `  database:   ${db}`,
       `  bus:        ${busText}`,
-      `  receiver:   grpc://127.0.0.1:${grpcPort}  (vigil.ingest.v1.IngestService)`,
+      `  receiver:   ${caFile ? "grpcs" : "grpc"}://127.0.0.1:${grpcPort}  (vigil.ingest.v1.IngestService)`,
       `  console:    ${base}/  (sign in as admin)`,
-      `  query:      http://127.0.0.1:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /healthz, /readyz, /openapi.json)`,
+      `  query:      ${base}  (Connect-JSON, gRPC, gRPC-Web; /healthz, /readyz, /openapi.json)`,
+      ...(caFile
+        ? [
+            `  TLS:        both ports, certificate from the development CA ${caFile}`,
+            `              (trust it in the browser, or: grpcurl -cacert ${caFile} localhost:${grpcPort} list)`,
+          ]
+        : []),
       `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each`,
       "",
       `Sign in as admin (password ${password}, kept in ${join(config.QUICKSTART_STATE_DIR, "admin-password")}):`,
-      `  TOKEN=$(curl -s -X POST ${base}/vigil.auth.v1.AuthService/Login -H 'content-type: application/json' \\`,
+      `  TOKEN=$(${curl} -s -X POST ${base}/vigil.auth.v1.AuthService/Login -H 'content-type: application/json' \\`,
       `    -d '{"username": "admin", "password": "${password}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).tokens.accessToken')`,
       "",
       "List the newest readings:",
-      `  curl -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
+      `  ${curl} -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
       `    -H 'content-type: application/json' -d '{"pageSize": 5, "order": "ORDER_NEWEST_FIRST"}'`,
       "",
       "Press Ctrl+C to stop.",

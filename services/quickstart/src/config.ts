@@ -1,4 +1,4 @@
-import { envInt, envLogLevel, parseEnvConfig } from "@vigil/runtime";
+import { envBool, envInt, envLogLevel, parseEnvConfig } from "@vigil/runtime";
 import { z } from "zod";
 
 /** Quick-start settings; the services' own variables apply too. */
@@ -13,6 +13,8 @@ export const quickstartEnv = z.object({
   QUICKSTART_DEVICES: envInt(5, 0, 10_000),
   /** Where the quick start keeps its admin password and token-signing key. */
   QUICKSTART_STATE_DIR: z.string().default(".vigil"),
+  /** Serve TLS on both ports with a development CA kept in <state dir>/tls (ca.pem is what clients trust). */
+  QUICKSTART_TLS: envBool(false),
   /** Quieter than the services' default, so the banner stays readable. */
   LOG_LEVEL: envLogLevel.default("warn"),
 });

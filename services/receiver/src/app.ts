@@ -15,6 +15,7 @@ import { recordDeadLetter } from "@vigil/ingest";
 import { file_vigil_ingest_v1_ingest, IngestService } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
+import { type CertificateFiles, grpcServerCredentials, serverTransport } from "@vigil/tls";
 import type { ReceiverConfig } from "./config.ts";
 import { DeviceAuthenticator } from "./device-authenticator.ts";
 import { type IngestCall, IngestStream, type StreamContext } from "./ingest-stream.ts";
@@ -78,6 +79,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
   let stopEvents: (() => void) | undefined;
   let draining = false;
   let port = 0;
+  let tls: CertificateFiles | undefined;
 
   /** Database writes the stream path does not wait for; logged on failure, awaited on stop. */
   function background(what: string, work: () => Promise<unknown>): void {
@@ -199,6 +201,15 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
     ready,
 
     async start() {
+      // Before anything connects: refuse plaintext where it must not be served.
+      tls = await serverTransport(
+        config,
+        [
+          { host: config.RECEIVER_HOST, what: "the receiver's gRPC port" },
+          ...(deps.opsServer !== false ? [{ host: config.RECEIVER_HOST, what: "the receiver's ops port" }] : []),
+        ],
+        log,
+      );
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-receiver", maxConnections: 5 });
       bus ??= await connectJetStreamBus({
         servers: config.NATS_URL,
@@ -245,7 +256,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
       port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(
           `${config.RECEIVER_HOST}:${config.RECEIVER_PORT}`,
-          ServerCredentials.createInsecure(),
+          tls ? grpcServerCredentials(tls) : ServerCredentials.createInsecure(),
           (err, p) => (err ? reject(err) : resolve(p)),
         ),
       );
@@ -257,9 +268,10 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
           port: config.RECEIVER_OPS_PORT,
           registry: metricsRegistry(),
           ready,
+          tls,
         });
       }
-      log.info({ port, opsPort: ops?.port }, "receiver listening");
+      log.info({ port, opsPort: ops?.port, tls: tls !== undefined }, "receiver listening");
     },
 
     async stop() {
@@ -285,6 +297,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
       await ops?.close();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
+      tls?.close();
       log.info("receiver stopped");
     },
   };

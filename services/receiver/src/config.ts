@@ -1,6 +1,7 @@
 import { consumerEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
 import { envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
+import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
 
 const DAY_MS = 86_400_000;
@@ -13,6 +14,7 @@ export const receiverEnv = z.object({
   RECEIVER_OPS_PORT: envPort(9101),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
+  ...serverTlsEnv,
   ...streamEnv,
   ...consumerEnv,
   /** Most readings in one batch. */

@@ -1,5 +1,6 @@
 import { consumerEnv, streamEnv } from "@vigil/bus";
 import { envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
+import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
 
 /** Every environment variable the writer reads, with its default. */
@@ -9,6 +10,7 @@ export const writerEnv = z.object({
   WRITER_OPS_PORT: envPort(9102),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
+  ...serverTlsEnv,
   ...streamEnv,
   ...consumerEnv,
   /** Readings per write transaction: more amortises statement cost, fewer bounds latency and memory. */
