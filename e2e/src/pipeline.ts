@@ -15,6 +15,8 @@ export const USER_PASSWORD = "user-password-for-tests";
 
 export interface Pipeline {
   database: VigilDatabase;
+  /** The database's URL (the schema owner's). */
+  databaseUrl: string;
   receiver: ReceiverApp;
   writer: WriterApp;
   query: QueryApp;
@@ -74,7 +76,7 @@ export async function startPipeline(options: {
   await writer.start();
   await query.start();
   // With TLS the certificate names localhost; fetch below cannot be given a CA, so TLS tests sign in themselves.
-  const queryUrl = env.TLS_CERT_FILE ? `https://localhost:${query.port}` : `http://127.0.0.1:${query.port}`;
+  const queryUrl = options.env?.TLS_CERT_FILE ? `https://localhost:${query.port}` : `http://127.0.0.1:${query.port}`;
   const login = async (username: string, password: string) => {
     const res = await fetch(`${queryUrl}/vigil.auth.v1.AuthService/Login`, {
       method: "POST",
@@ -92,6 +94,7 @@ export async function startPipeline(options: {
   };
   return {
     database,
+    databaseUrl: options.databaseUrl,
     receiver,
     writer,
     query,

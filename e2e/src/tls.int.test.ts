@@ -42,7 +42,7 @@ function handshake(port: number, options: tls.ConnectionOptions = {}) {
       socket.once("secureConnect", () => {
         resolve({
           fingerprint: socket.getPeerX509Certificate()!.fingerprint256.replaceAll(":", "").toLowerCase(),
-          alpn: socket.alpnProtocol,
+          alpn: socket.alpnProtocol ?? false,
           version: socket.getProtocol(),
           authorized: socket.authorized,
         });

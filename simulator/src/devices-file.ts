@@ -5,7 +5,9 @@ import type { DeviceIdentity } from "./simulated-device.ts";
 const identity = z.object({
   code: z.string().regex(/^[A-Z]{1,16}$/),
   number: z.number().int().min(1),
-  apiKey: z.string().min(1),
+  apiKey: z.string().default(""),
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
 });
 
 /** Reads device keys written by `vigil devices create` (one object or an array). */
@@ -19,5 +21,12 @@ export function readDevicesFile(path: string): DeviceIdentity[] {
   const list = z.array(identity).safeParse(Array.isArray(parsed) ? parsed : [parsed]);
   if (!list.success)
     throw new Error(`devices file ${path} must hold {code, number, apiKey} objects: ${list.error.message}`);
+  for (const d of list.data) {
+    if (!d.apiKey && !d.certFile)
+      throw new Error(`devices file ${path}: ${d.code}-${d.number} has no apiKey nor certFile`);
+    if (Boolean(d.certFile) !== Boolean(d.keyFile)) {
+      throw new Error(`devices file ${path}: ${d.code}-${d.number} needs both certFile and keyFile`);
+    }
+  }
   return list.data;
 }

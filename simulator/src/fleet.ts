@@ -42,8 +42,12 @@ export class Fleet {
     const perConnection = Math.max(1, options.devicesPerConnection);
     this.devices = identities.map((identity, i) => {
       const slot = Math.floor(i / (perConnection * targets.length));
-      // Device i starts on target i mod n and moves to the next one on every reconnect.
-      const connectionFor = (attempt: number) => this.client(targets[(i + attempt) % targets.length]!, slot);
+      // Device i starts on target i mod n and moves to the next one on every reconnect. A client
+      // certificate identifies its whole connection (mTLS), so such a device gets one of its own.
+      const connectionFor = (attempt: number) =>
+        identity.certFile
+          ? this.deviceClient(targets[(i + attempt) % targets.length]!, identity)
+          : this.client(targets[(i + attempt) % targets.length]!, slot);
       return new SimulatedDevice(identity, connectionFor, this.options, this.stats);
     });
   }
@@ -55,6 +59,24 @@ export class Fleet {
     if (!c) {
       c = new Client(target, this.credentials, {
         ...this.channelOptions,
+        "grpc.use_local_subchannel_pool": 1,
+        "grpc.keepalive_time_ms": 30_000,
+        "grpc.max_receive_message_length": 4 * 1024 * 1024,
+      });
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+
+  /** The connection of a device with its own client certificate. */
+  private deviceClient(target: string, identity: DeviceIdentity): Client {
+    const key = `${target}#${identity.code}-${identity.number}`;
+    let c = this.clients.get(key);
+    if (!c) {
+      if (!this.options.tls) throw new Error("a device certificate needs TLS to the receivers (SIMULATOR_TLS)");
+      const tls = { ...this.options.tls, certFile: identity.certFile, keyFile: identity.keyFile };
+      c = new Client(target, grpcClientCredentials(tls), {
+        ...grpcClientOptions(tls),
         "grpc.use_local_subchannel_pool": 1,
         "grpc.keepalive_time_ms": 30_000,
         "grpc.max_receive_message_length": 4 * 1024 * 1024,

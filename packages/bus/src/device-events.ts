@@ -4,9 +4,13 @@ import { connect } from "@nats-io/transport-node";
 /** A change to a device that every receiver must act on at once. */
 export interface DeviceEvent {
   deviceId: number;
-  /** key_revoked: one key (keyPrefix) stops; disabled: every key stops; changed: settings such as rate limits. */
-  kind: "key_revoked" | "disabled" | "changed";
+  /**
+   * key_revoked: one key (keyPrefix) stops; certificate_revoked: one client certificate
+   * (fingerprint) stops; disabled: every credential stops; changed: settings such as rate limits.
+   */
+  kind: "key_revoked" | "certificate_revoked" | "disabled" | "changed";
   keyPrefix?: string;
+  fingerprint?: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { consumerEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
-import { envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
+import { envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
 import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
 
@@ -15,6 +15,8 @@ export const receiverEnv = z.object({
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
   ...serverTlsEnv,
+  /** CA bundle device client certificates must chain to; set: devices may authenticate with a registered certificate (mTLS). */
+  RECEIVER_CLIENT_CA_FILE: envOptionalString(),
   ...streamEnv,
   ...consumerEnv,
   /** Most readings in one batch. */

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import {
   createDevice,
   DEFAULT_KEY_GRACE_MS,
@@ -5,7 +6,10 @@ import {
   disableDevice,
   getDevice,
   listDevices,
+  registerDeviceCertificate,
+  revokeDeviceCertificate,
   revokeDeviceKey,
+  rotateDeviceCertificate,
   rotateDeviceKey,
 } from "@vigil/devices";
 import { parseDuration } from "@vigil/runtime";
@@ -21,7 +25,13 @@ export const DEVICES_USAGE = `vigil devices create --code CODE --number N [--cou
   vigil devices rotate-key --code CODE --number N [--grace 24h]
       prints the new key once; the old keys keep working for the grace period (0s: stop now)
   vigil devices revoke-key --code CODE --number N --prefix PREFIX
-  vigil devices disable --code CODE --number N`;
+  vigil devices disable --code CODE --number N
+  vigil devices register-cert --code CODE --number N --cert FILE
+      registers a client certificate (PEM, e.g. from vigil certs device) for mTLS: the receiver
+      knows the device by its SHA-256 fingerprint once it verifies against RECEIVER_CLIENT_CA_FILE
+  vigil devices rotate-cert --code CODE --number N --cert FILE [--grace 24h]
+      registers a new certificate; the old ones keep working for the grace period (0s: stop now)
+  vigil devices revoke-cert --code CODE --number N --fingerprint SHA256`;
 
 const ref = { code: { type: "string" }, number: { type: "string" } } as const;
 
@@ -110,6 +120,38 @@ export async function devicesCommand(ctx: CliContext, args: string[]): Promise<u
       const v = parseFlags(rest, { ...ref, prefix: { type: "string" } }, DEVICES_USAGE);
       const device = deviceRef(v);
       await revokeDeviceKey(admin, device, stringFlag(v.prefix, "prefix", DEVICES_USAGE));
+      return printable(await getDevice(ctx.database.db, device));
+    }
+    case "register-cert":
+    case "rotate-cert": {
+      const v = parseFlags(rest, { ...ref, cert: { type: "string" }, grace: { type: "string" } }, DEVICES_USAGE);
+      const device = deviceRef(v);
+      const file = stringFlag(v.cert, "cert", DEVICES_USAGE);
+      let pem: string;
+      try {
+        pem = readFileSync(file, "utf8");
+      } catch (err) {
+        throw new UsageError(`cannot read --cert ${file}: ${(err as Error).message}`);
+      }
+      if (action === "register-cert") {
+        if (v.grace !== undefined) throw new UsageError(`--grace goes with rotate-cert\n${DEVICES_USAGE}`);
+        const info = await registerDeviceCertificate(admin, device, pem);
+        return { ...device, fingerprint: info.fingerprint, notAfter: info.notAfter.toISOString() };
+      }
+      const graceMs = v.grace === undefined ? DEFAULT_KEY_GRACE_MS : parseDuration(v.grace);
+      if (graceMs === undefined) throw new UsageError(`--grace must look like 30s, 15m, 24h or 7d\n${DEVICES_USAGE}`);
+      const info = await rotateDeviceCertificate(admin, device, pem, graceMs);
+      return {
+        ...device,
+        fingerprint: info.fingerprint,
+        notAfter: info.notAfter.toISOString(),
+        oldCertificatesExpireAt: new Date(Date.now() + graceMs).toISOString(),
+      };
+    }
+    case "revoke-cert": {
+      const v = parseFlags(rest, { ...ref, fingerprint: { type: "string" } }, DEVICES_USAGE);
+      const device = deviceRef(v);
+      await revokeDeviceCertificate(admin, device, stringFlag(v.fingerprint, "fingerprint", DEVICES_USAGE));
       return printable(await getDevice(ctx.database.db, device));
     }
     case "disable": {

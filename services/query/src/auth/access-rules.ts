@@ -42,9 +42,17 @@ export function accessRules(options: AccessOptions): Map<string, Rule> {
     [ReadingService, "UpdateReadings", "readings:write"],
     [ReadingService, "DeleteReadings", "readings:delete"],
     [AuditService, "ListAuditLog", "audit:read"],
-    ...["CreateDevice", "GetDevice", "ListDevices", "RotateDeviceKey", "RevokeDeviceKey", "DisableDevice"].map(
-      (m) => [DeviceService, m, "devices:admin"] as [{ typeName: string }, string, Rule],
-    ),
+    ...[
+      "CreateDevice",
+      "GetDevice",
+      "ListDevices",
+      "RotateDeviceKey",
+      "RevokeDeviceKey",
+      "DisableDevice",
+      "RegisterDeviceCertificate",
+      "RotateDeviceCertificate",
+      "RevokeDeviceCertificate",
+    ].map((m) => [DeviceService, m, "devices:admin"] as [{ typeName: string }, string, Rule]),
     [DeadLetterService, "ListDeadLetters", "devices:admin"],
     [DeadLetterService, "ReplayDeadLetter", "devices:admin"],
     // Probes and tools: what runs here and in what shape, never data.

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vigil/devices/v1/devices.proto.
  */
 export const file_vigil_devices_v1_devices: GenFile = /*@__PURE__*/
-  fileDesc("Ch52aWdpbC9kZXZpY2VzL3YxL2RldmljZXMucHJvdG8SEHZpZ2lsLmRldmljZXMudjEi0gMKBkRldmljZRIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIMCgRraW5kGAMgASgJEg0KBW1vZGVsGAQgASgJEgwKBHNpdGUYBSABKAkSNAoGbGFiZWxzGAYgAygLMiQudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UuTGFiZWxzRW50cnkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRpc2FibGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF9zZWVuX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm9ubGluZRgKIAEoCBIpCgRrZXlzGAsgAygLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSLwoKcmF0ZV9saW1pdBgMIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuUmF0ZUxpbWl0EhcKD2xhc3Rfc3RvcmVkX3NlcRgNIAEoBBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIq4BCglEZXZpY2VLZXkSDgoGcHJlZml4GAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjcKCVJhdGVMaW1pdBIbChNyZWFkaW5nc19wZXJfc2Vjb25kGAEgASgNEg0KBWJ1cnN0GAIgASgNIoECChNDcmVhdGVEZXZpY2VSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNEgwKBGtpbmQYAyABKAkSDQoFbW9kZWwYBCABKAkSDAoEc2l0ZRgFIAEoCRJBCgZsYWJlbHMYBiADKAsyMS52aWdpbC5kZXZpY2VzLnYxLkNyZWF0ZURldmljZVJlcXVlc3QuTGFiZWxzRW50cnkSLwoKcmF0ZV9saW1pdBgHIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuUmF0ZUxpbWl0Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoUQ3JlYXRlRGV2aWNlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2USDwoHYXBpX2tleRgCIAEoCSIwChBHZXREZXZpY2VSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNIj0KEUdldERldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlImkKEkxpc3REZXZpY2VzUmVxdWVzdBIMCgRjb2RlGAEgASgJEhMKBm9ubGluZRgCIAEoCEgAiAEBEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJQgkKB19vbmxpbmUiWQoTTGlzdERldmljZXNSZXNwb25zZRIpCgdkZXZpY2VzGAEgAygLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImcKFlJvdGF0ZURldmljZUtleVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SLwoMZ3JhY2VfcGVyaW9kGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIn4KF1JvdGF0ZURldmljZUtleVJlc3BvbnNlEg8KB2FwaV9rZXkYASABKAkSKAoDa2V5GAIgASgLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSKAoGZGV2aWNlGAMgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiRgoWUmV2b2tlRGV2aWNlS2V5UmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIOCgZwcmVmaXgYAyABKAkiQwoXUmV2b2tlRGV2aWNlS2V5UmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiNAoURGlzYWJsZURldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0iQQoVRGlzYWJsZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlMtwECg1EZXZpY2VTZXJ2aWNlEl0KDENyZWF0ZURldmljZRIlLnZpZ2lsLmRldmljZXMudjEuQ3JlYXRlRGV2aWNlUmVxdWVzdBomLnZpZ2lsLmRldmljZXMudjEuQ3JlYXRlRGV2aWNlUmVzcG9uc2USWQoJR2V0RGV2aWNlEiIudmlnaWwuZGV2aWNlcy52MS5HZXREZXZpY2VSZXF1ZXN0GiMudmlnaWwuZGV2aWNlcy52MS5HZXREZXZpY2VSZXNwb25zZSIDkAIBEl8KC0xpc3REZXZpY2VzEiQudmlnaWwuZGV2aWNlcy52MS5MaXN0RGV2aWNlc1JlcXVlc3QaJS52aWdpbC5kZXZpY2VzLnYxLkxpc3REZXZpY2VzUmVzcG9uc2UiA5ACARJmCg9Sb3RhdGVEZXZpY2VLZXkSKC52aWdpbC5kZXZpY2VzLnYxLlJvdGF0ZURldmljZUtleVJlcXVlc3QaKS52aWdpbC5kZXZpY2VzLnYxLlJvdGF0ZURldmljZUtleVJlc3BvbnNlEmYKD1Jldm9rZURldmljZUtleRIoLnZpZ2lsLmRldmljZXMudjEuUmV2b2tlRGV2aWNlS2V5UmVxdWVzdBopLnZpZ2lsLmRldmljZXMudjEuUmV2b2tlRGV2aWNlS2V5UmVzcG9uc2USYAoNRGlzYWJsZURldmljZRImLnZpZ2lsLmRldmljZXMudjEuRGlzYWJsZURldmljZVJlcXVlc3QaJy52aWdpbC5kZXZpY2VzLnYxLkRpc2FibGVEZXZpY2VSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch52aWdpbC9kZXZpY2VzL3YxL2RldmljZXMucHJvdG8SEHZpZ2lsLmRldmljZXMudjEijQQKBkRldmljZRIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIMCgRraW5kGAMgASgJEg0KBW1vZGVsGAQgASgJEgwKBHNpdGUYBSABKAkSNAoGbGFiZWxzGAYgAygLMiQudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UuTGFiZWxzRW50cnkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRpc2FibGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF9zZWVuX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm9ubGluZRgKIAEoCBIpCgRrZXlzGAsgAygLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSLwoKcmF0ZV9saW1pdBgMIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuUmF0ZUxpbWl0EhcKD2xhc3Rfc3RvcmVkX3NlcRgNIAEoBBI5CgxjZXJ0aWZpY2F0ZXMYDiADKAsyIy52aWdpbC5kZXZpY2VzLnYxLkRldmljZUNlcnRpZmljYXRlGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi0gIKEURldmljZUNlcnRpZmljYXRlEhMKC2ZpbmdlcnByaW50GAEgASgJEg8KB3N1YmplY3QYAiABKAkSDgoGaXNzdWVyGAMgASgJEhUKDXNlcmlhbF9udW1iZXIYBCABKAkSLgoKbm90X2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jldm9rZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKuAQoJRGV2aWNlS2V5Eg4KBnByZWZpeBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jldm9rZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI3CglSYXRlTGltaXQSGwoTcmVhZGluZ3NfcGVyX3NlY29uZBgBIAEoDRINCgVidXJzdBgCIAEoDSKBAgoTQ3JlYXRlRGV2aWNlUmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIMCgRraW5kGAMgASgJEg0KBW1vZGVsGAQgASgJEgwKBHNpdGUYBSABKAkSQQoGbGFiZWxzGAYgAygLMjEudmlnaWwuZGV2aWNlcy52MS5DcmVhdGVEZXZpY2VSZXF1ZXN0LkxhYmVsc0VudHJ5Ei8KCnJhdGVfbGltaXQYByABKAsyGy52aWdpbC5kZXZpY2VzLnYxLlJhdGVMaW1pdBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlEKFENyZWF0ZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlEg8KB2FwaV9rZXkYAiABKAkiMAoQR2V0RGV2aWNlUmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDSI9ChFHZXREZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZSJpChJMaXN0RGV2aWNlc1JlcXVlc3QSDAoEY29kZRgBIAEoCRITCgZvbmxpbmUYAiABKAhIAIgBARIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCUIJCgdfb25saW5lIlkKE0xpc3REZXZpY2VzUmVzcG9uc2USKQoHZGV2aWNlcxgBIAMoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJnChZSb3RhdGVEZXZpY2VLZXlSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNEi8KDGdyYWNlX3BlcmlvZBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJ+ChdSb3RhdGVEZXZpY2VLZXlSZXNwb25zZRIPCgdhcGlfa2V5GAEgASgJEigKA2tleRgCIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlS2V5EigKBmRldmljZRgDIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIkYKFlJldm9rZURldmljZUtleVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SDgoGcHJlZml4GAMgASgJIkMKF1Jldm9rZURldmljZUtleVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIjQKFERpc2FibGVEZXZpY2VSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNIkEKFURpc2FibGVEZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZSJZCiBSZWdpc3RlckRldmljZUNlcnRpZmljYXRlUmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIXCg9jZXJ0aWZpY2F0ZV9wZW0YAyABKAkihwEKIVJlZ2lzdGVyRGV2aWNlQ2VydGlmaWNhdGVSZXNwb25zZRI4CgtjZXJ0aWZpY2F0ZRgBIAEoCzIjLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlQ2VydGlmaWNhdGUSKAoGZGV2aWNlGAIgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiiAEKHlJvdGF0ZURldmljZUNlcnRpZmljYXRlUmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIXCg9jZXJ0aWZpY2F0ZV9wZW0YAyABKAkSLwoMZ3JhY2VfcGVyaW9kGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIoUBCh9Sb3RhdGVEZXZpY2VDZXJ0aWZpY2F0ZVJlc3BvbnNlEjgKC2NlcnRpZmljYXRlGAEgASgLMiMudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VDZXJ0aWZpY2F0ZRIoCgZkZXZpY2UYAiABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZSJTCh5SZXZva2VEZXZpY2VDZXJ0aWZpY2F0ZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SEwoLZmluZ2VycHJpbnQYAyABKAkiSwofUmV2b2tlRGV2aWNlQ2VydGlmaWNhdGVSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZTLjBwoNRGV2aWNlU2VydmljZRJdCgxDcmVhdGVEZXZpY2USJS52aWdpbC5kZXZpY2VzLnYxLkNyZWF0ZURldmljZVJlcXVlc3QaJi52aWdpbC5kZXZpY2VzLnYxLkNyZWF0ZURldmljZVJlc3BvbnNlElkKCUdldERldmljZRIiLnZpZ2lsLmRldmljZXMudjEuR2V0RGV2aWNlUmVxdWVzdBojLnZpZ2lsLmRldmljZXMudjEuR2V0RGV2aWNlUmVzcG9uc2UiA5ACARJfCgtMaXN0RGV2aWNlcxIkLnZpZ2lsLmRldmljZXMudjEuTGlzdERldmljZXNSZXF1ZXN0GiUudmlnaWwuZGV2aWNlcy52MS5MaXN0RGV2aWNlc1Jlc3BvbnNlIgOQAgESZgoPUm90YXRlRGV2aWNlS2V5EigudmlnaWwuZGV2aWNlcy52MS5Sb3RhdGVEZXZpY2VLZXlSZXF1ZXN0GikudmlnaWwuZGV2aWNlcy52MS5Sb3RhdGVEZXZpY2VLZXlSZXNwb25zZRJmCg9SZXZva2VEZXZpY2VLZXkSKC52aWdpbC5kZXZpY2VzLnYxLlJldm9rZURldmljZUtleVJlcXVlc3QaKS52aWdpbC5kZXZpY2VzLnYxLlJldm9rZURldmljZUtleVJlc3BvbnNlEmAKDURpc2FibGVEZXZpY2USJi52aWdpbC5kZXZpY2VzLnYxLkRpc2FibGVEZXZpY2VSZXF1ZXN0GicudmlnaWwuZGV2aWNlcy52MS5EaXNhYmxlRGV2aWNlUmVzcG9uc2UShAEKGVJlZ2lzdGVyRGV2aWNlQ2VydGlmaWNhdGUSMi52aWdpbC5kZXZpY2VzLnYxLlJlZ2lzdGVyRGV2aWNlQ2VydGlmaWNhdGVSZXF1ZXN0GjMudmlnaWwuZGV2aWNlcy52MS5SZWdpc3RlckRldmljZUNlcnRpZmljYXRlUmVzcG9uc2USfgoXUm90YXRlRGV2aWNlQ2VydGlmaWNhdGUSMC52aWdpbC5kZXZpY2VzLnYxLlJvdGF0ZURldmljZUNlcnRpZmljYXRlUmVxdWVzdBoxLnZpZ2lsLmRldmljZXMudjEuUm90YXRlRGV2aWNlQ2VydGlmaWNhdGVSZXNwb25zZRJ+ChdSZXZva2VEZXZpY2VDZXJ0aWZpY2F0ZRIwLnZpZ2lsLmRldmljZXMudjEuUmV2b2tlRGV2aWNlQ2VydGlmaWNhdGVSZXF1ZXN0GjEudmlnaWwuZGV2aWNlcy52MS5SZXZva2VEZXZpY2VDZXJ0aWZpY2F0ZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Device is a registered robot or sensor.
@@ -100,6 +100,13 @@ export type Device = Message<"vigil.devices.v1.Device"> & {
    * @generated from field: uint64 last_stored_seq = 13;
    */
   lastStoredSeq: bigint;
+
+  /**
+   * Client certificates registered for mutual TLS, newest first.
+   *
+   * @generated from field: repeated vigil.devices.v1.DeviceCertificate certificates = 14;
+   */
+  certificates: DeviceCertificate[];
 };
 
 /**
@@ -108,6 +115,73 @@ export type Device = Message<"vigil.devices.v1.Device"> & {
  */
 export const DeviceSchema: GenMessage<Device> = /*@__PURE__*/
   messageDesc(file_vigil_devices_v1_devices, 0);
+
+/**
+ * DeviceCertificate is an X.509 client certificate registered to a device.
+ *
+ * @generated from message vigil.devices.v1.DeviceCertificate
+ */
+export type DeviceCertificate = Message<"vigil.devices.v1.DeviceCertificate"> & {
+  /**
+   * SHA-256 of the certificate's DER encoding, lower-case hex: the device's identity on the wire.
+   *
+   * @generated from field: string fingerprint = 1;
+   */
+  fingerprint: string;
+
+  /**
+   * Subject and issuer distinguished names, as the certificate states them (informational).
+   *
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: string issuer = 3;
+   */
+  issuer: string;
+
+  /**
+   * Serial number, hex.
+   *
+   * @generated from field: string serial_number = 4;
+   */
+  serialNumber: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp not_before = 5;
+   */
+  notBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp not_after = 6;
+   */
+  notAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When a rotated-out certificate stops working; unset for a current one.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 8;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp revoke_time = 9;
+   */
+  revokeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.DeviceCertificate.
+ * Use `create(DeviceCertificateSchema)` to create a new message.
+ */
+export const DeviceCertificateSchema: GenMessage<DeviceCertificate> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 1);
 
 /**
  * DeviceKey describes a key without revealing it.
@@ -145,7 +219,7 @@ export type DeviceKey = Message<"vigil.devices.v1.DeviceKey"> & {
  * Use `create(DeviceKeySchema)` to create a new message.
  */
 export const DeviceKeySchema: GenMessage<DeviceKey> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 1);
+  messageDesc(file_vigil_devices_v1_devices, 2);
 
 /**
  * RateLimit is a token bucket in readings.
@@ -169,7 +243,7 @@ export type RateLimit = Message<"vigil.devices.v1.RateLimit"> & {
  * Use `create(RateLimitSchema)` to create a new message.
  */
 export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 2);
+  messageDesc(file_vigil_devices_v1_devices, 3);
 
 /**
  * @generated from message vigil.devices.v1.CreateDeviceRequest
@@ -216,7 +290,7 @@ export type CreateDeviceRequest = Message<"vigil.devices.v1.CreateDeviceRequest"
  * Use `create(CreateDeviceRequestSchema)` to create a new message.
  */
 export const CreateDeviceRequestSchema: GenMessage<CreateDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 3);
+  messageDesc(file_vigil_devices_v1_devices, 4);
 
 /**
  * @generated from message vigil.devices.v1.CreateDeviceResponse
@@ -240,7 +314,7 @@ export type CreateDeviceResponse = Message<"vigil.devices.v1.CreateDeviceRespons
  * Use `create(CreateDeviceResponseSchema)` to create a new message.
  */
 export const CreateDeviceResponseSchema: GenMessage<CreateDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 4);
+  messageDesc(file_vigil_devices_v1_devices, 5);
 
 /**
  * @generated from message vigil.devices.v1.GetDeviceRequest
@@ -262,7 +336,7 @@ export type GetDeviceRequest = Message<"vigil.devices.v1.GetDeviceRequest"> & {
  * Use `create(GetDeviceRequestSchema)` to create a new message.
  */
 export const GetDeviceRequestSchema: GenMessage<GetDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 5);
+  messageDesc(file_vigil_devices_v1_devices, 6);
 
 /**
  * @generated from message vigil.devices.v1.GetDeviceResponse
@@ -279,7 +353,7 @@ export type GetDeviceResponse = Message<"vigil.devices.v1.GetDeviceResponse"> & 
  * Use `create(GetDeviceResponseSchema)` to create a new message.
  */
 export const GetDeviceResponseSchema: GenMessage<GetDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 6);
+  messageDesc(file_vigil_devices_v1_devices, 7);
 
 /**
  * @generated from message vigil.devices.v1.ListDevicesRequest
@@ -317,7 +391,7 @@ export type ListDevicesRequest = Message<"vigil.devices.v1.ListDevicesRequest"> 
  * Use `create(ListDevicesRequestSchema)` to create a new message.
  */
 export const ListDevicesRequestSchema: GenMessage<ListDevicesRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 7);
+  messageDesc(file_vigil_devices_v1_devices, 8);
 
 /**
  * @generated from message vigil.devices.v1.ListDevicesResponse
@@ -339,7 +413,7 @@ export type ListDevicesResponse = Message<"vigil.devices.v1.ListDevicesResponse"
  * Use `create(ListDevicesResponseSchema)` to create a new message.
  */
 export const ListDevicesResponseSchema: GenMessage<ListDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 8);
+  messageDesc(file_vigil_devices_v1_devices, 9);
 
 /**
  * @generated from message vigil.devices.v1.RotateDeviceKeyRequest
@@ -368,7 +442,7 @@ export type RotateDeviceKeyRequest = Message<"vigil.devices.v1.RotateDeviceKeyRe
  * Use `create(RotateDeviceKeyRequestSchema)` to create a new message.
  */
 export const RotateDeviceKeyRequestSchema: GenMessage<RotateDeviceKeyRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 9);
+  messageDesc(file_vigil_devices_v1_devices, 10);
 
 /**
  * @generated from message vigil.devices.v1.RotateDeviceKeyResponse
@@ -397,7 +471,7 @@ export type RotateDeviceKeyResponse = Message<"vigil.devices.v1.RotateDeviceKeyR
  * Use `create(RotateDeviceKeyResponseSchema)` to create a new message.
  */
 export const RotateDeviceKeyResponseSchema: GenMessage<RotateDeviceKeyResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 10);
+  messageDesc(file_vigil_devices_v1_devices, 11);
 
 /**
  * @generated from message vigil.devices.v1.RevokeDeviceKeyRequest
@@ -426,7 +500,7 @@ export type RevokeDeviceKeyRequest = Message<"vigil.devices.v1.RevokeDeviceKeyRe
  * Use `create(RevokeDeviceKeyRequestSchema)` to create a new message.
  */
 export const RevokeDeviceKeyRequestSchema: GenMessage<RevokeDeviceKeyRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 11);
+  messageDesc(file_vigil_devices_v1_devices, 12);
 
 /**
  * @generated from message vigil.devices.v1.RevokeDeviceKeyResponse
@@ -443,7 +517,7 @@ export type RevokeDeviceKeyResponse = Message<"vigil.devices.v1.RevokeDeviceKeyR
  * Use `create(RevokeDeviceKeyResponseSchema)` to create a new message.
  */
 export const RevokeDeviceKeyResponseSchema: GenMessage<RevokeDeviceKeyResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 12);
+  messageDesc(file_vigil_devices_v1_devices, 13);
 
 /**
  * @generated from message vigil.devices.v1.DisableDeviceRequest
@@ -465,7 +539,7 @@ export type DisableDeviceRequest = Message<"vigil.devices.v1.DisableDeviceReques
  * Use `create(DisableDeviceRequestSchema)` to create a new message.
  */
 export const DisableDeviceRequestSchema: GenMessage<DisableDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 13);
+  messageDesc(file_vigil_devices_v1_devices, 14);
 
 /**
  * @generated from message vigil.devices.v1.DisableDeviceResponse
@@ -482,7 +556,162 @@ export type DisableDeviceResponse = Message<"vigil.devices.v1.DisableDeviceRespo
  * Use `create(DisableDeviceResponseSchema)` to create a new message.
  */
 export const DisableDeviceResponseSchema: GenMessage<DisableDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 14);
+  messageDesc(file_vigil_devices_v1_devices, 15);
+
+/**
+ * @generated from message vigil.devices.v1.RegisterDeviceCertificateRequest
+ */
+export type RegisterDeviceCertificateRequest = Message<"vigil.devices.v1.RegisterDeviceCertificateRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+
+  /**
+   * The certificate, PEM ("-----BEGIN CERTIFICATE-----…"), at most 16 KiB. Never its key.
+   *
+   * @generated from field: string certificate_pem = 3;
+   */
+  certificatePem: string;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RegisterDeviceCertificateRequest.
+ * Use `create(RegisterDeviceCertificateRequestSchema)` to create a new message.
+ */
+export const RegisterDeviceCertificateRequestSchema: GenMessage<RegisterDeviceCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 16);
+
+/**
+ * @generated from message vigil.devices.v1.RegisterDeviceCertificateResponse
+ */
+export type RegisterDeviceCertificateResponse = Message<"vigil.devices.v1.RegisterDeviceCertificateResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.DeviceCertificate certificate = 1;
+   */
+  certificate?: DeviceCertificate | undefined;
+
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 2;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RegisterDeviceCertificateResponse.
+ * Use `create(RegisterDeviceCertificateResponseSchema)` to create a new message.
+ */
+export const RegisterDeviceCertificateResponseSchema: GenMessage<RegisterDeviceCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 17);
+
+/**
+ * @generated from message vigil.devices.v1.RotateDeviceCertificateRequest
+ */
+export type RotateDeviceCertificateRequest = Message<"vigil.devices.v1.RotateDeviceCertificateRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+
+  /**
+   * The new certificate, PEM.
+   *
+   * @generated from field: string certificate_pem = 3;
+   */
+  certificatePem: string;
+
+  /**
+   * How long the device's current certificates keep working; unset means 24 hours, 0s ends them now.
+   *
+   * @generated from field: google.protobuf.Duration grace_period = 4;
+   */
+  gracePeriod?: Duration | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RotateDeviceCertificateRequest.
+ * Use `create(RotateDeviceCertificateRequestSchema)` to create a new message.
+ */
+export const RotateDeviceCertificateRequestSchema: GenMessage<RotateDeviceCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 18);
+
+/**
+ * @generated from message vigil.devices.v1.RotateDeviceCertificateResponse
+ */
+export type RotateDeviceCertificateResponse = Message<"vigil.devices.v1.RotateDeviceCertificateResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.DeviceCertificate certificate = 1;
+   */
+  certificate?: DeviceCertificate | undefined;
+
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 2;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RotateDeviceCertificateResponse.
+ * Use `create(RotateDeviceCertificateResponseSchema)` to create a new message.
+ */
+export const RotateDeviceCertificateResponseSchema: GenMessage<RotateDeviceCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 19);
+
+/**
+ * @generated from message vigil.devices.v1.RevokeDeviceCertificateRequest
+ */
+export type RevokeDeviceCertificateRequest = Message<"vigil.devices.v1.RevokeDeviceCertificateRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+
+  /**
+   * Fingerprint of the certificate to revoke, as listed in Device.certificates.
+   *
+   * @generated from field: string fingerprint = 3;
+   */
+  fingerprint: string;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RevokeDeviceCertificateRequest.
+ * Use `create(RevokeDeviceCertificateRequestSchema)` to create a new message.
+ */
+export const RevokeDeviceCertificateRequestSchema: GenMessage<RevokeDeviceCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 20);
+
+/**
+ * @generated from message vigil.devices.v1.RevokeDeviceCertificateResponse
+ */
+export type RevokeDeviceCertificateResponse = Message<"vigil.devices.v1.RevokeDeviceCertificateResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RevokeDeviceCertificateResponse.
+ * Use `create(RevokeDeviceCertificateResponseSchema)` to create a new message.
+ */
+export const RevokeDeviceCertificateResponseSchema: GenMessage<RevokeDeviceCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 21);
 
 /**
  * DeviceService manages devices and their API keys. Admin only. Every
@@ -552,6 +781,40 @@ export const DeviceService: GenService<{
     methodKind: "unary";
     input: typeof DisableDeviceRequestSchema;
     output: typeof DisableDeviceResponseSchema;
+  },
+  /**
+   * RegisterDeviceCertificate registers an X.509 client certificate for mutual
+   * TLS, instead of or besides an API key. The receiver knows the device by the
+   * certificate's SHA-256 fingerprint, once the certificate has verified
+   * against the receivers' device CA (RECEIVER_CLIENT_CA_FILE).
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.RegisterDeviceCertificate
+   */
+  registerDeviceCertificate: {
+    methodKind: "unary";
+    input: typeof RegisterDeviceCertificateRequestSchema;
+    output: typeof RegisterDeviceCertificateResponseSchema;
+  },
+  /**
+   * RotateDeviceCertificate registers a new certificate; the device's current
+   * certificates keep working until the grace period ends.
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.RotateDeviceCertificate
+   */
+  rotateDeviceCertificate: {
+    methodKind: "unary";
+    input: typeof RotateDeviceCertificateRequestSchema;
+    output: typeof RotateDeviceCertificateResponseSchema;
+  },
+  /**
+   * RevokeDeviceCertificate stops a certificate at once; streams using it are closed.
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.RevokeDeviceCertificate
+   */
+  revokeDeviceCertificate: {
+    methodKind: "unary";
+    input: typeof RevokeDeviceCertificateRequestSchema;
+    output: typeof RevokeDeviceCertificateResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_vigil_devices_v1_devices, 0);
