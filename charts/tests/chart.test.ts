@@ -536,6 +536,36 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(receiverEnv).toContainEqual({ name: "TLS_CERT_FILE", value: "" });
     });
 
+    it("gives each component its own database role's Secret, and the migrations every role's password", () => {
+      const m = render(undefined, {
+        ...base,
+        "database.componentSecrets.receiver": "db-receiver",
+        "database.componentSecrets.writer": "db-writer",
+        "database.tls.caSecret": "db-ca",
+      });
+      const url = (component: string) =>
+        podSpec(get(m, "Deployment", component)).containers[0].env.find(
+          (e: { name: string }) => e.name === "DATABASE_URL",
+        ).valueFrom.secretKeyRef.name;
+      expect(url("receiver")).toBe("db-receiver");
+      expect(url("writer")).toBe("db-writer");
+      expect(url("query")).toBe("db"); // no Secret of its own: the shared one
+      const job = podSpec(get(m, "Job", "migrations")).containers[0];
+      expect(job.env).toContainEqual({
+        name: "DATABASE_ROLE_PASSWORD_RECEIVER",
+        valueFrom: { secretKeyRef: { name: "db-receiver", key: "password" } },
+      });
+      expect(job.env.map((e: { name: string }) => e.name)).not.toContain("DATABASE_ROLE_PASSWORD_QUERY");
+      // The database's CA is mounted where sslrootcert= in the URL names it.
+      for (const pod of [podSpec(get(m, "Deployment", "receiver")), podSpec(get(m, "Job", "migrations"))]) {
+        expect(pod.containers[0].volumeMounts).toContainEqual({
+          name: "db-ca",
+          mountPath: "/etc/vigil/db-ca",
+          readOnly: true,
+        });
+      }
+    });
+
     it("refuses combinations that cannot work, saying what to do", () => {
       expect(renderError()).toMatch(/no database: set database.existingSecret/);
       expect(renderError(undefined, { ...base, "timescaledb.enabled": "true" })).toMatch(/more than one database/);

@@ -104,6 +104,31 @@ app.kubernetes.io/part-of: vigil
       key: {{ include "vigil.databaseSecretKey" . }}
 {{- end }}
 
+{{/* A component's DATABASE_URL: its own role's Secret (database.componentSecrets), else the shared one. */}}
+{{- define "vigil.env.componentDatabase" -}}
+{{- $own := index .root.Values.database.componentSecrets .component }}
+{{- if $own }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $own }}
+      key: {{ .root.Values.database.existingSecretKey }}
+{{- else }}
+{{- include "vigil.env.database" .root }}
+{{- end }}
+{{- end }}
+
+{{/* The migrations set each component role's password from its Secret's `password`. */}}
+{{- define "vigil.env.rolePasswords" -}}
+{{- range $c := list "receiver" "writer" "query" "maintainer" }}
+{{- with index $.Values.database.componentSecrets $c }}
+- name: {{ printf "DATABASE_ROLE_PASSWORD_%s" (upper $c) }}
+  valueFrom:
+    secretKeyRef: { name: {{ . }}, key: password }
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{- define "vigil.env.nats" -}}
 {{- if .Values.natsCluster.enabled }}
 - name: NATS_URL
@@ -117,6 +142,42 @@ app.kubernetes.io/part-of: vigil
 {{- else }}
 - name: NATS_URL
   value: {{ .Values.nats.url | quote }}
+{{- end }}
+{{- $t := .Values.nats.tls }}
+- name: NATS_TLS_CA_FILE
+  value: {{ ternary (printf "/etc/vigil/nats-ca/%s" $t.caKey) "" (ne $t.caSecret "") | quote }}
+- name: NATS_TLS_CERT_FILE
+  value: {{ ternary "/etc/vigil/nats-client/tls.crt" "" (ne $t.clientCertSecret "") | quote }}
+- name: NATS_TLS_KEY_FILE
+  value: {{ ternary "/etc/vigil/nats-client/tls.key" "" (ne $t.clientCertSecret "") | quote }}
+{{- end }}
+
+{{/* The NATS TLS Secrets as volumes and mounts (receiver, writer, query). */}}
+{{- define "vigil.natsTlsVolumes" -}}
+{{- with .Values.nats.tls.caSecret }}
+- name: nats-ca
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- with .Values.nats.tls.clientCertSecret }}
+- name: nats-client
+  secret:
+    secretName: {{ . }}
+    # 0440
+    defaultMode: 288
+{{- end }}
+{{- end }}
+
+{{- define "vigil.natsTlsMounts" -}}
+{{- if .Values.nats.tls.caSecret }}
+- name: nats-ca
+  mountPath: /etc/vigil/nats-ca
+  readOnly: true
+{{- end }}
+{{- if .Values.nats.tls.clientCertSecret }}
+- name: nats-client
+  mountPath: /etc/vigil/nats-client
+  readOnly: true
 {{- end }}
 {{- end }}
 
@@ -567,5 +628,22 @@ tlsConfig:
   ca:
     secret: { name: {{ include "vigil.tlsSecretName" . }}, key: ca.crt }
   serverName: {{ include "vigil.componentName" (dict "root" . "component" "query") }}
+{{- end }}
+{{- end }}
+
+{{/* The database server's CA (database.tls.caSecret), for sslrootcert= in DATABASE_URL. */}}
+{{- define "vigil.dbCaVolume" -}}
+{{- with .Values.database.tls.caSecret }}
+- name: db-ca
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- end }}
+
+{{- define "vigil.dbCaMount" -}}
+{{- if .Values.database.tls.caSecret }}
+- name: db-ca
+  mountPath: /etc/vigil/db-ca
+  readOnly: true
 {{- end }}
 {{- end }}

@@ -1,5 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import type { NatsTls } from "./bus-config.ts";
 
 /** A change to a device that every receiver must act on at once. */
 export interface DeviceEvent {
@@ -67,7 +68,13 @@ export function memoryDeviceEvents(): DeviceEvents {
 export async function connectDeviceEvents(
   servers: string,
   name: string,
+  tls?: NatsTls,
 ): Promise<DeviceEvents & { close(): Promise<void> }> {
-  const nc = await connect({ servers: servers.split(",").map((s) => s.trim()), name, timeout: 3_000 });
+  const nc = await connect({
+    servers: servers.split(",").map((s) => s.trim()),
+    name,
+    timeout: 3_000,
+    ...(tls ? { tls } : {}),
+  });
   return { ...natsDeviceEvents(nc), close: () => nc.drain() };
 }

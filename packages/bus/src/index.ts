@@ -1,4 +1,12 @@
-export { consumerEnv, consumerSettings, streamEnv, streamSettings } from "./bus-config.ts";
+export {
+  consumerEnv,
+  consumerSettings,
+  type NatsTls,
+  natsTls,
+  natsTlsEnv,
+  streamEnv,
+  streamSettings,
+} from "./bus-config.ts";
 export {
   connectDeviceEvents,
   DEVICE_EVENTS_SUBJECT,

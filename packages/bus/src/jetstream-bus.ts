@@ -15,6 +15,7 @@ import {
 } from "@nats-io/jetstream";
 import { type MsgHdrs, type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import type { NatsTls } from "./bus-config.ts";
 import { type DeviceEvents, natsDeviceEvents } from "./device-events.ts";
 import type {
   AppendResult,
@@ -45,6 +46,8 @@ export interface JetStreamBusOptions {
   servers: string;
   /** Connection name shown by the server, such as "vigil-receiver". */
   name: string;
+  /** TLS to the servers (NATS_TLS_*); unset: what the server asks for, with the system's roots. */
+  tls?: NatsTls;
   /**
    * Create the stream or bring it to these settings (receivers and writers,
    * which share the same configuration). Omitted: the stream must exist
@@ -93,6 +96,7 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
   const nc = await connect({
     servers: options.servers.split(",").map((s) => s.trim()),
     name: options.name,
+    ...(options.tls ? { tls: options.tls } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     // Without it every request (each publish's PubAck) builds Error objects up front to keep

@@ -1,5 +1,5 @@
 import { userInfo } from "node:os";
-import { connectDeviceEvents, connectJetStreamBus, type DeviceEvent, type ReadingBus } from "@vigil/bus";
+import { connectDeviceEvents, connectJetStreamBus, type DeviceEvent, natsTls, type ReadingBus } from "@vigil/bus";
 import type { VigilDatabase } from "@vigil/db";
 
 /** What commands share: the database, who is acting, and NATS when a command needs it. */
@@ -21,6 +21,8 @@ export function createCliContext(
   warn: (m: string) => void,
 ): CliContext {
   const natsUrl = env.NATS_URL || "nats://127.0.0.1:4222";
+  // NATS_TLS_CA_FILE, NATS_TLS_CERT_FILE, NATS_TLS_KEY_FILE, as the services read them.
+  const tls = natsTls(env);
   const closers: Array<() => Promise<void>> = [];
   let openBus: Promise<ReadingBus> | undefined;
   return {
@@ -29,7 +31,7 @@ export function createCliContext(
     warn,
     async publish(event) {
       try {
-        const events = await connectDeviceEvents(natsUrl, "vigil-cli");
+        const events = await connectDeviceEvents(natsUrl, "vigil-cli", tls);
         closers.push(events.close);
         await events.publish(event);
       } catch (err) {
@@ -40,10 +42,12 @@ export function createCliContext(
       }
     },
     bus() {
-      openBus ??= connectJetStreamBus({ servers: natsUrl, name: "vigil-cli", publishTimeoutMs: 5_000 }).then((bus) => {
-        closers.push(() => bus.close());
-        return bus;
-      });
+      openBus ??= connectJetStreamBus({ servers: natsUrl, name: "vigil-cli", publishTimeoutMs: 5_000, tls }).then(
+        (bus) => {
+          closers.push(() => bus.close());
+          return bus;
+        },
+      );
       return openBus;
     },
     async close() {

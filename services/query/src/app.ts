@@ -3,7 +3,7 @@ import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
+import { connectJetStreamBus, consumerSettings, natsTls, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import {
   AuditService,
@@ -109,6 +109,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       tls = await serverTransport(config, [{ host: config.QUERY_HOST, what: "the query API" }], log);
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-query" });
       bus ??= await connectJetStreamBus({
+        tls: natsTls(config),
         servers: config.NATS_URL,
         name: "vigil-query",
         stream: streamSettings(config),

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { consumerEnv, streamEnv } from "@vigil/bus";
+import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
 import { serverTlsEnv } from "@vigil/tls";
@@ -15,6 +15,7 @@ export const queryEnv = z.object({
   LOG_LEVEL: envLogLevel,
   ...serverTlsEnv,
   ...streamEnv,
+  ...natsTlsEnv,
   ...consumerEnv,
   ...readingRulesEnv,
   /** Comma-separated browser origins allowed to call the API, or "*". */

@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
 import { type ChannelOptions, Server, ServerCredentials, status } from "@grpc/grpc-js";
-import { connectJetStreamBus, consumerSettings, type DeviceEvent, type ReadingBus, streamSettings } from "@vigil/bus";
+import {
+  connectJetStreamBus,
+  consumerSettings,
+  type DeviceEvent,
+  natsTls,
+  type ReadingBus,
+  streamSettings,
+} from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import {
   type AuthenticatedDevice,
@@ -257,6 +264,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
         : undefined;
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-receiver", maxConnections: 5 });
       bus ??= await connectJetStreamBus({
+        tls: natsTls(config),
         servers: config.NATS_URL,
         name: "vigil-receiver",
         stream: streamSettings(config),

@@ -1,4 +1,4 @@
-import { consumerEnv, streamEnv } from "@vigil/bus";
+import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
 import { envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
 import { serverTlsEnv } from "@vigil/tls";
@@ -18,6 +18,7 @@ export const receiverEnv = z.object({
   /** CA bundle device client certificates must chain to; set: devices may authenticate with a registered certificate (mTLS). */
   RECEIVER_CLIENT_CA_FILE: envOptionalString(),
   ...streamEnv,
+  ...natsTlsEnv,
   ...consumerEnv,
   /** Most readings in one batch. */
   RECEIVER_MAX_BATCH_READINGS: envInt(10_000, 1, 1_000_000),
