@@ -40,6 +40,8 @@ export interface PipelineOptions {
   pace: "fast" | number;
   /** Write CPU profiles of the receiver, writers and simulator here (node --cpu-prof). */
   profileDir?: string;
+  /** Serve TLS on the receiver's and the writer's ports with these files; the simulator trusts caFile. */
+  tls?: { caFile: string; certFile: string; keyFile: string };
 }
 
 export interface PipelineRun {
@@ -62,7 +64,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
   const nats = await startNats({ syncInterval: o.natsSync });
   const otlp = o.traces === "on" ? await startOtlpReceiver() : undefined;
   const running: ServiceProcess[] = [];
-  const tag = `${o.traces}-${o.pace}-${Date.now()}`;
+  const tag = `${o.traces}-${o.pace}-${o.tls ? "tls" : "plain"}-${Date.now()}`;
   try {
     const databaseUrl = await createTestDatabase(o.postgresUrl, "bench");
     const devicesFile = join(o.work, `devices-${tag}.json`);
@@ -80,6 +82,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
       RECEIVER_RATE_LIMIT_BURST: "1000000000",
       RECEIVER_OPS_PORT: "0",
       WRITER_OPS_PORT: "0",
+      ...(o.tls && { TLS_CERT_FILE: o.tls.certFile, TLS_KEY_FILE: o.tls.keyFile }),
       ...(otlp && {
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
         OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
@@ -122,6 +125,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
         ...profiling("simulator"),
         SIMULATOR_TARGET: `127.0.0.1:${receiverPort}`,
         SIMULATOR_CONTROL_PORT: "0",
+        ...(o.tls && { SIMULATOR_TLS_CA_FILE: o.tls.caFile, SIMULATOR_TLS_SERVER_NAME: "localhost" }),
         LOG_LEVEL: "info",
       },
       /simulator started/,
