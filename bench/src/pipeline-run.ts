@@ -6,6 +6,7 @@ import { createDevice } from "@vigil/devices";
 import type { FleetSummary } from "@vigil/simulator";
 import {
   createTestDatabase,
+  freePort,
   type ServiceProcess,
   startNats,
   startOtlpReceiver,
@@ -95,7 +96,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
       o.profileDir
         ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(o.profileDir, `${name}-tracing-${o.traces}`)}` }
         : {};
-    const receiverPort = String(20_000 + Math.floor(Math.random() * 20_000));
+    // A free port, not a random one: on a shared machine a random port collided (EADDRINUSE).
+    const receiverPort = String(await freePort());
     const receiver = await startServiceProcess(
       "services/receiver/src/main.ts",
       { ...env, ...profiling("receiver"), LOG_LEVEL: "info", RECEIVER_PORT: receiverPort, RECEIVER_HOST: "127.0.0.1" },
