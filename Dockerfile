@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 #
 # Every Vigil image from one Dockerfile; pick the image with the SERVICE build argument:
-#   receiver | writer | query | maintainer | simulator | cli   (cli: `vigil migrate`, `vigil check`, devices)
+#   receiver | writer | query | maintainer | simulator | cli   (cli: the `vigil` command: migrate, check, jwt-keys, the API)
 #
 #   docker buildx bake                                  # all six, see docker-bake.hcl
 #   docker buildx build --build-arg SERVICE=query -t vigil-query .
@@ -122,9 +122,9 @@ ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/registe
 FROM runtime AS service-query
 # The console, served at / (QUERY_CONSOLE_DIR defaults to /app/web/dist).
 COPY --from=console /src/web/dist web/dist
-EXPOSE 8080
+EXPOSE 8080 9104
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "docker/healthcheck.ts", "http", "QUERY_PORT", "8080"]
+  CMD ["node", "docker/healthcheck.ts", "http", "QUERY_OPS_PORT", "9104"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/query/src/main.ts"]
 
 FROM runtime AS service-simulator

@@ -14,16 +14,20 @@ export interface LossReport {
 
 /**
  * Compares, per device and batch seq, what the simulator saw acked with the
- * rows in `readings`.
+ * rows in `readings` (of the devices with `code` only, when given: several
+ * runs sharing a database).
  */
-export async function checkLoss(databaseUrl: string, ackedFile: string): Promise<LossReport> {
+export async function checkLoss(databaseUrl: string, ackedFile: string, code?: string): Promise<LossReport> {
   const acked: Record<string, Array<[number, number]>> = JSON.parse(readFileSync(ackedFile, "utf8"));
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ key: string; n: string }>(`
-      SELECT d.code || '-' || d.number || ':' || r.seq AS key, count(*) AS n
-      FROM readings r JOIN devices d ON d.id = r.device_id GROUP BY d.code, d.number, r.seq`);
+    const { rows } = await client.query<{ key: string; n: string }>(
+      `SELECT d.code || '-' || d.number || ':' || r.seq AS key, count(*) AS n
+       FROM readings r JOIN devices d ON d.id = r.device_id
+       WHERE $1::text IS NULL OR d.code = $1 GROUP BY d.code, d.number, r.seq`,
+      [code ?? null],
+    );
     const stored = new Map(rows.map((r) => [r.key, Number(r.n)]));
     const report: LossReport = { acked: 0, stored: 0, lost: 0, duplicates: 0 };
     for (const n of stored.values()) report.stored += n;
@@ -41,12 +45,17 @@ export async function checkLoss(databaseUrl: string, ackedFile: string): Promise
   }
 }
 
-/** Total rows in readings. */
-export async function countReadings(databaseUrl: string): Promise<number> {
+/** Rows in readings (of the devices with `code` only, when given). */
+export async function countReadings(databaseUrl: string, code?: string): Promise<number> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM readings");
+    const { rows } = await client.query<{ n: string }>(
+      code === undefined
+        ? "SELECT count(*) AS n FROM readings"
+        : "SELECT count(*) AS n FROM readings WHERE device_id IN (SELECT id FROM devices WHERE code = $1)",
+      code === undefined ? [] : [code],
+    );
     return Number(rows[0]?.n ?? 0);
   } finally {
     await client.end();

@@ -1,3 +1,4 @@
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { verifyAuditChain } from "@vigil/db";
@@ -55,12 +56,28 @@ describe("pipeline on per-component database roles", () => {
     const page = await readings.listReadings({ filter: { deviceCode: "LP", deviceNumber: 1 }, pageSize: 10 });
     expect(page.readings).toHaveLength(10);
     const first = page.readings[0]!;
+    const end = timestampFromMs(timestampMs(first.time!) + 1);
     const updated = await readings.updateReadings({
-      filter: { deviceCode: "LP", deviceNumber: 1, sensor: first.sensor, startTime: first.time, endTime: undefined },
+      filter: { deviceCode: "LP", deviceNumber: 1, sensor: first.sensor, startTime: first.time, endTime: end },
       changes: { value: 42 },
+      reason: "least-privilege test",
     });
     expect(updated.updatedCount).toBeGreaterThan(0n);
-    const deleted = await readings.deleteReadings({ filter: { deviceCode: "LP", deviceNumber: 2 } });
+    // A correction that moves a reading in time: deleted and inserted again, its prior values kept.
+    await readings.updateReadings({
+      filter: { deviceCode: "LP", deviceNumber: 1, sensor: first.sensor, startTime: first.time, endTime: end },
+      changes: { time: timestampFromMs(timestampMs(first.time!) - 3_600_000) },
+      reason: "clock was an hour fast",
+    });
+    const deleted = await readings.deleteReadings({
+      filter: {
+        deviceCode: "LP",
+        deviceNumber: 2,
+        startTime: timestampFromMs(Date.now() - 86_400_000),
+        endTime: timestampFromMs(Date.now() + 60_000),
+      },
+      reason: "least-privilege test",
+    });
     expect(deleted).toBeTruthy();
     // Hourly: from the rollups (vigil_query reads them; the writer's inserts fed them through triggers).
     const stats = await readings.getStats({ filter: { deviceCode: "LP", deviceNumber: 1 }, bucket: "1h" });

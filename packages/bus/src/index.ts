@@ -7,6 +7,7 @@ export {
   streamEnv,
   streamSettings,
 } from "./bus-config.ts";
+export { type ControlEvents, memoryControlEvents, natsControlEvents } from "./control-events.ts";
 export {
   connectDeviceEvents,
   DEVICE_EVENTS_SUBJECT,
@@ -31,3 +32,10 @@ export {
   SUBJECT_PREFIX,
   watchSubject,
 } from "./subjects.ts";
+export {
+  memoryUserEvents,
+  natsUserEvents,
+  USER_EVENTS_SUBJECT,
+  type UserEvent,
+  type UserEvents,
+} from "./user-events.ts";

@@ -40,6 +40,7 @@ import {
   SUBJECT_PREFIX,
   watchSubject,
 } from "./subjects.ts";
+import { natsUserEvents, type UserEvents } from "./user-events.ts";
 
 export interface JetStreamBusOptions {
   /** Comma-separated NATS URLs. */
@@ -82,7 +83,12 @@ export interface ConsumerSettings {
   durable: string;
   /** Redeliver a batch not acked within this time. */
   ackWaitMs: number;
-  /** Deliveries before a batch is given up on. */
+  /**
+   * Deliveries after which a writer stores a batch on its own rather than in
+   * a group. JetStream itself redelivers without limit (max_deliver -1):
+   * with a limit it would stop delivering an acked batch, which would then
+   * never be written.
+   */
   maxDeliver: number;
   /** Delivered but unacked batches across all writers. */
   maxAckPending: number;
@@ -146,7 +152,7 @@ async function ensureConsumer(jsm: JetStreamManager, c: ConsumerSettings, owner:
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(c.ackWaitMs),
-    max_deliver: c.maxDeliver,
+    max_deliver: -1,
     max_ack_pending: c.maxAckPending,
     filter_subject: `${SUBJECT_PREFIX}.>`,
   };
@@ -173,6 +179,9 @@ function isNotFound(err: unknown): boolean {
   return err instanceof Error && /not found/i.test(err.message);
 }
 
+/** Room left in max_payload for a batch's headers; what the receiver sets is far smaller. */
+const HEADER_ALLOWANCE_BYTES = 4096;
+
 class JetStreamBus implements ReadingBus {
   private reconnecting = false;
 
@@ -181,6 +190,7 @@ class JetStreamBus implements ReadingBus {
   private readonly js: JetStreamClient;
   private readonly options: JetStreamBusOptions;
   readonly deviceEvents: DeviceEvents;
+  readonly userEvents: UserEvents;
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, js: JetStreamClient, options: JetStreamBusOptions) {
     this.nc = nc;
@@ -188,6 +198,7 @@ class JetStreamBus implements ReadingBus {
     this.js = js;
     this.options = options;
     this.deviceEvents = natsDeviceEvents(nc);
+    this.userEvents = natsUserEvents(nc);
     void this.trackConnection();
   }
 
@@ -255,6 +266,11 @@ class JetStreamBus implements ReadingBus {
 
   isConnected(): boolean {
     return !this.nc.isClosed() && !this.reconnecting;
+  }
+
+  maxPayloadBytes(): number {
+    // Headers (device id, seq, message id, trace context) count toward max_payload too.
+    return Math.max(0, (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ALLOWANCE_BYTES);
   }
 
   async backlog(): Promise<Backlog> {

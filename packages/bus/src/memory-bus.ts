@@ -13,12 +13,11 @@ import type {
   WatchFilter,
 } from "./reading-bus.ts";
 import { batchMessageId, deviceSubject, SEQ_HEADER } from "./subjects.ts";
+import { memoryUserEvents, type UserEvents } from "./user-events.ts";
 
 export interface MemoryBusOptions {
   /** Window in which a resent batch is recognised as a duplicate. */
   duplicateWindowMs: number;
-  /** Deliveries before a batch is given up on. */
-  maxDeliver: number;
   /** Unhandled batches held at most; appends fail beyond it (backpressure, no loss). */
   maxBatches: number;
 }
@@ -46,6 +45,7 @@ class MemoryBus implements ReadingBus {
   private unacked = 0;
   private closed = false;
   readonly deviceEvents: DeviceEvents = memoryDeviceEvents();
+  readonly userEvents: UserEvents = memoryUserEvents();
 
   private readonly options: MemoryBusOptions;
 
@@ -146,6 +146,10 @@ class MemoryBus implements ReadingBus {
     return !this.closed;
   }
 
+  maxPayloadBytes(): number {
+    return Number.MAX_SAFE_INTEGER;
+  }
+
   async backlog(): Promise<Backlog> {
     return { pending: this.ready.length, ackPending: this.unacked - this.ready.length, redelivered: 0 };
   }
@@ -178,12 +182,9 @@ class MemoryBus implements ReadingBus {
         if (settle()) forget();
       },
       inProgress: () => {},
+      // Redelivered however often: an acked batch is never given up on here (see reading-writer.ts).
       nak: (delayMs = 0) => {
         if (!settle()) return;
-        if (entry.deliveries >= this.options.maxDeliver) {
-          forget();
-          return;
-        }
         setTimeout(() => this.enqueue(entry), delayMs).unref();
       },
     };

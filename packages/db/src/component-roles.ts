@@ -10,7 +10,8 @@ export function componentRole(component: Component): string {
   return `vigil_${component}`;
 }
 
-type Privilege = "SELECT" | "INSERT" | "UPDATE" | "DELETE";
+/** A table privilege, or SELECT on some columns only: `SELECT (a, b)`. */
+type Privilege = "SELECT" | "INSERT" | "UPDATE" | "DELETE" | `SELECT (${string})`;
 
 /**
  * What each component may do, table by table: the only place grants are
@@ -27,10 +28,21 @@ export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, 
   devices: { receiver: ["SELECT", "UPDATE"], writer: ["SELECT", "UPDATE"], query: ["SELECT", "INSERT", "UPDATE"] },
   device_keys: { receiver: ["SELECT"], query: ["SELECT", "INSERT", "UPDATE"] },
   device_certificates: { receiver: ["SELECT"], query: ["SELECT", "INSERT", "UPDATE"] },
-  sensors: { writer: ["SELECT", "INSERT"], query: ["SELECT", "INSERT"] },
-  readings: { writer: ["INSERT"], query: ["SELECT", "UPDATE"] },
+  // Receivers register new names under a per-device quota (sensor-names.ts); writers and corrections too.
+  sensors: { receiver: ["SELECT", "INSERT"], writer: ["SELECT", "INSERT"], query: ["SELECT", "INSERT"] },
+  // A correction that changes a reading's sensor or time deletes and re-inserts it (an UPDATE cannot move
+  // a row to another chunk), its prior values kept in reading_history: the query service needs all four.
+  readings: { writer: ["INSERT"], query: ["SELECT", "UPDATE", "INSERT", "DELETE"] },
   ingest_batches: { writer: ["INSERT"], query: ["SELECT"] },
-  dead_letters: { receiver: ["INSERT"], writer: ["INSERT"], query: ["SELECT", "UPDATE"] },
+  // The receiver counts a device's recent rejects for its quota: those columns only, never payloads.
+  dead_letters: {
+    receiver: ["INSERT", "SELECT (device_id, source, created_at)"],
+    writer: ["INSERT"],
+    query: ["SELECT", "UPDATE"],
+  },
+  // Reversible corrections (the query service's UpdateReadings, DeleteReadings, UndeleteReadings).
+  reading_corrections: { query: ["SELECT", "INSERT"] },
+  reading_history: { query: ["SELECT", "INSERT"] },
   audit_log: { receiver: ["INSERT"], writer: ["INSERT"], query: ["SELECT", "INSERT"] },
   // Advanced only by the audit trigger, which runs as the schema owner (SECURITY DEFINER).
   audit_chain_head: { query: ["SELECT"] },
@@ -45,6 +57,9 @@ export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, 
   readings_1h_rollup: { query: ["SELECT"] },
   readings_1m: { query: ["SELECT"] },
   readings_1h: { query: ["SELECT"] },
+  // The whole fleet's hourly aggregate (the maintainer refreshes it as the owner).
+  readings_1h_fleet: { query: ["SELECT"] },
+  readings_1h_fleet_rollup: { query: ["SELECT"] },
   // Kysely's bookkeeping: the schema owner's alone.
   kysely_migration: {},
   kysely_migration_lock: {},

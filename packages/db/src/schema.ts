@@ -15,6 +15,8 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   device_certificates: DeviceCertificatesTable;
   ingest_batches: IngestBatchesTable;
+  reading_corrections: ReadingCorrectionsTable;
+  reading_history: ReadingHistoryTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -55,6 +57,9 @@ export interface DeviceKeysTable {
 export interface SensorsTable {
   id: Generated<number>;
   name: string;
+  /** The device whose batch added the name; null for names added otherwise (corrections, restores, before 0008). */
+  registered_by: number | null;
+  registered_at: ColumnType<Date, Date | undefined, never>;
 }
 
 export interface ReadingsTable {
@@ -78,6 +83,8 @@ export interface DeadLettersTable {
   reason: string;
   violations: ColumnType<unknown, string | undefined, string>;
   payload: Buffer | null;
+  /** Size of the batch as it arrived (payload may hold only its start); null before migration 0009. */
+  payload_bytes: number | null;
   created_at: CreatedAt;
   /** RejectCode name for receiver rejects; empty for writer dead letters. */
   code: ColumnType<string, string | undefined, string>;
@@ -107,6 +114,8 @@ export interface UsersTable {
   role: string;
   created_at: CreatedAt;
   disabled_at: Date | null;
+  /** Raised to end every access token of the user at once; tokens carry it as `tv`. */
+  token_version: Generated<number>;
 }
 
 export interface RefreshTokensTable {
@@ -143,4 +152,37 @@ export interface IngestBatchesTable {
   /** "key:<prefix>", "cert:<fingerprint>", or both joined by a space. */
   credential: string;
   receiver: string;
+}
+
+/** One correction call: update, delete or undelete of one device's readings in a range. */
+export interface ReadingCorrectionsTable {
+  id: Generated<number>;
+  at: CreatedAt;
+  /** "user:<name>". */
+  actor: string;
+  action: "update" | "delete" | "undelete";
+  device_id: number;
+  range_start: Date;
+  range_end: Date;
+  /** The filter's sensor, when it named one. */
+  sensor_id: number | null;
+  /** What the update asked for (sensor, value, time); {} for deletes. */
+  changes: ColumnType<unknown, string | undefined, string>;
+  reason: ColumnType<string, string | undefined, string>;
+  rows: ColumnType<number, number | undefined, number>;
+  trace_id: string | null;
+}
+
+/** One reading changed by one correction: as it was, and as it became. */
+export interface ReadingHistoryTable {
+  correction_id: number;
+  device_id: number;
+  sensor_id: number;
+  time: Date;
+  value: number;
+  deleted_at: Date | null;
+  new_sensor_id: number;
+  new_time: Date;
+  new_value: number;
+  new_deleted_at: Date | null;
 }

@@ -160,12 +160,16 @@ describe("component roles", () => {
     expect(await asRole("writer", "SELECT * FROM device_keys")).toBe(INSUFFICIENT_PRIVILEGE);
     expect(await asRole("writer", "DELETE FROM readings")).toBe(INSUFFICIENT_PRIVILEGE);
     expect(await asRole("writer", "TRUNCATE readings")).toBe(INSUFFICIENT_PRIVILEGE);
-    // The query service: no DDL, never edit the audit log, never delete readings outright.
+    // The query service: no DDL, never edit the audit log or the correction history.
     expect(await asRole("query", "CREATE TABLE x (a int)")).toBe(INSUFFICIENT_PRIVILEGE);
     expect(await asRole("query", "DELETE FROM audit_log")).toBe(INSUFFICIENT_PRIVILEGE);
     expect(await asRole("query", "UPDATE audit_log SET actor = 'x'")).toBe(INSUFFICIENT_PRIVILEGE);
-    expect(await asRole("query", "DELETE FROM readings")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await asRole("query", "DELETE FROM reading_history")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await asRole("query", "UPDATE reading_corrections SET actor = 'x'")).toBe(INSUFFICIENT_PRIVILEGE);
     expect(await asRole("query", "ALTER TABLE readings ADD COLUMN x int")).toBe(INSUFFICIENT_PRIVILEGE);
+    // The receiver counts a device's recent rejects, but never reads their payloads.
+    expect(await asRole("receiver", "SELECT count(*) FROM dead_letters WHERE device_id = 1")).toBe("ok");
+    expect(await asRole("receiver", "SELECT payload FROM dead_letters")).toBe(INSUFFICIENT_PRIVILEGE);
   });
 
   it("allow what each component does", async () => {

@@ -148,6 +148,7 @@ describe("the OpenAPI document of the Connect-JSON API", () => {
         "/vigil.devices.v1.DeviceService/GetDevice",
         "/vigil.devices.v1.DeviceService/ListDevices",
         "/vigil.ingest.v1.DeadLetterService/ListDeadLetters",
+        "/vigil.readings.v1.ReadingService/GetReadingHistory",
         "/vigil.readings.v1.ReadingService/GetStats",
         "/vigil.readings.v1.ReadingService/ListReadings",
       ].sort(),

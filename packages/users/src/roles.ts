@@ -1,7 +1,8 @@
 /** What a token may do; one interceptor checks them per method. */
 export const SCOPES = [
   "readings:read",
-  "readings:write",
+  // Corrections of clinical data (UpdateReadings): bounded, kept in the readings' history.
+  "readings:correct",
   "readings:delete",
   "devices:admin",
   "users:admin",
@@ -13,8 +14,8 @@ export type Role = "admin" | "user";
 
 const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   admin: SCOPES,
-  // Users read and correct readings; deleting, devices, users and the audit log are for admins.
-  user: ["readings:read", "readings:write"],
+  // Users read readings (and their history); correcting, deleting, devices, users and the audit log are for admins.
+  user: ["readings:read"],
 };
 
 export function scopesFor(role: Role): readonly Scope[] {

@@ -74,21 +74,31 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       const adminPassword = await quickstartAdmin(database, config.QUICKSTART_STATE_DIR);
       const jwtKeys = await quickstartJwtKeys(config.QUICKSTART_STATE_DIR);
       const useNats = config.NATS_URL !== "";
+      const queryPort = deps.env.QUERY_PORT ?? "8080";
       // A development CA and server certificate, made once and kept: trust ca.pem once.
       const tls = config.QUICKSTART_TLS
         ? await ensureDevTls(join(config.QUICKSTART_STATE_DIR, "tls"), ["localhost", "127.0.0.1", "::1", hostname()])
         : undefined;
+      const scheme = tls ? "https" : "http";
       const serviceEnv = {
         ...env,
+        // This machine only, unless asked: the banner prints the admin password.
+        RECEIVER_HOST: deps.env.RECEIVER_HOST ?? config.QUICKSTART_HOST,
+        QUERY_HOST: deps.env.QUERY_HOST ?? config.QUICKSTART_HOST,
         ...(useNats ? { NATS_URL: config.NATS_URL } : {}),
         AUTH_JWT_KEYS: deps.env.AUTH_JWT_KEYS ?? jwtKeys,
-        // Plaintext stays on this machine; listening wider needs TLS (or ALLOW_PLAINTEXT=true).
-        RECEIVER_HOST: deps.env.RECEIVER_HOST ?? "127.0.0.1",
-        QUERY_HOST: deps.env.QUERY_HOST ?? "127.0.0.1",
+        // Pages from the quick start's own address may call it (the console, tools on it).
+        QUERY_CORS_ORIGINS:
+          deps.env.QUERY_CORS_ORIGINS ?? `${scheme}://127.0.0.1:${queryPort},${scheme}://localhost:${queryPort}`,
+        // Plaintext stays on loopback: listening wider needs QUICKSTART_TLS=true (or ALLOW_PLAINTEXT=true).
         ...(tls ? { TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: tls.keyFile } : {}),
+        // For trying Vigil: grpcurl and buf curl without proto files, and the API's description.
+        RECEIVER_REFLECTION: deps.env.RECEIVER_REFLECTION ?? "true",
+        QUERY_REFLECTION: deps.env.QUERY_REFLECTION ?? "true",
+        QUERY_API_DOCS: deps.env.QUERY_API_DOCS ?? "true",
       };
       if (!useNats) {
-        bus = createMemoryBus({ duplicateWindowMs: 120_000, maxDeliver: 10, maxBatches: 100_000 });
+        bus = createMemoryBus({ duplicateWindowMs: 120_000, maxBatches: 100_000 });
       }
       receiver = createReceiverApp(loadReceiverConfig(serviceEnv), {
         logger: log.child({ service: "receiver" }),
@@ -102,6 +112,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         database,
         bus,
       });
+      // The query service's ops port serves the whole process: /metrics of every service in it.
       query = createQueryApp(loadQueryConfig(serviceEnv), { logger: log.child({ service: "query" }), database, bus });
       // Its first run waits until the fleet is streaming, so start-up stays quick.
       maintainer = createMaintainerApp(loadMaintainerConfig({ ...serviceEnv, ARCHIVE_URL: config.ARCHIVE_URL }), {
@@ -121,7 +132,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
           loadSimulatorConfig(
             {
               ...serviceEnv,
-              SIMULATOR_TARGET: `127.0.0.1:${receiver.port}`,
+              SIMULATOR_TARGET: `${dialable(serviceEnv.RECEIVER_HOST)}:${receiver.port}`,
               // The certificate names localhost; TLS does not send an IP address as the server name.
               ...(tls ? { SIMULATOR_TLS_CA_FILE: tls.caFile, SIMULATOR_TLS_SERVER_NAME: "localhost" } : {}),
             },
@@ -132,8 +143,11 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         await simulator.start();
       }
       banner(deps.print, config, {
+        host: dialable(serviceEnv.QUERY_HOST),
+        exposed: !isLoopback(serviceEnv.QUERY_HOST) || !isLoopback(serviceEnv.RECEIVER_HOST),
         grpcPort: receiver.port,
         httpPort: query.port,
+        opsPort: query.opsPort,
         devices: devices.length,
         adminPassword,
         caFile: tls?.caFile,
@@ -199,9 +213,21 @@ async function quickstartJwtKeys(stateDir: string): Promise<string> {
   return readFileSync(file, "utf8");
 }
 
+/** An address to connect to for a listen address (a wildcard means this machine). */
+function dialable(host: string): string {
+  return host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
 interface Endpoints {
+  host: string;
+  exposed: boolean;
   grpcPort: number;
   httpPort: number;
+  opsPort: number;
   devices: number;
   adminPassword: string | undefined;
   /** The development CA when serving TLS. */
@@ -209,9 +235,10 @@ interface Endpoints {
 }
 
 function banner(print: (line: string) => void, config: QuickstartConfig, e: Endpoints) {
-  const { grpcPort, httpPort, devices, caFile } = e;
-  // The certificate names localhost and 127.0.0.1; curl checks either.
-  const base = caFile ? `https://localhost:${httpPort}` : `http://127.0.0.1:${httpPort}`;
+  const { grpcPort, httpPort, devices, host, caFile } = e;
+  // With TLS the certificate names localhost (and 127.0.0.1): curl checks the name it dials.
+  const shown = caFile && (host === "127.0.0.1" || host === "::1") ? "localhost" : host;
+  const base = `${caFile ? "https" : "http"}://${shown}:${httpPort}`;
   const curl = caFile ? `curl --cacert ${caFile}` : "curl";
   const password = e.adminPassword ?? "<your admin password>";
   const db = config.DATABASE_URL.startsWith(EMBEDDED_PREFIX)
@@ -226,12 +253,14 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       "Vigil quick start is running",
       `  database:   ${db}`,
       `  bus:        ${busText}`,
-      `  receiver:   ${caFile ? "grpcs" : "grpc"}://127.0.0.1:${grpcPort}  (vigil.ingest.v1.IngestService)`,
+      `  receiver:   ${caFile ? "grpcs" : "grpc"}://${shown}:${grpcPort}  (vigil.ingest.v1.IngestService)`,
       `  console:    ${base}/  (sign in as admin)`,
-      `  query:      ${base}  (Connect-JSON, gRPC, gRPC-Web; /healthz, /readyz, /openapi.json)`,
+      `  query:      ${base}  (Connect-JSON, gRPC, gRPC-Web; /openapi.json)`,
+      `  ops:        ${caFile ? "https" : "http"}://${shown}:${e.opsPort}  (/metrics, /healthz, /readyz)`,
+      `  API docs:   ${base}/api-docs/  (every call, from /openapi.json)`,
       ...(caFile
         ? [
-            `  TLS:        both ports, certificate from the development CA ${caFile}`,
+            `  TLS:        every port, certificate from the development CA ${caFile}`,
             `              (trust it in the browser, or: grpcurl -cacert ${caFile} localhost:${grpcPort} list)`,
           ]
         : []),
@@ -245,6 +274,15 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       `  ${curl} -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
       `    -H 'content-type: application/json' -d '{"pageSize": 5, "order": "ORDER_NEWEST_FIRST"}'`,
       "",
+      ...(e.exposed
+        ? [
+            caFile
+              ? "Listening beyond this machine (TLS): anyone who can reach it can try to sign in."
+              : "Listening beyond this machine: anyone who can reach it can try to sign in, in plaintext.",
+            "The quick start is for trying Vigil; set QUICKSTART_HOST=127.0.0.1 (the default) to close it.",
+            "",
+          ]
+        : []),
       "Press Ctrl+C to stop.",
       "",
     ].join("\n"),

@@ -39,8 +39,10 @@ export function accessRules(options: AccessOptions): Map<string, Rule> {
     [ReadingService, "ListReadings", "readings:read"],
     [ReadingService, "GetStats", "readings:read"],
     [ReadingService, "WatchReadings", "readings:read"],
-    [ReadingService, "UpdateReadings", "readings:write"],
+    [ReadingService, "GetReadingHistory", "readings:read"],
+    [ReadingService, "UpdateReadings", "readings:correct"],
     [ReadingService, "DeleteReadings", "readings:delete"],
+    [ReadingService, "UndeleteReadings", "readings:delete"],
     [AuditService, "ListAuditLog", "audit:read"],
     ...[
       "CreateDevice",
