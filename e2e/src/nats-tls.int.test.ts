@@ -1,11 +1,9 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { status } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
-import { createTestDatabase, type NatsServer, repoRoot, startNats } from "@vigil/testkit";
+import { createTestDatabase, type NatsServer, startNats } from "@vigil/testkit";
 import { createCertificateAuthority, issueClientCertificate, issueServerCertificate } from "@vigil/tls";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runFleetToCompletion } from "./fleet-run.ts";
@@ -15,8 +13,8 @@ import { ackedBatches, storedBatches } from "./stored-batches.ts";
 
 /**
  * The pipeline on a nats-server that requires TLS and a client certificate
- * from every connection (`verify: true`): receiver, writer, query and the
- * CLI connect with NATS_TLS_CA_FILE / NATS_TLS_CERT_FILE / NATS_TLS_KEY_FILE.
+ * from every connection (`verify: true`): receiver, writer and query
+ * connect with NATS_TLS_CA_FILE / NATS_TLS_CERT_FILE / NATS_TLS_KEY_FILE.
  */
 describe("NATS over TLS with client certificates", () => {
   const dir = mkdtempSync(join(tmpdir(), "vigil-nats-tls-"));
@@ -81,32 +79,23 @@ describe("NATS over TLS with client certificates", () => {
     expect(await attempt({ tls: tlsOptions() })).toBe("connected");
   });
 
-  it("the CLI tells receivers about a revoked key over NATS TLS: the stream closes at once", async () => {
-    const [device] = await pipeline.provision("NTCLI", 1);
+  it("a key revoked over the API reaches the receiver over NATS TLS: the stream closes at once", async () => {
+    const [device] = await pipeline.provision("NTAPI", 1);
     const stream = openRawStream(pipeline.receiver.port, device!.apiKey);
     stream.hello();
     expect((await stream.next()).kind.case).toBe("welcome");
     const prefix = device!.apiKey.split("_")[1]!;
-    const run = promisify(execFile);
-    const { stderr } = await run(
-      process.execPath,
-      [
-        join(repoRoot, "packages/cli/src/main.ts"),
-        "devices",
-        "revoke-key",
-        "--code",
-        "NTCLI",
-        "--number",
-        "1",
-        "--prefix",
-        prefix,
-      ],
-      { env: { ...process.env, DATABASE_URL: pipeline.databaseUrl, NATS_URL: nats.url, ...tlsEnv } },
-    );
-    // No "could not tell receivers over NATS" warning: the event went out over TLS.
-    expect(stderr).not.toContain("could not tell receivers");
+    const revokedAt = performance.now();
+    // The query service publishes the revocation on its NATS connection (TLS, client certificate).
+    const res = await fetch(`${pipeline.queryUrl}/vigil.devices.v1.DeviceService/RevokeDeviceKey`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await pipeline.adminToken()}` },
+      body: JSON.stringify({ code: "NTAPI", number: 1, prefix }),
+    });
+    expect(res.status).toBe(200);
     const closed = await stream.status;
     expect(closed.code).toBe(status.UNAUTHENTICATED);
+    expect(performance.now() - revokedAt).toBeLessThan(1_000);
   });
 
   function tlsOptions() {

@@ -158,7 +158,7 @@ describe("TLS on every port", () => {
     expect(JSON.parse(checked.stdout)).toMatchObject({
       ok: true,
       receiver: { status: "SERVING" },
-      query: { ready: true, listReadings: { httpStatus: 401, connectCode: "unauthenticated" } },
+      query: { ready: true, listReadings: { code: "unauthenticated" } },
     });
     expect(checked.code).toBe(0);
     // Without the CA neither certificate verifies.
