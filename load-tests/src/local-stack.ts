@@ -105,7 +105,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       { RECEIVER_HOST: "127.0.0.1", RECEIVER_PORT: String(receiverPort), RECEIVER_OPS_PORT: "0" },
       /receiver listening/,
     );
-    await start("writer", "services/writer/src/main.ts", { WRITER_OPS_PORT: "0" }, /writer consuming/);
+    await start(
+      "writer",
+      "services/writer/src/main.ts",
+      { WRITER_OPS_HOST: "127.0.0.1", WRITER_OPS_PORT: "0" },
+      /writer consuming/,
+    );
     await start(
       "query",
       "services/query/src/main.ts",

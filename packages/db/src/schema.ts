@@ -14,7 +14,6 @@ export interface Database {
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;
   device_certificates: DeviceCertificatesTable;
-  ingest_batches: IngestBatchesTable;
   reading_corrections: ReadingCorrectionsTable;
   reading_history: ReadingHistoryTable;
 }
@@ -142,16 +141,6 @@ export interface DeviceCertificatesTable {
   created_at: CreatedAt;
   expires_at: Date | null;
   revoked_at: Date | null;
-}
-
-/** Provenance of a stored batch: which credential sent it and which receiver took it. */
-export interface IngestBatchesTable {
-  device_id: number;
-  seq: number;
-  received_at: Date;
-  /** "key:<prefix>", "cert:<fingerprint>", or both joined by a space. */
-  credential: string;
-  receiver: string;
 }
 
 /** One correction call: update, delete or undelete of one device's readings in a range. */

@@ -191,7 +191,6 @@ describe("component roles", () => {
       ),
     ).toBe("ok");
     expect(await asRole("writer", "INSERT INTO sensors (name) VALUES ('role.test')")).toBe("ok");
-    expect(await asRole("writer", "INSERT INTO ingest_batches VALUES (1, 1, now(), 'key:x', 'r')")).toBe("ok");
     expect(await asRole("query", "SELECT count(*) FROM readings_1h")).toBe("ok");
     expect(await asRole("query", "SELECT username FROM users")).toBe("ok");
     expect(await asRole("query", "UPDATE readings SET value = 2, updated_at = now() WHERE device_id = 1")).toBe("ok");

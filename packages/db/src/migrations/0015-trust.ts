@@ -7,8 +7,6 @@ import { createComponentRoles } from "../component-roles.ts";
  *
  * - `device_certificates`: X.509 client certificates registered to devices
  *   by their SHA-256 fingerprint (mTLS on the receiver).
- * - `ingest_batches`: provenance of every stored batch, which credential
- *   sent it and which receiver took it (one row per batch, not per reading).
  * - The audit log becomes a hash chain: every row carries the hash of the
  *   one before (`prev_hash`) and its own (`hash`, SHA-256 over the previous
  *   hash and a canonical encoding of the row), set by a BEFORE INSERT
@@ -37,19 +35,6 @@ export async function up(db: Kysely<any>): Promise<void> {
       revoked_at   timestamptz
     )`.execute(db);
   await sql`CREATE INDEX device_certificates_device ON device_certificates (device_id)`.execute(db);
-
-  await sql`
-    CREATE TABLE ingest_batches (
-      device_id   integer NOT NULL,
-      seq         bigint NOT NULL,
-      received_at timestamptz NOT NULL,
-      -- "key:<prefix>" or "cert:<fingerprint>" (both when the device sent both).
-      credential  text NOT NULL,
-      -- The receiver instance (its pod name) that took the batch.
-      receiver    text NOT NULL,
-      PRIMARY KEY (device_id, seq)
-    )`.execute(db);
-  await sql`CREATE INDEX ingest_batches_received_at ON ingest_batches (received_at)`.execute(db);
 
   await sql`
     ALTER TABLE audit_log
@@ -131,6 +116,5 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP FUNCTION IF EXISTS vigil_audit_chain(), vigil_audit_append_only()`.execute(db);
   await sql`DROP TABLE IF EXISTS audit_chain_head`.execute(db);
   await sql`ALTER TABLE audit_log DROP COLUMN chain_seq, DROP COLUMN prev_hash, DROP COLUMN hash`.execute(db);
-  await sql`DROP TABLE IF EXISTS ingest_batches`.execute(db);
   await sql`DROP TABLE IF EXISTS device_certificates`.execute(db);
 }
