@@ -181,40 +181,74 @@ export const deadLetterFlood: Attack = async (target) => {
   };
 };
 
+/** The loopback address the slow connections come from, so the per-address cap they meet is theirs alone. */
+const SLOW_CLIENT_ADDRESS = "127.0.0.2";
 /**
- * Item 8: slow connections to the query port: partial HTTP/1.1 headers
- * trickled one byte every few seconds, and HTTP/2 prefaces with nothing
- * after, held for the phase. Counts how many the server still holds open
- * at its end.
+ * How long the slow connections are held at least: past the query's default
+ * QUERY_HEADERS_TIMEOUT_MS (10 s, checked every second), so the phase shows
+ * whether the server closes them.
+ */
+const SLOW_HOLD_MS = 15_000;
+
+/**
+ * Item 8: slow connections to the query port, from an address of their own:
+ * partial HTTP/1.1 headers trickled one byte every few seconds, and HTTP/2
+ * prefaces with nothing after, held for the phase (at least SLOW_HOLD_MS).
+ * Counts the connections the server refused at once (the per-address cap),
+ * those it closed later, and those it still holds open at the end, by kind.
  */
 export const slowConnections: Attack = async (target) => async (untilMs) => {
   const url = new URL(target.queryUrl);
-  const sockets: Socket[] = [];
-  const open = new Set<Socket>();
-  const trickled = new Set<Socket>();
+  const started = Date.now();
+  const holdUntil = Math.max(untilMs, started + SLOW_HOLD_MS);
+  const sockets: Array<{ socket: Socket; kind: "h1" | "h2" }> = [];
   const COUNT = 300;
-  for (let i = 0; i < COUNT && Date.now() < untilMs; i++) {
-    const socket = netConnect(Number(url.port), url.hostname);
+  const outcome: AttackOutcome = { connections: 0, refused_at_once: 0, closed_by_server: 0, longest_closed_ms: 0 };
+  const bump = (key: string) => {
+    outcome[key] = (outcome[key] ?? 0) + 1;
+  };
+  let trickling = true;
+  for (let i = 0; i < COUNT && Date.now() < holdUntil; i++) {
+    const kind = i % 2 === 0 ? "h1" : "h2";
+    const socket = netConnect({ port: Number(url.port), host: url.hostname, localAddress: SLOW_CLIENT_ADDRESS });
+    let connectedAt = 0;
     socket.on("error", () => {});
+    // Reads (and drops) what the server answers: a socket nobody reads never sees the server's FIN.
+    socket.resume();
     socket.on("close", () => {
-      open.delete(socket);
-      trickled.delete(socket);
+      if (!trickling || !connectedAt) return;
+      const lived = Date.now() - connectedAt;
+      // The cap closes a connection before reading a byte; a timeout after the headers deadline.
+      if (lived < 1_000) bump("refused_at_once");
+      else {
+        bump("closed_by_server");
+        bump(`${kind}_closed_by_server`);
+        outcome.longest_closed_ms = Math.max(outcome.longest_closed_ms!, lived);
+      }
     });
     socket.on("connect", () => {
-      open.add(socket);
-      if (i % 2 === 0) {
-        socket.write("POST /vigil.auth.v1.AuthService/Login HTTP/1.1\r\nHost: vigil\r\nX-Slow: ");
-        trickled.add(socket);
-      } else socket.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+      connectedAt = Date.now();
+      if (kind === "h1") socket.write("POST /vigil.auth.v1.AuthService/Login HTTP/1.1\r\nHost: vigil\r\nX-Slow: ");
+      else socket.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+      const trickle = () => {
+        if (!trickling || socket.destroyed) return;
+        if (kind === "h1") socket.write("a");
+        setTimeout(trickle, 3_000);
+      };
+      setTimeout(trickle, 3_000);
     });
-    sockets.push(socket);
+    sockets.push({ socket, kind });
+    outcome.connections!++;
   }
-  const trickle = setInterval(() => {
-    for (const s of trickled) s.write("a");
-  }, 3_000);
-  await new Promise((r) => setTimeout(r, Math.max(0, untilMs - Date.now())));
-  clearInterval(trickle);
-  const outcome = { connections: sockets.length, open_at_end: open.size };
-  for (const s of sockets) s.destroy();
+  await new Promise((r) => setTimeout(r, Math.max(0, holdUntil - Date.now())));
+  // From here on, closes are ours.
+  trickling = false;
+  for (const { socket, kind } of sockets) {
+    if (socket.destroyed) continue;
+    bump("open_at_end");
+    bump(`${kind}_open_at_end`);
+  }
+  outcome.held_ms = Date.now() - started;
+  for (const { socket } of sockets) socket.destroy();
   return outcome;
 };

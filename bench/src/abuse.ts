@@ -14,15 +14,20 @@
  * what an attack leaves behind counts as its own.
  *
  * Per phase and process: the worst event-loop stall (Node's own
- * nodejs_eventloop_lag_max_seconds, scraped at the start and end of the
- * phase, and the slowest /healthz answer, probed every 100 ms) and the RSS
- * growth (peak during the phase over the RSS at its start). Progress and a
- * table go to stderr; the last line of stdout is one JSON object.
+ * nodejs_eventloop_lag_max_seconds, scraped from its ops port at the start
+ * and end of the phase, and the slowest /healthz answer, probed every 100 ms
+ * from a worker thread so that the bench's own work does not count), the
+ * RSS growth (peak during the phase over the RSS at its start) and the RSS
+ * still held once the phase has settled. The bench's own event-loop stall
+ * is reported beside them. Progress and a table go to stderr; the last line
+ * of stdout is one JSON object.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
 import { connectJetStreamBus } from "@vigil/bus";
 import { migrateToLatest, openDatabase, sql } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
@@ -49,41 +54,58 @@ const { values: flags } = parseArgs({
   options: {
     "phase-s": { type: "string", default: "10" },
     devices: { type: "string", default: "20" },
+    attacks: { type: "string", default: "item2,item5,item8,item1" },
+    profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
 if (flags.help) {
-  process.stdout.write(`usage: npm run bench:abuse -- [--phase-s N] [--devices N]
-  --phase-s N    length of each phase: normal traffic, then each attack (default 10)
-  --devices N    simulated devices sending normal traffic throughout (default 20)\n`);
+  process.stdout.write(`usage: npm run bench:abuse -- [--phase-s N] [--devices N] [--attacks LIST] [--profile DIR]
+  --phase-s N      length of each phase: normal traffic, then each attack (default 10)
+  --devices N      simulated devices sending normal traffic throughout (default 20)
+  --attacks LIST   which attacks, in order, after the normal phase (default item2,item5,item8,item1)
+  --profile DIR    CPU profiles (node --cpu-prof) of the receiver, writer and query, for
+                   bench/src/cpuprofile-top.ts\n`);
   process.exit(0);
 }
 const phaseMs = Number(flags["phase-s"]) * 1000;
 const devices = Number(flags.devices);
 if (!(phaseMs >= 1000) || !(devices >= 1)) throw new Error("--phase-s and --devices must be at least 1");
 
-// Item 1 last: what it leaves behind in the query service (before its fix) takes long to clear.
+// Item 1 last by default: what it leaves behind in the query service (before its fix) takes long to clear.
+const KNOWN_ATTACKS: Record<string, Attack> = {
+  item2: quadraticBatches,
+  item5: deadLetterFlood,
+  item8: slowConnections,
+  item1: oversizedRequests,
+};
 const ATTACKS: Array<[string, Attack | undefined]> = [
   ["normal", undefined],
-  ["item2", quadraticBatches],
-  ["item5", deadLetterFlood],
-  ["item8", slowConnections],
-  ["item1", oversizedRequests],
+  ...flags.attacks.split(",").map((name): [string, Attack] => {
+    const attack = KNOWN_ATTACKS[name];
+    if (!attack) throw new Error(`--attacks: unknown attack ${name} (known: ${Object.keys(KNOWN_ATTACKS).join(", ")})`);
+    return [name, attack];
+  }),
 ];
+const profileDir = flags.profile ? resolve(flags.profile) : undefined;
 const ADMIN_PASSWORD = "bench-abuse-admin-password";
 const log = (msg: string) => process.stderr.write(`bench:abuse: ${msg}\n`);
 
 interface Watched {
   name: string;
   pid: number;
-  /** Where /healthz and /metrics answer. */
-  base: string;
+  /** /healthz on the port the attacks use where it answers there (query), else the ops port. */
+  health: string;
+  /** /metrics, on the ops port. */
+  metrics: string;
 }
 
 interface PhaseFigures {
   stall_ms: number;
   probe_max_ms: number;
+  probe_failed: number;
   rss_growth_mb: number;
+  rss_retained_mb: number;
 }
 
 const work = mkdtempSync(join(tmpdir(), "vigil-bench-abuse-"));
@@ -110,7 +132,8 @@ try {
   const ackedFile = join(work, "acked.json");
   writeFileSync(devicesFile, JSON.stringify(fleet), { mode: 0o600 });
 
-  const [receiverPort, receiverOps, writerOps, queryPort] = await Promise.all([
+  const [receiverPort, receiverOps, writerOps, queryPort, queryOps] = await Promise.all([
+    freePort(),
     freePort(),
     freePort(),
     freePort(),
@@ -127,21 +150,34 @@ try {
     WRITER_OPS_PORT: String(writerOps),
     QUERY_HOST: "127.0.0.1",
     QUERY_PORT: String(queryPort),
+    QUERY_OPS_PORT: String(queryOps),
     AUTH_BOOTSTRAP_ADMIN_USERNAME: "admin",
     AUTH_BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
   };
   log("starting receiver, writer and query, each its own process");
-  const receiver = await startServiceProcess("services/receiver/src/main.ts", env, /receiver listening/);
+  // Written when a service exits (SIGTERM at the end); a worker thread writes its own, smaller one.
+  const profiled = (name: string) =>
+    profileDir ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(profileDir, name)}` } : env;
+  const receiver = await startServiceProcess(
+    "services/receiver/src/main.ts",
+    profiled("receiver"),
+    /receiver listening/,
+  );
   running.push(receiver);
-  const writer = await startServiceProcess("services/writer/src/main.ts", env, /writer consuming/);
+  const writer = await startServiceProcess("services/writer/src/main.ts", profiled("writer"), /writer consuming/);
   running.push(writer);
-  const query = await startServiceProcess("services/query/src/main.ts", env, /query service listening/);
+  const query = await startServiceProcess("services/query/src/main.ts", profiled("query"), /query service listening/);
   running.push(query);
   const queryUrl = `http://127.0.0.1:${queryPort}`;
+  const ops = (port: number) => ({
+    health: `http://127.0.0.1:${port}/healthz`,
+    metrics: `http://127.0.0.1:${port}/metrics`,
+  });
   const watched: Watched[] = [
-    { name: "receiver", pid: receiver.child.pid!, base: `http://127.0.0.1:${receiverOps}` },
-    { name: "writer", pid: writer.child.pid!, base: `http://127.0.0.1:${writerOps}` },
-    { name: "query", pid: query.child.pid!, base: queryUrl },
+    { name: "receiver", pid: receiver.child.pid!, ...ops(receiverOps) },
+    { name: "writer", pid: writer.child.pid!, ...ops(writerOps) },
+    // The query's /healthz also answers on its API port, the one items 1 and 8 go for.
+    { name: "query", pid: query.child.pid!, ...ops(queryOps), health: `${queryUrl}/healthz` },
   ];
 
   const simulator = await startServiceProcess(
@@ -158,7 +194,10 @@ try {
   const user = normalUser(queryUrl);
   const monitor = startMonitor(watched);
 
-  const phases: Record<string, { figures: Record<string, PhaseFigures>; outcome?: AttackOutcome }> = {};
+  const phases: Record<
+    string,
+    { figures: Record<string, PhaseFigures>; bench_stall_ms: number; outcome?: AttackOutcome }
+  > = {};
   const target = { receiver: `127.0.0.1:${receiverPort}`, queryUrl, deviceKeys: attackers };
   for (const [name, attack] of ATTACKS) {
     const run = await attack?.(target);
@@ -179,15 +218,17 @@ try {
     const figures = await monitor.end();
     if (outcome && name === "item5")
       outcome.dead_letters_mb = round(((await deadLetterBytes(database)) - before) / MiB);
-    phases[name] = { figures, ...(outcome ? { outcome } : {}) };
+    const bench = monitor.benchStallMs();
+    phases[name] = { figures, bench_stall_ms: bench, ...(outcome ? { outcome } : {}) };
     for (const [process, f] of Object.entries(figures)) {
       log(
-        `  ${process.padEnd(8)} stall ${String(f.stall_ms).padStart(7)} ms  slowest /healthz ${String(f.probe_max_ms).padStart(7)} ms  RSS +${f.rss_growth_mb} MB`,
+        `  ${process.padEnd(8)} stall ${String(f.stall_ms).padStart(7)} ms  slowest /healthz ${String(f.probe_max_ms).padStart(7)} ms (${f.probe_failed} failed)  RSS +${f.rss_growth_mb} MB peak, +${f.rss_retained_mb} MB settled`,
       );
     }
+    log(`  the bench's own event loop: stall ${bench} ms`);
     if (outcome) log(`  ${JSON.stringify(outcome)}`);
   }
-  monitor.stop();
+  await monitor.stop();
   user.stop();
   log("stopping the fleet, waiting for every acked reading to be stored");
   await simulator.stop();
@@ -202,10 +243,12 @@ try {
     normal: {
       stall_ms: worst((f) => Math.max(f.stall_ms, f.probe_max_ms), ["normal"]),
       rss_growth_mb: worst((f) => f.rss_growth_mb, ["normal"]),
+      rss_retained_mb: worst((f) => f.rss_retained_mb, ["normal"]),
     },
     attacks: {
       stall_ms: worst((f) => Math.max(f.stall_ms, f.probe_max_ms), attackNames),
       rss_growth_mb: worst((f) => f.rss_growth_mb, attackNames),
+      rss_retained_mb: worst((f) => f.rss_retained_mb, attackNames),
     },
     phases,
     normal_user_requests: user.counts,
@@ -219,9 +262,11 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-/** Per process: event-loop stall from its own metrics, the slowest /healthz, and RSS. */
+/**
+ * Per process: event-loop stall from its own metrics, the slowest /healthz
+ * (probed from a worker thread) and RSS; and the bench's own event-loop stall.
+ */
 function startMonitor(watched: Watched[]) {
-  let probeMax = new Map<string, number>();
   let rssStart = new Map<string, number>();
   let rssPeak = new Map<string, number>();
   const rss = (w: Watched) => {
@@ -234,43 +279,49 @@ function startMonitor(watched: Watched[]) {
   const sampler = setInterval(() => {
     for (const w of watched) rssPeak.set(w.name, Math.max(rssPeak.get(w.name) ?? 0, rss(w)));
   }, 100);
-  let probing = true;
-  const probes = watched.map(async (w) => {
-    while (probing) {
-      const started = performance.now();
-      await fetch(`${w.base}/healthz`, { signal: AbortSignal.timeout(30_000) })
-        .then((r) => r.arrayBuffer())
-        .catch(() => undefined);
-      const ms = performance.now() - started;
-      probeMax.set(w.name, Math.max(probeMax.get(w.name) ?? 0, ms));
-      await new Promise((r) => setTimeout(r, Math.max(0, 100 - ms)));
-    }
+  const prober = new Worker(new URL("./abuse-probe-worker.ts", import.meta.url), {
+    workerData: watched.map((w) => ({ name: w.name, url: w.health })),
   });
+  // An error that ends the bench early must not be kept waiting by the prober.
+  prober.unref();
+  const readProbes = () =>
+    new Promise<Record<string, { max_ms: number; failed: number }>>((resolve) => {
+      prober.once("message", resolve);
+      prober.postMessage("read");
+    });
+  const ownLoop = monitorEventLoopDelay({ resolution: 10 });
+  ownLoop.enable();
   return {
     async begin() {
       // Reading the metric resets Node's event-loop histogram: what the end reads is this phase's.
       await Promise.all(watched.map((w) => eventLoopMaxMs(w)));
-      probeMax = new Map();
+      prober.postMessage("reset");
+      ownLoop.reset();
       rssStart = new Map(watched.map((w) => [w.name, rss(w)]));
       rssPeak = new Map(rssStart);
     },
     async end(): Promise<Record<string, PhaseFigures>> {
-      const stalls = await Promise.all(watched.map((w) => eventLoopMaxMs(w)));
+      const [stalls, probes] = await Promise.all([Promise.all(watched.map((w) => eventLoopMaxMs(w))), readProbes()]);
       return Object.fromEntries(
         watched.map((w, i) => [
           w.name,
           {
             stall_ms: stalls[i]!,
-            probe_max_ms: Math.round(probeMax.get(w.name) ?? 0),
+            probe_max_ms: probes[w.name]?.max_ms ?? -1,
+            probe_failed: probes[w.name]?.failed ?? -1,
             rss_growth_mb: round(((rssPeak.get(w.name) ?? 0) - (rssStart.get(w.name) ?? 0)) / MiB),
+            rss_retained_mb: round((rss(w) - (rssStart.get(w.name) ?? 0)) / MiB),
           },
         ]),
       );
     },
-    stop() {
+    /** The bench process's own worst event-loop delay since begin(), in ms. */
+    benchStallMs: () => Math.round(ownLoop.max / 1e6),
+    async stop() {
       clearInterval(sampler);
-      probing = false;
-      void Promise.all(probes);
+      ownLoop.disable();
+      prober.postMessage("stop");
+      await new Promise((r) => prober.once("exit", r));
     },
   };
 }
@@ -286,7 +337,7 @@ async function settle(watched: Watched[], maxMs: number): Promise<number> {
     const times = await Promise.all(
       watched.map(async (w) => {
         const t = performance.now();
-        await fetch(`${w.base}/healthz`, { signal: AbortSignal.timeout(maxMs) })
+        await fetch(w.health, { signal: AbortSignal.timeout(maxMs) })
           .then((r) => r.arrayBuffer())
           .catch(() => undefined);
         return performance.now() - t;
@@ -301,7 +352,7 @@ async function settle(watched: Watched[], maxMs: number): Promise<number> {
 /** nodejs_eventloop_lag_max_seconds of a process since its last scrape, in ms (-1 when it did not answer). */
 async function eventLoopMaxMs(w: Watched): Promise<number> {
   try {
-    const text = await (await fetch(`${w.base}/metrics`, { signal: AbortSignal.timeout(60_000) })).text();
+    const text = await (await fetch(w.metrics, { signal: AbortSignal.timeout(60_000) })).text();
     const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([0-9.eE+-]+)$/m.exec(text);
     return m ? Math.round(Number(m[1]) * 1000) : -1;
   } catch {

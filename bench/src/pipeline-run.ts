@@ -161,6 +161,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
             LOG_LEVEL: "info",
             QUERY_HOST: "127.0.0.1",
             QUERY_PORT: String(queryPort),
+            // Its ops port on a free port: the default (9104) may be taken by another stack on the machine.
+            QUERY_OPS_PORT: "0",
             // The bench measures queries, not the per-user rate limit.
             QUERY_USER_REQUESTS_PER_MIN: "10000000",
           },

@@ -31,7 +31,7 @@ if (!helmBin) {
 }
 
 const chart = `${repoRoot}/charts/vigil`;
-const vigilComponents = ["receiver", "writer", "query", "maintainer", "simulator", "migrations", "test"];
+const vigilComponents = ["receiver", "writer", "query", "maintainer", "alerter", "simulator", "migrations", "test"];
 const awsCredentials = new Set(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]);
 
 /** Where each ci/ file's archive object store is, when not outside the cluster (AWS S3). */
@@ -370,6 +370,19 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
         }
         if (pod("otel-collector"))
           expect(flow(maintainer, pod("otel-collector"), 4318), "maintainer → OTLP").toBe(true);
+      }
+      const alerter = pod("alerter");
+      if (alerter) {
+        expect(flow(alerter, nats, 4222), "alerter → NATS (its feed)").not.toBe(false);
+        expect(flow(alerter, db, dbPort), "alerter → database").not.toBe(false);
+        // Webhooks to the internet, never to the cluster's own pods (SSRF) or other ports.
+        expect(flow(alerter, outside, 443), "alerter → webhooks").toBe(true);
+        expect(flow(alerter, pod("query"), 443), "alerter → in-cluster pods on 443").toBe(false);
+        expect(flow(alerter, pod("receiver"), 50051), "alerter → receiver").toBe(false);
+        expect(flow(alerter, outside, 22), "alerter → anywhere on another port").toBe(false);
+        for (const from of [outside, pod("query"), pod("receiver"), pod("writer")]) {
+          expect(flow(from, alerter, 8080), "nothing → alerter").toBe(false);
+        }
       }
       expect(flow(pod("test"), pod("receiver"), 50051), "helm test → receiver").toBe(true);
       expect(flow(pod("test"), pod("query"), 8080), "helm test → query").toBe(true);
@@ -762,7 +775,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
 
     it("takes extension points per component: extra env, volumes and mounts, pod and common annotations", () => {
       // A CA for sslmode=verify-full, mounted from a Secret into every pod that opens the database.
-      const components = ["receiver", "writer", "query", "maintainer", "simulator", "migrations"];
+      const components = ["receiver", "writer", "query", "maintainer", "alerter", "simulator", "migrations"];
       const set: Record<string, string> = { ...base, "simulator.enabled": "true", "commonAnnotations.team": "ops" };
       for (const c of components) {
         Object.assign(set, {

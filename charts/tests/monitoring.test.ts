@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parser } from "@prometheus-io/lezer-promql";
 import { repoRoot } from "@vigil/testkit";
 import { describe, expect, it } from "vitest";
 import { find, get, helmBin, type Manifest, namespace, release, render, renderError } from "./chart-render.ts";
+import { syntaxErrors } from "./promql.ts";
 
 interface Panel {
   type: string;
@@ -24,18 +24,6 @@ const dashboard = JSON.parse(readFileSync(join(repoRoot, "charts/vigil/dashboard
 };
 const read = (path: string) => readFileSync(join(repoRoot, path), "utf8");
 const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
-
-/** PromQL syntax errors in an expression (Prometheus's own grammar), Grafana's variables filled in. */
-function syntaxErrors(expr: string): string[] {
-  const filled = expr.replaceAll("$__rate_interval", "5m").replaceAll("$namespace", "ns").replaceAll("$release", "r");
-  const errors: string[] = [];
-  parser.parse(filled).iterate({
-    enter(node) {
-      if (node.type.isError) errors.push(`at ${node.from}: ${filled.slice(Math.max(0, node.from - 20), node.to + 20)}`);
-    },
-  });
-  return errors;
-}
 
 /** Label matchers of every selector of a Vigil metric: `vigil_x{a="b", …}`. */
 function vigilSelectors(expr: string): string[] {

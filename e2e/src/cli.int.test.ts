@@ -3,46 +3,11 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "@vigil/db";
-import { createTestDatabase, repoRoot } from "@vigil/testkit";
+import { createTestDatabase } from "@vigil/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ADMIN_PASSWORD, type Pipeline, USER_PASSWORD } from "./pipeline.ts";
+import { cliMain as main, runCli as run } from "./run-cli.ts";
 import { startTestPipeline } from "./test-pipeline.ts";
-
-const main = join(repoRoot, "packages/cli/src/main.ts");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** stdout parsed as JSON (the CLI prints JSON when stdout is not a terminal). */
-  out: unknown;
-}
-
-/** Runs `vigil …` as an operator would: its own process, its own config directory, stdin piped. */
-function run(args: string[], env: Record<string, string | undefined>, input = ""): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => {
-      stdout += c;
-    });
-    child.stderr.on("data", (c) => {
-      stderr += c;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      let out: unknown;
-      try {
-        out = JSON.parse(stdout);
-      } catch {
-        out = undefined;
-      }
-      resolve({ code, stdout, stderr, out });
-    });
-    child.stdin.end(input);
-  });
-}
 
 describe("vigil CLI against the API", () => {
   let pipeline: Pipeline;

@@ -13,7 +13,15 @@ const exec = promisify(execFile);
 
 /** What a web or Node.js developer writes outside this repository, type-checked against the package. */
 const program = `
-import { Code, ConnectError, createVigilClient, type Device, fieldViolations, Order } from "@vigil/client";
+import {
+  AlertState,
+  Code,
+  ConnectError,
+  createVigilClient,
+  type Device,
+  fieldViolations,
+  Order,
+} from "@vigil/client";
 
 const [baseUrl, password] = process.argv.slice(2) as [string, string];
 const vigil = createVigilClient({ baseUrl });
@@ -29,6 +37,7 @@ const tokens = await vigil.login("admin", password);
 const created = await vigil.devices.createDevice({ code: "PKG", number: 1, site: "lab" });
 const device: Device | undefined = (await vigil.devices.getDevice({ code: "PKG", number: 1 })).device;
 const page = await vigil.readings.listReadings({ pageSize: 5, order: Order.NEWEST_FIRST });
+const firing = await vigil.alerts.listAlerts({ filter: { states: [AlertState.FIRING] } });
 
 let invalid: Array<{ field: string; description: string }> = [];
 try {
@@ -43,6 +52,7 @@ console.log(JSON.stringify({
   apiKey: created.apiKey.startsWith("vgl_"),
   site: device?.site,
   readings: page.readings.length,
+  firing: firing.alerts.length,
   invalid,
 }));
 `;
@@ -113,6 +123,7 @@ describe("@vigil/client installed outside the repository", () => {
       apiKey: true,
       site: "lab",
       readings: 0,
+      firing: 0,
       invalid: [{ field: "filter.device_code", description: "must be 1 to 16 capital letters" }],
     });
   });

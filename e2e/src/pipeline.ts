@@ -1,6 +1,6 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { STREAM_NAME } from "@vigil/bus";
+import { FEED_STREAM_NAME, STREAM_NAME } from "@vigil/bus";
 import { type Component, componentRole, migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
 import { createQueryApp, loadQueryConfig, type QueryApp, TokenSigner } from "@vigil/query";
@@ -152,11 +152,12 @@ export async function startPipeline(options: {
   };
 }
 
-/** Deletes the VIGIL_READINGS stream so a test starts from an empty log. */
+/** Deletes the VIGIL_READINGS stream (and the alerters' feed sourcing it) so a test starts from an empty log. */
 export async function resetJetStream(natsUrl: string): Promise<void> {
   const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(FEED_STREAM_NAME).catch(() => false);
     await jsm.streams.delete(STREAM_NAME).catch(() => false);
   } finally {
     await nc.close();

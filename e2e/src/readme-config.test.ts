@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { alerterEnv } from "@vigil/alerter";
 import { maintainerEnv } from "@vigil/maintainer";
 import { queryEnv } from "@vigil/query";
 import { quickstartEnv } from "@vigil/quickstart";
@@ -9,7 +10,7 @@ import { repoRoot } from "@vigil/testkit";
 import { writerEnv } from "@vigil/writer";
 import { describe, expect, it } from "vitest";
 
-const schemas = { receiverEnv, writerEnv, queryEnv, simulatorEnv, quickstartEnv, maintainerEnv };
+const schemas = { receiverEnv, writerEnv, queryEnv, simulatorEnv, quickstartEnv, maintainerEnv, alerterEnv };
 
 describe("README configuration table", () => {
   const readme = readFileSync(join(repoRoot, "README.md"), "utf8");

@@ -1,4 +1,13 @@
 export {
+  type AlertFeed,
+  devicePartition,
+  FEED_STREAM_NAME,
+  FEED_SUBJECT_PREFIX,
+  type FeedMessage,
+  type FeedReader,
+  type FeedSettings,
+} from "./alert-feed.ts";
+export {
   consumerEnv,
   consumerSettings,
   type NatsTls,

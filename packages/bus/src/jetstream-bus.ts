@@ -15,6 +15,14 @@ import {
 } from "@nats-io/jetstream";
 import { type MsgHdrs, type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import {
+  type AlertFeed,
+  FEED_STREAM_NAME,
+  FEED_SUBJECT_PREFIX,
+  type FeedMessage,
+  type FeedReader,
+  type FeedSettings,
+} from "./alert-feed.ts";
 import type { NatsTls } from "./bus-config.ts";
 import { type DeviceEvents, natsDeviceEvents } from "./device-events.ts";
 import type {
@@ -175,6 +183,104 @@ async function ensureConsumer(jsm: JetStreamManager, c: ConsumerSettings, owner:
   }
 }
 
+/**
+ * The alerters' feed: a stream with limits retention (nobody acks; the
+ * oldest batches go beyond max_bytes or max_age, discard old) that sources
+ * VIGIL_READINGS, renaming each batch's subject to carry its partition.
+ * Sourcing is done by the server: the alerters' own reads touch only this
+ * stream, so an alerter that stops reading holds nothing back.
+ */
+async function ensureFeedStream(jsm: JetStreamManager, settings: FeedSettings): Promise<void> {
+  const config: Partial<StreamConfig> = {
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    storage: settings.storage === "memory" ? StorageType.Memory : StorageType.File,
+    max_bytes: settings.maxBytes,
+    max_age: nanos(settings.maxAgeMs),
+    num_replicas: settings.replicas,
+    sources: [
+      {
+        name: STREAM_NAME,
+        subject_transforms: [
+          {
+            src: `${SUBJECT_PREFIX}.*.*`,
+            dest: `${FEED_SUBJECT_PREFIX}.{{partition(${settings.partitions},1,2)}}.{{wildcard(1)}}.{{wildcard(2)}}`,
+          },
+        ],
+      },
+    ],
+  };
+  try {
+    const info = await jsm.streams.info(FEED_STREAM_NAME);
+    if (info.config.storage !== config.storage) {
+      // Storage cannot change in place: start the feed again (the alerters report the gap).
+      await jsm.streams.delete(FEED_STREAM_NAME);
+      await jsm.streams.add({ name: FEED_STREAM_NAME, ...config });
+      return;
+    }
+    await jsm.streams.update(FEED_STREAM_NAME, config);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add({ name: FEED_STREAM_NAME, ...config });
+    } catch (addErr) {
+      if (!String(addErr).includes("already in use")) throw addErr;
+    }
+  }
+}
+
+class JetStreamFeed implements AlertFeed {
+  readonly partitions: number;
+  private readonly js: JetStreamClient;
+  private readonly jsm: JetStreamManager;
+
+  constructor(js: JetStreamClient, jsm: JetStreamManager, partitions: number) {
+    this.js = js;
+    this.jsm = jsm;
+    this.partitions = partitions;
+  }
+
+  read(partition: number, fromSeq: number): FeedReader {
+    const js = this.js;
+    let messages: ConsumerMessages | undefined;
+    let stopped = false;
+    return {
+      async *[Symbol.asyncIterator]() {
+        // An ordered consumer: ephemeral, no acks, recreated by the client after a break.
+        const consumer = await js.consumers.get(FEED_STREAM_NAME, {
+          filter_subjects: [`${FEED_SUBJECT_PREFIX}.${partition}.>`],
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: Math.max(1, fromSeq),
+        });
+        if (stopped) return;
+        messages = await consumer.consume({ max_messages: 1_000 });
+        for await (const m of messages) yield feedMessage(m);
+      },
+      stop() {
+        stopped = true;
+        void messages?.close();
+      },
+    };
+  }
+
+  async window(): Promise<{ firstSeq: number; lastSeq: number }> {
+    const { state } = await this.jsm.streams.info(FEED_STREAM_NAME);
+    return { firstSeq: state.first_seq, lastSeq: state.last_seq };
+  }
+}
+
+function feedMessage(m: JsMsg): FeedMessage {
+  // vigil.alerting.<partition>.<code>.<number>
+  const parts = m.subject.split(".");
+  return {
+    seq: m.info.streamSequence,
+    device: { id: Number(m.headers?.get(DEVICE_ID_HEADER) || 0), code: parts[3] ?? "", number: Number(parts[4]) },
+    payload: m.data,
+    storedAtMs: m.info.timestampNanos / 1e6,
+    pending: m.info.pending,
+  };
+}
+
 function isNotFound(err: unknown): boolean {
   return err instanceof Error && /not found/i.test(err.message);
 }
@@ -262,6 +368,11 @@ class JetStreamBus implements ReadingBus {
         void messages?.close();
       },
     };
+  }
+
+  async openFeed(settings: FeedSettings): Promise<AlertFeed> {
+    await ensureFeedStream(this.jsm, settings);
+    return new JetStreamFeed(this.js, this.jsm, settings.partitions);
   }
 
   isConnected(): boolean {

@@ -1,3 +1,4 @@
+import type { AlertFeed, FeedSettings } from "./alert-feed.ts";
 import type { DeviceEvents } from "./device-events.ts";
 import type { UserEvents } from "./user-events.ts";
 
@@ -25,6 +26,12 @@ export interface ReadingBus {
   consume(options: ConsumeOptions): BatchConsumer;
   /** Live tail of new batches of the matching devices; nothing durable. */
   watch(filter: WatchFilter): BatchWatch;
+  /**
+   * The alerters' feed: created (or brought to these settings) on first
+   * call. It copies every batch from the log without ever holding the log
+   * back (AlertFeed).
+   */
+  openFeed(settings: FeedSettings): Promise<AlertFeed>;
   /** Device changes fanned out to every receiver, on the same connection. */
   readonly deviceEvents: DeviceEvents;
   /** Users' token-version changes fanned out to every query replica, on the same connection. */

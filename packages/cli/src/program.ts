@@ -2,6 +2,7 @@ import { Command, CommanderError, type CommandUnknownOpts, Option } from "@comma
 import { Code, ConnectError } from "@connectrpc/connect";
 import packageJson from "../package.json" with { type: "json" };
 import { type Cli, type CliIo, createCli, DEFAULT_SERVER } from "./cli.ts";
+import { alertsCommand } from "./commands/alerts.ts";
 import { archiveCommand } from "./commands/archive.ts";
 import { auditCommand } from "./commands/audit.ts";
 import { certsCommand } from "./commands/certs.ts";
@@ -31,6 +32,7 @@ function buildProgram(cli: Cli, program: Command<[], { server?: string; json?: b
   program.addCommand(deadLettersCommand(cli));
   program.addCommand(usersCommand(cli));
   program.addCommand(auditCommand(cli));
+  program.addCommand(alertsCommand(cli));
   program.addCommand(checkCommand(cli));
   program.addCommand(migrateCommand(cli));
   program.addCommand(archiveCommand(cli));

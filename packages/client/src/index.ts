@@ -11,6 +11,7 @@ export {
   BadRequestSchema,
   RetryInfoSchema,
 } from "../../proto/src/gen/google/rpc/error_details_pb.ts";
+export * from "../../proto/src/gen/vigil/alerts/v1/alerts_pb.ts";
 export * from "../../proto/src/gen/vigil/audit/v1/audit_pb.ts";
 export * from "../../proto/src/gen/vigil/auth/v1/auth_pb.ts";
 export * from "../../proto/src/gen/vigil/devices/v1/devices_pb.ts";

@@ -1,5 +1,6 @@
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { AlertService } from "../../proto/src/gen/vigil/alerts/v1/alerts_pb.ts";
 import { AuditService } from "../../proto/src/gen/vigil/audit/v1/audit_pb.ts";
 import { AuthService, type Tokens } from "../../proto/src/gen/vigil/auth/v1/auth_pb.ts";
 import { DeviceService } from "../../proto/src/gen/vigil/devices/v1/devices_pb.ts";
@@ -33,6 +34,7 @@ export interface VigilClient {
   readonly devices: Client<typeof DeviceService>;
   readonly deadLetters: Client<typeof DeadLetterService>;
   readonly audit: Client<typeof AuditService>;
+  readonly alerts: Client<typeof AlertService>;
   readonly auth: Client<typeof AuthService>;
   readonly session: TokenSession;
   /** Signs in; later calls carry the access token, refreshed before it expires. */
@@ -69,6 +71,7 @@ export function createVigilClient(options: VigilClientOptions): VigilClient {
     devices: createClient(DeviceService, transport),
     deadLetters: createClient(DeadLetterService, transport),
     audit: createClient(AuditService, transport),
+    alerts: createClient(AlertService, transport),
     auth: createClient(AuthService, transport),
     session,
     login: (username, password) => session.login(username, password),

@@ -59,6 +59,15 @@ export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, 
   // The whole fleet's hourly aggregate (the maintainer refreshes it as the owner).
   readings_1h_fleet: { query: ["SELECT"] },
   readings_1h_fleet_rollup: { query: ["SELECT"] },
+  // Alerts (issue 14): the query service's AlertService manages rules, channels, silences and
+  // acknowledgements. The alerter has no role of its own yet: it runs with the owner's URL.
+  notification_channels: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
+  alert_rules: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
+  alerts: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
+  silences: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
+  alert_deliveries: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
+  alerter_members: { query: ["SELECT"] },
+  alerter_partitions: { query: ["SELECT"] },
   // Kysely's bookkeeping: the schema owner's alone.
   kysely_migration: {},
   kysely_migration_lock: {},

@@ -13,6 +13,7 @@ import * as deadLetterBounds from "./migrations/0009-dead-letter-bounds.ts";
 import * as readingHistory from "./migrations/0010-reading-history.ts";
 import * as policiesRunByMaintainer from "./migrations/0011-policies-run-by-maintainer.ts";
 import * as fleetAggregate from "./migrations/0012-fleet-aggregate.ts";
+import * as alerts from "./migrations/0013-alerts.ts";
 import * as trust from "./migrations/0015-trust.ts";
 
 /**
@@ -32,6 +33,7 @@ const migrations: Record<string, Migration> = {
   "0010-reading-history": readingHistory,
   "0011-policies-run-by-maintainer": policiesRunByMaintainer,
   "0012-fleet-aggregate": fleetAggregate,
+  "0013-alerts": alerts,
   "0015-trust": trust,
 };
 

@@ -16,6 +16,13 @@ export interface Database {
   device_certificates: DeviceCertificatesTable;
   reading_corrections: ReadingCorrectionsTable;
   reading_history: ReadingHistoryTable;
+  notification_channels: NotificationChannelsTable;
+  alert_rules: AlertRulesTable;
+  alerts: AlertsTable;
+  silences: SilencesTable;
+  alert_deliveries: AlertDeliveriesTable;
+  alerter_members: AlerterMembersTable;
+  alerter_partitions: AlerterPartitionsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -174,4 +181,109 @@ export interface ReadingHistoryTable {
   new_time: Date;
   new_value: number;
   new_deleted_at: Date | null;
+}
+
+export interface NotificationChannelsTable {
+  id: Generated<number>;
+  name: string;
+  kind: "webhook" | "email";
+  config: ColumnType<Record<string, unknown>, string, string>;
+  secret: ColumnType<string, string | undefined, string>;
+  rate_per_minute: number;
+  rate_tokens: number;
+  rate_updated_at: ColumnType<Date, Date | undefined, Date>;
+  created_by: string;
+  created_at: CreatedAt;
+  deleted_at: Date | null;
+}
+
+export interface AlertRulesTable {
+  id: Generated<number>;
+  name: string;
+  description: ColumnType<string, string | undefined, string>;
+  kind: "threshold" | "rate_of_change" | "anomaly" | "absence" | "external";
+  severity: "info" | "warning" | "critical";
+  selector: ColumnType<Record<string, unknown>, string | undefined, string>;
+  sensors: ColumnType<string[], string[] | undefined, string[]>;
+  params: ColumnType<Record<string, unknown>, string | undefined, string>;
+  source: string | null;
+  channel_ids: ColumnType<number[], number[] | undefined, number[]>;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+  deleted_at: Date | null;
+  version: ColumnType<number, number | undefined, number>;
+}
+
+export interface AlertsTable {
+  id: Generated<number>;
+  rule_id: number;
+  device_id: number | null;
+  sensor: ColumnType<string, string | undefined, string>;
+  severity: string;
+  state: "firing" | "acknowledged" | "resolved";
+  summary: string;
+  started_at: Date;
+  fired_at: ColumnType<Date, Date | undefined, Date>;
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
+  ack_comment: string | null;
+  resolved_at: Date | null;
+  resolve_reason: string | null;
+  values: ColumnType<Array<[number, number]>, string | undefined, string>;
+  details: ColumnType<Record<string, unknown>, string | undefined, string>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+  version: ColumnType<number, number | undefined, number>;
+}
+
+export interface SilencesTable {
+  id: Generated<number>;
+  rule_id: number | null;
+  device_code: string | null;
+  device_number: number | null;
+  sensor: string | null;
+  max_severity: string | null;
+  starts_at: Date;
+  ends_at: Date;
+  comment: ColumnType<string, string | undefined, string>;
+  created_by: string;
+  created_at: CreatedAt;
+}
+
+export interface AlertDeliveriesTable {
+  id: Generated<number>;
+  channel_id: number;
+  alert_id: number | null;
+  event: "fired" | "resolved" | "test";
+  state: "pending" | "succeeded" | "failed" | "skipped";
+  message_id: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | undefined, Date>;
+  deadline_at: Date;
+  locked_until: Date | null;
+  delivered_at: Date | null;
+  last_error: string | null;
+  last_status: number | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export interface AlerterMembersTable {
+  id: string;
+  heartbeat_at: ColumnType<Date, Date | undefined, Date>;
+  started_at: CreatedAt;
+}
+
+export interface AlerterPartitionsTable {
+  partition: number;
+  owner: string | null;
+  epoch: ColumnType<number, number | undefined, number>;
+  expires_at: ColumnType<Date, Date | undefined, Date>;
+  partitions: number;
+  checkpoint_seq: ColumnType<number, number | undefined, number>;
+  checkpoint_state: Buffer | null;
+  watermark: Date | null;
+  checkpoint_at: Date | null;
 }

@@ -9,6 +9,7 @@ export { type SampleEncoding, sampleBatchBytes } from "./batch-samples.ts";
 export * as errorDetails from "./gen/google/rpc/error_details_pb.ts";
 export * as reflection from "./gen/grpc/reflection/v1/reflection_pb.ts";
 export * as health from "./gen/health/v1/health_pb.ts";
+export * from "./gen/vigil/alerts/v1/alerts_pb.ts";
 export * from "./gen/vigil/audit/v1/audit_pb.ts";
 export * from "./gen/vigil/auth/v1/auth_pb.ts";
 export * from "./gen/vigil/devices/v1/devices_pb.ts";

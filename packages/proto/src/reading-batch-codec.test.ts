@@ -175,6 +175,16 @@ describe("item 2: batch decoding is linear in the message size", { timeout: 60_0
     expect(decodeReadingBatch(many.subarray(0, 2000), { maxSeries: 1000, maxSeriesValues: 10 }).series).toHaveLength(
       1000,
     );
+    // A column filled one number at a time starts with room for several, never past the cap.
+    const fourUnpacked = sampleBatchBytes({ bytes: 4096, encoding: "unpacked", series: 1 });
+    const readings = decodeReadingBatch(fourUnpacked).series[0]!.times.length;
+    expect(decodeReadingBatch(fourUnpacked, { maxSeries: 1, maxSeriesValues: readings }).series[0]!.times).toHaveLength(
+      readings,
+    );
+    expect(() => decodeReadingBatch(fourUnpacked, { maxSeries: 1, maxSeriesValues: readings - 1 })).toThrow(
+      DecodeLimitError,
+    );
+    expect(() => decodeReadingBatch(fourUnpacked, { maxSeries: 1, maxSeriesValues: 3 })).toThrow(DecodeLimitError);
     for (const encoding of ["packed", "unpacked", "chunked"] as const) {
       const long = sampleBatchBytes({ bytes: 64 * 1024, encoding });
       try {

@@ -7,6 +7,9 @@ export const SCOPES = [
   "devices:admin",
   "users:admin",
   "audit:read",
+  "alerts:read",
+  "alerts:write",
+  "alerts:admin",
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];
@@ -14,8 +17,9 @@ export type Role = "admin" | "user";
 
 const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   admin: SCOPES,
-  // Users read readings (and their history); correcting, deleting, devices, users and the audit log are for admins.
-  user: ["readings:read"],
+  // Users read readings (and their history) and read, acknowledge and silence alerts; correcting,
+  // deleting, devices, users, the audit log, alert rules and notification channels are for admins.
+  user: ["readings:read", "alerts:read", "alerts:write"],
 };
 
 export function scopesFor(role: Role): readonly Scope[] {

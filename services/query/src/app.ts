@@ -5,10 +5,12 @@ import { createContextValues } from "@connectrpc/connect";
 import { connectJetStreamBus, consumerSettings, natsTls, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import {
+  AlertService,
   AuditService,
   AuthService,
   DeadLetterService,
   DeviceService,
+  file_vigil_alerts_v1_alerts,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
   file_vigil_devices_v1_devices,
@@ -22,13 +24,15 @@ import type { App, Logger } from "@vigil/runtime";
 import { handleOpsRequest, metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
 import { type CertificateFiles, serverTransport } from "@vigil/tls";
 import { createUser, hasAdmin } from "@vigil/users";
+import { alertService } from "./alert-service.ts";
+import { AlertWatchHub } from "./alert-watch.ts";
 import { apiReferenceRoute } from "./api-reference-route.ts";
 import { auditService } from "./audit-service.ts";
 import { accessRules } from "./auth/access-rules.ts";
 import { createAuth } from "./auth/auth-interceptor.ts";
 import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
-import { actorOf, clientAddressKey, cutConnectionKey } from "./auth/principal.ts";
+import { actorOf, clientAddressKey, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
 import { TokenVersions } from "./auth/token-versions.ts";
 import { clientAddress, proxyMatcher } from "./client-address.ts";
@@ -85,6 +89,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   const trustedProxy = proxyMatcher(config.QUERY_TRUSTED_PROXIES);
   let port = 0;
   let stopping = false;
+  let alertHub: AlertWatchHub | undefined;
 
   /** Ready while the database and NATS (live tail, replays) answer. */
   async function ready(): Promise<boolean> {
@@ -150,6 +155,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       const db = database.db;
       const readyBus = bus;
+      const hub = new AlertWatchHub(db);
+      alertHub = hub;
       const signer = await TokenSigner.create(secretValue(config.AUTH_JWT_KEYS, config.AUTH_JWT_KEYS_FILE));
       if (signer.ephemeral) {
         log.warn("AUTH_JWT_KEYS is not set: signing with a key generated at start; tokens end with this process");
@@ -249,7 +256,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             }),
           );
           router.service(AuditService, auditService({ db }));
-          const served = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService];
+          router.service(AlertService, alertService({ db, actor: actorOf, traceId: traceIdOf, hub }));
+          const served = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService, AlertService];
           router.service(
             health.Health,
             grpcHealth(
@@ -269,6 +277,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
                 file_vigil_devices_v1_devices,
                 file_vigil_ingest_v1_dead_letters,
                 file_vigil_audit_v1_audit,
+                file_vigil_alerts_v1_alerts,
                 health.file_health_v1_health,
                 reflection.file_grpc_reflection_v1_reflection,
               ]),
@@ -325,6 +334,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
 
     async stop() {
       stopping = true;
+      alertHub?.stop();
       await server?.shutdown(5_000);
       tokenVersions?.stop();
       await ops?.close();

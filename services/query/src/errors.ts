@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { AlertError } from "@vigil/alerts";
 import { DeviceError } from "@vigil/devices";
 import { ReplayError } from "@vigil/ingest";
 import { errorDetails } from "@vigil/proto";
@@ -67,6 +68,13 @@ const userCodes: Record<UserError["kind"], Code> = {
   unauthenticated: Code.Unauthenticated,
 };
 
+const alertCodes: Record<AlertError["kind"], Code> = {
+  invalid: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  exists: Code.AlreadyExists,
+  failed_precondition: Code.FailedPrecondition,
+};
+
 const replayCodes: Record<ReplayError["kind"], Code> = {
   not_found: Code.NotFound,
   failed_precondition: Code.FailedPrecondition,
@@ -93,6 +101,7 @@ function codeOf(err: unknown): Code | undefined {
   if (err instanceof UserError) return userCodes[err.kind];
   if (err instanceof DeviceError) return deviceCodes[err.kind];
   if (err instanceof ReplayError) return replayCodes[err.kind];
+  if (err instanceof AlertError) return alertCodes[err.kind];
   return undefined;
 }
 

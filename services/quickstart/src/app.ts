@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
+import { type AlerterApp, createAlerterApp, loadAlerterConfig } from "@vigil/alerter";
+import { createRule, listRules, type RuleSpec } from "@vigil/alerts";
 import { createMemoryBus, type ReadingBus } from "@vigil/bus";
 import { EMBEDDED_PREFIX, migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
 import { createDevice, DeviceError, replaceDeviceKey } from "@vigil/devices";
@@ -27,6 +29,7 @@ export interface QuickstartApp extends App {
   readonly query: QueryApp | undefined;
   readonly writer: WriterApp | undefined;
   readonly maintainer: MaintainerApp | undefined;
+  readonly alerter: AlerterApp | undefined;
 }
 
 const DEMO_CODE = "DEMO";
@@ -47,6 +50,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
   let query: QueryApp | undefined;
   let maintainer: MaintainerApp | undefined;
   let simulator: SimulatorApp | undefined;
+  let alerter: AlerterApp | undefined;
   let status: NodeJS.Timeout | undefined;
 
   return {
@@ -61,6 +65,9 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
     },
     get maintainer() {
       return maintainer;
+    },
+    get alerter() {
+      return alerter;
     },
 
     async start() {
@@ -121,10 +128,29 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         database,
         firstRunDelayMs: 10_000,
       });
+      // Alerts are printed; webhooks may go to a receiver on this machine (loopback is allowed).
+      alerter = createAlerterApp(
+        loadAlerterConfig({
+          ...serviceEnv,
+          ALERTER_WEBHOOK_ALLOWED_CIDRS: deps.env.ALERTER_WEBHOOK_ALLOWED_CIDRS ?? "127.0.0.0/8,::1/128",
+          ALERTER_PARTITIONS: deps.env.ALERTER_PARTITIONS ?? "4",
+          ALERTER_FEED_MAX_BYTES: deps.env.ALERTER_FEED_MAX_BYTES ?? String(64 * 1024 * 1024),
+        }),
+        {
+          logger: log.child({ service: "alerter" }),
+          opsServer: false,
+          database,
+          bus,
+          member: "quickstart",
+          announce: (line) => deps.print(line),
+        },
+      );
       await receiver.start();
       await writer.start();
       await query.start();
       await maintainer.start();
+      await demoRules(database);
+      await alerter.start();
 
       const devices = await demoDevices(database, config.QUICKSTART_DEVICES);
       if (devices.length > 0) {
@@ -138,7 +164,8 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
             },
             [],
           ),
-          { logger: log.child({ service: "simulator" }), devices, control: false },
+          // Its control API (127.0.0.1) lets a person inject faults and watch the alerts come.
+          { logger: log.child({ service: "simulator" }), devices },
         );
         await simulator.start();
       }
@@ -148,6 +175,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         grpcPort: receiver.port,
         httpPort: query.port,
         opsPort: query.opsPort,
+        controlPort: simulator?.controlPort,
         devices: devices.length,
         adminPassword,
         caFile: tls?.caFile,
@@ -163,6 +191,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
     async stop() {
       clearInterval(status);
       await simulator?.stop();
+      await alerter?.stop();
       await receiver?.stop();
       await writer?.stop();
       await maintainer?.stop();
@@ -171,6 +200,59 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       await database?.close();
     },
   };
+}
+
+/**
+ * A few sensible rules on the demo patient monitors, created on the first
+ * start (a database that has rules keeps its own).
+ */
+async function demoRules(database: VigilDatabase): Promise<void> {
+  if ((await listRules(database.db, { limit: 1 })).length > 0) return;
+  const ctx = { db: database.db, actor: "system:quickstart" };
+  const demo = { codes: [DEMO_CODE] };
+  const rules: RuleSpec[] = [
+    {
+      name: "Tachycardia",
+      description: "Heart rate above 130 bpm for 10 seconds.",
+      severity: "critical",
+      devices: demo,
+      sensors: ["patient.heart_rate_bpm"],
+      condition: { kind: "threshold", comparison: "above", value: 130, forMs: 10_000, hysteresis: 5 },
+      channelIds: [],
+      enabled: true,
+    },
+    {
+      name: "Low SpO2",
+      description: "Oxygen saturation below 90 % for 10 seconds.",
+      severity: "critical",
+      devices: demo,
+      sensors: ["patient.spo2_pct"],
+      condition: { kind: "threshold", comparison: "below", value: 90, forMs: 10_000, hysteresis: 2 },
+      channelIds: [],
+      enabled: true,
+    },
+    {
+      name: "Heart rate anomaly",
+      description: "A heart-rate reading far from the patient's recent ones.",
+      severity: "warning",
+      devices: demo,
+      sensors: ["patient.heart_rate_bpm"],
+      condition: { kind: "anomaly", sensitivity: 6, warmupSamples: 100, halfLifeSamples: 5 },
+      channelIds: [],
+      enabled: true,
+    },
+    {
+      name: "Monitor silent",
+      description: "No readings from a monitor for 30 seconds.",
+      severity: "critical",
+      devices: demo,
+      sensors: [],
+      condition: { kind: "absence", silentForMs: 30_000 },
+      channelIds: [],
+      enabled: true,
+    },
+  ];
+  for (const rule of rules) await createRule(ctx, rule);
 }
 
 /** DEMO-1..n with fresh keys; keys from earlier runs are revoked. */
@@ -228,6 +310,7 @@ interface Endpoints {
   grpcPort: number;
   httpPort: number;
   opsPort: number;
+  controlPort: number | undefined;
   devices: number;
   adminPassword: string | undefined;
   /** The development CA when serving TLS. */
@@ -264,7 +347,8 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
             `              (trust it in the browser, or: grpcurl -cacert ${caFile} localhost:${grpcPort} list)`,
           ]
         : []),
-      `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each`,
+      `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each${e.controlPort ? `; control http://127.0.0.1:${e.controlPort}` : ""}`,
+      "  alerter:    4 demo rules on the monitors; alerts are printed below",
       "",
       `Sign in as admin (password ${password}, kept in ${join(config.QUICKSTART_STATE_DIR, "admin-password")}):`,
       `  TOKEN=$(${curl} -s -X POST ${base}/vigil.auth.v1.AuthService/Login -H 'content-type: application/json' \\`,
@@ -283,6 +367,20 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
             "",
           ]
         : []),
+      "Alerts (four demo rules run; raised and resolved alerts are printed here):",
+      `  curl -s -X POST ${base}/vigil.alerts.v1.AlertService/ListAlerts -H "authorization: Bearer $TOKEN" \\`,
+      `    -H 'content-type: application/json' -d '{"pageSize": 5}'`,
+      ...(e.controlPort
+        ? [
+            "Make DEMO-1's heart race for a minute (the Tachycardia rule fires after 10 s):",
+            `  curl -s -X POST http://127.0.0.1:${e.controlPort}/vigil.simulator.v1.SimulatorService/InjectFault \\`,
+            `    -H 'content-type: application/json' -d '{"deviceCode": "DEMO", "deviceNumber": 1, "sensor": "patient.heart_rate_bpm", "kind": "FAULT_KIND_STEP", "magnitude": 25}'`,
+          ]
+        : []),
+      "Send them to a webhook on this machine (docs/alerts.md):",
+      `  curl -s -X POST ${base}/vigil.alerts.v1.AlertService/CreateNotificationChannel -H "authorization: Bearer $TOKEN" \\`,
+      `    -H 'content-type: application/json' -d '{"channel": {"name": "local", "webhook": {"url": "http://127.0.0.1:9999/hook"}}}'`,
+      "",
       "Press Ctrl+C to stop.",
       "",
     ].join("\n"),
