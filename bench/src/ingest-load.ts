@@ -52,6 +52,7 @@ export async function startIngestLoad(o: IngestLoadOptions): Promise<IngestLoad>
     RECEIVER_RATE_LIMIT_PER_S: "100000000",
     RECEIVER_RATE_LIMIT_BURST: "1000000000",
     RECEIVER_OPS_PORT: "0",
+    WRITER_OPS_HOST: "127.0.0.1",
     WRITER_OPS_PORT: "0",
     LIFECYCLE_OPS_HOST: "127.0.0.1",
     LIFECYCLE_OPS_PORT: "0",

@@ -54,6 +54,8 @@ export interface PipelineOptions {
   pace: "fast" | number;
   /** Write CPU profiles of the receiver, writers and simulator here (node --cpu-prof). */
   profileDir?: string;
+  /** Serve TLS on the receiver's and the writer's ports with these files; the simulator trusts caFile. */
+  tls?: { caFile: string; certFile: string; keyFile: string };
   /**
    * A mixed run: the query service and the lifecycle service run too (as in
    * production), and web clients send this many requests per second while
@@ -84,7 +86,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
   const nats = await startNats({ syncInterval: o.natsSync });
   const otlp = o.traces === "on" ? await startOtlpReceiver() : undefined;
   const running: ServiceProcess[] = [];
-  const tag = `${o.traces}-${o.pace}-${Date.now()}`;
+  const tag = `${o.traces}-${o.pace}-${o.tls ? "tls" : "plain"}-${Date.now()}`;
   const code = o.deviceCode ?? "OR";
   try {
     const databaseUrl = o.databaseUrl ?? (await createTestDatabase(o.postgresUrl, "bench"));
@@ -103,6 +105,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
       RECEIVER_RATE_LIMIT_BURST: "1000000000",
       RECEIVER_OPS_PORT: "0",
       WRITER_OPS_PORT: "0",
+      ...(o.tls && { TLS_CERT_FILE: o.tls.certFile, TLS_KEY_FILE: o.tls.keyFile }),
       ...(otlp && {
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
         OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
@@ -115,7 +118,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
       o.profileDir
         ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(o.profileDir, `${name}-tracing-${o.traces}`)}` }
         : {};
-    const receiverPort = String(20_000 + Math.floor(Math.random() * 20_000));
+    // A free port, not a random one: on a shared machine a random port collided (EADDRINUSE).
+    const receiverPort = String(await freePort());
     const startReceiver = () =>
       startServiceProcess(
         "services/receiver/src/main.ts",
@@ -131,7 +135,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
     const startWriter = (i: number) =>
       startServiceProcess(
         "services/writer/src/main.ts",
-        { ...env, ...profiling(`writer-${i}`), LOG_LEVEL: "info" },
+        { ...env, ...profiling(`writer-${i}`), LOG_LEVEL: "info", WRITER_OPS_HOST: "127.0.0.1" },
         /writer consuming/,
       );
     const receiver = await startReceiver();
@@ -190,6 +194,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
         ...profiling("simulator"),
         SIMULATOR_TARGET: `127.0.0.1:${receiverPort}`,
         SIMULATOR_CONTROL_PORT: "0",
+        ...(o.tls && { SIMULATOR_TLS_CA_FILE: o.tls.caFile, SIMULATOR_TLS_SERVER_NAME: "localhost" }),
         LOG_LEVEL: "info",
       },
       /simulator started/,

@@ -47,6 +47,7 @@ describe("the Grafana dashboard on a default kube-prometheus-stack", () => {
     const monitor = get(
       render(undefined, {
         "database.existingSecret": "db",
+        "tls.existingSecret": "tls",
         "metrics.enabled": "true",
         "metrics.serviceMonitor.enabled": "true",
       }),
@@ -121,7 +122,11 @@ describe.skipIf(!helmBin)("the PrometheusRule", () => {
     const { alerts } = rules({ "lifecycle.enabled": "false" });
     expect(alerts.map((a) => a.alert)).not.toContain("VigilLifecycleStalled");
     expect(
-      renderError(undefined, { "database.existingSecret": "db", "metrics.prometheusRule.enabled": "true" }),
+      renderError(undefined, {
+        "database.existingSecret": "db",
+        "tls.existingSecret": "tls",
+        "metrics.prometheusRule.enabled": "true",
+      }),
     ).toMatch(/set metrics.enabled=true/);
   });
 });
@@ -159,7 +164,7 @@ describe.skipIf(!helmBin)("the writers' KEDA ScaledObject", () => {
   });
 
   it("refuses two autoscalers, and an external NATS without its monitoring endpoint", () => {
-    const base = { "database.existingSecret": "db", "writer.keda.enabled": "true" };
+    const base = { "database.existingSecret": "db", "tls.existingSecret": "tls", "writer.keda.enabled": "true" };
     expect(renderError(undefined, base)).toMatch(/set writer.autoscaling.enabled=false/);
     expect(renderError(undefined, { ...base, "writer.autoscaling.enabled": "false" })).toMatch(
       /set writer.keda.natsMonitoringEndpoint/,

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { openDatabase } from "@vigil/db";
 import type { App, Logger } from "@vigil/runtime";
-import type { SimulatorConfig } from "./config.ts";
+import { type SimulatorConfig, simulatorTls } from "./config.ts";
 import { type ControlServer, type FleetControl, startControlServer } from "./control-service.ts";
 import { readDevicesFile } from "./devices-file.ts";
 import { Fleet } from "./fleet.ts";
@@ -78,6 +78,7 @@ export function createSimulatorApp(config: SimulatorConfig, deps: SimulatorDeps)
             })
           : undefined,
         target: config.SIMULATOR_TARGET,
+        tls: simulatorTls(config),
         devicesPerConnection: config.SIMULATOR_DEVICES_PER_CONNECTION,
         intervalMs: config.SIMULATOR_INTERVAL_MS,
         samplesPerBatch: config.SIMULATOR_BATCH_SIZE,

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
+import type { ClientTlsFiles } from "@vigil/tls";
 import { z } from "zod";
 import { parseShard } from "./shard.ts";
 
@@ -10,6 +11,12 @@ export const INTERVAL_MS_MAX = 3_600_000;
 /** Every setting of the simulator: environment variables, overridden by flags. */
 export const simulatorEnv = z.object({
   SIMULATOR_TARGET: z.string().default("127.0.0.1:50051"),
+  /** Speak TLS to the receivers (implied by SIMULATOR_TLS_CA_FILE). */
+  SIMULATOR_TLS: envBool(false),
+  /** CA certificate the receivers' certificates must chain to; unset: the system's roots. */
+  SIMULATOR_TLS_CA_FILE: envOptionalString(),
+  /** Host name to verify in the receivers' certificates instead of the one dialled. */
+  SIMULATOR_TLS_SERVER_NAME: envOptionalString(),
   /** JSON file with the devices' keys: an object or an array of {code, number, apiKey}. */
   SIMULATOR_DEVICES_FILE: z.string().optional(),
   /** Register this many devices first (needs DATABASE_URL). */
@@ -59,6 +66,9 @@ export type SimulatorConfig = Readonly<z.output<typeof simulatorEnv>>;
 
 const flags = {
   target: "SIMULATOR_TARGET",
+  tls: "SIMULATOR_TLS",
+  "tls-ca-file": "SIMULATOR_TLS_CA_FILE",
+  "tls-server-name": "SIMULATOR_TLS_SERVER_NAME",
   "devices-file": "SIMULATOR_DEVICES_FILE",
   provision: "SIMULATOR_PROVISION",
   code: "SIMULATOR_CODE",
@@ -83,6 +93,9 @@ const flags = {
 
 export const USAGE = `usage: vigil-simulator [flags]
   --target host:port            receiver address (SIMULATOR_TARGET, default 127.0.0.1:50051)
+  --tls true|false              TLS to the receivers (SIMULATOR_TLS; implied by --tls-ca-file)
+  --tls-ca-file FILE            CA the receivers' certificates chain to (default: the system's roots)
+  --tls-server-name NAME        name to verify in the receivers' certificates instead of the host dialled
   --devices-file FILE           device keys as JSON, from \`vigil devices create\` (SIMULATOR_DEVICES_FILE)
   --provision N --code CODE     register devices CODE-1..N first (with --shard, this shard's share); needs DATABASE_URL
   --interval-ms MS              time between batches (default 1000)
@@ -116,4 +129,13 @@ export function loadSimulatorConfig(env: Record<string, string | undefined>, arg
     if (typeof v === "string") merged[name] = v;
   }
   return parseEnvConfig(simulatorEnv, merged);
+}
+
+/** The fleet's TLS settings, or undefined for plaintext. */
+export function simulatorTls(config: SimulatorConfig): ClientTlsFiles | undefined {
+  if (!config.SIMULATOR_TLS && !config.SIMULATOR_TLS_CA_FILE) return undefined;
+  return {
+    ...(config.SIMULATOR_TLS_CA_FILE ? { caFile: config.SIMULATOR_TLS_CA_FILE } : {}),
+    ...(config.SIMULATOR_TLS_SERVER_NAME ? { serverName: config.SIMULATOR_TLS_SERVER_NAME } : {}),
+  };
 }

@@ -17,7 +17,11 @@ import { DEVICE_KINDS, kindForCode, SensorWalk } from "./sensor-profiles.ts";
 export interface DeviceIdentity {
   code: string;
   number: number;
+  /** API key sent as x-api-key; empty when the device authenticates by its certificate alone. */
   apiKey: string;
+  /** The device's client certificate and key (mTLS, PEM files): it then gets a connection of its own. */
+  certFile?: string;
+  keyFile?: string;
 }
 
 export interface DeviceOptions {
@@ -199,7 +203,7 @@ export class SimulatedDevice {
 
   private connect(): void {
     const metadata = new Metadata();
-    metadata.set("x-api-key", this.identity.apiKey);
+    if (this.identity.apiKey) metadata.set("x-api-key", this.identity.apiKey);
     const call = this.connectionFor(this.attempts++).makeBidiStreamRequest(
       STREAM_PATH,
       (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),

@@ -5,6 +5,7 @@ import { type Cli, type CliIo, createCli, DEFAULT_SERVER } from "./cli.ts";
 import { alertsCommand } from "./commands/alerts.ts";
 import { archiveCommand } from "./commands/archive.ts";
 import { auditCommand } from "./commands/audit.ts";
+import { certsCommand } from "./commands/certs.ts";
 import { checkCommand } from "./commands/check.ts";
 import { deadLettersCommand } from "./commands/dead-letters.ts";
 import { demoCommand } from "./commands/demo.ts";
@@ -46,6 +47,7 @@ function buildProgram(cli: Cli, program: Command<[], { server?: string; json?: b
   program.addCommand(archiveCommand(cli));
   program.addCommand(demoCommand(cli));
   program.addCommand(jwtKeysCommand(cli));
+  program.addCommand(certsCommand(cli));
 }
 
 /** Runs one command line and returns the exit code. */
@@ -69,7 +71,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 Output: a table on a terminal, JSON otherwise or with --json; both use the API's field names.
 Exit codes: 0 done, 1 failed, 2 wrong command line, 130 interrupted.
 Environment: VIGIL_SERVER, VIGIL_TOKEN (an access token to use instead of the stored sign-in),
-DATABASE_URL (migrate, archive restore, demo seed), ARCHIVE_URL (archive).`,
+DATABASE_URL (migrate, archive restore, demo seed, audit verify/head), ARCHIVE_URL (archive, audit verify).`,
     );
   const cli = createCli(io, () => program.opts());
   buildProgram(cli, program);

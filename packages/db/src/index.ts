@@ -8,6 +8,17 @@ export {
   sql,
 } from "kysely";
 export { type AuditEntry, recordAudit } from "./audit.ts";
+export { type AuditChainHead, type AuditVerification, auditChainHead, verifyAuditChain } from "./audit-chain.ts";
+export {
+  applyComponentGrants,
+  COMPONENT_GRANTS,
+  COMPONENTS,
+  type Component,
+  componentRole,
+  scramVerifier,
+  setComponentPasswords,
+  tablesWithoutGrants,
+} from "./component-roles.ts";
 export { pruneDeadLetters } from "./dead-letter-retention.ts";
 export {
   DAY_MS,

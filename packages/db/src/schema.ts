@@ -13,6 +13,7 @@ export interface Database {
   audit_log: AuditLogTable;
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;
+  device_certificates: DeviceCertificatesTable;
   reading_corrections: ReadingCorrectionsTable;
   reading_history: ReadingHistoryTable;
   notification_channels: NotificationChannelsTable;
@@ -116,6 +117,10 @@ export interface AuditLogTable {
   details: ColumnType<unknown, string | undefined, string>;
   rows_affected: number | null;
   trace_id: string | null;
+  /** Position in the hash chain, set by the database. */
+  chain_seq: ColumnType<number, never, never>;
+  prev_hash: ColumnType<Buffer, never, never>;
+  hash: ColumnType<Buffer, never, never>;
 }
 
 export interface UsersTable {
@@ -138,6 +143,21 @@ export interface RefreshTokensTable {
   created_at: CreatedAt;
   expires_at: Date;
   used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface DeviceCertificatesTable {
+  id: Generated<number>;
+  device_id: number;
+  /** SHA-256 of the DER, lower-case hex. */
+  fingerprint: string;
+  subject: string;
+  issuer: string;
+  serial: string;
+  not_before: Date;
+  not_after: Date;
+  created_at: CreatedAt;
+  expires_at: Date | null;
   revoked_at: Date | null;
 }
 

@@ -292,7 +292,8 @@ export async function replaceDeviceKey(ctx: AdminContext, ref: DeviceRef): Promi
 }
 
 /** The device's id, with its row locked for the transaction; NotFound otherwise. */
-async function lockDevice(tx: Kysely<Database>, ref: DeviceRef): Promise<number> {
+/** Locks a device row for the rest of the transaction; NotFound when it does not exist. */
+export async function lockDevice(tx: Kysely<Database>, ref: DeviceRef): Promise<number> {
   const row = await tx
     .selectFrom("devices")
     .select("id")

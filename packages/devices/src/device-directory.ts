@@ -25,6 +25,17 @@ export interface DeviceView {
   deletedAt: Date | null;
   rateLimit?: { perSecond: number; burst: number };
   keys: Array<{ prefix: string; createdAt: Date; expiresAt: Date | null; revokedAt: Date | null }>;
+  certificates: Array<{
+    fingerprint: string;
+    subject: string;
+    issuer: string;
+    serial: string;
+    notBefore: Date;
+    notAfter: Date;
+    createdAt: Date;
+    expiresAt: Date | null;
+    revokedAt: Date | null;
+  }>;
 }
 
 export interface DeviceListOptions {
@@ -100,6 +111,28 @@ async function withKeys(db: Kysely<Database>, rows: DeviceRow[]): Promise<Device
     .orderBy("created_at", "desc")
     .orderBy("id", "desc")
     .execute();
+  const certificates = await db
+    .selectFrom("device_certificates")
+    .select([
+      "device_id",
+      "fingerprint",
+      "subject",
+      "issuer",
+      "serial",
+      "not_before",
+      "not_after",
+      "created_at",
+      "expires_at",
+      "revoked_at",
+    ])
+    .where(
+      "device_id",
+      "in",
+      rows.map((r) => r.id),
+    )
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .execute();
   return rows.map((r) => ({
     id: r.id,
     code: r.code,
@@ -124,5 +157,18 @@ async function withKeys(db: Kysely<Database>, rows: DeviceRow[]): Promise<Device
     keys: keys
       .filter((k) => k.device_id === r.id)
       .map((k) => ({ prefix: k.prefix, createdAt: k.created_at, expiresAt: k.expires_at, revokedAt: k.revoked_at })),
+    certificates: certificates
+      .filter((c) => c.device_id === r.id)
+      .map((c) => ({
+        fingerprint: c.fingerprint,
+        subject: c.subject,
+        issuer: c.issuer,
+        serial: c.serial,
+        notBefore: c.not_before,
+        notAfter: c.not_after,
+        createdAt: c.created_at,
+        expiresAt: c.expires_at,
+        revokedAt: c.revoked_at,
+      })),
   }));
 }

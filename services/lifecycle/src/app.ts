@@ -3,6 +3,7 @@ import { hasTimescale, openDatabase, pingDatabase, reconcilePolicies, type Vigil
 import { forecastSettings } from "@vigil/maintenance";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
+import { type CertificateFiles, serverTransport } from "@vigil/tls";
 import { type LifecycleConfig, lifecycleSettings } from "./config.ts";
 import { emptyMetrics, type LifecycleMetrics } from "./lifecycle-metrics.ts";
 import { exposeLifecycleMetrics } from "./lifecycle-prometheus.ts";
@@ -42,6 +43,7 @@ export function createLifecycleApp(config: LifecycleConfig, deps: LifecycleDeps)
   let running: Promise<unknown> | undefined;
   let stopped = false;
   let ops: OpsServer | undefined;
+  let tls: CertificateFiles | undefined;
   const unexpose = exposeLifecycleMetrics(metrics);
 
   const runOnce = async (options?: RunOptions) => {
@@ -73,6 +75,12 @@ export function createLifecycleApp(config: LifecycleConfig, deps: LifecycleDeps)
     },
 
     async start() {
+      // Before anything connects: refuse plaintext where it must not be served.
+      tls = await serverTransport(
+        config,
+        deps.opsServer !== false ? [{ host: config.LIFECYCLE_OPS_HOST, what: "the lifecycle service's ops port" }] : [],
+        log,
+      );
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-lifecycle", maxConnections: 3 });
       const timescale = await hasTimescale(database.db);
       const settings = lifecycleSettings(config);
@@ -109,6 +117,7 @@ export function createLifecycleApp(config: LifecycleConfig, deps: LifecycleDeps)
           port: config.LIFECYCLE_OPS_PORT,
           registry: metricsRegistry(),
           ready: async () => !stopped && (await pingDatabase(db)),
+          tls,
         });
       }
       log.info(
@@ -126,6 +135,7 @@ export function createLifecycleApp(config: LifecycleConfig, deps: LifecycleDeps)
       clearTimeout(timer);
       await running;
       await ops?.close();
+      tls?.close();
       unexpose();
       if (!deps.database) await database?.close();
       log.info(metrics, "lifecycle stopped");

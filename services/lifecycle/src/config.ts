@@ -1,6 +1,7 @@
 import { DAY_MS, DEFAULT_LIFECYCLE, type LifecycleSettings } from "@vigil/db";
 import { forecastEnv } from "@vigil/maintenance";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
+import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
 
 const HOUR_MS = 3_600_000;
@@ -10,6 +11,7 @@ export const lifecycleEnv = z
   .object({
     DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
     LOG_LEVEL: envLogLevel,
+    ...serverTlsEnv,
     /** Listen address and port of /metrics, /healthz and /readyz. */
     LIFECYCLE_OPS_HOST: z.string().default("0.0.0.0"),
     LIFECYCLE_OPS_PORT: envPort(9103),

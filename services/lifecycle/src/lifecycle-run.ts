@@ -1,4 +1,4 @@
-import { type ArchiveStore, archiveAndDropUnit } from "@vigil/archive";
+import { type ArchiveStore, archiveAndDropUnit, exportAuditHead } from "@vigil/archive";
 import {
   failedJobs,
   type LifecycleSettings,
@@ -59,6 +59,7 @@ export interface RunOptions {
  * - Plain PostgreSQL: rollup retention.
  * - Both: robot maintenance forecasts (every FORECAST_INTERVAL_MS) and the
  *   "maintenance due" alerts that follow them (every run).
+ * - With an archive: the audit chain's head, once a day (audit-heads/).
  * - Both: dead-letter retention (refused batches; never an unreplayed writer dead letter).
  * Returns false when another replica holds the lock.
  */
@@ -119,6 +120,9 @@ async function steps(ctx: LifecycleContext, options: RunOptions): Promise<void> 
     });
   }
   await step("retention", () => retention(ctx, nowMs));
+  // The audit chain's head leaves the database once a day, for `vigil audit verify --archive`.
+  const store = ctx.store;
+  if (store) await step("auditHead", () => exportAuditHead(ctx.database.db, store, nowMs));
   // After raw retention: the final refresh of an archived range may roll up
   // minutes that are already past their own retention.
   if (!ctx.timescale) {

@@ -3,7 +3,7 @@ import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
 import { openAlertCounts } from "@vigil/alerts";
-import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
+import { connectJetStreamBus, consumerSettings, natsTls, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import { forecastSettings } from "@vigil/maintenance";
 import {
@@ -30,6 +30,7 @@ import {
 } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
 import { handleOpsRequest, metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
+import { type CertificateFiles, serverTransport } from "@vigil/tls";
 import { createUser, hasAdmin } from "@vigil/users";
 import { alertService } from "./alert-service.ts";
 import { AlertWatchHub } from "./alert-watch.ts";
@@ -94,6 +95,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   let bus = deps.bus;
   let server: ApiServer | undefined;
   let ops: OpsServer | undefined;
+  let tls: CertificateFiles | undefined;
   let tokenVersions: TokenVersions | undefined;
   const trustedProxy = proxyMatcher(config.QUERY_TRUSTED_PROXIES);
   let port = 0;
@@ -141,11 +143,21 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     },
 
     async start() {
+      // Before anything connects: refuse plaintext where it must not be served.
+      tls = await serverTransport(
+        config,
+        [
+          { host: config.QUERY_HOST, what: "the query API" },
+          ...(deps.opsServer !== false ? [{ host: config.QUERY_HOST, what: "the query service's ops port" }] : []),
+        ],
+        log,
+      );
       database ??= await openDatabase(config.DATABASE_URL, {
         applicationName: "vigil-query",
         statementTimeoutMs: config.QUERY_STATEMENT_TIMEOUT_MS,
       });
       bus ??= await connectJetStreamBus({
+        tls: natsTls(config),
         servers: config.NATS_URL,
         name: "vigil-query",
         stream: streamSettings(config),
@@ -327,6 +339,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
           maxStreamsPerConnection: config.QUERY_MAX_STREAMS_PER_CONNECTION,
           isTrustedProxy: trustedProxy,
         },
+        // TLS: HTTP/2 and HTTP/1.1 chosen by ALPN; plaintext (loopback or ALLOW_PLAINTEXT): by the first bytes.
+        tls,
       );
       const listening = server;
       await new Promise<void>((resolve, reject) => {
@@ -340,9 +354,10 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
           port: config.QUERY_OPS_PORT,
           registry: metricsRegistry(),
           ready,
+          tls,
         });
       }
-      log.info({ port, opsPort: ops?.port }, "query service listening");
+      log.info({ port, opsPort: ops?.port, tls: tls !== undefined }, "query service listening");
     },
 
     async stop() {
@@ -351,6 +366,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       await server?.shutdown(5_000);
       tokenVersions?.stop();
       await ops?.close();
+      tls?.close();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info("query service stopped");

@@ -16,7 +16,10 @@ import {
   enableDevice,
   getDevice,
   listDevices,
+  registerDeviceCertificate,
+  revokeDeviceCertificate,
   revokeDeviceKey,
+  rotateDeviceCertificate,
   rotateDeviceKey,
   updateDevice,
 } from "@vigil/devices";
@@ -139,6 +142,27 @@ export function deviceService(deps: DeviceServiceDeps): ServiceImpl<typeof Devic
       await deleteDevice(admin(ctx), ref(req));
       return { device: toDevice(await getDevice(deps.db, ref(req))) };
     },
+    async registerDeviceCertificate(req, ctx) {
+      if (!req.certificatePem) throw new InvalidArgumentError("certificate_pem", "is required");
+      const { fingerprint } = await registerDeviceCertificate(admin(ctx), ref(req), req.certificatePem);
+      const device = toDevice(await getDevice(deps.db, ref(req)));
+      return { certificate: device.certificates.find((c) => c.fingerprint === fingerprint), device };
+    },
+    async rotateDeviceCertificate(req, ctx) {
+      if (!req.certificatePem) throw new InvalidArgumentError("certificate_pem", "is required");
+      const graceMs = req.gracePeriod ? durationMs(req.gracePeriod) : DEFAULT_KEY_GRACE_MS;
+      if (graceMs < 0) throw new InvalidArgumentError("grace_period", "must not be negative");
+      const { fingerprint } = await rotateDeviceCertificate(admin(ctx), ref(req), req.certificatePem, graceMs);
+      const device = toDevice(await getDevice(deps.db, ref(req)));
+      return { certificate: device.certificates.find((c) => c.fingerprint === fingerprint), device };
+    },
+    async revokeDeviceCertificate(req, ctx) {
+      if (!/^[0-9a-fA-F:]{64,95}$/.test(req.fingerprint)) {
+        throw new InvalidArgumentError("fingerprint", "must be the certificate's SHA-256 fingerprint (64 hex digits)");
+      }
+      await revokeDeviceCertificate(admin(ctx), ref(req), req.fingerprint);
+      return { device: toDevice(await getDevice(deps.db, ref(req))) };
+    },
   };
 }
 
@@ -201,6 +225,17 @@ function toDevice(d: DeviceView): Device {
       createTime: ts(k.createdAt),
       expireTime: ts(k.expiresAt),
       revokeTime: ts(k.revokedAt),
+    })),
+    certificates: d.certificates.map((c) => ({
+      fingerprint: c.fingerprint,
+      subject: c.subject,
+      issuer: c.issuer,
+      serialNumber: c.serial,
+      notBefore: ts(c.notBefore),
+      notAfter: ts(c.notAfter),
+      createTime: ts(c.createdAt),
+      expireTime: ts(c.expiresAt),
+      revokeTime: ts(c.revokedAt),
     })),
   };
   return create(DeviceSchema, init);

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { type AlerterApp, createAlerterApp, loadAlerterConfig } from "@vigil/alerter";
 import { createRule, listRules, type RuleSpec } from "@vigil/alerts";
@@ -12,6 +13,7 @@ import { createQueryApp, loadQueryConfig, type QueryApp, TokenSigner } from "@vi
 import { createReceiverApp, loadReceiverConfig, type ReceiverApp } from "@vigil/receiver";
 import type { App, Logger } from "@vigil/runtime";
 import { createSimulatorApp, type DeviceIdentity, loadSimulatorConfig, type SimulatorApp } from "@vigil/simulator";
+import { ensureDevTls } from "@vigil/tls";
 import { createUser, hasAdmin } from "@vigil/users";
 import { createWriterApp, loadWriterConfig, type WriterApp } from "@vigil/writer";
 import type { QuickstartConfig } from "./config.ts";
@@ -84,6 +86,11 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       const jwtKeys = await quickstartJwtKeys(config.QUICKSTART_STATE_DIR);
       const useNats = config.NATS_URL !== "";
       const queryPort = deps.env.QUERY_PORT ?? "8080";
+      // A development CA and server certificate, made once and kept: trust ca.pem once.
+      const tls = config.QUICKSTART_TLS
+        ? await ensureDevTls(join(config.QUICKSTART_STATE_DIR, "tls"), ["localhost", "127.0.0.1", "::1", hostname()])
+        : undefined;
+      const scheme = tls ? "https" : "http";
       const serviceEnv = {
         ...env,
         // This machine only, unless asked: the banner prints the admin password.
@@ -93,7 +100,9 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         AUTH_JWT_KEYS: deps.env.AUTH_JWT_KEYS ?? jwtKeys,
         // Pages from the quick start's own address may call it (the console, tools on it).
         QUERY_CORS_ORIGINS:
-          deps.env.QUERY_CORS_ORIGINS ?? `http://127.0.0.1:${queryPort},http://localhost:${queryPort}`,
+          deps.env.QUERY_CORS_ORIGINS ?? `${scheme}://127.0.0.1:${queryPort},${scheme}://localhost:${queryPort}`,
+        // Plaintext stays on loopback: listening wider needs QUICKSTART_TLS=true (or ALLOW_PLAINTEXT=true).
+        ...(tls ? { TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: tls.keyFile } : {}),
         // For trying Vigil: grpcurl and buf curl without proto files, and the API's description.
         RECEIVER_REFLECTION: deps.env.RECEIVER_REFLECTION ?? "true",
         QUERY_REFLECTION: deps.env.QUERY_REFLECTION ?? "true",
@@ -167,6 +176,8 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
               ...serviceEnv,
               ...recording,
               SIMULATOR_TARGET: `${dialable(serviceEnv.RECEIVER_HOST)}:${receiver.port}`,
+              // The certificate names localhost; TLS does not send an IP address as the server name.
+              ...(tls ? { SIMULATOR_TLS_CA_FILE: tls.caFile, SIMULATOR_TLS_SERVER_NAME: "localhost" } : {}),
             },
             [],
           ),
@@ -185,6 +196,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         devices: devices.length - live.length,
         adminPassword,
         demo: demo && { robots: demo.robots, live: live.length },
+        caFile: tls?.caFile,
       });
       const w = writer;
       status = setInterval(
@@ -366,11 +378,16 @@ interface Endpoints {
   devices: number;
   adminPassword: string | undefined;
   demo?: { robots: number; live: number };
+  /** The development CA when serving TLS. */
+  caFile: string | undefined;
 }
 
 function banner(print: (line: string) => void, config: QuickstartConfig, e: Endpoints) {
-  const { grpcPort, httpPort, devices, host } = e;
-  const base = `http://${host}:${httpPort}`;
+  const { grpcPort, httpPort, devices, host, caFile } = e;
+  // With TLS the certificate names localhost (and 127.0.0.1): curl checks the name it dials.
+  const shown = caFile && (host === "127.0.0.1" || host === "::1") ? "localhost" : host;
+  const base = `${caFile ? "https" : "http"}://${shown}:${httpPort}`;
+  const curl = caFile ? `curl --cacert ${caFile}` : "curl";
   const password = e.adminPassword ?? "<your admin password>";
   const db = config.DATABASE_URL.startsWith(EMBEDDED_PREFIX)
     ? `embedded TimescaleDB in ${config.DATABASE_URL.slice(EMBEDDED_PREFIX.length)}`
@@ -384,20 +401,26 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       "Vigil quick start is running",
       `  database:   ${db}`,
       `  bus:        ${busText}`,
-      `  receiver:   grpc://${host}:${grpcPort}  (vigil.ingest.v1.IngestService)`,
+      `  receiver:   ${caFile ? "grpcs" : "grpc"}://${shown}:${grpcPort}  (vigil.ingest.v1.IngestService)`,
       `  console:    ${base}/  (sign in as admin)`,
       `  query:      ${base}  (Connect-JSON, gRPC, gRPC-Web; /openapi.json)`,
-      `  ops:        http://${host}:${e.opsPort}  (/metrics, /healthz, /readyz)`,
+      `  ops:        ${caFile ? "https" : "http"}://${shown}:${e.opsPort}  (/metrics, /healthz, /readyz)`,
       `  API docs:   ${base}/api-docs/  (every call, from /openapi.json)`,
+      ...(caFile
+        ? [
+            `  TLS:        every port, certificate from the development CA ${caFile}`,
+            `              (trust it in the browser, or: grpcurl -cacert ${caFile} localhost:${grpcPort} list)`,
+          ]
+        : []),
       `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each${e.controlPort ? `; control http://127.0.0.1:${e.controlPort}` : ""}`,
       "  alerter:    4 demo rules on the monitors; alerts are printed below",
       "",
       `Sign in as admin (password ${password}, kept in ${join(config.QUICKSTART_STATE_DIR, "admin-password")}):`,
-      `  TOKEN=$(curl -s -X POST ${base}/vigil.auth.v1.AuthService/Login -H 'content-type: application/json' \\`,
+      `  TOKEN=$(${curl} -s -X POST ${base}/vigil.auth.v1.AuthService/Login -H 'content-type: application/json' \\`,
       `    -d '{"username": "admin", "password": "${password}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).tokens.accessToken')`,
       "",
       "List the newest readings:",
-      `  curl -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
+      `  ${curl} -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
       `    -H 'content-type: application/json' -d '{"pageSize": 5, "order": "ORDER_NEWEST_FIRST"}'`,
       "",
       ...(e.demo
@@ -411,7 +434,9 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
         : []),
       ...(e.exposed
         ? [
-            "Listening beyond this machine: anyone who can reach it can try to sign in, in plaintext.",
+            caFile
+              ? "Listening beyond this machine (TLS): anyone who can reach it can try to sign in."
+              : "Listening beyond this machine: anyone who can reach it can try to sign in, in plaintext.",
             "The quick start is for trying Vigil; set QUICKSTART_HOST=127.0.0.1 (the default) to close it.",
             "",
           ]

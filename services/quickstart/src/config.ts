@@ -1,4 +1,4 @@
-import { envInt, envLogLevel, parseEnvConfig } from "@vigil/runtime";
+import { envBool, envInt, envLogLevel, parseEnvConfig } from "@vigil/runtime";
 import { z } from "zod";
 
 /** Quick-start settings; the services' own variables apply too. */
@@ -31,6 +31,8 @@ export const quickstartEnv = z.object({
     }),
   /** With a demo seed: this many of its robots also run live, performing procedures recorded through the API. */
   QUICKSTART_DEMO_LIVE_ROBOTS: envInt(3, 0, 1_000),
+  /** Serve TLS on both ports with a development CA kept in <state dir>/tls (ca.pem is what clients trust). */
+  QUICKSTART_TLS: envBool(false),
   /** Quieter than the services' default, so the banner stays readable. */
   LOG_LEVEL: envLogLevel.default("warn"),
 });

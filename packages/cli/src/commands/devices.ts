@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { Command, Option, type OptionValues } from "@commander-js/extra-typings";
@@ -8,6 +9,8 @@ import {
   DeviceSchema,
   DeviceStatus,
   RateLimitSchema,
+  RegisterDeviceCertificateResponseSchema,
+  RotateDeviceCertificateResponseSchema,
   RotateDeviceKeyResponseSchema,
 } from "@vigil/client";
 import type { Cli } from "../cli.ts";
@@ -252,6 +255,49 @@ export function devicesCommand(cli: Cli) {
       cli.output.object(messageJson(DeviceSchema, device ?? create(DeviceSchema)));
     });
 
+  deviceRef(
+    devices
+      .command("register-cert")
+      .summary("register a client certificate (mTLS) to the device")
+      .description(
+        "register an X.509 client certificate (PEM, e.g. from vigil certs device; never its key): the receiver knows the device by its SHA-256 fingerprint once the certificate verifies against RECEIVER_CLIENT_CA_FILE",
+      ),
+  )
+    .requiredOption("--cert <file>", "the certificate, PEM")
+    .action(async (o) => {
+      const certificatePem = readPem(o.cert);
+      const registered = await (await cli.api()).devices.registerDeviceCertificate(
+        { code: o.code, number: o.number, certificatePem },
+        cli.call,
+      );
+      cli.output.object(messageJson(RegisterDeviceCertificateResponseSchema, registered));
+    });
+
+  deviceRef(
+    devices
+      .command("rotate-cert")
+      .description("register a new client certificate; the old ones keep working for the grace period"),
+  )
+    .requiredOption("--cert <file>", "the new certificate, PEM")
+    .option("--grace <duration>", "how long the old certificates keep working (0s: stop now)", duration, 24 * 3_600_000)
+    .action(async (o) => {
+      const rotated = await (await cli.api()).devices.rotateDeviceCertificate(
+        { code: o.code, number: o.number, certificatePem: readPem(o.cert), gracePeriod: durationFromMs(o.grace) },
+        cli.call,
+      );
+      cli.output.object(messageJson(RotateDeviceCertificateResponseSchema, rotated));
+    });
+
+  deviceRef(devices.command("revoke-cert").description("stop one client certificate at once; its streams are closed"))
+    .requiredOption("--fingerprint <sha256>", "the certificate's SHA-256 fingerprint, as listed by devices get")
+    .action(async (o) => {
+      const { device } = await (await cli.api()).devices.revokeDeviceCertificate(
+        { code: o.code, number: o.number, fingerprint: o.fingerprint },
+        cli.call,
+      );
+      cli.output.object(messageJson(DeviceSchema, device ?? create(DeviceSchema)));
+    });
+
   deviceRef(devices.command("enable").description("let a disabled device connect again with its keys")).action(
     async (o) => {
       const { device } = await (await cli.api()).devices.enableDevice({ code: o.code, number: o.number }, cli.call);
@@ -269,4 +315,16 @@ export function devicesCommand(cli: Cli) {
   });
 
   return devices;
+}
+
+/** A certificate file's text, bounded (a device certificate is a few KiB). */
+function readPem(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read --cert ${file}: ${(err as Error).message}`);
+  }
+  if (text.length > 64 * 1024) throw new UsageError(`--cert ${file} is larger than a certificate can be`);
+  return text;
 }

@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file vigil/devices/v1/devices.proto.
  */
 export const file_vigil_devices_v1_devices: GenFile = /*@__PURE__*/
-  fileDesc("Ch52aWdpbC9kZXZpY2VzL3YxL2RldmljZXMucHJvdG8SEHZpZ2lsLmRldmljZXMudjEi8gQKBkRldmljZRIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIMCgRraW5kGAMgASgJEg0KBW1vZGVsGAQgASgJEgwKBHNpdGUYBSABKAkSNAoGbGFiZWxzGAYgAygLMiQudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UuTGFiZWxzRW50cnkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRpc2FibGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF9zZWVuX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm9ubGluZRgKIAEoCBIpCgRrZXlzGAsgAygLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSLwoKcmF0ZV9saW1pdBgMIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuUmF0ZUxpbWl0EhcKD2xhc3Rfc3RvcmVkX3NlcRgNIAEoBBIUCgxtYW51ZmFjdHVyZXIYDiABKAkSFQoNc2VyaWFsX251bWJlchgPIAEoCRIQCghmaXJtd2FyZRgQIAEoCRIuCgZzdGF0dXMYESABKA4yHi52aWdpbC5kZXZpY2VzLnYxLkRldmljZVN0YXR1cxIvCgtkZWxldGVfdGltZRgSIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKuAQoJRGV2aWNlS2V5Eg4KBnByZWZpeBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jldm9rZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI3CglSYXRlTGltaXQSGwoTcmVhZGluZ3NfcGVyX3NlY29uZBgBIAEoDRINCgVidXJzdBgCIAEoDSLwAgoTQ3JlYXRlRGV2aWNlUmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIMCgRraW5kGAMgASgJEg0KBW1vZGVsGAQgASgJEgwKBHNpdGUYBSABKAkSQQoGbGFiZWxzGAYgAygLMjEudmlnaWwuZGV2aWNlcy52MS5DcmVhdGVEZXZpY2VSZXF1ZXN0LkxhYmVsc0VudHJ5Ei8KCnJhdGVfbGltaXQYByABKAsyGy52aWdpbC5kZXZpY2VzLnYxLlJhdGVMaW1pdBIUCgxtYW51ZmFjdHVyZXIYCCABKAkSFQoNc2VyaWFsX251bWJlchgJIAEoCRIQCghmaXJtd2FyZRgKIAEoCRIuCgZzdGF0dXMYCyABKA4yHi52aWdpbC5kZXZpY2VzLnYxLkRldmljZVN0YXR1cxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlEKFENyZWF0ZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlEg8KB2FwaV9rZXkYAiABKAkiMAoQR2V0RGV2aWNlUmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDSI9ChFHZXREZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZSK8AgoSTGlzdERldmljZXNSZXF1ZXN0EgwKBGNvZGUYASABKAkSEwoGb25saW5lGAIgASgISACIAQESEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkSDAoEc2l0ZRgFIAEoCRIMCgRraW5kGAYgASgJEkAKBmxhYmVscxgHIAMoCzIwLnZpZ2lsLmRldmljZXMudjEuTGlzdERldmljZXNSZXF1ZXN0LkxhYmVsc0VudHJ5Ei4KBnN0YXR1cxgIIAEoDjIeLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlU3RhdHVzEhQKDHNob3dfZGVsZXRlZBgJIAEoCBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB19vbmxpbmUiWQoTTGlzdERldmljZXNSZXNwb25zZRIpCgdkZXZpY2VzGAEgAygLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImcKFlJvdGF0ZURldmljZUtleVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SLwoMZ3JhY2VfcGVyaW9kGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIn4KF1JvdGF0ZURldmljZUtleVJlc3BvbnNlEg8KB2FwaV9rZXkYASABKAkSKAoDa2V5GAIgASgLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSKAoGZGV2aWNlGAMgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiRgoWUmV2b2tlRGV2aWNlS2V5UmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIOCgZwcmVmaXgYAyABKAkiQwoXUmV2b2tlRGV2aWNlS2V5UmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiNAoURGlzYWJsZURldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0iQQoVRGlzYWJsZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlInAKE1VwZGF0ZURldmljZVJlcXVlc3QSKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2USLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkAKFFVwZGF0ZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIjMKE0VuYWJsZURldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0iQAoURW5hYmxlRGV2aWNlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiMwoTRGVsZXRlRGV2aWNlUmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDSJAChREZWxldGVEZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZSqEAQoMRGV2aWNlU3RhdHVzEh0KGURFVklDRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRERVZJQ0VfU1RBVFVTX0FDVElWRRABEiAKHERFVklDRV9TVEFUVVNfSU5fTUFJTlRFTkFOQ0UQAhIZChVERVZJQ0VfU1RBVFVTX1JFVElSRUQQAzL5BgoNRGV2aWNlU2VydmljZRJdCgxDcmVhdGVEZXZpY2USJS52aWdpbC5kZXZpY2VzLnYxLkNyZWF0ZURldmljZVJlcXVlc3QaJi52aWdpbC5kZXZpY2VzLnYxLkNyZWF0ZURldmljZVJlc3BvbnNlElkKCUdldERldmljZRIiLnZpZ2lsLmRldmljZXMudjEuR2V0RGV2aWNlUmVxdWVzdBojLnZpZ2lsLmRldmljZXMudjEuR2V0RGV2aWNlUmVzcG9uc2UiA5ACARJfCgtMaXN0RGV2aWNlcxIkLnZpZ2lsLmRldmljZXMudjEuTGlzdERldmljZXNSZXF1ZXN0GiUudmlnaWwuZGV2aWNlcy52MS5MaXN0RGV2aWNlc1Jlc3BvbnNlIgOQAgESZgoPUm90YXRlRGV2aWNlS2V5EigudmlnaWwuZGV2aWNlcy52MS5Sb3RhdGVEZXZpY2VLZXlSZXF1ZXN0GikudmlnaWwuZGV2aWNlcy52MS5Sb3RhdGVEZXZpY2VLZXlSZXNwb25zZRJmCg9SZXZva2VEZXZpY2VLZXkSKC52aWdpbC5kZXZpY2VzLnYxLlJldm9rZURldmljZUtleVJlcXVlc3QaKS52aWdpbC5kZXZpY2VzLnYxLlJldm9rZURldmljZUtleVJlc3BvbnNlEmAKDURpc2FibGVEZXZpY2USJi52aWdpbC5kZXZpY2VzLnYxLkRpc2FibGVEZXZpY2VSZXF1ZXN0GicudmlnaWwuZGV2aWNlcy52MS5EaXNhYmxlRGV2aWNlUmVzcG9uc2USXQoMVXBkYXRlRGV2aWNlEiUudmlnaWwuZGV2aWNlcy52MS5VcGRhdGVEZXZpY2VSZXF1ZXN0GiYudmlnaWwuZGV2aWNlcy52MS5VcGRhdGVEZXZpY2VSZXNwb25zZRJdCgxFbmFibGVEZXZpY2USJS52aWdpbC5kZXZpY2VzLnYxLkVuYWJsZURldmljZVJlcXVlc3QaJi52aWdpbC5kZXZpY2VzLnYxLkVuYWJsZURldmljZVJlc3BvbnNlEl0KDERlbGV0ZURldmljZRIlLnZpZ2lsLmRldmljZXMudjEuRGVsZXRlRGV2aWNlUmVxdWVzdBomLnZpZ2lsLmRldmljZXMudjEuRGVsZXRlRGV2aWNlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("Ch52aWdpbC9kZXZpY2VzL3YxL2RldmljZXMucHJvdG8SEHZpZ2lsLmRldmljZXMudjEirQUKBkRldmljZRIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIMCgRraW5kGAMgASgJEg0KBW1vZGVsGAQgASgJEgwKBHNpdGUYBSABKAkSNAoGbGFiZWxzGAYgAygLMiQudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UuTGFiZWxzRW50cnkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRpc2FibGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF9zZWVuX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm9ubGluZRgKIAEoCBIpCgRrZXlzGAsgAygLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSLwoKcmF0ZV9saW1pdBgMIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuUmF0ZUxpbWl0EhcKD2xhc3Rfc3RvcmVkX3NlcRgNIAEoBBIUCgxtYW51ZmFjdHVyZXIYDiABKAkSFQoNc2VyaWFsX251bWJlchgPIAEoCRIQCghmaXJtd2FyZRgQIAEoCRIuCgZzdGF0dXMYESABKA4yHi52aWdpbC5kZXZpY2VzLnYxLkRldmljZVN0YXR1cxIvCgtkZWxldGVfdGltZRgSIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOQoMY2VydGlmaWNhdGVzGBMgAygLMiMudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VDZXJ0aWZpY2F0ZRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItICChFEZXZpY2VDZXJ0aWZpY2F0ZRITCgtmaW5nZXJwcmludBgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEg4KBmlzc3VlchgDIAEoCRIVCg1zZXJpYWxfbnVtYmVyGAQgASgJEi4KCm5vdF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCW5vdF9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAirgEKCURldmljZUtleRIOCgZwcmVmaXgYASABKAkSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNwoJUmF0ZUxpbWl0EhsKE3JlYWRpbmdzX3Blcl9zZWNvbmQYASABKA0SDQoFYnVyc3QYAiABKA0i8AIKE0NyZWF0ZURldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SDAoEa2luZBgDIAEoCRINCgVtb2RlbBgEIAEoCRIMCgRzaXRlGAUgASgJEkEKBmxhYmVscxgGIAMoCzIxLnZpZ2lsLmRldmljZXMudjEuQ3JlYXRlRGV2aWNlUmVxdWVzdC5MYWJlbHNFbnRyeRIvCgpyYXRlX2xpbWl0GAcgASgLMhsudmlnaWwuZGV2aWNlcy52MS5SYXRlTGltaXQSFAoMbWFudWZhY3R1cmVyGAggASgJEhUKDXNlcmlhbF9udW1iZXIYCSABKAkSEAoIZmlybXdhcmUYCiABKAkSLgoGc3RhdHVzGAsgASgOMh4udmlnaWwuZGV2aWNlcy52MS5EZXZpY2VTdGF0dXMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJRChRDcmVhdGVEZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZRIPCgdhcGlfa2V5GAIgASgJIjAKEEdldERldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0iPQoRR2V0RGV2aWNlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UivAIKEkxpc3REZXZpY2VzUmVxdWVzdBIMCgRjb2RlGAEgASgJEhMKBm9ubGluZRgCIAEoCEgAiAEBEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJEgwKBHNpdGUYBSABKAkSDAoEa2luZBgGIAEoCRJACgZsYWJlbHMYByADKAsyMC52aWdpbC5kZXZpY2VzLnYxLkxpc3REZXZpY2VzUmVxdWVzdC5MYWJlbHNFbnRyeRIuCgZzdGF0dXMYCCABKA4yHi52aWdpbC5kZXZpY2VzLnYxLkRldmljZVN0YXR1cxIUCgxzaG93X2RlbGV0ZWQYCSABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfb25saW5lIlkKE0xpc3REZXZpY2VzUmVzcG9uc2USKQoHZGV2aWNlcxgBIAMoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJnChZSb3RhdGVEZXZpY2VLZXlSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNEi8KDGdyYWNlX3BlcmlvZBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJ+ChdSb3RhdGVEZXZpY2VLZXlSZXNwb25zZRIPCgdhcGlfa2V5GAEgASgJEigKA2tleRgCIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlS2V5EigKBmRldmljZRgDIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIkYKFlJldm9rZURldmljZUtleVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SDgoGcHJlZml4GAMgASgJIkMKF1Jldm9rZURldmljZUtleVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIjQKFERpc2FibGVEZXZpY2VSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNIkEKFURpc2FibGVEZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZSJwChNVcGRhdGVEZXZpY2VSZXF1ZXN0EigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJAChRVcGRhdGVEZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZSIzChNFbmFibGVEZXZpY2VSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNIkAKFEVuYWJsZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIjMKE0RlbGV0ZURldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0iQAoURGVsZXRlRGV2aWNlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiWQogUmVnaXN0ZXJEZXZpY2VDZXJ0aWZpY2F0ZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SFwoPY2VydGlmaWNhdGVfcGVtGAMgASgJIocBCiFSZWdpc3RlckRldmljZUNlcnRpZmljYXRlUmVzcG9uc2USOAoLY2VydGlmaWNhdGUYASABKAsyIy52aWdpbC5kZXZpY2VzLnYxLkRldmljZUNlcnRpZmljYXRlEigKBmRldmljZRgCIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIogBCh5Sb3RhdGVEZXZpY2VDZXJ0aWZpY2F0ZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SFwoPY2VydGlmaWNhdGVfcGVtGAMgASgJEi8KDGdyYWNlX3BlcmlvZBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKFAQofUm90YXRlRGV2aWNlQ2VydGlmaWNhdGVSZXNwb25zZRI4CgtjZXJ0aWZpY2F0ZRgBIAEoCzIjLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlQ2VydGlmaWNhdGUSKAoGZGV2aWNlGAIgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiUwoeUmV2b2tlRGV2aWNlQ2VydGlmaWNhdGVSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNEhMKC2ZpbmdlcnByaW50GAMgASgJIksKH1Jldm9rZURldmljZUNlcnRpZmljYXRlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UqhAEKDERldmljZVN0YXR1cxIdChlERVZJQ0VfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUREVWSUNFX1NUQVRVU19BQ1RJVkUQARIgChxERVZJQ0VfU1RBVFVTX0lOX01BSU5URU5BTkNFEAISGQoVREVWSUNFX1NUQVRVU19SRVRJUkVEEAMygAoKDURldmljZVNlcnZpY2USXQoMQ3JlYXRlRGV2aWNlEiUudmlnaWwuZGV2aWNlcy52MS5DcmVhdGVEZXZpY2VSZXF1ZXN0GiYudmlnaWwuZGV2aWNlcy52MS5DcmVhdGVEZXZpY2VSZXNwb25zZRJZCglHZXREZXZpY2USIi52aWdpbC5kZXZpY2VzLnYxLkdldERldmljZVJlcXVlc3QaIy52aWdpbC5kZXZpY2VzLnYxLkdldERldmljZVJlc3BvbnNlIgOQAgESXwoLTGlzdERldmljZXMSJC52aWdpbC5kZXZpY2VzLnYxLkxpc3REZXZpY2VzUmVxdWVzdBolLnZpZ2lsLmRldmljZXMudjEuTGlzdERldmljZXNSZXNwb25zZSIDkAIBEmYKD1JvdGF0ZURldmljZUtleRIoLnZpZ2lsLmRldmljZXMudjEuUm90YXRlRGV2aWNlS2V5UmVxdWVzdBopLnZpZ2lsLmRldmljZXMudjEuUm90YXRlRGV2aWNlS2V5UmVzcG9uc2USZgoPUmV2b2tlRGV2aWNlS2V5EigudmlnaWwuZGV2aWNlcy52MS5SZXZva2VEZXZpY2VLZXlSZXF1ZXN0GikudmlnaWwuZGV2aWNlcy52MS5SZXZva2VEZXZpY2VLZXlSZXNwb25zZRJgCg1EaXNhYmxlRGV2aWNlEiYudmlnaWwuZGV2aWNlcy52MS5EaXNhYmxlRGV2aWNlUmVxdWVzdBonLnZpZ2lsLmRldmljZXMudjEuRGlzYWJsZURldmljZVJlc3BvbnNlEoQBChlSZWdpc3RlckRldmljZUNlcnRpZmljYXRlEjIudmlnaWwuZGV2aWNlcy52MS5SZWdpc3RlckRldmljZUNlcnRpZmljYXRlUmVxdWVzdBozLnZpZ2lsLmRldmljZXMudjEuUmVnaXN0ZXJEZXZpY2VDZXJ0aWZpY2F0ZVJlc3BvbnNlEn4KF1JvdGF0ZURldmljZUNlcnRpZmljYXRlEjAudmlnaWwuZGV2aWNlcy52MS5Sb3RhdGVEZXZpY2VDZXJ0aWZpY2F0ZVJlcXVlc3QaMS52aWdpbC5kZXZpY2VzLnYxLlJvdGF0ZURldmljZUNlcnRpZmljYXRlUmVzcG9uc2USfgoXUmV2b2tlRGV2aWNlQ2VydGlmaWNhdGUSMC52aWdpbC5kZXZpY2VzLnYxLlJldm9rZURldmljZUNlcnRpZmljYXRlUmVxdWVzdBoxLnZpZ2lsLmRldmljZXMudjEuUmV2b2tlRGV2aWNlQ2VydGlmaWNhdGVSZXNwb25zZRJdCgxVcGRhdGVEZXZpY2USJS52aWdpbC5kZXZpY2VzLnYxLlVwZGF0ZURldmljZVJlcXVlc3QaJi52aWdpbC5kZXZpY2VzLnYxLlVwZGF0ZURldmljZVJlc3BvbnNlEl0KDEVuYWJsZURldmljZRIlLnZpZ2lsLmRldmljZXMudjEuRW5hYmxlRGV2aWNlUmVxdWVzdBomLnZpZ2lsLmRldmljZXMudjEuRW5hYmxlRGV2aWNlUmVzcG9uc2USXQoMRGVsZXRlRGV2aWNlEiUudmlnaWwuZGV2aWNlcy52MS5EZWxldGVEZXZpY2VSZXF1ZXN0GiYudmlnaWwuZGV2aWNlcy52MS5EZWxldGVEZXZpY2VSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * Device is a registered robot or sensor.
@@ -127,6 +127,13 @@ export type Device = Message<"vigil.devices.v1.Device"> & {
    * @generated from field: google.protobuf.Timestamp delete_time = 18;
    */
   deleteTime?: Timestamp | undefined;
+
+  /**
+   * Client certificates registered for mutual TLS, newest first.
+   *
+   * @generated from field: repeated vigil.devices.v1.DeviceCertificate certificates = 19;
+   */
+  certificates: DeviceCertificate[];
 };
 
 /**
@@ -135,6 +142,73 @@ export type Device = Message<"vigil.devices.v1.Device"> & {
  */
 export const DeviceSchema: GenMessage<Device> = /*@__PURE__*/
   messageDesc(file_vigil_devices_v1_devices, 0);
+
+/**
+ * DeviceCertificate is an X.509 client certificate registered to a device.
+ *
+ * @generated from message vigil.devices.v1.DeviceCertificate
+ */
+export type DeviceCertificate = Message<"vigil.devices.v1.DeviceCertificate"> & {
+  /**
+   * SHA-256 of the certificate's DER encoding, lower-case hex: the device's identity on the wire.
+   *
+   * @generated from field: string fingerprint = 1;
+   */
+  fingerprint: string;
+
+  /**
+   * Subject and issuer distinguished names, as the certificate states them (informational).
+   *
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: string issuer = 3;
+   */
+  issuer: string;
+
+  /**
+   * Serial number, hex.
+   *
+   * @generated from field: string serial_number = 4;
+   */
+  serialNumber: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp not_before = 5;
+   */
+  notBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp not_after = 6;
+   */
+  notAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When a rotated-out certificate stops working; unset for a current one.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 8;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp revoke_time = 9;
+   */
+  revokeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.DeviceCertificate.
+ * Use `create(DeviceCertificateSchema)` to create a new message.
+ */
+export const DeviceCertificateSchema: GenMessage<DeviceCertificate> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 1);
 
 /**
  * DeviceKey describes a key without revealing it.
@@ -172,7 +246,7 @@ export type DeviceKey = Message<"vigil.devices.v1.DeviceKey"> & {
  * Use `create(DeviceKeySchema)` to create a new message.
  */
 export const DeviceKeySchema: GenMessage<DeviceKey> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 1);
+  messageDesc(file_vigil_devices_v1_devices, 2);
 
 /**
  * RateLimit is a token bucket in readings.
@@ -196,7 +270,7 @@ export type RateLimit = Message<"vigil.devices.v1.RateLimit"> & {
  * Use `create(RateLimitSchema)` to create a new message.
  */
 export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 2);
+  messageDesc(file_vigil_devices_v1_devices, 3);
 
 /**
  * @generated from message vigil.devices.v1.CreateDeviceRequest
@@ -265,7 +339,7 @@ export type CreateDeviceRequest = Message<"vigil.devices.v1.CreateDeviceRequest"
  * Use `create(CreateDeviceRequestSchema)` to create a new message.
  */
 export const CreateDeviceRequestSchema: GenMessage<CreateDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 3);
+  messageDesc(file_vigil_devices_v1_devices, 4);
 
 /**
  * @generated from message vigil.devices.v1.CreateDeviceResponse
@@ -289,7 +363,7 @@ export type CreateDeviceResponse = Message<"vigil.devices.v1.CreateDeviceRespons
  * Use `create(CreateDeviceResponseSchema)` to create a new message.
  */
 export const CreateDeviceResponseSchema: GenMessage<CreateDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 4);
+  messageDesc(file_vigil_devices_v1_devices, 5);
 
 /**
  * @generated from message vigil.devices.v1.GetDeviceRequest
@@ -311,7 +385,7 @@ export type GetDeviceRequest = Message<"vigil.devices.v1.GetDeviceRequest"> & {
  * Use `create(GetDeviceRequestSchema)` to create a new message.
  */
 export const GetDeviceRequestSchema: GenMessage<GetDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 5);
+  messageDesc(file_vigil_devices_v1_devices, 6);
 
 /**
  * @generated from message vigil.devices.v1.GetDeviceResponse
@@ -328,7 +402,7 @@ export type GetDeviceResponse = Message<"vigil.devices.v1.GetDeviceResponse"> & 
  * Use `create(GetDeviceResponseSchema)` to create a new message.
  */
 export const GetDeviceResponseSchema: GenMessage<GetDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 6);
+  messageDesc(file_vigil_devices_v1_devices, 7);
 
 /**
  * @generated from message vigil.devices.v1.ListDevicesRequest
@@ -401,7 +475,7 @@ export type ListDevicesRequest = Message<"vigil.devices.v1.ListDevicesRequest"> 
  * Use `create(ListDevicesRequestSchema)` to create a new message.
  */
 export const ListDevicesRequestSchema: GenMessage<ListDevicesRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 7);
+  messageDesc(file_vigil_devices_v1_devices, 8);
 
 /**
  * @generated from message vigil.devices.v1.ListDevicesResponse
@@ -423,7 +497,7 @@ export type ListDevicesResponse = Message<"vigil.devices.v1.ListDevicesResponse"
  * Use `create(ListDevicesResponseSchema)` to create a new message.
  */
 export const ListDevicesResponseSchema: GenMessage<ListDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 8);
+  messageDesc(file_vigil_devices_v1_devices, 9);
 
 /**
  * @generated from message vigil.devices.v1.RotateDeviceKeyRequest
@@ -452,7 +526,7 @@ export type RotateDeviceKeyRequest = Message<"vigil.devices.v1.RotateDeviceKeyRe
  * Use `create(RotateDeviceKeyRequestSchema)` to create a new message.
  */
 export const RotateDeviceKeyRequestSchema: GenMessage<RotateDeviceKeyRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 9);
+  messageDesc(file_vigil_devices_v1_devices, 10);
 
 /**
  * @generated from message vigil.devices.v1.RotateDeviceKeyResponse
@@ -481,7 +555,7 @@ export type RotateDeviceKeyResponse = Message<"vigil.devices.v1.RotateDeviceKeyR
  * Use `create(RotateDeviceKeyResponseSchema)` to create a new message.
  */
 export const RotateDeviceKeyResponseSchema: GenMessage<RotateDeviceKeyResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 10);
+  messageDesc(file_vigil_devices_v1_devices, 11);
 
 /**
  * @generated from message vigil.devices.v1.RevokeDeviceKeyRequest
@@ -510,7 +584,7 @@ export type RevokeDeviceKeyRequest = Message<"vigil.devices.v1.RevokeDeviceKeyRe
  * Use `create(RevokeDeviceKeyRequestSchema)` to create a new message.
  */
 export const RevokeDeviceKeyRequestSchema: GenMessage<RevokeDeviceKeyRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 11);
+  messageDesc(file_vigil_devices_v1_devices, 12);
 
 /**
  * @generated from message vigil.devices.v1.RevokeDeviceKeyResponse
@@ -527,7 +601,7 @@ export type RevokeDeviceKeyResponse = Message<"vigil.devices.v1.RevokeDeviceKeyR
  * Use `create(RevokeDeviceKeyResponseSchema)` to create a new message.
  */
 export const RevokeDeviceKeyResponseSchema: GenMessage<RevokeDeviceKeyResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 12);
+  messageDesc(file_vigil_devices_v1_devices, 13);
 
 /**
  * @generated from message vigil.devices.v1.DisableDeviceRequest
@@ -549,7 +623,7 @@ export type DisableDeviceRequest = Message<"vigil.devices.v1.DisableDeviceReques
  * Use `create(DisableDeviceRequestSchema)` to create a new message.
  */
 export const DisableDeviceRequestSchema: GenMessage<DisableDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 13);
+  messageDesc(file_vigil_devices_v1_devices, 14);
 
 /**
  * @generated from message vigil.devices.v1.DisableDeviceResponse
@@ -566,7 +640,7 @@ export type DisableDeviceResponse = Message<"vigil.devices.v1.DisableDeviceRespo
  * Use `create(DisableDeviceResponseSchema)` to create a new message.
  */
 export const DisableDeviceResponseSchema: GenMessage<DisableDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 14);
+  messageDesc(file_vigil_devices_v1_devices, 15);
 
 /**
  * @generated from message vigil.devices.v1.UpdateDeviceRequest
@@ -595,7 +669,7 @@ export type UpdateDeviceRequest = Message<"vigil.devices.v1.UpdateDeviceRequest"
  * Use `create(UpdateDeviceRequestSchema)` to create a new message.
  */
 export const UpdateDeviceRequestSchema: GenMessage<UpdateDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 15);
+  messageDesc(file_vigil_devices_v1_devices, 16);
 
 /**
  * @generated from message vigil.devices.v1.UpdateDeviceResponse
@@ -612,7 +686,7 @@ export type UpdateDeviceResponse = Message<"vigil.devices.v1.UpdateDeviceRespons
  * Use `create(UpdateDeviceResponseSchema)` to create a new message.
  */
 export const UpdateDeviceResponseSchema: GenMessage<UpdateDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 16);
+  messageDesc(file_vigil_devices_v1_devices, 17);
 
 /**
  * @generated from message vigil.devices.v1.EnableDeviceRequest
@@ -634,7 +708,7 @@ export type EnableDeviceRequest = Message<"vigil.devices.v1.EnableDeviceRequest"
  * Use `create(EnableDeviceRequestSchema)` to create a new message.
  */
 export const EnableDeviceRequestSchema: GenMessage<EnableDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 17);
+  messageDesc(file_vigil_devices_v1_devices, 18);
 
 /**
  * @generated from message vigil.devices.v1.EnableDeviceResponse
@@ -651,7 +725,7 @@ export type EnableDeviceResponse = Message<"vigil.devices.v1.EnableDeviceRespons
  * Use `create(EnableDeviceResponseSchema)` to create a new message.
  */
 export const EnableDeviceResponseSchema: GenMessage<EnableDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 18);
+  messageDesc(file_vigil_devices_v1_devices, 19);
 
 /**
  * @generated from message vigil.devices.v1.DeleteDeviceRequest
@@ -673,7 +747,7 @@ export type DeleteDeviceRequest = Message<"vigil.devices.v1.DeleteDeviceRequest"
  * Use `create(DeleteDeviceRequestSchema)` to create a new message.
  */
 export const DeleteDeviceRequestSchema: GenMessage<DeleteDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 19);
+  messageDesc(file_vigil_devices_v1_devices, 20);
 
 /**
  * @generated from message vigil.devices.v1.DeleteDeviceResponse
@@ -690,7 +764,162 @@ export type DeleteDeviceResponse = Message<"vigil.devices.v1.DeleteDeviceRespons
  * Use `create(DeleteDeviceResponseSchema)` to create a new message.
  */
 export const DeleteDeviceResponseSchema: GenMessage<DeleteDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 20);
+  messageDesc(file_vigil_devices_v1_devices, 21);
+
+/**
+ * @generated from message vigil.devices.v1.RegisterDeviceCertificateRequest
+ */
+export type RegisterDeviceCertificateRequest = Message<"vigil.devices.v1.RegisterDeviceCertificateRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+
+  /**
+   * The certificate, PEM ("-----BEGIN CERTIFICATE-----…"), at most 16 KiB. Never its key.
+   *
+   * @generated from field: string certificate_pem = 3;
+   */
+  certificatePem: string;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RegisterDeviceCertificateRequest.
+ * Use `create(RegisterDeviceCertificateRequestSchema)` to create a new message.
+ */
+export const RegisterDeviceCertificateRequestSchema: GenMessage<RegisterDeviceCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 22);
+
+/**
+ * @generated from message vigil.devices.v1.RegisterDeviceCertificateResponse
+ */
+export type RegisterDeviceCertificateResponse = Message<"vigil.devices.v1.RegisterDeviceCertificateResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.DeviceCertificate certificate = 1;
+   */
+  certificate?: DeviceCertificate | undefined;
+
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 2;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RegisterDeviceCertificateResponse.
+ * Use `create(RegisterDeviceCertificateResponseSchema)` to create a new message.
+ */
+export const RegisterDeviceCertificateResponseSchema: GenMessage<RegisterDeviceCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 23);
+
+/**
+ * @generated from message vigil.devices.v1.RotateDeviceCertificateRequest
+ */
+export type RotateDeviceCertificateRequest = Message<"vigil.devices.v1.RotateDeviceCertificateRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+
+  /**
+   * The new certificate, PEM.
+   *
+   * @generated from field: string certificate_pem = 3;
+   */
+  certificatePem: string;
+
+  /**
+   * How long the device's current certificates keep working; unset means 24 hours, 0s ends them now.
+   *
+   * @generated from field: google.protobuf.Duration grace_period = 4;
+   */
+  gracePeriod?: Duration | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RotateDeviceCertificateRequest.
+ * Use `create(RotateDeviceCertificateRequestSchema)` to create a new message.
+ */
+export const RotateDeviceCertificateRequestSchema: GenMessage<RotateDeviceCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 24);
+
+/**
+ * @generated from message vigil.devices.v1.RotateDeviceCertificateResponse
+ */
+export type RotateDeviceCertificateResponse = Message<"vigil.devices.v1.RotateDeviceCertificateResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.DeviceCertificate certificate = 1;
+   */
+  certificate?: DeviceCertificate | undefined;
+
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 2;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RotateDeviceCertificateResponse.
+ * Use `create(RotateDeviceCertificateResponseSchema)` to create a new message.
+ */
+export const RotateDeviceCertificateResponseSchema: GenMessage<RotateDeviceCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 25);
+
+/**
+ * @generated from message vigil.devices.v1.RevokeDeviceCertificateRequest
+ */
+export type RevokeDeviceCertificateRequest = Message<"vigil.devices.v1.RevokeDeviceCertificateRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+
+  /**
+   * Fingerprint of the certificate to revoke, as listed in Device.certificates.
+   *
+   * @generated from field: string fingerprint = 3;
+   */
+  fingerprint: string;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RevokeDeviceCertificateRequest.
+ * Use `create(RevokeDeviceCertificateRequestSchema)` to create a new message.
+ */
+export const RevokeDeviceCertificateRequestSchema: GenMessage<RevokeDeviceCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 26);
+
+/**
+ * @generated from message vigil.devices.v1.RevokeDeviceCertificateResponse
+ */
+export type RevokeDeviceCertificateResponse = Message<"vigil.devices.v1.RevokeDeviceCertificateResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RevokeDeviceCertificateResponse.
+ * Use `create(RevokeDeviceCertificateResponseSchema)` to create a new message.
+ */
+export const RevokeDeviceCertificateResponseSchema: GenMessage<RevokeDeviceCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 27);
 
 /**
  * DeviceStatus is where a device is in its working life.
@@ -809,6 +1038,40 @@ export const DeviceService: GenService<{
     methodKind: "unary";
     input: typeof DisableDeviceRequestSchema;
     output: typeof DisableDeviceResponseSchema;
+  },
+  /**
+   * RegisterDeviceCertificate registers an X.509 client certificate for mutual
+   * TLS, instead of or besides an API key. The receiver knows the device by the
+   * certificate's SHA-256 fingerprint, once the certificate has verified
+   * against the receivers' device CA (RECEIVER_CLIENT_CA_FILE).
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.RegisterDeviceCertificate
+   */
+  registerDeviceCertificate: {
+    methodKind: "unary";
+    input: typeof RegisterDeviceCertificateRequestSchema;
+    output: typeof RegisterDeviceCertificateResponseSchema;
+  },
+  /**
+   * RotateDeviceCertificate registers a new certificate; the device's current
+   * certificates keep working until the grace period ends.
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.RotateDeviceCertificate
+   */
+  rotateDeviceCertificate: {
+    methodKind: "unary";
+    input: typeof RotateDeviceCertificateRequestSchema;
+    output: typeof RotateDeviceCertificateResponseSchema;
+  },
+  /**
+   * RevokeDeviceCertificate stops a certificate at once; streams using it are closed.
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.RevokeDeviceCertificate
+   */
+  revokeDeviceCertificate: {
+    methodKind: "unary";
+    input: typeof RevokeDeviceCertificateRequestSchema;
+    output: typeof RevokeDeviceCertificateResponseSchema;
   },
   /**
    * UpdateDevice changes the fields named in update_mask (site, labels,
