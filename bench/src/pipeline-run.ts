@@ -118,7 +118,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
       o.profileDir
         ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(o.profileDir, `${name}-tracing-${o.traces}`)}` }
         : {};
-    // A free port, not a random one: on a shared machine a random port collided (EADDRINUSE).
+    // A free port, kept for the run: a receiver restarted after a kill listens where the devices reconnect.
+    // (A random port in 20000-39999 collided with another stack's listener on the shared machine.)
     const receiverPort = String(await freePort());
     const startReceiver = () =>
       startServiceProcess(

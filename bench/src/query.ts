@@ -119,9 +119,16 @@ const nats = await startNats();
 let pgServer: PostgresServer | undefined;
 let query: ServiceProcess | undefined;
 let cleaning: Promise<void> | undefined;
+/**
+ * Set while a mixed run's devices send: stops them and deletes what they stored. Also run when
+ * measuring fails or is interrupted, so neither their processes nor their rows outlive the run
+ * (a kept dataset holding more readings than its shape would be loaded anew: 20 minutes).
+ */
+let discardIngest: (() => Promise<void>) | undefined;
 /** Stops what this run started (a kept cluster stays on disk); once, also on Ctrl+C or SIGTERM. */
 const cleanUp = () => {
   cleaning ??= (async () => {
+    await discardIngest?.().catch((error) => log(`mixed: could not discard the ingest: ${error}`));
     await query?.stop().catch(() => {});
     await Promise.all([pgServer?.stop(), nats.destroy()]);
   })();
@@ -336,6 +343,12 @@ try {
       query: [query.child.pid!],
       ...(pg ? { postgres: [pg] } : {}),
     });
+    const running = ingest;
+    discardIngest = async () => {
+      discardIngest = undefined;
+      await running.stop().catch(() => {});
+      await deleteIngested(databaseUrl, endMs);
+    };
     await new Promise((r) => setTimeout(r, 10_000));
   }
   const loadBefore = loadavg(); // the machine's load as measuring starts (1, 5, 15 min)
@@ -432,12 +445,10 @@ try {
   }
   if (ingest) {
     const cpu = ingestCpu!.stop();
+    discardIngest = undefined;
     const { summary, seconds } = await ingest.stop();
     const ackedPerS = summary.readingsAcked / seconds;
-    // What the devices sent is not part of the dataset: gone again, so the kept dataset stays as loaded.
-    const { numAffectedRows } = await sql`DELETE FROM readings WHERE time >= ${new Date(endMs)}`.execute(database.db);
-    await sql`VACUUM (ANALYZE) readings`.execute(database.db);
-    log(`mixed: ingest stopped; ${Number(numAffectedRows)} readings it stored deleted again`);
+    await deleteIngested(databaseUrl, endMs);
     result.mixed = {
       ingest_target_readings_per_s: mixedIngest,
       ingest_acked_readings_per_s: Math.round(ackedPerS),
@@ -527,6 +538,18 @@ async function openDataset() {
   };
   writeFileSync(markerFile, `${JSON.stringify(kept, null, 2)}\n`);
   return { databaseUrl, database, loaded, cachedFrom: undefined, migratedSince: [] };
+}
+
+/** What a mixed run's devices sent is not part of the dataset: gone again, so a kept dataset stays as loaded. */
+async function deleteIngested(databaseUrl: string, endMs: number): Promise<void> {
+  const database = await openDatabase(databaseUrl);
+  try {
+    const { numAffectedRows } = await sql`DELETE FROM readings WHERE time >= ${new Date(endMs)}`.execute(database.db);
+    await sql`VACUUM (ANALYZE) readings`.execute(database.db);
+    log(`mixed: ingest stopped; ${Number(numAffectedRows)} readings it stored deleted again`);
+  } finally {
+    await database.close();
+  }
 }
 
 /** A well-spread number in [0, n) for request i: each salt varies its own part of a filter independently. */
