@@ -17,6 +17,9 @@ export interface CliRun {
 export function runCli(args: string[], env: Record<string, string | undefined>, input = ""): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliMain, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+    // Decoded as a stream: a character split across two chunks (│ in a table) stays whole.
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c) => {
@@ -60,6 +63,9 @@ export function runOnTerminal(
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...env, COLUMNS: "160", TERM: "xterm" } });
+    // Decoded as a stream: a character split across two chunks (│ in a table) stays whole.
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
     let output = "";
     child.stdout.on("data", (c) => {
       output += c;
@@ -82,6 +88,9 @@ export function firstCliLine(
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliMain, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    // Decoded as a stream: a character split across two chunks (│ in a table) stays whole.
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => {
