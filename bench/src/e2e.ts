@@ -9,7 +9,7 @@
  *    share of the throughput, each on a timer, and the run reports the ack
  *    latency a device sees when the pipeline is not saturated.
  * 4. Mixed (`--mixed-rate`, default 10 requests/s): the paced run again with
- *    the query service and the maintainer running and web clients listing
+ *    the query service and the lifecycle service running and web clients listing
  *    readings and charting 30 days meanwhile: their latencies, and whether
  *    ingest still holds its pace.
  *
@@ -57,7 +57,7 @@ if (flags.help) {
   --backlog-mb N        JetStream backlog bound; beyond it receivers hold devices back (default 16)
   --paced-fraction F    then a run paced at F × the measured throughput for ack latency; 0 skips it (default 0.5)
   --mixed-rate N        then that paced run again with web clients sending N requests/s (ListReadings of the
-                        last 15 minutes, GetStats of 30 days), the query service and maintainer running; 0 skips it
+                        last 15 minutes, GetStats of 30 days), the query service and lifecycle service running; 0 skips it
   --tracing MODE        off, or compare: throughput runs with tracing on (10% sampled, OTLP export) too
   --tls MODE            off, or compare: throughput runs with TLS on the receiver (and a paced TLS run) too
   --rounds N            with --tracing or --tls compare, pairs of runs, alternating off/on then on/off (default 2)

@@ -57,7 +57,7 @@ export interface PipelineOptions {
   /** Serve TLS on the receiver's and the writer's ports with these files; the simulator trusts caFile. */
   tls?: { caFile: string; certFile: string; keyFile: string };
   /**
-   * A mixed run: the query service and the maintainer run too (as in
+   * A mixed run: the query service and the lifecycle service run too (as in
    * production), and web clients send this many requests per second while
    * the devices stream (see query-load.ts).
    */
@@ -169,9 +169,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
           /query service listening/,
         ),
         await startServiceProcess(
-          "services/maintainer/src/main.ts",
-          { ...env, LOG_LEVEL: "info", MAINTAINER_OPS_HOST: "127.0.0.1", MAINTAINER_OPS_PORT: "0" },
-          /maintainer started/,
+          "services/lifecycle/src/main.ts",
+          { ...env, LOG_LEVEL: "info", LIFECYCLE_OPS_HOST: "127.0.0.1", LIFECYCLE_OPS_PORT: "0" },
+          /lifecycle started/,
         ),
       );
       queryBase = { url: `http://127.0.0.1:${queryPort}`, username, password };
@@ -183,7 +183,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
       postgres: [o.postgresPid],
       ...(queryBase && {
         query: [running.at(-2)!.child.pid!],
-        maintainer: [running.at(-1)!.child.pid!],
+        lifecycle: [running.at(-1)!.child.pid!],
       }),
     });
     const started = performance.now();

@@ -31,7 +31,7 @@ if (!helmBin) {
 }
 
 const chart = `${repoRoot}/charts/vigil`;
-const vigilComponents = ["receiver", "writer", "query", "maintainer", "alerter", "simulator", "migrations", "test"];
+const vigilComponents = ["receiver", "writer", "query", "lifecycle", "alerter", "simulator", "migrations", "test"];
 const awsCredentials = new Set(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]);
 
 /** Where each ci/ file's archive object store is, when not outside the cluster (AWS S3). */
@@ -123,9 +123,9 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       }
       const query = podSpec(get(manifests, "Deployment", "query")).containers[0];
       expect(query.ports.map((p: { name: string }) => p.name)).toEqual(["http", "metrics"]);
-      for (const component of ["query", "writer", "maintainer"]) {
+      for (const component of ["query", "writer", "lifecycle"]) {
         const d = find(manifests, "Deployment", component);
-        if (!d) continue; // the maintainer is off in ci/simulator-values.yaml
+        if (!d) continue; // the lifecycle service is off in ci/simulator-values.yaml
         const c = podSpec(d).containers[0];
         expect(c.readinessProbe.httpGet, component).toMatchObject({ path: "/readyz", port: "metrics", scheme });
         expect(c.livenessProbe.httpGet, component).toMatchObject({ path: "/healthz", port: "metrics", scheme });
@@ -153,15 +153,15 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(names("query")).toEqual(names("receiver").includes("metrics") ? ["http", "metrics"] : ["http"]);
     });
 
-    it("runs the maintainer as a worker: no Service traffic, /tmp sized for the archive", (ctx) => {
-      const d = find(manifests, "Deployment", "maintainer");
-      if (!d) return ctx.skip(); // maintainer.enabled=false (ci/simulator-values.yaml)
+    it("runs the lifecycle service as a worker: no Service traffic, /tmp sized for the archive", (ctx) => {
+      const d = find(manifests, "Deployment", "lifecycle");
+      if (!d) return ctx.skip(); // lifecycle.enabled=false (ci/simulator-values.yaml)
       const pod = podSpec(d);
       const c = pod.containers[0];
-      expect(c.args).toBeUndefined(); // the image's entry point: services/maintainer/src/main.ts
+      expect(c.args).toBeUndefined(); // the image's entry point: services/lifecycle/src/main.ts
       expect(c.ports?.map((p: { name: string }) => p.name)).toEqual(["metrics"]);
-      expect(find(manifests, "HorizontalPodAutoscaler", "maintainer"), "no autoscaler").toBeUndefined();
-      expect(find(manifests, "PodDisruptionBudget", "maintainer"), "no budget to block drains").toBeUndefined();
+      expect(find(manifests, "HorizontalPodAutoscaler", "lifecycle"), "no autoscaler").toBeUndefined();
+      expect(find(manifests, "PodDisruptionBudget", "lifecycle"), "no budget to block drains").toBeUndefined();
       // runService gives a run in progress 25 s after SIGTERM.
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(25);
       // The archive writes its Parquet export and the copy it verifies under os.tmpdir().
@@ -171,7 +171,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(String(size)).toMatch(/^[0-9]+Gi$/);
       // Its own ServiceAccount unless the release makes none: a cloud identity for the archive stays with it.
       const sa = manifests.find((m) => m.kind === "ServiceAccount" && m.metadata.name === pod.serviceAccountName);
-      if (find(manifests, "ServiceAccount", "serviceaccount")) expect(component(sa!)).toBe("maintainer");
+      if (find(manifests, "ServiceAccount", "serviceaccount")) expect(component(sa!)).toBe("lifecycle");
     });
 
     it("drains receivers inside the grace period, after a preStop pause, one new pod up before an old one goes", () => {
@@ -347,29 +347,28 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
         expect(flow(pod(c), db, dbPort), `${c} → database`).not.toBe(false);
       }
       expect(flow(pod("simulator"), pod("receiver"), 50051), "simulator → receiver").not.toBe(false);
-      const maintainer = pod("maintainer");
-      if (maintainer) {
-        expect(flow(maintainer, db, dbPort), "maintainer → database").toBe(true);
-        const env = envValues(podSpec(get(manifests, "Deployment", "maintainer")).containers[0]);
+      const lifecycle = pod("lifecycle");
+      if (lifecycle) {
+        expect(flow(lifecycle, db, dbPort), "lifecycle → database").toBe(true);
+        const env = envValues(podSpec(get(manifests, "Deployment", "lifecycle")).containers[0]);
         const store = objectStores[file] ?? outside;
         if (env.ARCHIVE_URL?.startsWith("s3://")) {
           const endpoint = env.ARCHIVE_S3_ENDPOINT ? new URL(env.ARCHIVE_S3_ENDPOINT) : undefined;
           const port = Number(endpoint?.port || (endpoint?.protocol === "http:" ? 80 : 443));
-          expect(flow(maintainer, store, port), "maintainer → object store").toBe(true);
-          expect(flow(maintainer, store, dbPort + 1), "maintainer → object store, another port").toBe(false);
+          expect(flow(lifecycle, store, port), "lifecycle → object store").toBe(true);
+          expect(flow(lifecycle, store, dbPort + 1), "lifecycle → object store, another port").toBe(false);
         } else {
-          expect(flow(maintainer, outside, 443), "maintainer → anywhere, without an S3 archive").toBe(false);
+          expect(flow(lifecycle, outside, 443), "lifecycle → anywhere, without an S3 archive").toBe(false);
         }
         // Not the cluster's own pods on the object store's port (the API server, webhooks, other apps).
-        expect(flow(maintainer, pod("query"), 443), "maintainer → in-cluster pods on 443").toBe(false);
-        expect(flow(maintainer, nats, 4222), "maintainer → NATS").toBe(false);
-        expect(flow(maintainer, pod("receiver"), 50051), "maintainer → receiver").toBe(false);
+        expect(flow(lifecycle, pod("query"), 443), "lifecycle → in-cluster pods on 443").toBe(false);
+        expect(flow(lifecycle, nats, 4222), "lifecycle → NATS").toBe(false);
+        expect(flow(lifecycle, pod("receiver"), 50051), "lifecycle → receiver").toBe(false);
         for (const from of [outside, pod("query"), pod("receiver"), pod("writer")]) {
-          expect(flow(from, maintainer, 8080), "nothing → maintainer").toBe(false);
-          expect(flow(from, maintainer, 443), "nothing → maintainer").toBe(false);
+          expect(flow(from, lifecycle, 8080), "nothing → lifecycle").toBe(false);
+          expect(flow(from, lifecycle, 443), "nothing → lifecycle").toBe(false);
         }
-        if (pod("otel-collector"))
-          expect(flow(maintainer, pod("otel-collector"), 4318), "maintainer → OTLP").toBe(true);
+        if (pod("otel-collector")) expect(flow(lifecycle, pod("otel-collector"), 4318), "lifecycle → OTLP").toBe(true);
       }
       const alerter = pod("alerter");
       if (alerter) {
@@ -437,23 +436,23 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(notes).toContain("npx vigil login --server");
       expect(notes).not.toContain("run vigil-cli");
 
-      // The maintainer: where its runs are logged, and what an unset archive means for retention.
-      const maintainer = find(manifests, "Deployment", "maintainer");
-      if (!maintainer) {
-        expect(notes).toMatch(/maintainer.enabled=false: .* neither archived nor dropped/s);
+      // The lifecycle service: where its runs are logged, and what an unset archive means for retention.
+      const lifecycle = find(manifests, "Deployment", "lifecycle");
+      if (!lifecycle) {
+        expect(notes).toMatch(/lifecycle.enabled=false: .* neither archived nor dropped/s);
         return;
       }
-      expect(notes).toContain(`logs deploy/${maintainer.metadata.name}`);
-      const env = envValues(podSpec(maintainer).containers[0]);
+      expect(notes).toContain(`logs deploy/${lifecycle.metadata.name}`);
+      const env = envValues(podSpec(lifecycle).containers[0]);
       if (!env.ARCHIVE_URL) {
         expect(notes).toMatch(/ARCHIVE_URL is not set, so nothing is archived and NOTHING IS DROPPED/);
         expect(notes).not.toContain("vigil-archive-list");
         return;
       }
-      // `vigil archive list` in a pod with the maintainer's identity, network access and settings.
+      // `vigil archive list` in a pod with the lifecycle service's identity, network access and settings.
       const listPod = JSON.parse(notes.match(/run vigil-archive-list .*\n\s*--overrides='(.*)'/)![1]!);
-      expect(listPod.metadata.labels).toEqual(maintainer.spec.selector.matchLabels);
-      expect(listPod.spec.serviceAccountName).toBe(podSpec(maintainer).serviceAccountName);
+      expect(listPod.metadata.labels).toEqual(lifecycle.spec.selector.matchLabels);
+      expect(listPod.spec.serviceAccountName).toBe(podSpec(lifecycle).serviceAccountName);
       const cli = listPod.spec.containers[0];
       expect(cli.args).toEqual(["archive", "list"]);
       expect(cli.securityContext.readOnlyRootFilesystem).toBe(true);
@@ -463,7 +462,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       }
       const secretRefs = (c: { env: Array<{ name: string; valueFrom?: unknown }> }) =>
         c.env.filter((e) => e.valueFrom).map((e) => [e.name, e.valueFrom]);
-      expect(secretRefs(cli)).toEqual(secretRefs(podSpec(maintainer).containers[0]));
+      expect(secretRefs(cli)).toEqual(secretRefs(podSpec(lifecycle).containers[0]));
     });
 
     it("validates against the Kubernetes 1.37 API and the ServiceMonitor, PrometheusRule and ScaledObject CRDs with kubeconform", (ctx) => {
@@ -554,7 +553,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
         ]),
       );
       // Every Vigil container reads the Secret's files; plaintext is not allowed.
-      for (const component of ["receiver", "writer", "query", "maintainer"]) {
+      for (const component of ["receiver", "writer", "query", "lifecycle"]) {
         const pod = podSpec(get(managed, "Deployment", component));
         const env = Object.fromEntries(
           pod.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]),
@@ -628,60 +627,66 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(renderError(undefined, { ...base, "natsCluster.replicas": "2" })).toMatch(/replicas/);
     });
 
-    it("refuses maintainer settings the maintainer would refuse at start, or that would lose the archive", () => {
-      expect(renderError(undefined, { ...base, "maintainer.config.AGGREGATES_1H_RETENTION_MS": "86400000" })).toMatch(
-        /maintainer.config.AGGREGATES_1H_RETENTION_MS \(86400000\) must be at least readings.config.READINGS_RETENTION_MS/,
+    it("refuses the values key of chart 0.1, maintainer, saying how to move it to lifecycle", () => {
+      expect(renderError(undefined, { ...base, "maintainer.config.MAINTAINER_INTERVAL_MS": "60000" })).toMatch(
+        /maintainer.\* was renamed lifecycle.\* in chart 0.2.0: move those values under lifecycle, and rename MAINTAINER_INTERVAL_MS/,
+      );
+    });
+
+    it("refuses lifecycle settings the lifecycle service would refuse at start, or that would lose the archive", () => {
+      expect(renderError(undefined, { ...base, "lifecycle.config.AGGREGATES_1H_RETENTION_MS": "86400000" })).toMatch(
+        /lifecycle.config.AGGREGATES_1H_RETENTION_MS \(86400000\) must be at least readings.config.READINGS_RETENTION_MS/,
       );
       // Raising retention alone runs into the aggregates' default of 730 days.
       expect(
         renderError(undefined, { ...base, "readings.config.READINGS_RETENTION_MS": String(800 * 86_400_000) }),
       ).toMatch(/AGGREGATES_1M_RETENTION_MS .* must be at least/);
-      expect(renderError(undefined, { ...base, "maintainer.config.ARCHIVE_URL": "gs://bucket" })).toMatch(
+      expect(renderError(undefined, { ...base, "lifecycle.config.ARCHIVE_URL": "gs://bucket" })).toMatch(
         /ARCHIVE_URL must be s3:\/\/bucket\[\/prefix\] or file:<dir>/,
       );
-      expect(renderError(undefined, { ...base, "maintainer.config.ARCHIVE_URL": "file:/tmp/archive" })).toMatch(
-        /needs maintainer.archive.existingClaim/,
+      expect(renderError(undefined, { ...base, "lifecycle.config.ARCHIVE_URL": "file:/tmp/archive" })).toMatch(
+        /needs lifecycle.archive.existingClaim/,
       );
       expect(
         renderError(undefined, {
           ...base,
-          "maintainer.config.ARCHIVE_URL": "file:/tmp/archive",
-          "maintainer.archive.existingClaim": "vigil-archive",
+          "lifecycle.config.ARCHIVE_URL": "file:/tmp/archive",
+          "lifecycle.archive.existingClaim": "vigil-archive",
         }),
       ).toMatch(/is not on the archive volume: use file:\/archive/);
-      expect(renderError(undefined, { ...base, "maintainer.config.ARCHIVE_S3_ENDPOINT": "minio:9000" })).toMatch(
+      expect(renderError(undefined, { ...base, "lifecycle.config.ARCHIVE_S3_ENDPOINT": "minio:9000" })).toMatch(
         /ARCHIVE_S3_ENDPOINT must be an http\(s\):\/\/host\[:port\] URL/,
       );
-      expect(renderError(undefined, { ...base, "maintainer.config.MAINTAINER_INTERVAL_MS": "999" })).toMatch(
-        /MAINTAINER_INTERVAL_MS/,
+      expect(renderError(undefined, { ...base, "lifecycle.config.LIFECYCLE_INTERVAL_MS": "999" })).toMatch(
+        /LIFECYCLE_INTERVAL_MS/,
       );
-      expect(renderError(undefined, { ...base, "maintainer.scratch.type": "hostPath" })).toMatch(/scratch/);
+      expect(renderError(undefined, { ...base, "lifecycle.scratch.type": "hostPath" })).toMatch(/scratch/);
     });
 
     it("archives to a directory only on a PersistentVolumeClaim, and lets go of it before a new pod starts", () => {
       const manifests = render(undefined, {
         ...base,
-        "maintainer.config.ARCHIVE_URL": "file:///archive/vigil",
-        "maintainer.archive.existingClaim": "vigil-archive",
+        "lifecycle.config.ARCHIVE_URL": "file:///archive/vigil",
+        "lifecycle.archive.existingClaim": "vigil-archive",
       });
-      const d = get(manifests, "Deployment", "maintainer");
+      const d = get(manifests, "Deployment", "lifecycle");
       const pod = podSpec(d);
       expect(pod.containers[0].volumeMounts).toContainEqual({ name: "archive", mountPath: "/archive" });
       expect(pod.volumes).toContainEqual({ name: "archive", persistentVolumeClaim: { claimName: "vigil-archive" } });
       expect(d.spec.strategy).toEqual({ type: "Recreate" });
       // No object store to reach: no egress beyond DNS and the database.
-      const policy = get(manifests, "NetworkPolicy", "maintainer");
+      const policy = get(manifests, "NetworkPolicy", "lifecycle");
       expect(policy.spec.egress.map((r: { ports: Array<{ port: number }> }) => r.ports[0]!.port)).toEqual([53, 5432]);
     });
 
-    it("gives S3 credentials to the maintainer alone: keys from a Secret, or a cloud identity on its own ServiceAccount", () => {
+    it("gives S3 credentials to the lifecycle service alone: keys from a Secret, or a cloud identity on its own ServiceAccount", () => {
       const keys = render(undefined, {
         ...base,
-        "maintainer.config.ARCHIVE_URL": "s3://bucket/vigil",
-        "maintainer.archive.credentialsSecret": "vigil-s3",
-        "maintainer.archive.sessionTokenKey": "",
+        "lifecycle.config.ARCHIVE_URL": "s3://bucket/vigil",
+        "lifecycle.archive.credentialsSecret": "vigil-s3",
+        "lifecycle.archive.sessionTokenKey": "",
       });
-      const env = podSpec(get(keys, "Deployment", "maintainer")).containers[0].env;
+      const env = podSpec(get(keys, "Deployment", "lifecycle")).containers[0].env;
       expect(env.filter((e: { name: string }) => e.name.startsWith("AWS_"))).toEqual([
         { name: "AWS_ACCESS_KEY_ID", valueFrom: { secretKeyRef: { name: "vigil-s3", key: "AWS_ACCESS_KEY_ID" } } },
         {
@@ -697,7 +702,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
         ).toBe(false);
       }
       const irsa = render("production-values.yaml");
-      const pod = podSpec(get(irsa, "Deployment", "maintainer"));
+      const pod = podSpec(get(irsa, "Deployment", "lifecycle"));
       const sa = irsa.find((m) => m.kind === "ServiceAccount" && m.metadata.name === pod.serviceAccountName)!;
       expect(sa.metadata.annotations?.["eks.amazonaws.com/role-arn"]).toMatch(/^arn:aws:iam::/);
       expect(podSpec(get(irsa, "Deployment", "writer")).serviceAccountName).not.toBe(pod.serviceAccountName);
@@ -775,7 +780,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
 
     it("takes extension points per component: extra env, volumes and mounts, pod and common annotations", () => {
       // A CA for sslmode=verify-full, mounted from a Secret into every pod that opens the database.
-      const components = ["receiver", "writer", "query", "maintainer", "alerter", "simulator", "migrations"];
+      const components = ["receiver", "writer", "query", "lifecycle", "alerter", "simulator", "migrations"];
       const set: Record<string, string> = { ...base, "simulator.enabled": "true", "commonAnnotations.team": "ops" };
       for (const c of components) {
         Object.assign(set, {
@@ -828,8 +833,8 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
     });
 
     it("prints large numbers as integers, not in exponent notation", () => {
-      const maintainer = podSpec(get(render(undefined, base), "Deployment", "maintainer")).containers[0].env;
-      expect(maintainer.find((e: { name: string }) => e.name === "AGGREGATES_1H_RETENTION_MS").value).toBe(
+      const lifecycle = podSpec(get(render(undefined, base), "Deployment", "lifecycle")).containers[0].env;
+      expect(lifecycle.find((e: { name: string }) => e.name === "AGGREGATES_1H_RETENTION_MS").value).toBe(
         "315360000000",
       );
       const manifests = render(undefined, { ...base, "jetstream.config.NATS_STREAM_MAX_BYTES": "107374182400" });
@@ -859,7 +864,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
 
     it("traces every service to the configured endpoint at the configured ratio, and none without one", () => {
       const traced = render("production-values.yaml", { "telemetry.sampleRatio": "0.25" });
-      for (const component of ["receiver", "writer", "query", "maintainer"]) {
+      for (const component of ["receiver", "writer", "query", "lifecycle"]) {
         const env = envValues(podSpec(get(traced, "Deployment", component)).containers[0]);
         expect(env, component).toMatchObject({
           OTEL_SERVICE_NAME: `vigil-${component}`,

@@ -88,7 +88,7 @@ describe.skipIf(!helmBin)("the PrometheusRule", () => {
       "VigilDeadLetters",
       "VigilPodNotReady",
       "VigilQueryErrors",
-      "VigilMaintenanceStalled",
+      "VigilLifecycleStalled",
     ]);
     const telemetry = read("docs/telemetry.md");
     const operations = read("docs/operations.md");
@@ -114,13 +114,13 @@ describe.skipIf(!helmBin)("the PrometheusRule", () => {
     expect(byName.VigilBacklogHigh).toMatchObject({ for: "10m", expr: expect.stringMatching(/> 10000$/) });
     expect(byName.VigilQueryErrors).toMatchObject({ for: "5m", expr: expect.stringMatching(/> 0\.01$/) });
     expect(byName.VigilPodNotReady?.for).toBe("5m");
-    // Three maintenance intervals of 60 s.
-    expect(byName.VigilMaintenanceStalled?.expr).toMatch(/> 180$/);
+    // Three lifecycle intervals of 60 s.
+    expect(byName.VigilLifecycleStalled?.expr).toMatch(/> 180$/);
   });
 
-  it("leaves out the maintenance alert without a maintainer, and needs the metrics on", () => {
-    const { alerts } = rules({ "maintainer.enabled": "false" });
-    expect(alerts.map((a) => a.alert)).not.toContain("VigilMaintenanceStalled");
+  it("leaves out the lifecycle alert without a lifecycle service, and needs the metrics on", () => {
+    const { alerts } = rules({ "lifecycle.enabled": "false" });
+    expect(alerts.map((a) => a.alert)).not.toContain("VigilLifecycleStalled");
     expect(
       renderError(undefined, {
         "database.existingSecret": "db",

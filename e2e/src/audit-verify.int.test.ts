@@ -129,7 +129,7 @@ describe("vigil audit verify and vigil migrate's roles", () => {
     expect(deleted.out.problem).toMatchObject({ kind: "deleted", seq: 6 });
   });
 
-  it("checks the heads the maintainer exported to the archive", async () => {
+  it("checks the heads the lifecycle service exported to the archive", async () => {
     const archive = join(dir, "archive");
     const store = new DirectoryStore(archive);
     const fresh = await createTestDatabase(inject("postgresUrl"), "auditarchive");

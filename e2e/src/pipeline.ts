@@ -28,7 +28,7 @@ export interface Pipeline {
   /** Signs in over Connect-JSON and returns the tokens. */
   login(username: string, password: string): Promise<{ accessToken: string; refreshToken: string }>;
   /** Creates a user (as the admin) and returns an access token for it. */
-  userToken(username: string, role?: "user" | "admin"): Promise<string>;
+  userToken(username: string, role?: "user" | "admin" | "clinician" | "technician"): Promise<string>;
   /**
    * Another query replica on the same database and NATS, with its own
    * connections and `env` on top of the pipeline's; stopped with the pipeline.
@@ -119,7 +119,7 @@ export async function startPipeline(options: {
         body: JSON.stringify({
           username,
           password: USER_PASSWORD,
-          role: role === "admin" ? "ROLE_ADMIN" : "ROLE_USER",
+          role: `ROLE_${role.toUpperCase()}`,
         }),
       });
       if (!res.ok) throw new Error(`register failed: ${res.status} ${await res.text()}`);

@@ -48,6 +48,17 @@ export const simulatorEnv = z.object({
   /** Control API (vigil.simulator.v1.SimulatorService, Connect): listen address and port (0: a free port). */
   SIMULATOR_CONTROL_HOST: z.string().default("127.0.0.1"),
   SIMULATOR_CONTROL_PORT: envPort(8090),
+  /** Surgical robots (codes OR, ROB…) perform procedures and their parts wear (extra telemetry and condition readings). */
+  SIMULATOR_PROCEDURES: envBool(false),
+  /** Mean length of a simulated procedure, and mean idle time between two, in seconds. */
+  SIMULATOR_PROCEDURE_S: envInt(600, 1, 86_400),
+  SIMULATOR_PROCEDURE_GAP_S: envInt(300, 1, 86_400),
+  /** The query service where procedures and maintenance are recorded; unset: robots only stream. */
+  SIMULATOR_QUERY_URL: envOptionalString(),
+  /** A user with the procedures:write and maintenance:write scopes (an admin). */
+  SIMULATOR_QUERY_USERNAME: envOptionalString(),
+  SIMULATOR_QUERY_PASSWORD: envOptionalString(),
+  SIMULATOR_QUERY_PASSWORD_FILE: envOptionalString(),
   LOG_LEVEL: envLogLevel,
 });
 
@@ -73,6 +84,11 @@ const flags = {
   autostart: "SIMULATOR_AUTOSTART",
   "control-host": "SIMULATOR_CONTROL_HOST",
   "control-port": "SIMULATOR_CONTROL_PORT",
+  procedures: "SIMULATOR_PROCEDURES",
+  "procedure-s": "SIMULATOR_PROCEDURE_S",
+  "procedure-gap-s": "SIMULATOR_PROCEDURE_GAP_S",
+  "query-url": "SIMULATOR_QUERY_URL",
+  "query-username": "SIMULATOR_QUERY_USERNAME",
 } as const;
 
 export const USAGE = `usage: vigil-simulator [flags]
@@ -93,7 +109,12 @@ export const USAGE = `usage: vigil-simulator [flags]
   --shard i/n                   simulate only shard i of n of the fleet (default 1/1: all of it)
   --autostart true|false        false: wait for SimulatorService/Start (default true)
   --control-host HOST           control API address (SIMULATOR_CONTROL_HOST, default 127.0.0.1)
-  --control-port PORT           control API port, vigil.simulator.v1.SimulatorService (default 8090, 0: free)`;
+  --control-port PORT           control API port, vigil.simulator.v1.SimulatorService (default 8090, 0: free)
+  --procedures true|false       surgical robots perform procedures and wear (SIMULATOR_PROCEDURES, default false)
+  --procedure-s S               mean procedure length in seconds (default 600)
+  --procedure-gap-s S           mean idle time between procedures in seconds (default 300)
+  --query-url URL               record procedures and maintenance there (SIMULATOR_QUERY_URL)
+  --query-username NAME         as this user (SIMULATOR_QUERY_USERNAME; password: SIMULATOR_QUERY_PASSWORD[_FILE])`;
 
 /** Environment first, flags on top; throws ConfigError naming every bad setting. */
 export function loadSimulatorConfig(env: Record<string, string | undefined>, argv: string[]): SimulatorConfig {

@@ -3,13 +3,15 @@ import { type ClientTlsFiles, grpcClientCredentials, grpcClientOptions } from "@
 import { type Fault, type FaultKind, faultDuration, MAX_FAULT_MS } from "./faults.ts";
 import type { FleetSummary } from "./fleet-stats.ts";
 import { FleetStats } from "./fleet-stats.ts";
-import { type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";
+import { type DeviceBehaviour, type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";
 
 export interface FleetOptions extends DeviceOptions {
   /** Receiver addresses, host:port, comma-separated: devices spread over them and fail over. */
   target: string;
   /** Devices sharing one HTTP/2 connection. */
   devicesPerConnection: number;
+  /** What a device does beyond streaming its sensors (surgical robots: procedures and wear). */
+  behaviourFor?: (identity: DeviceIdentity) => DeviceBehaviour | undefined;
   /** Speak TLS to the receivers: the CA to verify them with (unset: the system's), the name to check. */
   tls?: ClientTlsFiles;
 }
@@ -51,7 +53,7 @@ export class Fleet {
         identity.certFile
           ? this.deviceClient(targets[(i + attempt) % targets.length]!, identity)
           : this.client(targets[(i + attempt) % targets.length]!, slot);
-      return new SimulatedDevice(identity, connectionFor, this.options, this.stats);
+      return new SimulatedDevice(identity, connectionFor, this.options, this.stats, options.behaviourFor?.(identity));
     });
   }
 

@@ -30,11 +30,11 @@
 {{- end }}
 {{- end }}
 
-{{/* The maintainer's own ServiceAccount (it alone gets the archive's cloud identity), or the release's. */}}
-{{- define "vigil.maintainerServiceAccountName" -}}
-{{- $sa := .Values.maintainer.serviceAccount }}
+{{/* The lifecycle service's own ServiceAccount (it alone gets the archive's cloud identity), or the release's. */}}
+{{- define "vigil.lifecycleServiceAccountName" -}}
+{{- $sa := .Values.lifecycle.serviceAccount }}
 {{- if $sa.create }}
-{{- default (include "vigil.componentName" (dict "root" . "component" "maintainer")) $sa.name }}
+{{- default (include "vigil.componentName" (dict "root" . "component" "lifecycle")) $sa.name }}
 {{- else }}
 {{- default (include "vigil.serviceAccountName" .) $sa.name }}
 {{- end }}
@@ -130,7 +130,7 @@ annotations:
 
 {{/* The migrations set each component role's password from its Secret's `password`. */}}
 {{- define "vigil.env.rolePasswords" -}}
-{{- range $c := list "receiver" "writer" "query" "maintainer" }}
+{{- range $c := list "receiver" "writer" "query" "lifecycle" }}
 {{- with index $.Values.database.componentSecrets $c }}
 - name: {{ printf "DATABASE_ROLE_PASSWORD_%s" (upper $c) }}
   valueFrom:
@@ -225,7 +225,7 @@ annotations:
 
 {{/* S3 credentials for the archive, as the AWS SDK's standard variables, from a Secret only. */}}
 {{- define "vigil.env.archiveCredentials" -}}
-{{- $a := .Values.maintainer.archive }}
+{{- $a := .Values.lifecycle.archive }}
 {{- if $a.credentialsSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
@@ -286,7 +286,7 @@ annotations:
 
 {{/*
 The ops port: /metrics, /healthz and /readyz of the receiver and the query service (on
-RECEIVER_HOST / QUERY_HOST), the writer and the maintainer. One number for all: each pod has
+RECEIVER_HOST / QUERY_HOST), the writer and the lifecycle service. One number for all: each pod has
 its own network namespace.
 */}}
 {{- define "vigil.env.ops" -}}
@@ -501,7 +501,7 @@ spec:
 
 {{/* The archive's object store port: the one in ARCHIVE_S3_ENDPOINT, else its scheme's, else 443 (AWS S3). */}}
 {{- define "vigil.objectStorePort" -}}
-{{- $endpoint := .Values.maintainer.config.ARCHIVE_S3_ENDPOINT }}
+{{- $endpoint := .Values.lifecycle.config.ARCHIVE_S3_ENDPOINT }}
 {{- if $endpoint }}
 {{- $u := urlParse $endpoint }}
 {{- $port := regexFind ":[0-9]+$" $u.host | trimPrefix ":" }}
@@ -511,10 +511,10 @@ spec:
 
 {{/* Egress to the archive's object store, when the archive is in S3. */}}
 {{- define "vigil.egress.objectStore" -}}
-{{- if hasPrefix "s3://" .Values.maintainer.config.ARCHIVE_URL }}
+{{- if hasPrefix "s3://" .Values.lifecycle.config.ARCHIVE_URL }}
 - ports:
     - { port: {{ include "vigil.objectStorePort" . }}, protocol: TCP }
-  {{- with .Values.maintainer.networkPolicy.objectStoreTo }}
+  {{- with .Values.lifecycle.networkPolicy.objectStoreTo }}
   to:
     {{- toYaml . | nindent 4 }}
   {{- end }}
@@ -540,15 +540,15 @@ spec:
 {{- if and .Values.serviceAccount.create (not .Values.timescaledb.enabled) }}default{{ else }}{{ include "vigil.serviceAccountName" . }}{{ end }}
 {{- end }}
 
-{{/* A one-off pod running `vigil archive list` with the maintainer's identity, database and
+{{/* A one-off pod running `vigil archive list` with the lifecycle service's identity, database and
      archive settings, and its network access (its labels): for NOTES and the runbook. */}}
 {{- define "vigil.archiveListPod" -}}
-{{- $m := .Values.maintainer }}
+{{- $m := .Values.lifecycle }}
 metadata:
   labels:
-    {{- include "vigil.selectorLabels" (dict "root" . "component" "maintainer") | trim | nindent 4 }}
+    {{- include "vigil.selectorLabels" (dict "root" . "component" "lifecycle") | trim | nindent 4 }}
 spec:
-  serviceAccountName: {{ include "vigil.maintainerServiceAccountName" . }}
+  serviceAccountName: {{ include "vigil.lifecycleServiceAccountName" . }}
   automountServiceAccountToken: false
   securityContext:
     {{- toYaml .Values.podSecurityContext | nindent 4 }}

@@ -2,7 +2,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 
 /** The services that get a database role of their own. */
-export const COMPONENTS = ["receiver", "writer", "query", "maintainer"] as const;
+export const COMPONENTS = ["receiver", "writer", "query", "lifecycle"] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** The PostgreSQL role of a component: `vigil_receiver`, … */
@@ -17,14 +17,14 @@ type Privilege = "SELECT" | "INSERT" | "UPDATE" | "DELETE" | `SELECT (${string})
  * What each component may do, table by table: the only place grants are
  * decided. Anything not listed is denied (the receiver cannot read `users`,
  * nobody but the schema owner runs DDL, nobody may UPDATE or DELETE the
- * audit log). The maintainer is a member of the schema owner's role: it
+ * audit log). The lifecycle service is a member of the schema owner's role: it
  * creates and drops partitions and chunks, which only an owner may.
  *
  * Every table of the schema must appear here (a test checks it), so a new
  * table cannot ship readable by everyone or usable by no one by accident.
  * Sequences of identity columns follow their table's INSERT.
  */
-export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, "maintainer">, Privilege[]>>> = {
+export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, "lifecycle">, Privilege[]>>> = {
   devices: { receiver: ["SELECT", "UPDATE"], writer: ["SELECT", "UPDATE"], query: ["SELECT", "INSERT", "UPDATE"] },
   device_keys: { receiver: ["SELECT"], query: ["SELECT", "INSERT", "UPDATE"] },
   device_certificates: { receiver: ["SELECT"], query: ["SELECT", "INSERT", "UPDATE"] },
@@ -56,7 +56,7 @@ export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, 
   readings_1h_rollup: { query: ["SELECT"] },
   readings_1m: { query: ["SELECT"] },
   readings_1h: { query: ["SELECT"] },
-  // The whole fleet's hourly aggregate (the maintainer refreshes it as the owner).
+  // The whole fleet's hourly aggregate (the lifecycle service refreshes it as the owner).
   readings_1h_fleet: { query: ["SELECT"] },
   readings_1h_fleet_rollup: { query: ["SELECT"] },
   // Alerts (issue 14): the query service's AlertService manages rules, channels, silences and
@@ -68,6 +68,12 @@ export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, 
   alert_deliveries: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
   alerter_members: { query: ["SELECT"] },
   alerter_partitions: { query: ["SELECT"] },
+  // The fleet layer (issue 15): FleetService, ProcedureService and MaintenanceService write these;
+  // a maintenance record recomputes its robot's forecasts at once, the lifecycle service all of them.
+  sites: { query: ["SELECT", "INSERT", "UPDATE"] },
+  procedures: { query: ["SELECT", "INSERT", "UPDATE"] },
+  maintenance_records: { query: ["SELECT", "INSERT", "UPDATE"] },
+  maintenance_forecasts: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
   // Kysely's bookkeeping: the schema owner's alone.
   kysely_migration: {},
   kysely_migration_lock: {},
@@ -98,7 +104,7 @@ export async function createComponentRoles(db: Kysely<any>): Promise<void> {
 
 /**
  * Grants each component exactly COMPONENT_GRANTS on this database's tables
- * (revoking anything else it had), and makes the maintainer a member of the
+ * (revoking anything else it had), and makes the lifecycle service a member of the
  * schema owner's role. Idempotent; run after every migration.
  */
 // biome-ignore lint/suspicious/noExplicitAny: runs beneath the typed schema
@@ -107,7 +113,7 @@ export async function applyComponentGrants(db: Kysely<any>): Promise<ComponentGr
   const { rows: tables } = await sql<{ name: string; kind: string }>`
     SELECT c.relname AS name, c.relkind AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition`.execute(db);
-  const roles = COMPONENTS.filter((c) => c !== "maintainer").map(componentRole);
+  const roles = COMPONENTS.filter((c) => c !== "lifecycle").map(componentRole);
   await sql.raw(`REVOKE ALL ON SCHEMA ${ident(await currentSchema(db))} FROM ${roles.join(", ")}`).execute(db);
   await sql.raw(`GRANT USAGE ON SCHEMA ${ident(await currentSchema(db))} TO ${roles.join(", ")}`).execute(db);
   for (const { name } of tables) {
@@ -138,29 +144,29 @@ export async function applyComponentGrants(db: Kysely<any>): Promise<ComponentGr
   await sql
     .raw(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${ident(await currentSchema(db))} TO ${roles.join(", ")}`)
     .execute(db);
-  // The maintainer acts as the schema owner (partitions, chunks, policies). A superuser's
+  // The lifecycle service acts as the schema owner (partitions, chunks, policies). A superuser's
   // membership cannot be granted usefully (it would not confer superuser, and ownership of
-  // everything else it owns would come along): then the maintainer uses the owner's own URL.
+  // everything else it owns would come along): then the lifecycle service uses the owner's own URL.
   const { rows: owner } = await sql<{ owner: string; superuser: boolean }>`
     SELECT pg_get_userbyid(c.relowner) AS owner, r.rolsuper AS superuser
     FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE c.relname = 'readings' AND c.relnamespace = current_schema()::regnamespace`.execute(
     db,
   );
   const ownerRole = owner[0];
-  if (!ownerRole || ownerRole.superuser) return { maintainerActsAsOwner: false };
+  if (!ownerRole || ownerRole.superuser) return { lifecycleActsAsOwner: false };
   try {
     // Each statement commits on its own: a refusal here (PostgreSQL 16+ asks for ADMIN OPTION
     // on the owner's role) leaves the grants above in place.
-    await sql.raw(`GRANT ${ident(ownerRole.owner)} TO ${componentRole("maintainer")}`).execute(db);
-    return { maintainerActsAsOwner: true };
+    await sql.raw(`GRANT ${ident(ownerRole.owner)} TO ${componentRole("lifecycle")}`).execute(db);
+    return { lifecycleActsAsOwner: true };
   } catch {
-    return { maintainerActsAsOwner: false };
+    return { lifecycleActsAsOwner: false };
   }
 }
 
-/** What applyComponentGrants could not do: false when the maintainer must use the schema owner's own URL. */
+/** What applyComponentGrants could not do: false when the lifecycle service must use the schema owner's own URL. */
 export interface ComponentGrantsOutcome {
-  maintainerActsAsOwner: boolean;
+  lifecycleActsAsOwner: boolean;
 }
 
 async function currentSchema(db: Kysely<unknown>): Promise<string> {

@@ -40,6 +40,7 @@ export {
 } from "./open-database.ts";
 export { inPgTransaction } from "./pg-transaction.ts";
 export {
+  createPartitions,
   maintainPartitions,
   PARTITION_DAYS_AHEAD,
   type PartitionOutcome,
@@ -70,7 +71,13 @@ export {
   type SensorQuota,
   type SensorRegistration,
 } from "./sensor-names.ts";
-export { resolveSeriesIds, type SeriesIds, type SeriesNames } from "./series-ids.ts";
+export {
+  deviceConditions,
+  namesDevices,
+  resolveSeriesIds,
+  type SeriesIds,
+  type SeriesNames,
+} from "./series-ids.ts";
 export { nearestRank, SKETCH_RELATIVE_ACCURACY, sketchBin, sketchBinValue } from "./sketch.ts";
 export { chooseStorageEngine, STORAGE_SETTING, type StorageEngine, StorageEngineError } from "./storage-engine.ts";
 export {

@@ -14,6 +14,7 @@ import * as readingHistory from "./migrations/0010-reading-history.ts";
 import * as policiesRunByMaintainer from "./migrations/0011-policies-run-by-maintainer.ts";
 import * as fleetAggregate from "./migrations/0012-fleet-aggregate.ts";
 import * as alerts from "./migrations/0013-alerts.ts";
+import * as fleet from "./migrations/0014-fleet.ts";
 import * as trust from "./migrations/0015-trust.ts";
 
 /**
@@ -34,6 +35,7 @@ const migrations: Record<string, Migration> = {
   "0011-policies-run-by-maintainer": policiesRunByMaintainer,
   "0012-fleet-aggregate": fleetAggregate,
   "0013-alerts": alerts,
+  "0014-fleet": fleet,
   "0015-trust": trust,
 };
 
@@ -42,8 +44,8 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 export interface MigrationOutcome {
   /** Names of the migrations this call applied. */
   applied: string[];
-  /** The maintainer's role is a member of the schema owner's (else it must use the owner's URL). */
-  maintainerActsAsOwner: boolean;
+  /** The lifecycle service's role is a member of the schema owner's (else it must use the owner's URL). */
+  lifecycleActsAsOwner: boolean;
 }
 
 /**
@@ -63,7 +65,7 @@ export async function migrateToLatest(db: Kysely<any>): Promise<MigrationOutcome
   const grants = await applyComponentGrants(db);
   return {
     applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName),
-    maintainerActsAsOwner: grants.maintainerActsAsOwner,
+    lifecycleActsAsOwner: grants.lifecycleActsAsOwner,
   };
 }
 
@@ -83,7 +85,7 @@ export async function migrateTo(db: Kysely<any>, name: string): Promise<Migratio
   const grants = await applyComponentGrants(db);
   return {
     applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName),
-    maintainerActsAsOwner: grants.maintainerActsAsOwner,
+    lifecycleActsAsOwner: grants.lifecycleActsAsOwner,
   };
 }
 

@@ -3,12 +3,18 @@ export {
   type AdminContext,
   createDevice,
   DEFAULT_KEY_GRACE_MS,
+  DEVICE_STATUSES,
+  type DeviceFields,
   type DeviceRef,
+  type DeviceStatus,
+  deleteDevice,
   disableDevice,
+  enableDevice,
   type NewDevice,
   replaceDeviceKey,
   revokeDeviceKey,
   rotateDeviceKey,
+  updateDevice,
 } from "./device-admin.ts";
 export { type AuthenticatedDevice, activeKeys, authenticateDevice, lastWrittenSeq } from "./device-auth.ts";
 export {

@@ -20,7 +20,7 @@ export interface OpsServerOptions {
 
 /**
  * The HTTP side of a service without one of its own (receiver, writer,
- * maintainer, simulator): GET /healthz (the process runs), /readyz (it can
+ * lifecycle, simulator): GET /healthz (the process runs), /readyz (it can
  * do its work) and /metrics (Prometheus text format).
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {

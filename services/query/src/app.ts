@@ -2,21 +2,29 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
+import { openAlertCounts } from "@vigil/alerts";
 import { connectJetStreamBus, consumerSettings, natsTls, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
+import { forecastSettings } from "@vigil/maintenance";
 import {
   AlertService,
   AuditService,
   AuthService,
   DeadLetterService,
   DeviceService,
+  FleetService,
   file_vigil_alerts_v1_alerts,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
   file_vigil_devices_v1_devices,
+  file_vigil_fleet_v1_fleet,
   file_vigil_ingest_v1_dead_letters,
+  file_vigil_maintenance_v1_maintenance,
+  file_vigil_procedures_v1_procedures,
   file_vigil_readings_v1_readings,
   health,
+  MaintenanceService,
+  ProcedureService,
   ReadingService,
   reflection,
 } from "@vigil/proto";
@@ -44,10 +52,13 @@ import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
 import { errorInterceptor, toConnectError } from "./errors.ts";
+import { fleetService } from "./fleet-service.ts";
 import { grpcHealth } from "./grpc-health.ts";
 import { grpcReflection } from "./grpc-reflection.ts";
 import { type ApiServer, createApiServer, cutConnection } from "./http-server.ts";
+import { maintenanceService } from "./maintenance-service.ts";
 import { openApiRoute } from "./openapi-route.ts";
+import { procedureService } from "./procedure-service.ts";
 import { readingService } from "./reading-service.ts";
 import { sharedReadiness } from "./shared-readiness.ts";
 import { recordRefusedCall, telemetryInterceptor } from "./telemetry-interceptor.ts";
@@ -256,8 +267,22 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             }),
           );
           router.service(AuditService, auditService({ db }));
+          // open_alerts of the fleet summary: alerts of every rule, "maintenance due" among them.
+          router.service(FleetService, fleetService({ db, openAlerts: (ids) => openAlertCounts(db, ids) }));
+          router.service(ProcedureService, procedureService({ db }));
+          router.service(MaintenanceService, maintenanceService({ db, settings: forecastSettings(config), log }));
           router.service(AlertService, alertService({ db, actor: actorOf, traceId: traceIdOf, hub }));
-          const served = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService, AlertService];
+          const served = [
+            ReadingService,
+            AuthService,
+            DeviceService,
+            DeadLetterService,
+            AuditService,
+            FleetService,
+            ProcedureService,
+            MaintenanceService,
+            AlertService,
+          ];
           router.service(
             health.Health,
             grpcHealth(
@@ -278,6 +303,9 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
                 file_vigil_ingest_v1_dead_letters,
                 file_vigil_audit_v1_audit,
                 file_vigil_alerts_v1_alerts,
+                file_vigil_fleet_v1_fleet,
+                file_vigil_procedures_v1_procedures,
+                file_vigil_maintenance_v1_maintenance,
                 health.file_health_v1_health,
                 reflection.file_grpc_reflection_v1_reflection,
               ]),

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
+import { forecastEnv } from "@vigil/maintenance";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
 import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
@@ -26,6 +27,7 @@ export const queryEnv = z
     ...natsTlsEnv,
     ...consumerEnv,
     ...readingRulesEnv,
+    ...forecastEnv,
     /**
      * Comma-separated browser origins (scheme://host[:port]) that may call the API from their
      * pages; empty: none, only same-origin pages (the console served here) and non-browser clients.

@@ -7,9 +7,13 @@ import {
   createDevice,
   DEFAULT_KEY_GRACE_MS,
   DEVICE_CODE_PATTERN,
+  type DeviceFields,
+  type DeviceStatus,
   type DeviceView,
+  deleteDevice,
   deviceNameProblem,
   disableDevice,
+  enableDevice,
   getDevice,
   listDevices,
   registerDeviceCertificate,
@@ -17,8 +21,15 @@ import {
   revokeDeviceKey,
   rotateDeviceCertificate,
   rotateDeviceKey,
+  updateDevice,
 } from "@vigil/devices";
-import { type Device, DeviceSchema, type DeviceService } from "@vigil/proto";
+import {
+  type Device,
+  DeviceSchema,
+  type DeviceService,
+  DeviceStatus as DeviceStatusEnum,
+  type RateLimit,
+} from "@vigil/proto";
 import { InvalidArgumentError } from "./errors.ts";
 import { checkedPageSize, decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
 
@@ -42,10 +53,11 @@ export function deviceService(deps: DeviceServiceDeps): ServiceImpl<typeof Devic
         model: req.model,
         site: req.site,
         labels: req.labels,
-        rateLimit:
-          rate && rate.readingsPerSecond > 0
-            ? { perSecond: rate.readingsPerSecond, burst: rate.burst || rate.readingsPerSecond }
-            : undefined,
+        rateLimit: rateLimit(rate) ?? undefined,
+        manufacturer: req.manufacturer,
+        serialNumber: req.serialNumber,
+        firmware: req.firmware,
+        status: statusOf(req.status, "status"),
       });
       return { device: toDevice(await getDevice(deps.db, req)), apiKey };
     },
@@ -58,6 +70,11 @@ export function deviceService(deps: DeviceServiceDeps): ServiceImpl<typeof Devic
       const devices = await listDevices(deps.db, {
         code: req.code || undefined,
         online: req.online,
+        site: req.site || undefined,
+        kind: req.kind || undefined,
+        labels: req.labels,
+        status: statusOf(req.status, "status"),
+        showDeleted: req.showDeleted,
         limit: limit + 1,
         after,
       });
@@ -89,6 +106,42 @@ export function deviceService(deps: DeviceServiceDeps): ServiceImpl<typeof Devic
       await disableDevice(admin(ctx), ref(req));
       return { device: toDevice(await getDevice(deps.db, ref(req))) };
     },
+    async updateDevice(req, ctx) {
+      const device = req.device;
+      if (!device) throw new InvalidArgumentError("device", "is required");
+      const paths = req.updateMask?.paths ?? [];
+      if (paths.length === 0) throw new InvalidArgumentError("update_mask", "must name at least one field");
+      const changes: DeviceFields = {};
+      for (const path of new Set(paths)) {
+        if (path === "site") changes.site = device.site;
+        else if (path === "labels") changes.labels = device.labels;
+        else if (path === "kind") changes.kind = device.kind;
+        else if (path === "model") changes.model = device.model;
+        else if (path === "manufacturer") changes.manufacturer = device.manufacturer;
+        else if (path === "serial_number") changes.serialNumber = device.serialNumber;
+        else if (path === "firmware") changes.firmware = device.firmware;
+        else if (path === "status") {
+          changes.status = statusOf(device.status, "device.status");
+          if (!changes.status) throw new InvalidArgumentError("device.status", "must be set when in update_mask");
+        } else if (path === "rate_limit") changes.rateLimit = rateLimit(device.rateLimit);
+        else {
+          throw new InvalidArgumentError(
+            "update_mask",
+            `cannot update ${JSON.stringify(path)}: site, labels, kind, model, manufacturer, serial_number, firmware, status, rate_limit`,
+          );
+        }
+      }
+      await updateDevice(admin(ctx), ref(device), changes);
+      return { device: toDevice(await getDevice(deps.db, ref(device))) };
+    },
+    async enableDevice(req, ctx) {
+      await enableDevice(admin(ctx), ref(req));
+      return { device: toDevice(await getDevice(deps.db, ref(req))) };
+    },
+    async deleteDevice(req, ctx) {
+      await deleteDevice(admin(ctx), ref(req));
+      return { device: toDevice(await getDevice(deps.db, ref(req))) };
+    },
     async registerDeviceCertificate(req, ctx) {
       if (!req.certificatePem) throw new InvalidArgumentError("certificate_pem", "is required");
       const { fingerprint } = await registerDeviceCertificate(admin(ctx), ref(req), req.certificatePem);
@@ -111,6 +164,27 @@ export function deviceService(deps: DeviceServiceDeps): ServiceImpl<typeof Devic
       return { device: toDevice(await getDevice(deps.db, ref(req))) };
     },
   };
+}
+
+const STATUSES: Record<DeviceStatus, DeviceStatusEnum> = {
+  active: DeviceStatusEnum.ACTIVE,
+  in_maintenance: DeviceStatusEnum.IN_MAINTENANCE,
+  retired: DeviceStatusEnum.RETIRED,
+};
+
+/** A status from the wire; undefined when unspecified. */
+function statusOf(value: DeviceStatusEnum, field: string): DeviceStatus | undefined {
+  if (value === DeviceStatusEnum.UNSPECIFIED) return undefined;
+  const found = (Object.keys(STATUSES) as DeviceStatus[]).find((k) => STATUSES[k] === value);
+  if (!found) throw new InvalidArgumentError(field, "is not a known status");
+  return found;
+}
+
+/** A rate limit from the wire; null (the receivers' default) when absent or zero. */
+function rateLimit(rate: RateLimit | undefined): { perSecond: number; burst: number } | null {
+  return rate && rate.readingsPerSecond > 0
+    ? { perSecond: rate.readingsPerSecond, burst: rate.burst || rate.readingsPerSecond }
+    : null;
 }
 
 function isDeviceCursor(c: unknown): c is { code: string; number: number } {
@@ -140,6 +214,11 @@ function toDevice(d: DeviceView): Device {
     lastSeenTime: ts(d.lastSeenAt),
     online: d.online,
     lastStoredSeq: BigInt(d.lastStoredSeq),
+    manufacturer: d.manufacturer,
+    serialNumber: d.serialNumber,
+    firmware: d.firmware,
+    status: STATUSES[d.status],
+    deleteTime: ts(d.deletedAt),
     rateLimit: d.rateLimit && { readingsPerSecond: d.rateLimit.perSecond, burst: d.rateLimit.burst },
     keys: d.keys.map((k) => ({
       prefix: k.prefix,

@@ -51,10 +51,10 @@ export function auditCommand(cli: Cli) {
     .command("verify")
     .summary("walk the audit log's hash chain; exit 1 names the first bad entry")
     .description(
-      "database-level (DATABASE_URL): walk the audit log's hash chain, recomputing every hash, and name the first entry that was edited, deleted or reordered (exit code 1). --heads: chain heads saved earlier (`vigil audit head` outputs, one JSON object per line, or a JSON array); --archive (or ARCHIVE_URL): also every head the maintainer exported there (audit-heads/), so a chain rewritten wholesale is caught too",
+      "database-level (DATABASE_URL): walk the audit log's hash chain, recomputing every hash, and name the first entry that was edited, deleted or reordered (exit code 1). --heads: chain heads saved earlier (`vigil audit head` outputs, one JSON object per line, or a JSON array); --archive (or ARCHIVE_URL): also every head the lifecycle service exported there (audit-heads/), so a chain rewritten wholesale is caught too",
     )
     .option("--heads <file>", "chain heads saved earlier")
-    .option("--archive <url>", "the cold archive with the maintainer's exported heads (default: ARCHIVE_URL)")
+    .option("--archive <url>", "the cold archive with the lifecycle service's exported heads (default: ARCHIVE_URL)")
     .action(async (o) => {
       const env = cli.io.env;
       const heads: AuditChainHead[] = [];

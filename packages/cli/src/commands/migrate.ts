@@ -3,7 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import type { Cli } from "../cli.ts";
 import { UsageError } from "../usage-error.ts";
 
-const COMPONENTS = ["receiver", "writer", "query", "maintainer"] as const;
+const COMPONENTS = ["receiver", "writer", "query", "lifecycle"] as const;
 
 /** The variable holding a component role's password: DATABASE_ROLE_PASSWORD_RECEIVER, … (or …_FILE). */
 export function rolePasswordVariable(component: string): string {
@@ -20,7 +20,7 @@ export function rolePasswordVariable(component: string): string {
 export function migrateCommand(cli: Cli) {
   return new Command("migrate")
     .description(
-      "bring the database schema (DATABASE_URL) to this version's latest; create the components' roles (vigil_receiver, vigil_writer, vigil_query, vigil_maintainer) with their grants and set their passwords from DATABASE_ROLE_PASSWORD_<COMPONENT> or …_FILE",
+      "bring the database schema (DATABASE_URL) to this version's latest; create the components' roles (vigil_receiver, vigil_writer, vigil_query, vigil_lifecycle) with their grants and set their passwords from DATABASE_ROLE_PASSWORD_<COMPONENT> or …_FILE",
     )
     .action(async () => {
       const passwords = rolePasswords(cli.io.env);
@@ -34,8 +34,8 @@ export function migrateCommand(cli: Cli) {
         roles: Object.fromEntries(COMPONENTS.map((c) => [c, componentRole(c)])),
         passwordsSet,
         // false: the schema owner is a superuser (or PostgreSQL 16+ refused the membership), so the
-        // maintainer runs with the owner's URL instead of vigil_maintainer.
-        maintainerActsAsOwner: outcome.maintainerActsAsOwner,
+        // lifecycle runs with the owner's URL instead of vigil_lifecycle.
+        lifecycleActsAsOwner: outcome.lifecycleActsAsOwner,
       });
     });
 }

@@ -13,7 +13,7 @@ import { createComponentRoles } from "../component-roles.ts";
  *   trigger so every writer of audit_log is covered; UPDATE, DELETE and
  *   TRUNCATE are refused. Rows already there are chained in id order.
  * - One login role per component (vigil_receiver, vigil_writer,
- *   vigil_query, vigil_maintainer); their grants are applied after every
+ *   vigil_query, vigil_lifecycle); their grants are applied after every
  *   migration run (component-roles.ts).
  */
 // biome-ignore lint/suspicious/noExplicitAny: migrations run beneath the typed schema
