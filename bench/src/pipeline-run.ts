@@ -5,14 +5,16 @@ import { migrateToLatest, openDatabase } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
 import type { FleetSummary } from "@vigil/simulator";
 import {
+  checkLoss,
+  countReadings,
   createTestDatabase,
+  type LossReport,
   type ServiceProcess,
   startNats,
   startOtlpReceiver,
   startServiceProcess,
 } from "@vigil/testkit";
 import { meterCpu } from "./cpu-meter.ts";
-import { checkLoss, countReadings, type LossReport } from "./loss-check.ts";
 import { childPidsOf } from "./process-stats.ts";
 
 /** Share of batches traced in runs with tracing on: the production default. */

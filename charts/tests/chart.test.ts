@@ -270,6 +270,9 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
     it("tests the deployment with `vigil check` against the receiver's and query's Services", () => {
       const pod = get(manifests, "Pod", "test");
       expect(pod.metadata.annotations?.["helm.sh/hook"]).toBe("test");
+      // Kept after it passes (replaced by the next run): `helm test --logs` reads its log, and
+      // fails with "pods … not found" when the pod is deleted on success.
+      expect(pod.metadata.annotations?.["helm.sh/hook-delete-policy"]).toBe("before-hook-creation");
       const [, , receiver, , query] = containers(pod)[0].args;
       const receiverSvc = get(manifests, "Service", "receiver");
       const querySvc = get(manifests, "Service", "query");

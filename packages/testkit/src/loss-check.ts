@@ -13,17 +13,22 @@ export interface LossReport {
 }
 
 /**
- * Compares, per device and batch seq, what the simulator saw acked with the
- * rows in `readings`.
+ * Compares, per device and batch seq, what the simulator saw acked (its
+ * SIMULATOR_ACKED_FILE) with the rows in `readings`. With `codes`, only those
+ * device codes' rows are read and counted (one fleet among others in the table).
  */
-export async function checkLoss(databaseUrl: string, ackedFile: string): Promise<LossReport> {
+export async function checkLoss(databaseUrl: string, ackedFile: string, codes?: string[]): Promise<LossReport> {
   const acked: Record<string, Array<[number, number]>> = JSON.parse(readFileSync(ackedFile, "utf8"));
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ key: string; n: string }>(`
-      SELECT d.code || '-' || d.number || ':' || r.seq AS key, count(*) AS n
-      FROM readings r JOIN devices d ON d.id = r.device_id GROUP BY d.code, d.number, r.seq`);
+    const { rows } = await client.query<{ key: string; n: string }>(
+      `SELECT d.code || '-' || d.number || ':' || r.seq AS key, count(*) AS n
+       FROM readings r JOIN devices d ON d.id = r.device_id
+       ${codes ? "WHERE d.code = ANY($1)" : ""}
+       GROUP BY d.code, d.number, r.seq`,
+      codes ? [codes] : [],
+    );
     const stored = new Map(rows.map((r) => [r.key, Number(r.n)]));
     const report: LossReport = { acked: 0, stored: 0, lost: 0, duplicates: 0 };
     for (const n of stored.values()) report.stored += n;
