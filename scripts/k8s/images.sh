@@ -153,8 +153,31 @@ scratch_image() {
 }
 
 # ---- the project's images, from its Dockerfile as it is
+# What the build context holds, cheaply: the commit, the changes on top of it and the untracked
+# files (everything else is ignored by git and by .dockerignore alike). Empty outside a git
+# checkout: then buildah's layer cache decides alone.
+source_key() {
+  git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1 || return 0
+  {
+    git -C "$ROOT" rev-parse HEAD
+    git -C "$ROOT" diff HEAD --binary
+    git -C "$ROOT" ls-files --others --exclude-standard -z | (cd "$ROOT" && xargs -0r sha256sum)
+    has_image "$NODE_IMAGE"
+  } | sha256sum | cut -c1-32
+}
+
 project_image() {
-  local svc=$1 id
+  local svc=$1 id key stamp
+  stamp="$IMAGES/vigil-$svc.source"
+  key=$(source_key)
+  if [[ -n $key && -f $stamp ]]; then
+    local tag
+    read -r tag <"$stamp.tag" 2>/dev/null || tag=
+    if [[ "$(cat "$stamp")" == "$key" && -n $tag ]] && has_image "localhost/vigil-$svc:$tag" >/dev/null; then
+      echo "$tag"
+      return 0
+    fi
+  fi
   # shellcheck disable=SC2046
   nice -n 10 "${BUILDAH[@]}" bud --pull=never --network=host --layers --format docker $(trust_mounts) \
     --build-arg "NODE_IMAGE=$NODE_IMAGE" --build-arg "SERVICE=$svc" --target "service-$svc" \
@@ -162,6 +185,7 @@ project_image() {
     { tail -30 "$IMAGES/build-$svc.log" >&2; die "vigil-$svc did not build (log: $IMAGES/build-$svc.log)"; }
   id=$(has_image "localhost/vigil-$svc:build")
   bah tag "localhost/vigil-$svc:build" "localhost/vigil-$svc:local-${id:0:12}"
+  if [[ -n $key ]]; then echo "$key" >"$stamp" && echo "local-${id:0:12}" >"$stamp.tag"; fi
   echo "local-${id:0:12}"
 }
 

@@ -27,6 +27,8 @@ add() {
   iptables -w -I FORWARD 1 -j VIGIL-K8S-FORWARD
   iptables -w -N VIGIL-K8S-OUTPUT
   iptables -w -A VIGIL-K8S-OUTPUT -o lo -j RETURN
+  # Translated by kube-proxy: on its way to a pod (-o still names the first route's device here).
+  iptables -w -A VIGIL-K8S-OUTPUT -m conntrack --ctstate DNAT -j RETURN
   iptables -w -A VIGIL-K8S-OUTPUT -d "$SERVICE_CIDR" \
     -m comment --comment "vigil-k8s: Service addresses kube-proxy did not translate" -j REJECT --reject-with icmp-net-prohibited
   iptables -w -A VIGIL-K8S-OUTPUT -d "$POD_CIDR" ! -o "$BRIDGE" \
