@@ -27,6 +27,22 @@ RUN case "$SERVICE" in \
     esac \
  && turbo prune "@vigil/$SERVICE" --docker --out-dir /pruned
 
+# ---- 1b. console: the web console's static files (web/dist), for the query image only. Built
+# from its own pruned workspace (React, Vite and the generated protobuf code), with dev
+# dependencies; only dist/ leaves this stage.
+FROM prune AS console-prune
+RUN turbo prune @vigil/web --docker --out-dir /pruned-web
+
+FROM ${NODE_IMAGE} AS console
+WORKDIR /src
+COPY --from=console-prune /pruned-web/json/ ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --ignore-scripts --no-audit --no-fund
+COPY --from=console-prune /pruned-web/full/ ./
+# Vite reads the TypeScript settings the workspace's tsconfig extends.
+COPY --from=prune /src/tsconfig.base.json ./
+RUN npm run build -w @vigil/web
+
 # ---- 2. install: production dependencies from the pruned lockfile, then the sources
 FROM ${NODE_IMAGE} AS install
 WORKDIR /app
@@ -104,6 +120,8 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/maintainer/src/main.ts"]
 
 FROM runtime AS service-query
+# The console, served at / (QUERY_CONSOLE_DIR defaults to /app/web/dist).
+COPY --from=console /src/web/dist web/dist
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "docker/healthcheck.ts", "http", "QUERY_PORT", "8080"]

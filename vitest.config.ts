@@ -7,6 +7,7 @@ const sources = [
   "bench/src/**",
   "e2e/src/**",
   "load-tests/src/**",
+  "web/src/**",
 ];
 
 export default defineConfig({

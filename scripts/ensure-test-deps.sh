@@ -5,7 +5,7 @@
 # chart checks' tools: helm, kubeconform and the Kubernetes API schemas
 # (required), k6 for the load smoke test (required), hadolint (best effort: its test skips
 # with a reason without it); and the S3-compatible versitygw built at a pinned version (no
-# fallback: the archive tests need it).
+# fallback: the archive tests need it), and Debian's Chromium for the console's browser tests.
 # Idempotent; prints what it installs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,3 +46,6 @@ if ! "$root/scripts/install-tools.sh" hadolint >/dev/null; then
   echo "ensure-test-deps: hadolint could not be installed; the Dockerfile lint test will be skipped" >&2
 fi
 "$root/scripts/install-tools.sh" versitygw >/dev/null
+
+# Debian's Chromium for the console's browser tests (web/tests, Playwright with executablePath).
+"$root/scripts/ensure-chromium.sh" >/dev/null

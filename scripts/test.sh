@@ -2,7 +2,7 @@
 # `npm test`: the whole suite on a fresh machine. Installs PostgreSQL and
 # nats-server when missing, checks generated code, types and lint, runs
 # unit and integration tests (vitest starts private servers on free ports;
-# the k6 load smoke is one of them),
+# the k6 load smoke is one of them), then the console's browser tests (Playwright),
 # and ends with one summary line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ generated_is_fresh() {
 check "test dependencies (PostgreSQL, nats-server, versitygw, k6, helm, kubeconform)" scripts/ensure-test-deps.sh
 check "lockfile lists every platform package (npm ci)" node scripts/complete-lockfile.mjs --check
 check "protos lint clean and generated code fresh" generated_is_fresh
-check "typecheck" tsc -p .
+check "typecheck" bash -c 'tsc -p . && tsc -p web'
 check "lint and format" biome check .
 
 report=$(mktemp)
@@ -43,6 +43,21 @@ read -r passed failed < <(node -e '
   } catch { console.log(0, 1); }' "$report")
 rm -f "$report"
 if [[ $vitest_rc -ne 0 && $failed -eq 0 ]]; then failed=1; fi
-failed=$((failed + failed_checks))
+
+# The console in Debian's Chromium against a real stack (web/tests; builds web/dist when stale).
+echo "== browser tests (Playwright, Chromium)"
+pw_report=$(mktemp)
+PLAYWRIGHT_JSON_OUTPUT_NAME="$pw_report" playwright test -c web/playwright.config.ts --reporter=list,json
+pw_rc=$?
+read -r pw_passed pw_failed < <(node -e '
+  try {
+    const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).stats;
+    const ran = s.expected + s.unexpected + s.flaky;
+    console.log(s.expected + s.flaky, s.unexpected + (ran === 0 ? 1 : 0));
+  } catch { console.log(0, 1); }' "$pw_report")
+rm -f "$pw_report"
+if [[ $pw_rc -ne 0 && $pw_failed -eq 0 ]]; then pw_failed=1; fi
+passed=$((passed + pw_passed))
+failed=$((failed + pw_failed + failed_checks))
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -4,4 +4,7 @@
  * committed with the rest of `src/gen`. A URL, not the bytes, so importing
  * this package reads no file.
  */
-export const openApiDocumentUrl: URL = new URL("./gen/openapi.json", import.meta.url);
+// A constant, not a literal in `new URL(…)`: bundlers (the console's Vite build) would copy a literal's
+// file into their output and publish the API description with the console.
+const GENERATED_DOCUMENT = "./gen/openapi.json";
+export const openApiDocumentUrl: URL = new URL(GENERATED_DOCUMENT, import.meta.url);

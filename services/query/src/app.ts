@@ -30,6 +30,7 @@ import { KeyedLimiter } from "./auth/keyed-limiter.ts";
 import { actorOf, clientAddressKey, cutConnectionKey } from "./auth/principal.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
 import { type QueryConfig, secretValue } from "./config.ts";
+import { consoleRoute } from "./console-route.ts";
 import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
@@ -200,8 +201,10 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             .set(cutConnectionKey, () => cutConnection(req)),
       });
       const openApi = openApiRoute();
+      const webConsole = consoleRoute(config.QUERY_CONSOLE_DIR, log);
       server = createDualProtocolServer((req, res) => {
         if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res) || openApi(req, res)) return;
+        if (webConsole(req, res)) return;
         connect(req, res);
       });
       const listening = server;

@@ -29,6 +29,8 @@ export const queryEnv = z.object({
   QUERY_USER_REQUESTS_PER_MIN: envInt(3_000, 1, 10_000_000),
   /** Batches a WatchReadings client may fall behind before it is dropped. */
   QUERY_WATCH_BUFFER_BATCHES: envInt(1_000, 1, 1_000_000),
+  /** The console's built files, served at /; a relative path is from the repository's root (/app in the image); empty: no console. */
+  QUERY_CONSOLE_DIR: z.string().default("web/dist"),
   /** Ed25519 private JWK set signing access tokens (first key signs, all verify). Unset: a key generated at start. */
   AUTH_JWT_KEYS: envOptionalString(),
   /** A file holding AUTH_JWT_KEYS (a mounted secret); read at start. */

@@ -204,6 +204,7 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       `  database:   ${db}`,
       `  bus:        ${busText}`,
       `  receiver:   grpc://127.0.0.1:${grpcPort}  (vigil.ingest.v1.IngestService)`,
+      `  console:    ${base}/  (sign in as admin)`,
       `  query:      http://127.0.0.1:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /healthz, /readyz, /openapi.json)`,
       `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each`,
       "",
