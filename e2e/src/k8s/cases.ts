@@ -160,8 +160,14 @@ interface StreamCluster {
   replicas?: Array<{ name: string; current: boolean }>;
 }
 
-/** The readings stream's placement, from a NATS server's monitoring endpoint. */
+/**
+ * The readings stream's placement as its leader sees it, from the NATS servers'
+ * monitoring endpoints. Only the leader knows whether each follower is current
+ * (a follower reports the other follower as not current), so a follower's view
+ * is only the answer when no server says it leads.
+ */
 async function streamCluster(): Promise<StreamCluster> {
+  let fallback: StreamCluster = {};
   for (const pod of (await podsOf("nats")).filter(isReady)) {
     try {
       const res = await fetch(`http://${pod.status.podIP}:8222/jsz?streams=true`, {
@@ -171,14 +177,16 @@ async function streamCluster(): Promise<StreamCluster> {
         account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: StreamCluster }> }>;
       };
       for (const account of jsz.account_details ?? []) {
-        const stream = account.stream_detail?.find((s) => s.name === STREAM_NAME);
-        if (stream?.cluster) return stream.cluster;
+        const cluster = account.stream_detail?.find((s) => s.name === STREAM_NAME)?.cluster;
+        if (!cluster) continue;
+        if (cluster.leader === pod.metadata.name) return cluster;
+        if (!fallback.leader) fallback = { leader: cluster.leader };
       }
     } catch {
       // Try the next server.
     }
   }
-  return {};
+  return fallback;
 }
 
 /** The stream has a leader and every replica has caught up. */
