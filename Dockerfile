@@ -1,9 +1,9 @@
 # syntax=docker/dockerfile:1.7
 #
 # Every Vigil image from one Dockerfile; pick the image with the SERVICE build argument:
-#   receiver | writer | query | maintainer | simulator | cli   (cli: `vigil migrate`, `vigil check`, devices)
+#   receiver | writer | query | maintainer | alerter | simulator | cli   (cli: the `vigil` command: migrate, check, jwt-keys, the API)
 #
-#   docker buildx bake                                  # all six, see docker-bake.hcl
+#   docker buildx bake                                  # all seven, see docker-bake.hcl
 #   docker buildx build --build-arg SERVICE=query -t vigil-query .
 #
 # Node runs the TypeScript sources directly (type stripping), so there is no build step:
@@ -22,8 +22,8 @@ WORKDIR /src
 RUN npm install --global --no-audit --no-fund "turbo@${TURBO_VERSION}"
 COPY . .
 RUN case "$SERVICE" in \
-      receiver|writer|query|maintainer|simulator|cli) ;; \
-      *) echo "SERVICE must be receiver, writer, query, maintainer, simulator or cli (got '$SERVICE')" >&2; exit 1 ;; \
+      receiver|writer|query|maintainer|alerter|simulator|cli) ;; \
+      *) echo "SERVICE must be receiver, writer, query, maintainer, alerter, simulator or cli (got '$SERVICE')" >&2; exit 1 ;; \
     esac \
  && turbo prune "@vigil/$SERVICE" --docker --out-dir /pruned
 
@@ -119,12 +119,19 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "docker/healthcheck.ts", "http", "MAINTAINER_OPS_PORT", "9103"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/maintainer/src/main.ts"]
 
+FROM runtime AS service-alerter
+# Webhooks and SMTP leave from here only (the chart's NetworkPolicy opens that egress).
+EXPOSE 9105
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "docker/healthcheck.ts", "http", "ALERTER_OPS_PORT", "9105"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/alerter/src/main.ts"]
+
 FROM runtime AS service-query
 # The console, served at / (QUERY_CONSOLE_DIR defaults to /app/web/dist).
 COPY --from=console /src/web/dist web/dist
-EXPOSE 8080
+EXPOSE 8080 9104
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "docker/healthcheck.ts", "http", "QUERY_PORT", "8080"]
+  CMD ["node", "docker/healthcheck.ts", "http", "QUERY_OPS_PORT", "9104"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/query/src/main.ts"]
 
 FROM runtime AS service-simulator

@@ -10,7 +10,7 @@ variable "SOURCE" { default = "unknown" }
 variable "PLATFORMS" { default = "linux/amd64,linux/arm64" }
 
 group "default" {
-  targets = ["receiver", "writer", "query", "maintainer", "simulator", "cli"]
+  targets = ["receiver", "writer", "query", "maintainer", "alerter", "simulator", "cli"]
 }
 
 target "_common" {
@@ -47,6 +47,12 @@ target "maintainer" {
   inherits = ["_common"]
   args     = { SERVICE = "maintainer" }
   tags     = ["${REGISTRY}/vigil-maintainer:${TAG}"]
+}
+
+target "alerter" {
+  inherits = ["_common"]
+  args     = { SERVICE = "alerter" }
+  tags     = ["${REGISTRY}/vigil-alerter:${TAG}"]
 }
 
 target "simulator" {

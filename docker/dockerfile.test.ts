@@ -26,6 +26,7 @@ describe("Dockerfile", () => {
       writer: "services/writer/src/main.ts",
       query: "services/query/src/main.ts",
       maintainer: "services/maintainer/src/main.ts",
+      alerter: "services/alerter/src/main.ts",
       simulator: "simulator/src/main.ts",
       cli: "packages/cli/src/main.ts",
     })) {
@@ -46,13 +47,14 @@ describe("Dockerfile", () => {
     });
     expect(status).toBe(2);
     for (const [service, variable, port] of [
-      ["query", "QUERY_PORT", "8080"],
+      ["query", "QUERY_OPS_PORT", "9104"],
       ["writer", "WRITER_OPS_PORT", "9102"],
       ["maintainer", "MAINTAINER_OPS_PORT", "9103"],
+      ["alerter", "ALERTER_OPS_PORT", "9105"],
     ]) {
       const stage = text.split(/^FROM /m).find((s) => s.includes(`AS service-${service}\n`))!;
       expect(stage).toContain(`"http", "${variable}", "${port}"]`);
-      expect(stage).toContain(`EXPOSE ${port}`);
+      expect(stage).toMatch(new RegExp(`^EXPOSE (\\d+ )*${port}( \\d+)*$`, "m"));
     }
   });
 

@@ -2,7 +2,7 @@
  * The images' HEALTHCHECK (Docker and Compose; Kubernetes uses the chart's
  * probes instead). `grpc`: the receiver's grpc.health.v1 overall status on
  * RECEIVER_PORT; `http <PORT_VARIABLE> <default>`: GET /healthz on the port
- * that variable names (QUERY_PORT, WRITER_OPS_PORT, MAINTAINER_OPS_PORT).
+ * that variable names (QUERY_OPS_PORT, WRITER_OPS_PORT, MAINTAINER_OPS_PORT).
  * Exits 0 when healthy, 1 otherwise. Raw protobuf bytes keep it to grpc-js alone,
  * imported only for `grpc`: the query image does not have it.
  */

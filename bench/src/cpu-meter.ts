@@ -29,7 +29,9 @@ export function meterCpu(groups: Record<string, number[]>): CpuMeter {
   };
   const add = (name: string, pids: number[]) => {
     members.set(name, [...(members.get(name) ?? []), ...pids]);
-    sample(pids, first);
+    // From the CPU it has used so far, 0 for a process just started (which must still be sampled).
+    const table = processTable();
+    for (const pid of pids) if (table.has(pid)) first.set(pid, treeCpuSecondsOf(pid, table));
     for (const pid of pids) last.set(pid, first.get(pid) ?? 0);
   };
   for (const [name, pids] of Object.entries(groups)) add(name, pids);

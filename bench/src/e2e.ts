@@ -8,6 +8,10 @@
  * 3. Paced (`--paced-fraction`, default 0.5): the devices send at that
  *    share of the throughput, each on a timer, and the run reports the ack
  *    latency a device sees when the pipeline is not saturated.
+ * 4. Mixed (`--mixed-rate`, default 10 requests/s): the paced run again with
+ *    the query service and the maintainer running and web clients listing
+ *    readings and charting 30 days meanwhile: their latencies, and whether
+ *    ingest still holds its pace.
  *
  * With `--tracing compare`, the throughput run is repeated with tracing on,
  * alternating off/on and on/off for `--rounds` pairs. Progress goes to
@@ -17,7 +21,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { startPostgres } from "@vigil/testkit";
+import { ensureTools, startPostgres, TIMESCALEDB_MISSING, timescaledbBinDir } from "@vigil/testkit";
 import { measureCopyCeiling } from "./copy-ceiling.ts";
 import { type PipelineOptions, type PipelineRun, runPipeline, TRACE_SAMPLING } from "./pipeline-run.ts";
 import { postmasterPid } from "./process-stats.ts";
@@ -31,9 +35,11 @@ const { values: flags } = parseArgs({
     "nats-sync": { type: "string", default: "default" },
     "backlog-mb": { type: "string", default: "16" },
     "paced-fraction": { type: "string", default: "0.5" },
+    "mixed-rate": { type: "string", default: "10" },
     tracing: { type: "string", default: "off" },
     rounds: { type: "string", default: "2" },
     profile: { type: "string" },
+    timescaledb: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -46,8 +52,12 @@ if (flags.help) {
   --nats-sync MODE      JetStream sync_interval: default (2 min) or "always" (fsync every write)
   --backlog-mb N        JetStream backlog bound; beyond it receivers hold devices back (default 16)
   --paced-fraction F    then a run paced at F × the measured throughput for ack latency; 0 skips it (default 0.5)
+  --mixed-rate N        then that paced run again with web clients sending N requests/s (ListReadings of the
+                        last 15 minutes, GetStats of 30 days), the query service and maintainer running; 0 skips it
   --tracing MODE        off, or compare: throughput runs with tracing on (10% sampled, OTLP export) too
   --rounds N            with --tracing compare, pairs of runs, alternating off/on then on/off (default 2)
+  --timescaledb         store into a TimescaleDB server (readings a hypertable) instead of plain PostgreSQL
+                        (partitioned); built by scripts/install-tools.sh timescaledb when missing
   --profile DIR         CPU profiles (node --cpu-prof) of the receiver, writers and simulator of the
                         throughput run (and of the first run with tracing on), for bench/src/cpuprofile-top.ts\n`);
   process.exit(0);
@@ -60,14 +70,20 @@ const backlogBytes = positive(flags["backlog-mb"], "--backlog-mb") * 1024 * 1024
 const rounds = positive(flags.rounds, "--rounds");
 const pacedFraction = Number(flags["paced-fraction"]);
 if (!(pacedFraction >= 0 && pacedFraction < 1)) fail("--paced-fraction must be at least 0 and below 1");
+const mixedRate = Number(flags["mixed-rate"]);
+if (!(mixedRate >= 0 && mixedRate <= 1000)) fail("--mixed-rate must be from 0 to 1000");
 if (flags.tracing !== "off" && flags.tracing !== "compare") fail("--tracing must be off or compare");
 const profileDir = flags.profile ? resolve(flags.profile) : undefined;
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+// What a fresh clone lacks after `npm ci`, installed as `npm test` does.
+ensureTools(["postgresql", "nats-server", ...(flags.timescaledb ? (["timescaledb"] as const) : [])]);
+if (flags.timescaledb && !timescaledbBinDir()) fail(TIMESCALEDB_MISSING.replace("tests skipped", "unavailable"));
+const engine = flags.timescaledb ? "timescaledb" : "postgresql";
 const work = mkdtempSync(join(tmpdir(), "vigil-bench-"));
-log(`starting PostgreSQL (nats-server sync ${flags["nats-sync"]})`);
-const pgServer = await startPostgres();
+log(`starting PostgreSQL${flags.timescaledb ? " with TimescaleDB" : ""} (nats-server sync ${flags["nats-sync"]})`);
+const pgServer = await startPostgres(flags.timescaledb ? { timescaledb: "preloaded" } : {});
 try {
   const base: PipelineOptions = {
     postgresUrl: pgServer.url,
@@ -105,6 +121,13 @@ try {
       `paced at ${pacedFraction} × throughput (one batch per ${pacedIntervalMs} ms per device)`,
     );
   }
+  let mixed: PipelineRun | undefined;
+  if (paced && mixedRate > 0) {
+    mixed = await run(
+      { pace: pacedIntervalMs, queryRatePerS: mixedRate },
+      `mixed: paced as above, web clients sending ${mixedRate} requests/s`,
+    );
+  }
 
   // Runs alternate A B B A …, so a drift in the machine's load cancels out of the comparison.
   const offRuns = [off];
@@ -118,7 +141,7 @@ try {
     }
   }
 
-  const all = [...offRuns, ...onRuns, ...(paced ? [paced] : [])];
+  const all = [...offRuns, ...onRuns, ...(paced ? [paced] : []), ...(mixed ? [mixed] : [])];
   const result = {
     e2e_readings_per_s: Math.round(off.readingsPerS),
     copy_ceiling_rows_per_s: Math.round(ceiling),
@@ -152,6 +175,21 @@ try {
         lost: paced.loss.lost,
       },
     }),
+    ...(mixed?.queries && {
+      mixed: {
+        target_readings_per_s: Math.round(pacedFraction * off.readingsPerS),
+        acked_readings_per_s: Math.round(mixed.summary.readingsAcked / durationS),
+        ack_latency_ms_p99: mixed.summary.ackLatencyMs.p99,
+        steady_ack_latency_ms_p99: mixed.summary.recentAckLatencyMs.p99,
+        lost: mixed.loss.lost,
+        queries: mixed.queries,
+        // Issue 16: ListReadings p95 < 100 ms and 30-day GetStats p95 < 250 ms while ingest holds its pace.
+        list_target_met: mixed.queries.list.ms_p95 < 100 && mixed.queries.list.errors === 0,
+        stats_target_met: mixed.queries.stats_30d.ms_p95 < 250 && mixed.queries.stats_30d.errors === 0,
+        ingest_held_pace: mixed.summary.readingsAcked / durationS >= 0.95 * pacedFraction * off.readingsPerS,
+        cpu_s_per_million_readings: perMillion(mixed.cpu, mixed.loss.stored),
+      },
+    }),
     ...(onRuns.length > 0 && {
       tracing: {
         sampling: TRACE_SAMPLING,
@@ -175,6 +213,7 @@ try {
     batch_size: batchSize,
     writers,
     nats_sync: flags["nats-sync"],
+    engine,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

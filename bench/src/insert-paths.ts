@@ -10,7 +10,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { migrateToLatest, openDatabase } from "@vigil/db";
-import { createTestDatabase, startPostgres } from "@vigil/testkit";
+import { createTestDatabase, ensureTools, startPostgres } from "@vigil/testkit";
 import { COPY_COLUMNS, type DecodedDelivery, toCopyRows, toReadingColumns } from "@vigil/writer";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
@@ -41,7 +41,7 @@ const variants: Record<string, Insert> = {
     await client.query(
       `INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id)
        SELECT to_timestamp(t / 1000.0), v, q, to_timestamp(r / 1000.0), d, s
-       FROM unnest($1::float8[], $2::float8[], $3::int8[], $4::float8[], $5::int4[], $6::int2[]) AS u(t, v, q, r, d, s)
+       FROM unnest($1::float8[], $2::float8[], $3::int8[], $4::float8[], $5::int4[], $6::int4[]) AS u(t, v, q, r, d, s)
        ON CONFLICT DO NOTHING`,
       [c.timesMs, c.values, c.seqs, c.receivedAtMs, c.deviceIds, c.sensorIds],
     );
@@ -66,7 +66,7 @@ const variants: Record<string, Insert> = {
   "COPY binary into a temp table, INSERT … ON CONFLICT": async (client, group) => {
     const { data } = toCopyRows(group, sensorIds);
     await client.query(
-      "CREATE TEMP TABLE IF NOT EXISTS readings_in (time timestamptz, value float8, seq int8, received_at timestamptz, device_id int4, sensor_id int2) ON COMMIT DELETE ROWS",
+      "CREATE TEMP TABLE IF NOT EXISTS readings_in (time timestamptz, value float8, seq int8, received_at timestamptz, device_id int4, sensor_id int4) ON COMMIT DELETE ROWS",
     );
     await pipeline(
       Readable.from([data]),
@@ -97,6 +97,7 @@ const variants: Record<string, Insert> = {
 };
 
 const log = (msg: string) => process.stderr.write(`insert-paths: ${msg}\n`);
+ensureTools(["postgresql"]);
 const server = await startPostgres();
 try {
   const url = await createTestDatabase(server.url, "inserts");

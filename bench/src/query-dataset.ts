@@ -2,10 +2,13 @@ import type { Database } from "@vigil/db";
 import {
   DAY_MS,
   DEFAULT_LIFECYCLE,
+  hasTimescale,
   type Kysely,
+  listPolicyJobs,
   maintainPartitions,
   refreshRollups,
   refreshWindowMs,
+  runPolicyJob,
   sql,
 } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
@@ -69,13 +72,16 @@ export interface LoadOptions {
 }
 
 /**
- * Fills an empty, migrated plain-PostgreSQL database the way production
- * would have it after `days` of ingest: devices registered as operators do,
- * daily partitions made by the maintainer's job as the days went by, rows
- * inserted in arrival (time) order one day per statement through the
- * parent table (so the rollup trigger and both indexes take every row), the
- * maintainer's rollup refresh run until it has caught up, and every
- * partition vacuumed and analyzed as autovacuum would.
+ * Fills an empty, migrated database the way production would have it after
+ * `days` of ingest: devices registered as operators do, rows inserted in
+ * arrival (time) order one day per statement through the parent table (so
+ * every index, and on plain PostgreSQL the rollup trigger, takes every row),
+ * then what the maintainer would have done meanwhile, and every partition or
+ * chunk vacuumed and analyzed as autovacuum would. Plain PostgreSQL: daily
+ * partitions made ahead as the days went by, the rollup refresh run until it
+ * has caught up. TimescaleDB (a hypertable of daily chunks): the refresh
+ * policies of both continuous aggregates and the compression policy (chunks
+ * older than 7 days compressed), as the maintainer runs them.
  */
 export async function loadDataset(db: Kysely<Database>, databaseUrl: string, o: LoadOptions): Promise<LoadOutcome> {
   const span = o.days * DAY_MS;
@@ -130,22 +136,23 @@ export async function loadDataset(db: Kysely<Database>, databaseUrl: string, o: 
     `${series.length} series on ${o.devices} devices; a robot sensor every ${(robotPeriodMs / 1000).toFixed(1)} s over ${o.days} days`,
   );
 
+  const timescale = await hasTimescale(db);
   // The maintainer's partition job, as it ran once a day over the period:
   // every day gets its partition before its readings arrive.
-  for (let day = Math.floor(startMs / DAY_MS) * DAY_MS; day <= o.endMs; day += DAY_MS) {
+  for (let day = Math.floor(startMs / DAY_MS) * DAY_MS; !timescale && day <= o.endMs; day += DAY_MS) {
     await maintainPartitions(db, day);
   }
-  await maintainPartitions(db, o.endMs);
+  if (!timescale) await maintainPartitions(db, o.endMs);
 
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   let inserted = 0;
   try {
     await client.query(`CREATE TEMP TABLE bench_series (
-      device_id int4, sensor_id int2, n int8, period_ms float8, phase_ms int8,
+      device_id int4, sensor_id int4, n int8, period_ms float8, phase_ms int8,
       nominal float8, amp float8, noise float8, lo float8, hi float8, decimals int4, shift float8)`);
     await client.query(
-      `INSERT INTO bench_series SELECT * FROM unnest($1::int4[], $2::int2[], $3::int8[], $4::float8[], $5::int8[],
+      `INSERT INTO bench_series SELECT * FROM unnest($1::int4[], $2::int4[], $3::int8[], $4::float8[], $5::int8[],
         $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::int4[], $12::float8[])`,
       [
         series.map((s) => s.deviceId),
@@ -198,27 +205,42 @@ export async function loadDataset(db: Kysely<Database>, databaseUrl: string, o: 
   if (inserted !== o.readings) throw new Error(`inserted ${inserted} readings, expected ${o.readings}`);
   const insertS = lap();
 
-  // The maintainer's rollup job: each run materializes at most a week, so
-  // a month of backlog takes several runs (production ran it every minute).
-  const windowMs = refreshWindowMs(DEFAULT_LIFECYCLE);
-  let previous = Number.NaN;
-  for (;;) {
-    const out = await refreshRollups(db, { nowMs: o.endMs, windowMs });
-    o.log(`rollups materialized up to ${new Date(out.watermark1mMs).toISOString()}`);
-    if (out.watermark1mMs === previous) break;
-    previous = out.watermark1mMs;
+  if (timescale) {
+    // The maintainer's policy jobs: both refreshes (their window covers the whole month), then
+    // compression of the chunks past its age, as they would stand after a month of runs.
+    for (const job of await listPolicyJobs(db)) {
+      if (job.kind !== "refresh" && job.kind !== "compression") continue;
+      await runPolicyJob(db, job);
+      o.log(`ran the ${job.kind} policy of ${job.relation}`);
+    }
+  } else {
+    // The maintainer's rollup job: each run materializes at most a week, so
+    // a month of backlog takes several runs (production ran it every minute).
+    const windowMs = refreshWindowMs(DEFAULT_LIFECYCLE);
+    let previous = Number.NaN;
+    for (;;) {
+      const out = await refreshRollups(db, { nowMs: o.endMs, windowMs });
+      o.log(`rollups materialized up to ${new Date(out.watermark1mMs).toISOString()}`);
+      if (out.watermark1mMs === previous) break;
+      previous = out.watermark1mMs;
+    }
   }
   const maintenanceS = lap();
 
   // What autovacuum does to insert-only tables: vacuum (visibility map, so
-  // index-only scans skip the heap) and analyze each leaf partition and the
-  // rollup tables. It never analyzes a partitioned parent, so neither does this.
+  // index-only scans skip the heap) and analyze each leaf partition or chunk
+  // (TimescaleDB: also each compressed chunk and the aggregates' own
+  // hypertables' chunks) and the rollup tables. It never analyzes a
+  // partitioned parent, so neither does this.
   const { rows } = await sql<{ name: string }>`
-    SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-    WHERE i.inhparent = 'readings'::regclass ORDER BY 1`.execute(db);
-  for (const name of [...rows.map((r) => r.name), "readings_1m_rollup", "readings_1h_rollup", "devices", "sensors"]) {
-    await sql`VACUUM (ANALYZE) ${sql.table(name)}`.execute(db);
-  }
+    SELECT format('%I.%I', n.nspname, c.relname) AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND (
+      c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'readings'::regclass)
+      OR c.relname IN ('readings_1m_rollup', 'readings_1h_rollup', 'devices', 'sensors')
+      OR n.nspname = '_timescaledb_internal')
+    ORDER BY 1`.execute(db);
+  for (const { name } of rows) await sql`VACUUM (ANALYZE) ${sql.raw(name)}`.execute(db);
   await sql`CHECKPOINT`.execute(db);
   const vacuumS = lap();
 

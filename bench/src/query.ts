@@ -9,22 +9,28 @@
  * JSON object with the results.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DAY_MS, migrateToLatest, openDatabase, sql } from "@vigil/db";
 import {
   createTestDatabase,
+  ensureTools,
   freePort,
   type PostgresServer,
   type ServiceProcess,
   startNats,
   startPostgres,
   startServiceProcess,
+  TIMESCALEDB_MISSING,
+  timescaledbBinDir,
 } from "@vigil/testkit";
 import { createUser } from "@vigil/users";
 import { ConnectJsonClient, percentile } from "./connect-json.ts";
+import { meterCpu } from "./cpu-meter.ts";
+import { type IngestLoad, startIngestLoad } from "./ingest-load.ts";
+import { postmasterPid } from "./process-stats.ts";
 import { benchFleet, describeDataset, type LoadOutcome, loadDataset } from "./query-dataset.ts";
 
 const { values: flags } = parseArgs({
@@ -37,10 +43,12 @@ const { values: flags } = parseArgs({
     "wide-iterations": { type: "string", default: "20" },
     "deep-page": { type: "string", default: "50" },
     "database-url": { type: "string" },
-    "data-dir": { type: "string", default: join(tmpdir(), "vigil-bench-query") },
+    "data-dir": { type: "string" },
+    timescaledb: { type: "boolean", default: false },
     fresh: { type: "boolean", default: false },
     "service-root": { type: "string" },
     explain: { type: "boolean", default: false },
+    "mixed-ingest": { type: "string", default: "0" },
     hold: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
@@ -48,13 +56,18 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(`usage: npm run bench:query -- [--readings 10000000] [--days 31] [--devices 100] [--iterations 100]
   --readings         readings to load, spread over --days ending now and --devices (40 % robots, 40 % monitors, 20 % rooms)
-  --data-dir         where the loaded cluster is kept and reused by later runs of the same shape (default: $TMPDIR/vigil-bench-query)
+  --data-dir         where the loaded cluster is kept and reused by later runs of the same shape (default:
+                     $TMPDIR/vigil-bench-query, or $TMPDIR/vigil-bench-query-timescaledb)
+  --timescaledb      a TimescaleDB server (hypertable, continuous aggregates, chunks past 7 days compressed)
+                     instead of plain PostgreSQL (partitions, rollup tables)
   --fresh            discard a kept dataset and load a new one
   --service-root     measure the query service of another checkout (e.g. before a change) on the same dataset
   --iterations       measured requests per query (after --warmup more), interleaved
   --wide-iterations  measured requests of the unfiltered first page and the fleet-wide stats (informative, no target)
   --deep-page        the page reached through page tokens (page size 100)
   --database-url     measure an already loaded database (one a --hold run keeps) instead of loading a new one
+  --mixed-ingest N   while measuring, the dataset's robots send N readings/s through the receiver, a writer and
+                     the maintainer (processes, as in production); the rows are deleted afterwards
   --explain          afterwards, print EXPLAIN (ANALYZE, BUFFERS) of the statements each request ran (auto_explain)
   --hold             keep PostgreSQL and the query service running at the end, until Ctrl+C\n`);
   process.exit(0);
@@ -66,6 +79,8 @@ const iterations = positive(flags.iterations, "--iterations");
 const warmup = Number(flags.warmup);
 const wideIterations = Number(flags["wide-iterations"]);
 const deepPage = positive(flags["deep-page"], "--deep-page");
+const mixedIngest = Number(flags["mixed-ingest"]);
+if (!(mixedIngest >= 0)) fail("--mixed-ingest must be a number of readings per second (0: none)");
 if (days < 31) fail("--days must be at least 31: the stats query covers 30 days");
 if (devices < 5) fail("--devices must be at least 5");
 const PAGE_SIZE = 100;
@@ -81,10 +96,13 @@ interface BenchFilter {
 const log = (msg: string) => process.stderr.write(`bench:query: ${msg}\n`);
 const began = performance.now();
 const reuse = flags["database-url"];
-const dataDir = flags["data-dir"]!;
+const engine = flags.timescaledb ? "timescaledb" : "postgresql";
+const dataDir =
+  flags["data-dir"] ?? join(tmpdir(), flags.timescaledb ? "vigil-bench-query-timescaledb" : "vigil-bench-query");
 /** Bump when loadDataset changes what it loads, so kept datasets are loaded again. */
 const DATASET_VERSION = 1;
-const shape = { version: DATASET_VERSION, readings, days, devices };
+// Plain PostgreSQL keeps the shape of datasets kept before engines were a choice.
+const shape = { version: DATASET_VERSION, readings, days, devices, ...(flags.timescaledb && { engine }) };
 const markerFile = join(dataDir, "dataset.json");
 interface Marker {
   shape: typeof shape;
@@ -92,6 +110,10 @@ interface Marker {
   loadedAt: string;
   loaded: LoadOutcome;
 }
+// What a fresh clone lacks after `npm ci`, installed as `npm test` does.
+ensureTools(["postgresql", "nats-server", ...(flags.timescaledb ? (["timescaledb"] as const) : [])]);
+if (flags.timescaledb && !timescaledbBinDir()) fail(TIMESCALEDB_MISSING.replace("tests skipped", "unavailable"));
+const serverOptions = flags.timescaledb ? ({ timescaledb: "preloaded" } as const) : {};
 log("starting nats-server");
 const nats = await startNats();
 let pgServer: PostgresServer | undefined;
@@ -115,7 +137,9 @@ try {
   const { databaseUrl, database, loaded, cachedFrom, migratedSince } = await openDataset();
   // Every query is placed relative to the dataset's end, so a kept dataset is measured as when it was loaded.
   const endMs = loaded.endMs;
-  const { rows: size } = await sql<{ bytes: number }>`
+  const { rows: size } = flags.timescaledb
+    ? await sql<{ bytes: number }>`SELECT hypertable_size('readings')::float8 AS bytes`.execute(database.db)
+    : await sql<{ bytes: number }>`
     SELECT sum(pg_total_relation_size(c.oid))::float8 AS bytes FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
     WHERE i.inhparent = 'readings'::regclass`.execute(database.db);
   log(
@@ -135,6 +159,7 @@ try {
         NATS_URL: nats.url,
         QUERY_HOST: "127.0.0.1",
         QUERY_PORT: String(port),
+        QUERY_OPS_PORT: "0",
         LOG_LEVEL: "info",
         // The bench measures queries, not the per-user rate limit.
         QUERY_USER_REQUESTS_PER_MIN: "10000000",
@@ -292,6 +317,27 @@ try {
       }
     }
   };
+  let ingest: IngestLoad | undefined;
+  let ingestCpu: ReturnType<typeof meterCpu> | undefined;
+  if (mixedIngest > 0) {
+    log(`mixed: ${robots} robots send ${mixedIngest.toLocaleString("en")} readings/s meanwhile; 10 s to settle`);
+    ingest = await startIngestLoad({
+      databaseUrl,
+      natsUrl: nats.url,
+      work: mkdtempSync(join(tmpdir(), "vigil-bench-query-mixed-")),
+      code: "OR",
+      devices: robots,
+      readingsPerS: mixedIngest,
+      batchSize: 100,
+    });
+    const pg = postmasterPid(Number(new URL(databaseUrl).port));
+    ingestCpu = meterCpu({
+      ...Object.fromEntries(Object.entries(ingest.pids).map(([name, pid]) => [name, [pid]])),
+      query: [query.child.pid!],
+      ...(pg ? { postgres: [pg] } : {}),
+    });
+    await new Promise((r) => setTimeout(r, 10_000));
+  }
   const loadBefore = loadavg(); // the machine's load as measuring starts (1, 5, 15 min)
   log(`measuring: ${warmup} + ${iterations} rounds of baseline, filtered page, deep page, 30-day hourly stats`);
   await run([baseline, filtered, deep, chart, dashboard], iterations, warmup);
@@ -317,6 +363,7 @@ try {
     facts.set(s.name, { ...(facts.get(s.name) as object), exact: Number(rows[0]?.n) });
   }
 
+  // Ingest keeps running through --explain (its plans are the ones under load); stopped below.
   const round = (ms: number) => Math.round(ms * 10) / 10;
   const figures: Record<string, number> = {};
   for (const [name, ms] of samples) {
@@ -326,6 +373,7 @@ try {
   }
   const pageP95 = Math.max(figures.filtered_page_ms_p95!, figures.deep_page_ms_p95!);
   const result = {
+    engine,
     readings: loaded.readings,
     devices: loaded.devices,
     series: loaded.series,
@@ -345,6 +393,10 @@ try {
     warmup,
     page_target_met: pageP95 < 50,
     stats_target_met: figures.stats_30d_hourly_ms_p95! < 200,
+    // Issue 16, while ingest holds its pace: ListReadings p95 < 100 ms, 30-day GetStats p95 < 250 ms.
+    mixed: (ingest
+      ? { list_target_met: pageP95 < 100, stats_target_met: figures.stats_30d_hourly_ms_p95! < 250 }
+      : undefined) as Record<string, unknown> | undefined,
     loadavg_before: loadBefore.map(round),
     loadavg_after: loadavg().map(round),
     total_s: 0,
@@ -378,6 +430,26 @@ try {
     }
     await sql`ALTER DATABASE ${sql.id(dbName)} RESET ALL`.execute(database.db);
   }
+  if (ingest) {
+    const cpu = ingestCpu!.stop();
+    const { summary, seconds } = await ingest.stop();
+    const ackedPerS = summary.readingsAcked / seconds;
+    // What the devices sent is not part of the dataset: gone again, so the kept dataset stays as loaded.
+    const { numAffectedRows } = await sql`DELETE FROM readings WHERE time >= ${new Date(endMs)}`.execute(database.db);
+    await sql`VACUUM (ANALYZE) readings`.execute(database.db);
+    log(`mixed: ingest stopped; ${Number(numAffectedRows)} readings it stored deleted again`);
+    result.mixed = {
+      ingest_target_readings_per_s: mixedIngest,
+      ingest_acked_readings_per_s: Math.round(ackedPerS),
+      ingest_held_pace: ackedPerS >= 0.95 * mixedIngest,
+      ack_latency_ms_p99: summary.ackLatencyMs.p99,
+      steady_ack_latency_ms_p99: summary.recentAckLatencyMs.p99,
+      rejected: summary.rejected,
+      cpu_s: cpu,
+      ...result.mixed,
+    };
+  }
+
   await database.close();
 
   result.total_s = round((performance.now() - began) / 1000);
@@ -419,7 +491,7 @@ async function openDataset() {
   const marker = existsSync(markerFile) ? (JSON.parse(readFileSync(markerFile, "utf8")) as Marker) : undefined;
   if (marker && JSON.stringify(marker.shape) === JSON.stringify(shape)) {
     log(`starting PostgreSQL (durable defaults) on the dataset kept in ${dataDir}`);
-    pgServer = await startPostgres({ dir: join(dataDir, "cluster") });
+    pgServer = await startPostgres({ dir: join(dataDir, "cluster"), ...serverOptions });
     const url = new URL(pgServer.url);
     url.pathname = `/${marker.database}`;
     const databaseUrl = url.toString();
@@ -440,7 +512,7 @@ async function openDataset() {
   }
   rmSync(dataDir, { recursive: true, force: true });
   log(`starting PostgreSQL (durable defaults) in ${dataDir}`);
-  pgServer = await startPostgres({ dir: join(dataDir, "cluster") });
+  pgServer = await startPostgres({ dir: join(dataDir, "cluster"), ...serverOptions });
   const databaseUrl = await createTestDatabase(pgServer.url, "bench");
   const database = await openDatabase(databaseUrl);
   await migrateToLatest(database.db);

@@ -17,6 +17,7 @@ import { migrateToLatest, openDatabase } from "@vigil/db";
 import { provisionDevices } from "@vigil/simulator";
 import {
   createTestDatabase,
+  ensureTools,
   freePort,
   type ServiceProcess,
   startNats,
@@ -74,6 +75,7 @@ if (Number.isFinite(fdLimit) && fdLimit < needed) {
 
 const work = mkdtempSync(join(tmpdir(), "vigil-bench-streams-"));
 if (profileDir) mkdirSync(profileDir, { recursive: true });
+ensureTools(["postgresql", "nats-server"]);
 log("starting PostgreSQL and nats-server");
 const [pgServer, nats] = await Promise.all([startPostgres(), startNats()]);
 // nats-server is this process's child; its CPU shows whether acks wait on JetStream.

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { alerterEnv } from "@vigil/alerter";
 import { maintainerEnv } from "@vigil/maintainer";
 import { queryEnv } from "@vigil/query";
 import { receiverEnv } from "@vigil/receiver";
@@ -25,6 +26,7 @@ const services = {
   writer: writerEnv,
   query: queryEnv,
   maintainer: maintainerEnv,
+  alerter: alerterEnv,
   simulator: simulatorEnv,
 } as const;
 
@@ -78,6 +80,7 @@ describe.skipIf(!helmBin)("chart ↔ service settings", () => {
     const manifests = render("production-values.yaml");
     const nats = (c: string) => envOf(manifests, c)!.filter((e) => e.name.startsWith("NATS_"));
     expect(nats("receiver")).toEqual(nats("writer"));
+    expect(nats("alerter")).toEqual(nats("writer"));
   });
 
   it("configures retention once: readings.config reaches the receiver, the query service and the maintainer", () => {
@@ -99,6 +102,7 @@ describe("values.schema.json ↔ service settings", () => {
     ["writer.config", schema.properties.writer.properties.config.properties, writerEnv],
     ["query.config", schema.properties.query.properties.config.properties, queryEnv],
     ["maintainer.config", schema.properties.maintainer.properties.config.properties, maintainerEnv],
+    ["alerter.config", schema.properties.alerter.properties.config.properties, alerterEnv],
     ["simulator.config", schema.properties.simulator.properties.config.properties, simulatorEnv],
   ];
   // The maintainer reads one of the shared reading rules: its bounds must be the maintainer's too.

@@ -31,7 +31,7 @@ if (!helmBin) {
 }
 
 const chart = `${repoRoot}/charts/vigil`;
-const vigilComponents = ["receiver", "writer", "query", "maintainer", "simulator", "migrations", "test"];
+const vigilComponents = ["receiver", "writer", "query", "maintainer", "alerter", "simulator", "migrations", "test"];
 const awsCredentials = new Set(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]);
 
 /** Where each ci/ file's archive object store is, when not outside the cluster (AWS S3). */
@@ -105,29 +105,42 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       }
     });
 
-    it("probes the receiver over gRPC health, the others over /readyz and /healthz", () => {
+    it("probes the receiver over gRPC health, the others over /readyz and /healthz on their ops port", () => {
       const receiver = podSpec(get(manifests, "Deployment", "receiver")).containers[0];
       for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
         expect(receiver[probe]?.grpc?.port, probe).toBe(50051);
       }
       expect(receiver.readinessProbe.grpc.service).toBe("vigil.ingest.v1.IngestService");
       const query = podSpec(get(manifests, "Deployment", "query")).containers[0];
-      expect(query.readinessProbe.httpGet).toMatchObject({ path: "/readyz", port: "http" });
-      expect(query.livenessProbe.httpGet).toMatchObject({ path: "/healthz", port: "http" });
-      for (const component of ["writer", "maintainer"]) {
+      expect(query.ports.map((p: { name: string }) => p.name)).toEqual(["http", "metrics"]);
+      for (const component of ["query", "writer", "maintainer"]) {
         const d = find(manifests, "Deployment", component);
         if (!d) continue; // the maintainer is off in ci/simulator-values.yaml
         const c = podSpec(d).containers[0];
         expect(c.readinessProbe.httpGet, component).toMatchObject({ path: "/readyz", port: "metrics" });
         expect(c.livenessProbe.httpGet, component).toMatchObject({ path: "/healthz", port: "metrics" });
         const opsPort = c.env.find((e: { name: string }) => e.name === `${component.toUpperCase()}_OPS_PORT`).value;
-        expect(c.ports).toEqual([{ name: "metrics", containerPort: Number(opsPort), protocol: "TCP" }]);
+        expect(c.ports).toContainEqual({ name: "metrics", containerPort: Number(opsPort), protocol: "TCP" });
       }
       for (const sts of manifests.filter((m) => m.kind === "StatefulSet")) {
         const c = podSpec(sts).containers[0];
         expect(c.readinessProbe, sts.metadata.name).toBeDefined();
         expect(c.livenessProbe, sts.metadata.name).toBeDefined();
       }
+    });
+
+    it("item 11: serves metrics on every component's ops port only; reflection and API docs are on in dev values alone", () => {
+      const dev = file === "dev-values.yaml" || file === "skaffold-dev-values.yaml";
+      const query = envValues(podSpec(get(manifests, "Deployment", "query")).containers[0]);
+      const receiver = envValues(podSpec(get(manifests, "Deployment", "receiver")).containers[0]);
+      expect([query.QUERY_REFLECTION, query.QUERY_API_DOCS, receiver.RECEIVER_REFLECTION]).toEqual(
+        dev ? ["true", "true", "true"] : ["false", "false", "false"],
+      );
+      const monitor = find(manifests, "ServiceMonitor", "metrics");
+      if (monitor) expect(monitor.spec.endpoints.map((e: { port: string }) => e.port)).toEqual(["metrics"]);
+      const names = (c: string) => get(manifests, "Service", c).spec.ports.map((p: { name: string }) => p.name);
+      // metrics.enabled: the query Service offers its metrics port as the receiver's does.
+      expect(names("query")).toEqual(names("receiver").includes("metrics") ? ["http", "metrics"] : ["http"]);
     });
 
     it("runs the maintainer as a worker: no Service traffic, /tmp sized for the archive", (ctx) => {
@@ -171,6 +184,12 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       for (const name of ["receiver", "writer", "query"]) {
         const deployment = get(manifests, "Deployment", name);
         const hpa = find(manifests, "HorizontalPodAutoscaler", name);
+        if (find(manifests, "ScaledObject", name)) {
+          // KEDA owns the replicas (ci/keda-values.yaml): no HPA of the chart's, no replica count.
+          expect(hpa, name).toBeUndefined();
+          expect(deployment.spec.replicas, `${name}: replicas belong to KEDA`).toBeUndefined();
+          continue;
+        }
         if (!hpa) {
           expect(deployment.spec.replicas, name).toBeGreaterThanOrEqual(1);
           continue;
@@ -335,6 +354,19 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
         if (pod("otel-collector"))
           expect(flow(maintainer, pod("otel-collector"), 4318), "maintainer → OTLP").toBe(true);
       }
+      const alerter = pod("alerter");
+      if (alerter) {
+        expect(flow(alerter, nats, 4222), "alerter → NATS (its feed)").not.toBe(false);
+        expect(flow(alerter, db, dbPort), "alerter → database").not.toBe(false);
+        // Webhooks to the internet, never to the cluster's own pods (SSRF) or other ports.
+        expect(flow(alerter, outside, 443), "alerter → webhooks").toBe(true);
+        expect(flow(alerter, pod("query"), 443), "alerter → in-cluster pods on 443").toBe(false);
+        expect(flow(alerter, pod("receiver"), 50051), "alerter → receiver").toBe(false);
+        expect(flow(alerter, outside, 22), "alerter → anywhere on another port").toBe(false);
+        for (const from of [outside, pod("query"), pod("receiver"), pod("writer")]) {
+          expect(flow(from, alerter, 8080), "nothing → alerter").toBe(false);
+        }
+      }
       expect(flow(pod("test"), pod("receiver"), 50051), "helm test → receiver").toBe(true);
       expect(flow(pod("test"), pod("query"), 8080), "helm test → query").toBe(true);
       for (const c of vigilComponents) expect(flow(pod(c), dns, 53), `${c} → DNS`).not.toBe(false);
@@ -381,8 +413,12 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       );
       expect(notes).toContain(get(manifests, "Service", "receiver").metadata.name);
       expect(notes).toContain("helm test rel -n vigil");
-      const overrides = notes.match(/--overrides='(.*)'/)?.[1];
-      expect(JSON.parse(overrides!).spec.containers[0].env[0].valueFrom.secretKeyRef.name).toBeTruthy();
+      // The API needs a token: the curl lines sign in first and send it; the CLI signs in over the API
+      // (no pod borrowing the database's network access).
+      expect(notes).toMatch(/TOKEN=\$\(curl -s -X POST \S+\/vigil\.auth\.v1\.AuthService\/Login/);
+      expect(notes).toMatch(/ListReadings -H "authorization: Bearer \$TOKEN"/);
+      expect(notes).toContain("npx vigil login --server");
+      expect(notes).not.toContain("run vigil-cli");
 
       // The maintainer: where its runs are logged, and what an unset archive means for retention.
       const maintainer = find(manifests, "Deployment", "maintainer");
@@ -413,7 +449,7 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(secretRefs(cli)).toEqual(secretRefs(podSpec(maintainer).containers[0]));
     });
 
-    it("validates against the Kubernetes 1.37 API and the ServiceMonitor CRD with kubeconform", (ctx) => {
+    it("validates against the Kubernetes 1.37 API and the ServiceMonitor, PrometheusRule and ScaledObject CRDs with kubeconform", (ctx) => {
       const kubeconform = findTool("kubeconform");
       const schemas = join(repoRoot, ".tools/kube-schemas");
       if (!kubeconform || !existsSync(join(schemas, "kubernetes-swagger.json"))) {
@@ -425,7 +461,11 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       const location = writeKubeconformSchemas(
         {
           swaggerFile: join(schemas, "kubernetes-swagger.json"),
-          crdFiles: [join(schemas, "monitoring.coreos.com_servicemonitors.yaml")],
+          crdFiles: [
+            join(schemas, "monitoring.coreos.com_servicemonitors.yaml"),
+            join(schemas, "monitoring.coreos.com_prometheusrules.yaml"),
+            join(schemas, "keda.sh_scaledobjects.yaml"),
+          ],
         },
         manifests,
         mkdtempSync(join(tmpdir(), "vigil-kube-schemas-")),
@@ -614,25 +654,116 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       }
     });
 
-    it("signs access tokens with one key for every query replica: the chart's own Secret, or the operator's", () => {
+    it("signs access tokens with one key for every query replica: made once by a hook Job, or the operator's", () => {
       const own = render(undefined, base);
-      const secret = own.find((m) => m.kind === "Secret" && m.metadata.name.endsWith("jwt-keys"));
-      expect(secret?.metadata.annotations?.["helm.sh/resource-policy"]).toBe("keep");
-      expect(Buffer.from(String(secret?.data?.AUTH_JWT_KEYS), "base64").toString()).toMatch(
-        /^-----BEGIN PRIVATE KEY-----/,
-      );
+      // Nothing secret is generated while rendering: the key is made in the cluster, once.
+      expect(own.some((m) => m.kind === "Secret" && m.metadata.name.endsWith("jwt-keys"))).toBe(false);
+      const job = get(own, "Job", "jwt-keys");
+      const hooks = job.metadata.annotations?.["helm.sh/hook"]?.split(",");
+      expect(hooks).toEqual(["pre-install", "pre-upgrade"]);
+      const name = job.metadata.name;
+      expect(containers(job)[0].args.slice(0, 4)).toEqual(["jwt-keys", "ensure-secret", "--secret", name]);
       const keyRef = (manifests: Manifest[]) =>
         podSpec(get(manifests, "Deployment", "query")).containers[0].env.find(
           (e: { name: string }) => e.name === "AUTH_JWT_KEYS",
         ).valueFrom.secretKeyRef;
-      expect(keyRef(own)).toEqual({ name: secret!.metadata.name, key: "AUTH_JWT_KEYS" });
+      expect(keyRef(own)).toEqual({ name, key: "AUTH_JWT_KEYS" });
+      // Its own ServiceAccount and a Role that reads only that Secret and creates Secrets: nothing else.
+      expect(podSpec(job).serviceAccountName).toBe(name);
+      const role = get(own, "Role", "jwt-keys") as unknown as { rules: unknown };
+      expect(role.rules).toEqual([
+        { apiGroups: [""], resources: ["secrets"], resourceNames: [name], verbs: ["get"] },
+        { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+      ]);
+      const binding = get(own, "RoleBinding", "jwt-keys") as unknown as {
+        roleRef: { name: string };
+        subjects: Array<{ name: string }>;
+      };
+      expect(binding.roleRef.name).toBe(name);
+      expect(binding.subjects.map((x) => x.name)).toEqual([name]);
+      // Everything the Job needs exists before it runs: hooks with lower weights.
+      const weight = (m: Manifest) => Number(m.metadata.annotations?.["helm.sh/hook-weight"]);
+      for (const kind of ["ServiceAccount", "Role", "RoleBinding", "NetworkPolicy"]) {
+        const m = get(own, kind, "jwt-keys");
+        expect(m.metadata.annotations?.["helm.sh/hook"], kind).toBe("pre-install,pre-upgrade");
+        expect(weight(m), kind).toBeLessThan(weight(job));
+      }
+      // A short-lived token of its own, mounted explicitly; the API server is all it may reach.
+      expect(podSpec(job).automountServiceAccountToken).toBe(false);
+      const projected = podSpec(job).volumes.find((v: { name: string }) => v.name === "kube-api-access").projected;
+      expect(projected.sources[0].serviceAccountToken.expirationSeconds).toBe(600);
+      const policy = get(own, "NetworkPolicy", "jwt-keys");
+      expect(policy.spec.ingress).toEqual([]);
+      expect(policy.spec.egress).toEqual([
+        {
+          ports: [
+            { port: 443, protocol: "TCP" },
+            { port: 6443, protocol: "TCP" },
+          ],
+        },
+      ]);
+
       const theirs = render(undefined, {
         ...base,
         "query.auth.jwtKeysSecret": "vigil-signing",
         "query.auth.jwtKeysSecretKey": "jwks",
       });
-      expect(theirs.some((m) => m.kind === "Secret" && m.metadata.name.endsWith("jwt-keys"))).toBe(false);
+      expect(find(theirs, "Job", "jwt-keys")).toBeUndefined();
       expect(keyRef(theirs)).toEqual({ name: "vigil-signing", key: "jwks" });
+    });
+
+    it("takes extension points per component: extra env, volumes and mounts, pod and common annotations", () => {
+      // A CA for sslmode=verify-full, mounted from a Secret into every pod that opens the database.
+      const components = ["receiver", "writer", "query", "maintainer", "alerter", "simulator", "migrations"];
+      const set: Record<string, string> = { ...base, "simulator.enabled": "true", "commonAnnotations.team": "ops" };
+      for (const c of components) {
+        Object.assign(set, {
+          [`${c}.extraEnv[0].name`]: "PGSSLROOTCERT",
+          [`${c}.extraEnv[0].value`]: "/etc/vigil/db-ca/ca.crt",
+          [`${c}.extraVolumes[0].name`]: "db-ca",
+          [`${c}.extraVolumes[0].secret.secretName`]: "db-ca",
+          [`${c}.extraVolumeMounts[0].name`]: "db-ca",
+          [`${c}.extraVolumeMounts[0].mountPath`]: "/etc/vigil/db-ca",
+          [`${c}.podAnnotations.who`]: c,
+        });
+      }
+      const manifests = render(undefined, set);
+      for (const c of components) {
+        const workload = get(manifests, c === "migrations" ? "Job" : "Deployment", c);
+        const container = podSpec(workload).containers[0];
+        expect(envValues(container).PGSSLROOTCERT, c).toBe("/etc/vigil/db-ca/ca.crt");
+        expect(container.volumeMounts, c).toContainEqual({ name: "db-ca", mountPath: "/etc/vigil/db-ca" });
+        expect(podSpec(workload).volumes, c).toContainEqual({ name: "db-ca", secret: { secretName: "db-ca" } });
+        expect(workload.spec.template.metadata.annotations?.who, c).toBe(c);
+        // The chart's own settings stay: the extras come after them.
+        expect(envValues(container).DATABASE_URL === undefined, c).toBe(true);
+        expect(
+          container.env.some((e: { name: string }) => e.name === "DATABASE_URL"),
+          c,
+        ).toBe(true);
+      }
+      for (const m of manifests) {
+        expect(m.metadata.annotations?.team, `${m.kind}/${m.metadata.name}`).toBe("ops");
+      }
+      // An object's own annotations win over the common ones.
+      const job = get(render(undefined, { ...base, "commonAnnotations.helm\\.sh/hook": "x" }), "Job", "migrations");
+      expect(job.metadata.annotations?.["helm.sh/hook"]).toBe("pre-install,pre-upgrade");
+    });
+
+    it("works as a subchart: values under global are accepted", () => {
+      expect(renderError(undefined, { ...base, "global.imageRegistry": "registry.example", "global.team": "x" })).toBe(
+        "",
+      );
+      expect(renderError(undefined, { ...base, "globl.team": "x" })).toMatch(
+        /additional properties 'globl' not allowed/,
+      );
+    });
+
+    it("renders the same manifests every time, as GitOps tools render them (helm template, Argo CD)", () => {
+      const first = renderYaml(undefined, base);
+      expect(first.length).toBeGreaterThan(10_000);
+      expect(renderYaml(undefined, base)).toBe(first);
+      expect(first).not.toMatch(/BEGIN PRIVATE KEY/);
     });
 
     it("prints large numbers as integers, not in exponent notation", () => {

@@ -40,6 +40,7 @@ describe.skipIf(!skaffold || !helmBin)("skaffold.yaml", () => {
       "vigil-writer",
       "vigil-query",
       "vigil-maintainer",
+      "vigil-alerter",
       "vigil-simulator",
       "vigil-cli",
     ]) {

@@ -39,7 +39,7 @@ describe("deployment checks", () => {
       // No token: the API's own Unauthenticated answer proves Connect, routing and auth are up.
       query: expect.objectContaining({
         ready: true,
-        listReadings: { httpStatus: 401, connectCode: "unauthenticated" },
+        listReadings: { code: "unauthenticated" },
       }),
     });
   });
@@ -59,7 +59,7 @@ describe("deployment checks", () => {
     const result = JSON.parse(stdout);
     expect(result.ok).toBe(false);
     expect(result.receiver.status).toBe("UNREACHABLE");
-    expect(result.query.listReadings).toEqual({ httpStatus: 401, connectCode: "unauthenticated" });
+    expect(result.query.listReadings).toEqual({ code: "unauthenticated" });
   });
 
   it("the image healthcheck reports the services healthy, and a closed port not", async () => {

@@ -15,13 +15,13 @@ describe("ingest protocol", () => {
   const now = Date.now();
 
   beforeAll(async () => {
-    pipeline = await startTestPipeline();
+    pipeline = await startTestPipeline({ env: { RECEIVER_REFLECTION: "true" } });
     const [device] = await pipeline.provision("ICU", 1);
     apiKey = device!.apiKey;
   });
   afterAll(() => pipeline?.stop());
 
-  it("answers grpc.health.v1 and server reflection, so buf curl works without proto files", async () => {
+  it("answers grpc.health.v1 and (RECEIVER_REFLECTION) server reflection, so buf curl works without proto files", async () => {
     const buf = (...args: string[]) =>
       promisify(execFile)(join(repoRoot, "node_modules/.bin/buf"), [
         "curl",

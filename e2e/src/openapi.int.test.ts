@@ -46,12 +46,12 @@ async function lastEnvelope(body: ReadableStream<Uint8Array>) {
   return last;
 }
 
-describe("the OpenAPI document served by the query service", () => {
+describe("the OpenAPI document served by the query service (QUERY_API_DOCS)", () => {
   let pipeline: Pipeline;
   let base: string;
 
   beforeAll(async () => {
-    pipeline = await startTestPipeline();
+    pipeline = await startTestPipeline({ env: { QUERY_API_DOCS: "true" } });
     base = pipeline.queryUrl;
   });
   afterAll(() => pipeline?.stop());
@@ -159,5 +159,18 @@ describe("the OpenAPI document served by the query service", () => {
       seq: expect.stringMatching(/^\d+$/),
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT.+Z$/),
     });
+  });
+
+  it("says what the server does with an unknown field, and the server does it: refuses it, naming the field", async () => {
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { info: { description: string } };
+    expect(doc.info.description).toContain("Unknown fields in a request are refused with `invalid_argument`");
+    expect(doc.info.description).not.toMatch(/ignore unknown fields/i);
+    const res = await fetch(`${base}/vigil.readings.v1.ReadingService/DeleteReadings`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await pipeline.adminToken()}` },
+      body: JSON.stringify({ filter: { deviceCode: "OR", sensr: "arm.x" } }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: "invalid_argument", message: expect.stringContaining("sensr") });
   });
 });

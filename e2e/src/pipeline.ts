@@ -1,9 +1,9 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { STREAM_NAME } from "@vigil/bus";
+import { FEED_STREAM_NAME, STREAM_NAME } from "@vigil/bus";
 import { migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
-import { createQueryApp, loadQueryConfig, type QueryApp } from "@vigil/query";
+import { createQueryApp, loadQueryConfig, type QueryApp, TokenSigner } from "@vigil/query";
 import { createReceiverApp, loadReceiverConfig, type ReceiverApp } from "@vigil/receiver";
 import { createLogger } from "@vigil/runtime";
 import type { DeviceIdentity } from "@vigil/simulator";
@@ -15,6 +15,9 @@ export const USER_PASSWORD = "user-password-for-tests";
 
 export interface Pipeline {
   database: VigilDatabase;
+  /** What the services were started with, for more processes on the same stack. */
+  databaseUrl: string;
+  natsUrl: string;
   receiver: ReceiverApp;
   writer: WriterApp;
   query: QueryApp;
@@ -26,6 +29,11 @@ export interface Pipeline {
   login(username: string, password: string): Promise<{ accessToken: string; refreshToken: string }>;
   /** Creates a user (as the admin) and returns an access token for it. */
   userToken(username: string, role?: "user" | "admin"): Promise<string>;
+  /**
+   * Another query replica on the same database and NATS, with its own
+   * connections and `env` on top of the pipeline's; stopped with the pipeline.
+   */
+  startQuery(env?: Record<string, string>): Promise<QueryApp>;
   /** Registers devices CODE-1..count and returns their keys. */
   provision(code: string, count: number): Promise<DeviceIdentity[]>;
   stop(): Promise<void>;
@@ -48,9 +56,12 @@ export async function startPipeline(options: {
     RECEIVER_HOST: "127.0.0.1",
     QUERY_PORT: "0",
     QUERY_HOST: "127.0.0.1",
+    QUERY_OPS_PORT: "0",
     RECEIVER_OPS_PORT: "0",
     WRITER_OPS_PORT: "0",
     WRITER_OPS_HOST: "127.0.0.1",
+    // One signing key for the pipeline, so replicas from startQuery accept each other's tokens.
+    AUTH_JWT_KEYS: JSON.stringify({ keys: [await TokenSigner.generateJwk()] }),
     AUTH_BOOTSTRAP_ADMIN_USERNAME: "admin",
     AUTH_BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
     // Tests sign in often and fast.
@@ -80,6 +91,7 @@ export async function startPipeline(options: {
     if (!res.ok || !body.tokens) throw new Error(`login failed: ${res.status} ${body.message}`);
     return body.tokens;
   };
+  const replicas: QueryApp[] = [];
   let admin: Promise<string> | undefined;
   const adminToken = () => {
     admin ??= login("admin", ADMIN_PASSWORD).then((t) => t.accessToken);
@@ -87,6 +99,8 @@ export async function startPipeline(options: {
   };
   return {
     database,
+    databaseUrl: options.databaseUrl,
+    natsUrl: options.natsUrl,
     receiver,
     writer,
     query,
@@ -106,6 +120,15 @@ export async function startPipeline(options: {
       if (!res.ok) throw new Error(`register failed: ${res.status} ${await res.text()}`);
       return (await login(username, USER_PASSWORD)).accessToken;
     },
+    async startQuery(extra = {}) {
+      const replica = createQueryApp(loadQueryConfig({ ...env, ...extra }), {
+        logger: logger.child({ replica: replicas.length + 1 }),
+        ...shared,
+      });
+      await replica.start();
+      replicas.push(replica);
+      return replica;
+    },
     async provision(code, count) {
       const out: DeviceIdentity[] = [];
       for (let n = 1; n <= count; n++) {
@@ -117,17 +140,19 @@ export async function startPipeline(options: {
     async stop() {
       await receiver.stop();
       await writer.stop();
+      for (const replica of replicas) await replica.stop();
       await query.stop();
       await database.close();
     },
   };
 }
 
-/** Deletes the VIGIL_READINGS stream so a test starts from an empty log. */
+/** Deletes the VIGIL_READINGS stream (and the alerters' feed sourcing it) so a test starts from an empty log. */
 export async function resetJetStream(natsUrl: string): Promise<void> {
   const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(FEED_STREAM_NAME).catch(() => false);
     await jsm.streams.delete(STREAM_NAME).catch(() => false);
   } finally {
     await nc.close();

@@ -16,7 +16,7 @@ describe("query service protocols", () => {
   const now = Date.now();
 
   beforeAll(async () => {
-    pipeline = await startTestPipeline();
+    pipeline = await startTestPipeline({ env: { QUERY_REFLECTION: "true" } });
     base = `http://127.0.0.1:${pipeline.query.port}`;
     const [device] = await pipeline.provision("ENV", 1);
     const s = openRawStream(pipeline.receiver.port, device!.apiKey);
@@ -107,7 +107,7 @@ describe("query service protocols", () => {
     }
   });
 
-  it("answers grpc.health.v1 and server reflection on its port, so buf curl needs no proto files", async () => {
+  it("answers grpc.health.v1 and (QUERY_REFLECTION) server reflection on its port, so buf curl needs no proto files", async () => {
     const buf = (...args: string[]) =>
       promisify(execFile)(join(repoRoot, "node_modules/.bin/buf"), [
         "curl",
@@ -135,15 +135,14 @@ describe("query service protocols", () => {
     expect(JSON.parse(listed.stdout)).toMatchObject({ totalSize: "3", readings: [{ deviceCode: "ENV" }] });
   });
 
-  it("serves health, readiness and CORS preflight for browsers", async () => {
+  it("serves health and readiness, and no CORS to other origins by default", async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: "ok" });
     const preflight = await fetch(`${base}/vigil.readings.v1.ReadingService/ListReadings`, {
       method: "OPTIONS",
       headers: { origin: "https://app.example", "access-control-request-method": "POST" },
     });
-    expect(preflight.status).toBe(204);
-    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
-    expect(preflight.headers.get("access-control-allow-headers")).toMatch(/connect-protocol-version/i);
+    // No origin is allowed by default (QUERY_CORS_ORIGINS): the browser gets no CORS header.
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
   });
 });

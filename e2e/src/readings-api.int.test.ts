@@ -1,7 +1,7 @@
 import { Code, type ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { sql } from "@vigil/db";
-import { AuditService, Order, ReadingService } from "@vigil/proto";
+import { AuditService, Order, ReadingService, StatsSource } from "@vigil/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pipeline } from "./pipeline.ts";
 import { openRawStream, testBatch } from "./raw-stream.ts";
@@ -108,13 +108,34 @@ describe("readings API", () => {
     }
   });
 
+  it("says where stats come from: raw readings for narrow ranges, the aggregates for wide ones", async () => {
+    const client = createClient(ReadingService, transports(() => user)["Connect-JSON"]);
+    const sourceOf = async (spanMs: number, bucket: string) =>
+      (
+        await client.getStats({
+          filter: {
+            deviceCode: "OR",
+            startTime: { seconds: BigInt(T0 / 1000), nanos: 0 },
+            endTime: { seconds: BigInt((T0 + spanMs) / 1000), nanos: 0 },
+          },
+          bucket,
+        })
+      ).source;
+    // Exact percentiles up to 6 hours; within 1 % from the 1-minute, then the 1-hour aggregates.
+    expect(await sourceOf(2 * HOUR, "1h")).toBe(StatsSource.RAW);
+    expect(await sourceOf(2 * 24 * HOUR, "1h")).toBe(StatsSource.AGGREGATE_1M);
+    expect(await sourceOf(30 * 24 * HOUR, "1h")).toBe(StatsSource.AGGREGATE_1H);
+    // A bucket that is not whole minutes can only come from raw readings.
+    expect(await sourceOf(2 * 24 * HOUR, "90s")).toBe(StatsSource.RAW);
+  });
+
   it("updates readings by filter, with every rule and an audit row", async () => {
     await insert(pipeline, [
       [2, "spo2", 10 * HOUR, 97],
       [2, "spo2", 10 * HOUR + 1000, 98],
       [3, "spo2", 10 * HOUR, 99],
     ]);
-    const [connectJson, grpc, grpcWeb] = Object.values(transports(() => user)).map((t) =>
+    const [connectJson, grpc, grpcWeb] = Object.values(transports(() => admin)).map((t) =>
       createClient(ReadingService, t),
     );
     const fail = async (p: Promise<unknown>) =>
@@ -122,15 +143,19 @@ describe("readings API", () => {
         () => undefined,
         (e) => e,
       )) as ConnectError;
+    const hours = (from: number, to: number) => ({
+      startTime: { seconds: BigInt((T0 + from * HOUR) / 1000), nanos: 0 },
+      endTime: { seconds: BigInt((T0 + to * HOUR) / 1000), nanos: 0 },
+    });
     expect((await fail(connectJson!.updateReadings({ changes: { value: 1 } }))).rawMessage).toMatch(
-      /^filter: set at least one/,
+      /^filter.device_code: a correction names one device/,
     );
-    expect((await fail(grpc!.updateReadings({ filter: { deviceCode: "OR" } }))).rawMessage).toMatch(
-      /^changes: set at least one/,
-    );
+    expect(
+      (await fail(grpc!.updateReadings({ filter: { deviceCode: "OR", deviceNumber: 2, ...hours(9, 11) } }))).rawMessage,
+    ).toMatch(/^changes: set at least one/);
     const backwards = await fail(
       grpcWeb!.updateReadings({
-        filter: { startTime: { seconds: 20n, nanos: 0 }, endTime: { seconds: 10n, nanos: 0 } },
+        filter: { deviceCode: "OR", deviceNumber: 2, ...hours(11, 9) },
         changes: { value: 1 },
       }),
     );
@@ -138,18 +163,18 @@ describe("readings API", () => {
     expect(backwards.rawMessage).toMatch(/^filter.start_time: must not be after end_time/);
 
     const changed = await grpc!.updateReadings({
-      filter: { deviceCode: "OR", deviceNumber: 2, sensor: "spo2" },
+      filter: { deviceCode: "OR", deviceNumber: 2, sensor: "spo2", ...hours(9, 11) },
       changes: { value: 95.5 },
     });
     expect(changed.updatedCount).toBe(2n);
     const renamed = await connectJson!.updateReadings({
-      filter: { deviceCode: "OR", deviceNumber: 3 },
+      filter: { deviceCode: "OR", deviceNumber: 3, ...hours(9, 11) },
       changes: { sensor: "spo2.percent" },
     });
     expect(renamed.updatedCount).toBe(1n);
     const collide = await fail(
       connectJson!.updateReadings({
-        filter: { deviceCode: "OR", deviceNumber: 2, sensor: "spo2" },
+        filter: { deviceCode: "OR", deviceNumber: 2, sensor: "spo2", ...hours(9, 11) },
         changes: { time: { seconds: BigInt((T0 + 10 * HOUR) / 1000), nanos: 0 } },
       }),
     );
@@ -160,15 +185,17 @@ describe("readings API", () => {
     const { rows } = await sql<{
       actor: string;
       rows_affected: number;
-      details: { filter: unknown; changes: unknown };
+      target: string;
+      details: { device: string; sensor: string; changes: unknown };
     }>`
-      SELECT actor, rows_affected, details FROM audit_log WHERE action = 'readings.update' ORDER BY id`.execute(
+      SELECT actor, rows_affected, target, details FROM audit_log WHERE action = 'readings.update' ORDER BY id`.execute(
       pipeline.database.db,
     );
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({
-      actor: "user:clinician",
-      details: { filter: { deviceCode: "OR", deviceNumber: 2, sensor: "spo2" }, changes: { value: 95.5 } },
+      actor: "user:admin",
+      target: `correction:${changed.correctionId}`,
+      details: { device: "OR-2", sensor: "spo2", changes: { value: 95.5 } },
     });
     expect(Number(rows[0]!.rows_affected)).toBe(2);
   });
@@ -180,18 +207,24 @@ describe("readings API", () => {
     ]);
     const asUser = createClient(ReadingService, transports(() => user).gRPC);
     const asAdmin = createClient(ReadingService, transports(() => admin)["gRPC-Web"]);
+    const day = {
+      startTime: { seconds: BigInt(T0 / 1000), nanos: 0 },
+      endTime: { seconds: BigInt((T0 + 24 * HOUR) / 1000), nanos: 0 },
+    };
     const denied = (await asUser
-      .deleteReadings({ filter: { deviceCode: "OR", deviceNumber: 4 } })
+      .deleteReadings({ filter: { deviceCode: "OR", deviceNumber: 4, ...day } })
       .catch((e: unknown) => e)) as ConnectError;
     expect(denied.code).toBe(Code.PermissionDenied);
     expect(((await asAdmin.deleteReadings({ filter: {} }).catch((e: unknown) => e)) as ConnectError).code).toBe(
       Code.InvalidArgument,
     );
     const deleted = await asAdmin.deleteReadings({
-      filter: { deviceCode: "OR", deviceNumber: 4, sensor: "heart_rate" },
+      filter: { deviceCode: "OR", deviceNumber: 4, sensor: "heart_rate", ...day },
     });
     expect(deleted.deletedCount).toBe(2n);
-    expect((await asAdmin.deleteReadings({ filter: { deviceCode: "OR", deviceNumber: 4 } })).deletedCount).toBe(0n);
+    expect((await asAdmin.deleteReadings({ filter: { deviceCode: "OR", deviceNumber: 4, ...day } })).deletedCount).toBe(
+      0n,
+    );
     const after = await asUser.listReadings({ filter: { deviceCode: "OR", deviceNumber: 4 } });
     expect(after).toMatchObject({ totalSize: 0n, readings: [] });
     const stats = await asUser.getStats({

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { alerterEnv } from "@vigil/alerter";
 import { maintainerEnv } from "@vigil/maintainer";
 import { queryEnv } from "@vigil/query";
 import { quickstartEnv } from "@vigil/quickstart";
@@ -9,7 +10,7 @@ import { repoRoot } from "@vigil/testkit";
 import { writerEnv } from "@vigil/writer";
 import { describe, expect, it } from "vitest";
 
-const schemas = { receiverEnv, writerEnv, queryEnv, simulatorEnv, quickstartEnv, maintainerEnv };
+const schemas = { receiverEnv, writerEnv, queryEnv, simulatorEnv, quickstartEnv, maintainerEnv, alerterEnv };
 
 describe("README configuration table", () => {
   const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
@@ -31,7 +32,10 @@ describe("README configuration table", () => {
       for (const [name, field] of Object.entries(schema.shape)) {
         const parsed = (field as { safeParse(v: unknown): { success: boolean; data?: unknown } }).safeParse(undefined);
         const value = parsed.success ? parsed.data : undefined;
-        if (value === undefined || name === "DATABASE_URL" || name === "NATS_URL" || name === "LOG_LEVEL") continue;
+        // An empty list (a switch that allows nothing by default) has no default to show.
+        const empty = Array.isArray(value) && value.length === 0;
+        if (value === undefined || empty || name === "DATABASE_URL" || name === "NATS_URL" || name === "LOG_LEVEL")
+          continue;
         const shown = Array.isArray(value) ? value.join(",") : String(value);
         expect(documented.get(name), name).toContain(`\`${shown}\``);
       }

@@ -36,12 +36,13 @@ const S = ingestSettings;
 // so give an absolute path.
 const fileDevices = S.devicesFile ? new SharedArray("devices", () => devicesFrom(open(S.devicesFile))) : [];
 
+// `vigil devices create` prints [{device: {code, number, …}, apiKey}]; flat {code, number, apiKey} works too.
 function devicesFrom(text) {
   const parsed = JSON.parse(text);
-  const list = Array.isArray(parsed) ? parsed : [parsed];
+  const list = (Array.isArray(parsed) ? parsed : [parsed]).map((d) => ({ ...d.device, ...d }));
   for (const d of list) {
     if (typeof d.apiKey !== "string" || typeof d.code !== "string") {
-      throw new Error(`DEVICES_FILE must hold {code, number, apiKey} objects`);
+      throw new Error(`DEVICES_FILE must hold {device: {code, number}, apiKey} or {code, number, apiKey} objects`);
     }
   }
   return list.map((d) => ({ code: d.code, number: d.number, apiKey: d.apiKey }));
@@ -120,7 +121,11 @@ export function ingestSetup(needed) {
 }
 
 // Per VU: its device, its gRPC connection and what it has not had acked yet (kept across sessions).
-let client;
+// The service from the repository's protos, not server reflection (off on production receivers).
+// load() belongs to the init context: one client per VU, connected on its first session.
+const client = new grpc.Client();
+client.load([import.meta.resolve("../../proto/").replace(/^file:\/\//, "")], "vigil/ingest/v1/ingest.proto");
+let connected = false;
 const state = { device: undefined, nextSeq: 1, lastTimeMs: 0, pending: new Map(), walk: [], failures: 0 };
 
 function deviceOf(data) {
@@ -134,9 +139,9 @@ function deviceOf(data) {
 /** One stream session of INGEST_STREAM_SECONDS (shorter at the end of a fixed-length run). */
 export function ingestSession(data, remainingMs = Number.POSITIVE_INFINITY) {
   state.device ??= deviceOf(data);
-  if (!client) {
-    client = new grpc.Client();
-    client.connect(S.receiver, { plaintext: true, reflect: true, timeout: "30s" });
+  if (!connected) {
+    client.connect(S.receiver, { plaintext: true, timeout: "30s" });
+    connected = true;
   }
   const sessionMs = Math.max(1000, Math.min(S.streamSeconds * 1000, remainingMs));
   const opened = Date.now();

@@ -89,6 +89,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       DATABASE_URL: databaseUrl,
       NATS_URL: nats.url,
       LOG_LEVEL: "info",
+      // Free ports for the ops servers too: another stack or a quick start may hold 9101/9102.
+      RECEIVER_OPS_PORT: "0",
+      WRITER_OPS_PORT: "0",
       ...options.env,
     };
     log("starting receiver, writer and query service");
@@ -98,16 +101,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await start(
       "receiver",
       "services/receiver/src/main.ts",
-      { RECEIVER_HOST: "127.0.0.1", RECEIVER_PORT: String(receiverPort) },
+      // Ops ports on free ports too: the defaults (9101, 9102) may be taken by another stack on the machine.
+      { RECEIVER_HOST: "127.0.0.1", RECEIVER_PORT: String(receiverPort), RECEIVER_OPS_PORT: "0" },
       /receiver listening/,
     );
-    await start("writer", "services/writer/src/main.ts", {}, /writer consuming/);
+    await start("writer", "services/writer/src/main.ts", { WRITER_OPS_PORT: "0" }, /writer consuming/);
     await start(
       "query",
       "services/query/src/main.ts",
       {
         QUERY_HOST: "127.0.0.1",
         QUERY_PORT: String(queryPort),
+        QUERY_OPS_PORT: "0",
         AUTH_BOOTSTRAP_ADMIN_USERNAME: "admin",
         AUTH_BOOTSTRAP_ADMIN_PASSWORD: adminPassword,
       },

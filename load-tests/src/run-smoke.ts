@@ -7,7 +7,7 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { repoRoot } from "@vigil/testkit";
+import { ensureTools, repoRoot } from "@vigil/testkit";
 import { findK6 } from "./k6.ts";
 import { startLocalStack } from "./local-stack.ts";
 import { runSmoke } from "./smoke.ts";
@@ -23,9 +23,11 @@ if (!Number.isInteger(durationS) || durationS < 1) {
   process.stderr.write("load:smoke: --duration-s must be a positive integer\n");
   process.exit(2);
 }
+// What a fresh clone lacks after `npm ci`, installed as `npm test` does.
+ensureTools(["postgresql", "nats-server", "k6"]);
 const k6 = findK6();
 if (!k6) {
-  process.stderr.write("load:smoke: k6 is not installed: run scripts/install-tools.sh k6\n");
+  process.stderr.write("load:smoke: k6 did not install: run scripts/install-tools.sh k6\n");
   process.exit(2);
 }
 const echo = (line: string) => process.stderr.write(`${line}\n`);

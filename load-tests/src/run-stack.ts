@@ -4,6 +4,7 @@
  * stops everything on Ctrl-C.
  */
 import { parseArgs } from "node:util";
+import { ensureTools } from "@vigil/testkit";
 import { startLocalStack } from "./local-stack.ts";
 
 const { values } = parseArgs({ options: { devices: { type: "string", default: "200" } } });
@@ -12,6 +13,8 @@ if (!Number.isInteger(devices) || devices < 1) {
   process.stderr.write("load:stack: --devices must be a positive integer\n");
   process.exit(2);
 }
+// The stack's servers, and k6 for the command line printed below, as `npm test` installs them.
+ensureTools(["postgresql", "nats-server", "k6"]);
 const stack = await startLocalStack({ devices, log: (l) => process.stderr.write(`load:stack: ${l}\n`) });
 const flags = [
   `-e RECEIVER_ADDR=${stack.receiverAddr}`,

@@ -142,6 +142,8 @@ function fleetControl(fleet: Fleet, config: SimulatorConfig, shard: Shard): Flee
       shard,
     }),
     summary: () => fleet.summary(),
+    injectFault: (input) => fleet.injectFault(input),
+    faults: () => fleet.faults,
   };
 }
 

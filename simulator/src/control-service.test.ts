@@ -1,5 +1,5 @@
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
-import { SimulatorService } from "@vigil/proto";
+import { FaultKind, SimulatorService } from "@vigil/proto";
 import { describe, expect, it } from "vitest";
 import { type FleetControl, simulatorService } from "./control-service.ts";
 import type { FleetSummary } from "./fleet-stats.ts";
@@ -44,6 +44,30 @@ function fakeFleet(devices: number) {
       recentAckLatencyMs: { p50: 1.25, p99: 4 },
       rejectReasons: { "series[0].values[0]: value is not a finite number": 2 },
     }),
+    injectFault(input) {
+      calls.push(
+        `fault ${input.kind} ${input.code}-${input.number} ${input.sensor} ${input.magnitude} ${input.durationMs}`,
+      );
+      if (input.code !== "SIM")
+        throw new RangeError(`device ${input.code}-${input.number} is not simulated by this process`);
+      return {
+        id: 1,
+        device: { code: input.code, number: input.number },
+        sensor: input.sensor,
+        kind: input.kind,
+        magnitude: input.magnitude,
+        sigma: 2,
+        durationMs: input.durationMs || 100,
+        createdAtMs: 1_700_000_000_000,
+        fromMs: undefined,
+        toMs: undefined,
+        firstReadingMs: undefined,
+        lastReadingMs: undefined,
+        readings: 0,
+        held: undefined,
+      };
+    },
+    faults: () => [],
   };
   const client = createClient(
     SimulatorService,
@@ -106,5 +130,30 @@ describe("SimulatorService", () => {
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.rawMessage).toMatch(/^devices must be at most 10/);
     expect(calls).toEqual([]);
+  });
+});
+
+describe("InjectFault", () => {
+  it("passes the fault on and answers with it", async () => {
+    const { client, calls } = fakeFleet(3);
+    const res = await client.injectFault({
+      deviceCode: "SIM",
+      deviceNumber: 2,
+      sensor: "patient.heart_rate_bpm",
+      kind: FaultKind.SPIKE,
+      magnitude: 8,
+    });
+    expect(calls).toEqual(["fault spike SIM-2 patient.heart_rate_bpm 8 0"]);
+    expect(res.fault?.sigma).toBe(2);
+    expect(res.fault?.kind).toBe(FaultKind.SPIKE);
+  });
+
+  it("refuses an unknown device or kind as InvalidArgument", async () => {
+    const { client } = fakeFleet(3);
+    const unknown = await connectError(client.injectFault({ deviceCode: "X", deviceNumber: 1, kind: FaultKind.STEP }));
+    expect(unknown.code).toBe(Code.InvalidArgument);
+    expect(unknown.rawMessage).toMatch(/X-1 is not simulated/);
+    const noKind = await connectError(client.injectFault({ deviceCode: "SIM", deviceNumber: 1 }));
+    expect(noKind.code).toBe(Code.InvalidArgument);
   });
 });

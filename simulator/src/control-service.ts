@@ -1,10 +1,13 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { SimulatorService } from "@vigil/proto";
+import { FaultKind, type Fault as FaultMessage, FaultSchema, SimulatorService } from "@vigil/proto";
 import type { Logger } from "@vigil/runtime";
 import { INTERVAL_MS_MAX, INTERVAL_MS_MIN } from "./config.ts";
+import type { Fault, FaultKind as Kind } from "./faults.ts";
 import type { FleetSummary } from "./fleet-stats.ts";
 import type { Shard } from "./shard.ts";
 
@@ -17,6 +20,42 @@ export interface FleetControl {
   setIntervalMs(ms: number): void;
   settings(): { intervalMs: number; batchSize: number; devicesPerConnection: number; shard: Shard };
   summary(): FleetSummary;
+  injectFault(input: {
+    code: string;
+    number: number;
+    sensor: string;
+    kind: Kind;
+    magnitude: number;
+    durationMs: number;
+  }): Fault;
+  faults(): readonly Fault[];
+}
+
+const FAULT_KINDS: Partial<Record<FaultKind, Kind>> = {
+  [FaultKind.SPIKE]: "spike",
+  [FaultKind.STEP]: "step",
+  [FaultKind.DRIFT]: "drift",
+  [FaultKind.STUCK]: "stuck",
+  [FaultKind.DROPOUT]: "dropout",
+  [FaultKind.SILENCE]: "silence",
+};
+
+function toFaultMessage(f: Fault): FaultMessage {
+  const kind = Number(Object.entries(FAULT_KINDS).find(([, k]) => k === f.kind)?.[0] ?? 0) as FaultKind;
+  return create(FaultSchema, {
+    id: f.id,
+    deviceCode: f.device.code,
+    deviceNumber: f.device.number,
+    sensor: f.sensor,
+    kind,
+    magnitude: f.magnitude,
+    sigma: f.sigma,
+    duration: durationFromMs(f.durationMs),
+    firstReadingTime: f.firstReadingMs === undefined ? undefined : timestampFromMs(f.firstReadingMs),
+    lastReadingTime: f.lastReadingMs === undefined ? undefined : timestampFromMs(f.lastReadingMs),
+    readings: BigInt(f.readings),
+    createTime: timestampFromMs(f.createdAtMs),
+  });
 }
 
 /**
@@ -85,6 +124,29 @@ export function simulatorService(control: FleetControl): ServiceImpl<typeof Simu
     },
     async getStatus() {
       return { status: status() };
+    },
+    async injectFault(req) {
+      const kind = FAULT_KINDS[req.kind];
+      if (!kind)
+        throw new ConnectError("kind must be SPIKE, STEP, DRIFT, STUCK, DROPOUT or SILENCE", Code.InvalidArgument);
+      const duration = req.duration ? durationMs(req.duration) : 0;
+      try {
+        const fault = control.injectFault({
+          code: req.deviceCode,
+          number: req.deviceNumber,
+          sensor: req.sensor,
+          kind,
+          magnitude: req.magnitude,
+          durationMs: duration,
+        });
+        return { fault: toFaultMessage(fault) };
+      } catch (err) {
+        if (err instanceof RangeError) throw new ConnectError(err.message, Code.InvalidArgument);
+        throw err;
+      }
+    },
+    async listFaults() {
+      return { faults: control.faults().map(toFaultMessage) };
     },
   };
 }

@@ -8,7 +8,16 @@ const identity = z.object({
   apiKey: z.string().min(1),
 });
 
-/** Reads device keys written by `vigil devices create` (one object or an array). */
+/** What `vigil devices create` prints (CreateDeviceResponse: {device: {code, number, …}, apiKey}), read as a flat identity. */
+const created = z
+  .object({ device: z.object({ code: z.string(), number: z.number() }).loose(), apiKey: z.string() })
+  .transform((c) => ({ code: c.device.code, number: c.device.number, apiKey: c.apiKey }))
+  .pipe(identity);
+
+/**
+ * Reads device keys: the output of `vigil devices create` (a list of
+ * {device, apiKey}), or flat {code, number, apiKey} objects; one or a list.
+ */
 export function readDevicesFile(path: string): DeviceIdentity[] {
   let parsed: unknown;
   try {
@@ -16,8 +25,11 @@ export function readDevicesFile(path: string): DeviceIdentity[] {
   } catch (err) {
     throw new Error(`cannot read devices file ${path}: ${(err as Error).message}`);
   }
-  const list = z.array(identity).safeParse(Array.isArray(parsed) ? parsed : [parsed]);
-  if (!list.success)
-    throw new Error(`devices file ${path} must hold {code, number, apiKey} objects: ${list.error.message}`);
+  const list = z.array(z.union([created, identity])).safeParse(Array.isArray(parsed) ? parsed : [parsed]);
+  if (!list.success) {
+    throw new Error(
+      `devices file ${path} must hold {device: {code, number}, apiKey} or {code, number, apiKey} objects: ${list.error.message}`,
+    );
+  }
   return list.data;
 }

@@ -1,4 +1,5 @@
 import { Client, credentials } from "@grpc/grpc-js";
+import { type Fault, type FaultKind, faultDuration, MAX_FAULT_MS } from "./faults.ts";
 import type { FleetSummary } from "./fleet-stats.ts";
 import { FleetStats } from "./fleet-stats.ts";
 import { type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";
@@ -22,6 +23,8 @@ export class Fleet {
   /** The devices' options: one object, so an interval change reaches them all. */
   private readonly options: FleetOptions;
   private readonly clients = new Map<string, Client>();
+  /** Every fault injected, oldest first (ground truth). */
+  readonly faults: Fault[] = [];
   /** Start and stop, serialised: a start waits for a stop in progress. */
   private queue: Promise<void> = Promise.resolve();
 
@@ -61,6 +64,51 @@ export class Fleet {
 
   get devicesPerConnection(): number {
     return this.options.devicesPerConnection;
+  }
+
+  /**
+   * Injects a fault into one device's next batches: a Fault to read back
+   * (ListFaults) once the device has generated the readings it changed.
+   * Throws a RangeError naming the problem for a bad request.
+   */
+  injectFault(input: {
+    code: string;
+    number: number;
+    sensor: string;
+    kind: FaultKind;
+    magnitude: number;
+    durationMs: number;
+  }): Fault {
+    const device = this.devices.find((d) => d.identity.code === input.code && d.identity.number === input.number);
+    if (!device) throw new RangeError(`device ${input.code}-${input.number} is not simulated by this process`);
+    if (!(input.durationMs >= 0 && input.durationMs <= MAX_FAULT_MS)) {
+      throw new RangeError(`duration must be from 0 to ${MAX_FAULT_MS / 60_000} minutes`);
+    }
+    if (!(Math.abs(input.magnitude) <= 1_000)) throw new RangeError("magnitude must be from -1000 to 1000");
+    const index = device.sensorIndex(input.sensor);
+    if (input.kind !== "silence" && index < 0) {
+      throw new RangeError(`sensor must be one of ${device.sensorNames().join(", ")} (got "${input.sensor}")`);
+    }
+    const spacing = Math.max(1, Math.floor(this.options.intervalMs / this.options.samplesPerBatch));
+    const fault: Fault = {
+      id: this.faults.length + 1,
+      device: { code: input.code, number: input.number },
+      sensor: input.kind === "silence" ? "" : input.sensor,
+      kind: input.kind,
+      magnitude: input.magnitude,
+      sigma: index >= 0 ? device.sensorSigma(index) : 0,
+      durationMs: faultDuration(input.kind, input.durationMs, spacing),
+      createdAtMs: Date.now(),
+      fromMs: undefined,
+      toMs: undefined,
+      firstReadingMs: undefined,
+      lastReadingMs: undefined,
+      readings: 0,
+      held: undefined,
+    };
+    device.faults.add(fault);
+    this.faults.push(fault);
+    return fault;
   }
 
   /** Changes the time between batches of every device, at once. */

@@ -1,3 +1,5 @@
+import { sensorSigma } from "./faults.ts";
+
 /**
  * Realistic sensor behaviour for simulated devices: each sensor drifts as a
  * mean-reverting random walk around a nominal value, with noise, clamped to
@@ -59,11 +61,14 @@ export function seededRandom(seed: number): () => number {
 /** Produces the next value of each sensor of one device. */
 export class SensorWalk {
   readonly specs: SensorSpec[];
+  /** Each sensor's natural standard deviation (the unit of injected faults). */
+  readonly sigmas: number[];
   private readonly current: number[];
   private readonly random: () => number;
 
   constructor(specs: SensorSpec[], seed: number) {
     this.specs = specs;
+    this.sigmas = specs.map(sensorSigma);
     this.random = seededRandom(seed);
     this.current = specs.map((s) => s.nominal + (this.random() - 0.5) * s.volatility * 10);
   }

@@ -10,6 +10,7 @@ import {
   StreamResponseSchema,
 } from "@vigil/proto";
 import { headersFromContext, tracer } from "@vigil/telemetry";
+import { DeviceFaults } from "./faults.ts";
 import type { FleetStats } from "./fleet-stats.ts";
 import { DEVICE_KINDS, kindForCode, SensorWalk } from "./sensor-profiles.ts";
 
@@ -63,6 +64,8 @@ export class SimulatedDevice {
   readonly acked = new Map<number, number>();
   /** When the receiver refused the device's key (the device then stops); undefined while it has not. */
   authFailedAt: number | undefined;
+  /** Faults injected through the control API, applied to the batches it generates. */
+  readonly faults = new DeviceFaults();
   /** The connection for the n-th connection attempt: fail over by returning another target. */
   private readonly connectionFor: (attempt: number) => Client;
   private attempts = 0;
@@ -95,6 +98,19 @@ export class SimulatedDevice {
     this.stats = stats;
     this.walk = new SensorWalk(DEVICE_KINDS[kindForCode(identity.code)], hash(`${identity.code}-${identity.number}`));
     this.clockMs = Date.now() - (options.clock === "fast" ? FAST_CLOCK_START_MS : 0);
+  }
+
+  /** Position of a sensor in this device's batches, or -1. */
+  sensorIndex(name: string): number {
+    return this.walk.specs.findIndex((s) => s.name === name);
+  }
+
+  sensorNames(): string[] {
+    return this.walk.specs.map((s) => s.name);
+  }
+
+  sensorSigma(index: number): number {
+    return this.walk.sigmas[index]!;
   }
 
   get connected(): boolean {
@@ -321,6 +337,12 @@ export class SimulatedDevice {
         return;
       }
       if (this.options.clock === "realtime") this.clockMs = Math.max(this.clockMs, Date.now() - span);
+      if (this.faults.pending && this.faults.silencedAt(this.clockMs + spacing)) {
+        // An injected silence: the readings of this span are never taken.
+        this.clockMs += span;
+        this.faults.expire(this.clockMs);
+        continue;
+      }
       this.pending.set(this.nextSeq, this.makeBatch(this.nextSeq++, spacing));
     }
   }
@@ -330,11 +352,15 @@ export class SimulatedDevice {
     const times = new Float64Array(n);
     for (let i = 0; i < n; i++) times[i] = Math.round(this.clockMs + (i + 1) * spacing);
     this.clockMs = times[n - 1]!;
-    const series: ColumnarSeries[] = this.walk.specs.map((spec, index) => {
+    const faulty = this.faults.pending;
+    const series: ColumnarSeries[] = [];
+    this.walk.specs.forEach((spec, index) => {
       const values = new Float64Array(n);
       this.walk.fill(index, values);
-      return { sensor: spec.name, times, values };
+      if (faulty && !this.faults.apply(spec.name, this.walk.sigmas[index]!, times, values, spec.decimals)) return;
+      series.push({ sensor: spec.name, times, values });
     });
+    if (faulty) this.faults.expire(times[n - 1]!);
     const readings = n * series.length;
     // The span travels with the batch (ReadingBatch.traceparent): a stream's
     // metadata is sent once, but each batch is its own trace.

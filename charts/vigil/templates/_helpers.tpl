@@ -59,6 +59,16 @@ app.kubernetes.io/part-of: vigil
 {{- end }}
 {{- end }}
 
+{{/* Annotations on an object's metadata: commonAnnotations, then the object's own (which win).
+     Usage: {{- with include "vigil.annotations" (dict "root" $ "extra" $own) }}{{ . | nindent 2 }}{{ end }} */}}
+{{- define "vigil.annotations" -}}
+{{- $all := merge (dict) (.extra | default dict) (.root.Values.commonAnnotations | default dict) }}
+{{- with $all -}}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
 {{/* Images ---------------------------------------------------------------------------- */}}
 
 {{/* A Vigil image: [registry/]repository(:tag|@digest); the component's registry and tag
@@ -214,11 +224,12 @@ app.kubernetes.io/part-of: vigil
 {{- end }}
 
 {{/*
-The ops port: /metrics, /healthz and /readyz of the receiver (on RECEIVER_HOST), the
-writer and the maintainer. One number for all: each pod has its own network namespace.
+The ops port: /metrics, /healthz and /readyz of the receiver and the query service (on
+RECEIVER_HOST / QUERY_HOST), the writer and the maintainer. One number for all: each pod has
+its own network namespace.
 */}}
 {{- define "vigil.env.ops" -}}
-{{- if ne .prefix "RECEIVER" }}
+{{- if not (has .prefix (list "RECEIVER" "QUERY")) }}
 - name: {{ .prefix }}_OPS_HOST
   value: "0.0.0.0"
 {{- end }}
@@ -320,6 +331,7 @@ metadata:
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "vigil.labels" . | trim | nindent 4 }}
+  {{- with include "vigil.annotations" (dict "root" .root) }}{{ . | nindent 2 }}{{ end }}
 spec:
   scaleTargetRef:
     apiVersion: apps/v1
@@ -350,6 +362,7 @@ metadata:
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "vigil.labels" . | trim | nindent 4 }}
+  {{- with include "vigil.annotations" (dict "root" .root) }}{{ . | nindent 2 }}{{ end }}
 spec:
   maxUnavailable: {{ .values.podDisruptionBudget.maxUnavailable }}
   selector:

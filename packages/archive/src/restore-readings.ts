@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DAY_MS, type Database, type Kysely, recordAudit, sql } from "@vigil/db";
+import { DAY_MS, type Database, type Kysely, recordAudit, registerSensors, sql } from "@vigil/db";
 import { ARCHIVE_PREFIX, type ArchiveManifest, manifestsOverlapping } from "./archive-manifest.ts";
 import type { ArchiveStore } from "./archive-store.ts";
 import type { ArchivedReading } from "./archived-reading.ts";
@@ -13,6 +13,8 @@ export interface RestoreOptions {
   /** Restored rows stay (retention skips them) for this long. */
   holdMs?: number;
   actor: string;
+  /** Called after each archived file is read (for a progress bar). */
+  onProgress?: (progress: { filesDone: number; files: number; rows: number }) => void;
 }
 
 export interface RestoreOutcome {
@@ -53,6 +55,7 @@ export async function restoreReadings(
   const toUs = BigInt(options.toMs) * 1000n;
   try {
     for (const { key } of found) {
+      options.onProgress?.({ filesDone: outcome.files, files: found.length, rows: outcome.rows });
       const text = await store.getText(key);
       if (text === undefined) throw new Error(`archive manifest ${key} vanished while restoring`);
       const manifest = JSON.parse(text) as ArchiveManifest;
@@ -73,6 +76,7 @@ export async function restoreReadings(
         }
       }
     }
+    options.onProgress?.({ filesDone: outcome.files, files: found.length, rows: outcome.rows });
     const holdUntil = new Date(Date.now() + (options.holdMs ?? DEFAULT_HOLD_MS));
     outcome.holdUntil = holdUntil.toISOString();
     await db.transaction().execute(async (tx) => {
@@ -102,7 +106,9 @@ async function insertArchived(db: Kysely<Database>, rows: ArchivedReading[]): Pr
   await sql`
     INSERT INTO devices (code, number) SELECT * FROM unnest(${codes}::text[], ${numbers}::int4[])
     ON CONFLICT DO NOTHING`.execute(db);
-  await sql`INSERT INTO sensors (name) SELECT unnest(${sensors}::text[]) ON CONFLICT DO NOTHING`.execute(db);
+  // Looked up before inserting: an INSERT … ON CONFLICT spends an id for every name that exists.
+  const registered = await registerSensors(db, sensors);
+  if (!registered.ok) throw new Error(`cannot restore: ${registered.reason}`);
   const text = (v: bigint | null) => (v === null ? null : v.toString());
   const result = await sql`
     INSERT INTO readings (time, value, seq, received_at, updated_at, deleted_at, device_id, sensor_id)

@@ -1,5 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import { type ControlEvents, memoryControlEvents, natsControlEvents } from "./control-events.ts";
 
 /** A change to a device that every receiver must act on at once. */
 export interface DeviceEvent {
@@ -10,53 +11,21 @@ export interface DeviceEvent {
 }
 
 /**
- * Fan-out of device events to every receiver replica (NATS core pub/sub:
- * replicas that are down miss them, and re-verify open streams on their
- * own schedule instead).
+ * Fan-out of device events to every receiver replica (replicas that are
+ * down miss them, and re-verify open streams on their own schedule instead).
  */
-export interface DeviceEvents {
-  publish(event: DeviceEvent): Promise<void>;
-  subscribe(handler: (event: DeviceEvent) => void): { stop(): void };
-}
+export type DeviceEvents = ControlEvents<DeviceEvent>;
 
 export const DEVICE_EVENTS_SUBJECT = "vigil.control.devices";
 
 /** Device events over an open NATS connection. */
 export function natsDeviceEvents(nc: NatsConnection): DeviceEvents {
-  return {
-    async publish(event) {
-      nc.publish(DEVICE_EVENTS_SUBJECT, JSON.stringify(event));
-      // Make sure the server has it before the caller reports success.
-      await nc.flush();
-    },
-    subscribe(handler) {
-      const sub = nc.subscribe(DEVICE_EVENTS_SUBJECT, {
-        callback: (err, msg) => {
-          if (err) return;
-          try {
-            handler(msg.json<DeviceEvent>());
-          } catch {
-            // A malformed event is not worth crashing a receiver for.
-          }
-        },
-      });
-      return { stop: () => sub.unsubscribe() };
-    },
-  };
+  return natsControlEvents(nc, DEVICE_EVENTS_SUBJECT);
 }
 
 /** Device events inside one process (quick start, tests). */
 export function memoryDeviceEvents(): DeviceEvents {
-  const handlers = new Set<(event: DeviceEvent) => void>();
-  return {
-    async publish(event) {
-      for (const h of handlers) h(event);
-    },
-    subscribe(handler) {
-      handlers.add(handler);
-      return { stop: () => handlers.delete(handler) };
-    },
-  };
+  return memoryControlEvents();
 }
 
 /** Connects to NATS only to publish device events (operator CLI). */

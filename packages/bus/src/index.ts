@@ -1,4 +1,14 @@
+export {
+  type AlertFeed,
+  devicePartition,
+  FEED_STREAM_NAME,
+  FEED_SUBJECT_PREFIX,
+  type FeedMessage,
+  type FeedReader,
+  type FeedSettings,
+} from "./alert-feed.ts";
 export { consumerEnv, consumerSettings, streamEnv, streamSettings } from "./bus-config.ts";
+export { type ControlEvents, memoryControlEvents, natsControlEvents } from "./control-events.ts";
 export {
   connectDeviceEvents,
   DEVICE_EVENTS_SUBJECT,
@@ -23,3 +33,10 @@ export {
   SUBJECT_PREFIX,
   watchSubject,
 } from "./subjects.ts";
+export {
+  memoryUserEvents,
+  natsUserEvents,
+  USER_EVENTS_SUBJECT,
+  type UserEvent,
+  type UserEvents,
+} from "./user-events.ts";

@@ -15,6 +15,14 @@ import {
 } from "@nats-io/jetstream";
 import { type MsgHdrs, type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import {
+  type AlertFeed,
+  FEED_STREAM_NAME,
+  FEED_SUBJECT_PREFIX,
+  type FeedMessage,
+  type FeedReader,
+  type FeedSettings,
+} from "./alert-feed.ts";
 import { type DeviceEvents, natsDeviceEvents } from "./device-events.ts";
 import type {
   AppendResult,
@@ -39,6 +47,7 @@ import {
   SUBJECT_PREFIX,
   watchSubject,
 } from "./subjects.ts";
+import { natsUserEvents, type UserEvents } from "./user-events.ts";
 
 export interface JetStreamBusOptions {
   /** Comma-separated NATS URLs. */
@@ -79,7 +88,12 @@ export interface ConsumerSettings {
   durable: string;
   /** Redeliver a batch not acked within this time. */
   ackWaitMs: number;
-  /** Deliveries before a batch is given up on. */
+  /**
+   * Deliveries after which a writer stores a batch on its own rather than in
+   * a group. JetStream itself redelivers without limit (max_deliver -1):
+   * with a limit it would stop delivering an acked batch, which would then
+   * never be written.
+   */
   maxDeliver: number;
   /** Delivered but unacked batches across all writers. */
   maxAckPending: number;
@@ -142,7 +156,7 @@ async function ensureConsumer(jsm: JetStreamManager, c: ConsumerSettings, owner:
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(c.ackWaitMs),
-    max_deliver: c.maxDeliver,
+    max_deliver: -1,
     max_ack_pending: c.maxAckPending,
     filter_subject: `${SUBJECT_PREFIX}.>`,
   };
@@ -165,9 +179,110 @@ async function ensureConsumer(jsm: JetStreamManager, c: ConsumerSettings, owner:
   }
 }
 
+/**
+ * The alerters' feed: a stream with limits retention (nobody acks; the
+ * oldest batches go beyond max_bytes or max_age, discard old) that sources
+ * VIGIL_READINGS, renaming each batch's subject to carry its partition.
+ * Sourcing is done by the server: the alerters' own reads touch only this
+ * stream, so an alerter that stops reading holds nothing back.
+ */
+async function ensureFeedStream(jsm: JetStreamManager, settings: FeedSettings): Promise<void> {
+  const config: Partial<StreamConfig> = {
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    storage: settings.storage === "memory" ? StorageType.Memory : StorageType.File,
+    max_bytes: settings.maxBytes,
+    max_age: nanos(settings.maxAgeMs),
+    num_replicas: settings.replicas,
+    sources: [
+      {
+        name: STREAM_NAME,
+        subject_transforms: [
+          {
+            src: `${SUBJECT_PREFIX}.*.*`,
+            dest: `${FEED_SUBJECT_PREFIX}.{{partition(${settings.partitions},1,2)}}.{{wildcard(1)}}.{{wildcard(2)}}`,
+          },
+        ],
+      },
+    ],
+  };
+  try {
+    const info = await jsm.streams.info(FEED_STREAM_NAME);
+    if (info.config.storage !== config.storage) {
+      // Storage cannot change in place: start the feed again (the alerters report the gap).
+      await jsm.streams.delete(FEED_STREAM_NAME);
+      await jsm.streams.add({ name: FEED_STREAM_NAME, ...config });
+      return;
+    }
+    await jsm.streams.update(FEED_STREAM_NAME, config);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add({ name: FEED_STREAM_NAME, ...config });
+    } catch (addErr) {
+      if (!String(addErr).includes("already in use")) throw addErr;
+    }
+  }
+}
+
+class JetStreamFeed implements AlertFeed {
+  readonly partitions: number;
+  private readonly js: JetStreamClient;
+  private readonly jsm: JetStreamManager;
+
+  constructor(js: JetStreamClient, jsm: JetStreamManager, partitions: number) {
+    this.js = js;
+    this.jsm = jsm;
+    this.partitions = partitions;
+  }
+
+  read(partition: number, fromSeq: number): FeedReader {
+    const js = this.js;
+    let messages: ConsumerMessages | undefined;
+    let stopped = false;
+    return {
+      async *[Symbol.asyncIterator]() {
+        // An ordered consumer: ephemeral, no acks, recreated by the client after a break.
+        const consumer = await js.consumers.get(FEED_STREAM_NAME, {
+          filter_subjects: [`${FEED_SUBJECT_PREFIX}.${partition}.>`],
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: Math.max(1, fromSeq),
+        });
+        if (stopped) return;
+        messages = await consumer.consume({ max_messages: 1_000 });
+        for await (const m of messages) yield feedMessage(m);
+      },
+      stop() {
+        stopped = true;
+        void messages?.close();
+      },
+    };
+  }
+
+  async window(): Promise<{ firstSeq: number; lastSeq: number }> {
+    const { state } = await this.jsm.streams.info(FEED_STREAM_NAME);
+    return { firstSeq: state.first_seq, lastSeq: state.last_seq };
+  }
+}
+
+function feedMessage(m: JsMsg): FeedMessage {
+  // vigil.alerting.<partition>.<code>.<number>
+  const parts = m.subject.split(".");
+  return {
+    seq: m.info.streamSequence,
+    device: { id: Number(m.headers?.get(DEVICE_ID_HEADER) || 0), code: parts[3] ?? "", number: Number(parts[4]) },
+    payload: m.data,
+    storedAtMs: m.info.timestampNanos / 1e6,
+    pending: m.info.pending,
+  };
+}
+
 function isNotFound(err: unknown): boolean {
   return err instanceof Error && /not found/i.test(err.message);
 }
+
+/** Room left in max_payload for a batch's headers; what the receiver sets is far smaller. */
+const HEADER_ALLOWANCE_BYTES = 4096;
 
 class JetStreamBus implements ReadingBus {
   private reconnecting = false;
@@ -177,6 +292,7 @@ class JetStreamBus implements ReadingBus {
   private readonly js: JetStreamClient;
   private readonly options: JetStreamBusOptions;
   readonly deviceEvents: DeviceEvents;
+  readonly userEvents: UserEvents;
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, js: JetStreamClient, options: JetStreamBusOptions) {
     this.nc = nc;
@@ -184,6 +300,7 @@ class JetStreamBus implements ReadingBus {
     this.js = js;
     this.options = options;
     this.deviceEvents = natsDeviceEvents(nc);
+    this.userEvents = natsUserEvents(nc);
     void this.trackConnection();
   }
 
@@ -249,8 +366,18 @@ class JetStreamBus implements ReadingBus {
     };
   }
 
+  async openFeed(settings: FeedSettings): Promise<AlertFeed> {
+    await ensureFeedStream(this.jsm, settings);
+    return new JetStreamFeed(this.js, this.jsm, settings.partitions);
+  }
+
   isConnected(): boolean {
     return !this.nc.isClosed() && !this.reconnecting;
+  }
+
+  maxPayloadBytes(): number {
+    // Headers (device id, seq, message id, trace context) count toward max_payload too.
+    return Math.max(0, (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ALLOWANCE_BYTES);
   }
 
   async backlog(): Promise<Backlog> {

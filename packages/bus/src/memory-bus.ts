@@ -1,3 +1,4 @@
+import { type AlertFeed, devicePartition, type FeedMessage, type FeedReader, type FeedSettings } from "./alert-feed.ts";
 import { type DeviceEvents, memoryDeviceEvents } from "./device-events.ts";
 import type {
   AppendResult,
@@ -13,12 +14,11 @@ import type {
   WatchFilter,
 } from "./reading-bus.ts";
 import { batchMessageId, deviceSubject, SEQ_HEADER } from "./subjects.ts";
+import { memoryUserEvents, type UserEvents } from "./user-events.ts";
 
 export interface MemoryBusOptions {
   /** Window in which a resent batch is recognised as a duplicate. */
   duplicateWindowMs: number;
-  /** Deliveries before a batch is given up on. */
-  maxDeliver: number;
   /** Unhandled batches held at most; appends fail beyond it (backpressure, no loss). */
   maxBatches: number;
 }
@@ -45,7 +45,9 @@ class MemoryBus implements ReadingBus {
   private readonly watchers = new Set<{ subject: RegExp; push(b: StoredBatch): void }>();
   private unacked = 0;
   private closed = false;
+  private feed: MemoryFeed | undefined;
   readonly deviceEvents: DeviceEvents = memoryDeviceEvents();
+  readonly userEvents: UserEvents = memoryUserEvents();
 
   private readonly options: MemoryBusOptions;
 
@@ -73,6 +75,7 @@ class MemoryBus implements ReadingBus {
     this.unacked++;
     this.enqueue({ batch, deliveries: 0 });
     for (const w of this.watchers) if (w.subject.test(subject)) w.push(batch);
+    this.feed?.append(batch);
     return { duplicate: false };
   }
 
@@ -142,8 +145,17 @@ class MemoryBus implements ReadingBus {
     };
   }
 
+  async openFeed(settings: FeedSettings): Promise<AlertFeed> {
+    this.feed ??= new MemoryFeed(settings);
+    return this.feed;
+  }
+
   isConnected(): boolean {
     return !this.closed;
+  }
+
+  maxPayloadBytes(): number {
+    return Number.MAX_SAFE_INTEGER;
   }
 
   async backlog(): Promise<Backlog> {
@@ -152,6 +164,7 @@ class MemoryBus implements ReadingBus {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.feed?.close();
     for (const w of this.waiting.splice(0)) w();
   }
 
@@ -178,12 +191,9 @@ class MemoryBus implements ReadingBus {
         if (settle()) forget();
       },
       inProgress: () => {},
+      // Redelivered however often: an acked batch is never given up on here (see reading-writer.ts).
       nak: (delayMs = 0) => {
         if (!settle()) return;
-        if (entry.deliveries >= this.options.maxDeliver) {
-          forget();
-          return;
-        }
         setTimeout(() => this.enqueue(entry), delayMs).unref();
       },
     };
@@ -200,5 +210,84 @@ class MemoryBus implements ReadingBus {
       if (now - at < this.options.duplicateWindowMs) break;
       this.seenIds.delete(id);
     }
+  }
+}
+
+/** The feed in memory: one log, oldest batches dropped beyond the bounds, readers woken on append. */
+class MemoryFeed implements AlertFeed {
+  readonly partitions: number;
+  private readonly settings: FeedSettings;
+  private readonly log: Array<FeedMessage & { partition: number; bytes: number }> = [];
+  private nextSeq = 1;
+  private bytes = 0;
+  private readonly wakers = new Set<() => void>();
+  private closed = false;
+
+  constructor(settings: FeedSettings) {
+    this.settings = settings;
+    this.partitions = settings.partitions;
+  }
+
+  append(batch: StoredBatch): void {
+    const partition = devicePartition(batch.device, this.partitions);
+    const bytes = batch.payload.length + 64;
+    this.log.push({ ...batch, seq: this.nextSeq++, pending: 0, partition, bytes });
+    this.bytes += bytes;
+    const oldest = this.settings.maxAgeMs > 0 ? batch.storedAtMs - this.settings.maxAgeMs : -Infinity;
+    while (this.log.length > 1 && (this.bytes > this.settings.maxBytes || this.log[0]!.storedAtMs < oldest)) {
+      this.bytes -= this.log.shift()!.bytes;
+    }
+    for (const wake of this.wakers) wake();
+  }
+
+  read(partition: number, fromSeq: number): FeedReader {
+    let stopped = false;
+    let wake: (() => void) | undefined;
+    const feed = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        let next = fromSeq;
+        while (!stopped && !feed.closed) {
+          const first = feed.log[0]?.seq ?? feed.nextSeq;
+          let i = Math.max(0, next - first);
+          let yielded = false;
+          for (; i < feed.log.length && !stopped; i++) {
+            const m = feed.log[i]!;
+            next = m.seq + 1;
+            if (m.partition !== partition) continue;
+            yielded = true;
+            yield {
+              seq: m.seq,
+              device: m.device,
+              payload: m.payload,
+              storedAtMs: m.storedAtMs,
+              pending: feed.log.length - 1 - i,
+            };
+            // The log may have moved while the consumer worked.
+            const nowFirst = feed.log[0]?.seq ?? feed.nextSeq;
+            i = Math.max(-1, next - nowFirst - 1);
+          }
+          if (yielded) continue;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            feed.wakers.add(resolve);
+          });
+          if (wake) feed.wakers.delete(wake);
+        }
+      },
+      stop() {
+        stopped = true;
+        wake?.();
+      },
+    };
+  }
+
+  async window(): Promise<{ firstSeq: number; lastSeq: number }> {
+    return { firstSeq: this.log[0]?.seq ?? this.nextSeq, lastSeq: this.nextSeq - 1 };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const wake of this.wakers) wake();
   }
 }

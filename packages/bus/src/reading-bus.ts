@@ -1,4 +1,6 @@
+import type { AlertFeed, FeedSettings } from "./alert-feed.ts";
 import type { DeviceEvents } from "./device-events.ts";
+import type { UserEvents } from "./user-events.ts";
 
 /**
  * The durable log between receivers and writers: one subject per device,
@@ -17,16 +19,30 @@ export interface ReadingBus {
   last(device: DeviceAddress): Promise<StoredBatch | undefined>;
   /**
    * Joins the shared durable consumer: every stored batch is delivered to
-   * one of the consumers until it is acked, redelivered after a nak or an
-   * ack timeout, at most `maxDeliver` times.
+   * one of the consumers until it is acked (or terminated), redelivered
+   * after a nak or an ack timeout however many times it takes: an acked
+   * batch is never dropped for having been delivered often.
    */
   consume(options: ConsumeOptions): BatchConsumer;
   /** Live tail of new batches of the matching devices; nothing durable. */
   watch(filter: WatchFilter): BatchWatch;
+  /**
+   * The alerters' feed: created (or brought to these settings) on first
+   * call. It copies every batch from the log without ever holding the log
+   * back (AlertFeed).
+   */
+  openFeed(settings: FeedSettings): Promise<AlertFeed>;
   /** Device changes fanned out to every receiver, on the same connection. */
   readonly deviceEvents: DeviceEvents;
+  /** Users' token-version changes fanned out to every query replica, on the same connection. */
+  readonly userEvents: UserEvents;
   /** True while the connection to the log is up. */
   isConnected(): boolean;
+  /**
+   * The largest batch payload the log takes (for JetStream: the server's
+   * max_payload, less room for headers). A larger one would fail every append.
+   */
+  maxPayloadBytes(): number;
   /** The writers' consumer: batches not yet delivered, delivered but unacked, redelivered. */
   backlog(): Promise<Backlog>;
   /** Stops after in-flight appends settle. */

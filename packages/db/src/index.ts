@@ -1,5 +1,14 @@
-export { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from "kysely";
+export {
+  type Expression,
+  type ExpressionBuilder,
+  type Kysely,
+  type QueryResult,
+  type RawBuilder,
+  type SqlBool,
+  sql,
+} from "kysely";
 export { type AuditEntry, recordAudit } from "./audit.ts";
+export { pruneDeadLetters } from "./dead-letter-retention.ts";
 export {
   DAY_MS,
   DEFAULT_LIFECYCLE,
@@ -9,7 +18,7 @@ export {
   MINUTE_MS,
   refreshWindowMs,
 } from "./lifecycle-settings.ts";
-export { type MigrationOutcome, migrateToLatest } from "./migrate.ts";
+export { type MigrationOutcome, migrateTo, migrateToLatest, pendingMigrations } from "./migrate.ts";
 export {
   EMBEDDED_PREFIX,
   hasTimescale,
@@ -33,6 +42,7 @@ export {
   type ReadingStatsRow,
   readingStats,
   type StatsSource,
+  statsSource,
 } from "./reading-stats.ts";
 export { dropReadingUnit, listReadingUnits, type ReadingUnit } from "./reading-units.ts";
 export {
@@ -43,13 +53,21 @@ export {
   refreshRollups,
 } from "./rollup-refresh.ts";
 export type * from "./schema.ts";
+export {
+  lookupSensors,
+  registerSensors,
+  type SensorQuota,
+  type SensorRegistration,
+} from "./sensor-names.ts";
 export { resolveSeriesIds, type SeriesIds, type SeriesNames } from "./series-ids.ts";
 export { nearestRank, SKETCH_RELATIVE_ACCURACY, sketchBin, sketchBinValue } from "./sketch.ts";
+export { chooseStorageEngine, STORAGE_SETTING, type StorageEngine, StorageEngineError } from "./storage-engine.ts";
 export {
+  type FailedJob,
+  failedJobs,
   listPolicyJobs,
   type PolicyJob,
   reconcilePolicies,
   refreshAggregatesNow,
   runPolicyJob,
-  timescaleSchedulerRunning,
 } from "./timescale-policies.ts";

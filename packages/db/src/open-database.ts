@@ -20,6 +20,8 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   /** Application name shown in pg_stat_activity (PostgreSQL only). */
   applicationName?: string;
+  /** The server cancels a statement that runs longer (SQLSTATE 57014); unset or 0: never (PostgreSQL only). */
+  statementTimeoutMs?: number;
 }
 
 /** The prefix of an embedded database URL: `embedded:<directory>` or `embedded:memory`. */
@@ -39,6 +41,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     connectionString: url,
     max: options.maxConnections ?? 10,
     application_name: options.applicationName ?? "vigil",
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
     types: { getTypeParser: typeParser },
   });
   // A client that loses its server must not crash the process, idle in the

@@ -74,7 +74,14 @@ export async function refreshRollups(
       [from1h, to1h] as const,
     ]);
     for (const [lo, hi] of ranges1m) await recompute(tx, "readings_1m_rollup", "1 minute", lo, hi);
-    for (const [lo, hi] of ranges1h) await recompute(tx, "readings_1h_rollup", "1 hour", lo, hi);
+    // A database not yet at migration 0012 (a maintainer started before the migrations finished,
+    // or an upgrade test) has no fleet rollup: its per-device rollups are still kept up to date, and
+    // 0012 fills the fleet rollup from them.
+    const fleet = await hasFleetRollup(tx);
+    for (const [lo, hi] of ranges1h) {
+      await recompute(tx, "readings_1h_rollup", "1 hour", lo, hi);
+      if (fleet) await recomputeFleet(tx, lo, hi);
+    }
     await sql`
       UPDATE rollup_state SET watermark_1m = ${new Date(to1m)}, watermark_1h = ${new Date(to1h)}`.execute(tx);
     return { invalidatedHours: hours.length, watermark1mMs: to1m, watermark1hMs: to1h };
@@ -101,6 +108,27 @@ async function recompute(tx: Kysely<Database>, table: string, width: string, lo:
     GROUP BY 1, 2, 3`.execute(tx);
 }
 
+async function hasFleetRollup(tx: Kysely<Database>): Promise<boolean> {
+  const { rows } = await sql<{ t: string | null }>`SELECT to_regclass('readings_1h_fleet_rollup')::text AS t`.execute(
+    tx,
+  );
+  return rows[0]?.t != null;
+}
+
+/** The fleet-wide hourly rollup (migration 0012) of the hours [lo, hi), from the hourly rollup just recomputed. */
+async function recomputeFleet(tx: Kysely<Database>, lo: number, hi: number): Promise<void> {
+  if (hi <= lo) return;
+  await sql`DELETE FROM readings_1h_fleet_rollup WHERE bucket >= ${new Date(lo)} AND bucket < ${new Date(hi)}`.execute(
+    tx,
+  );
+  await sql`
+    INSERT INTO readings_1h_fleet_rollup (bucket, sensor_id, count, sum, min, max, sketch)
+    SELECT bucket, sensor_id, sum(count), sum(sum), min(min), max(max), vigil_sketch_merge(sketch)
+    FROM readings_1h_rollup
+    WHERE bucket >= ${new Date(lo)} AND bucket < ${new Date(hi)}
+    GROUP BY 1, 2`.execute(tx);
+}
+
 /** Milliseconds since the epoch of a timestamptz expression; null for ±infinity and NULL. */
 function epochMs(expr: RawBuilder<unknown>) {
   return sql`CASE WHEN isfinite(${expr}) THEN (extract(epoch FROM ${expr}) * 1000)::float8 END`;
@@ -123,7 +151,8 @@ export function mergeRanges(ranges: ReadonlyArray<readonly [number, number]>): A
 }
 
 /**
- * Plain PostgreSQL: recomputes both rollups over [loMs, hiMs) from raw rows,
+ * Plain PostgreSQL: recomputes both rollups (and the fleet-wide hourly one
+ * with the hourly) over [loMs, hiMs) from raw rows,
  * below their watermarks only (above them the views read raw rows anyway).
  * The maintainer calls it before raw rows leave, so the rollups hold their
  * final state even for ranges no refresh window covered. `levels`: the
@@ -145,7 +174,9 @@ export async function recomputeRollups(
       await recompute(tx, "readings_1m_rollup", "1 minute", loMs, Math.min(hiMs, Number(w1m)));
     }
     if (w1h !== null && levels.includes("1h")) {
-      await recompute(tx, "readings_1h_rollup", "1 hour", floorTo(loMs, HOUR_MS), Math.min(hiMs, Number(w1h)));
+      const [lo, hi] = [floorTo(loMs, HOUR_MS), Math.min(hiMs, Number(w1h))];
+      await recompute(tx, "readings_1h_rollup", "1 hour", lo, hi);
+      await recomputeFleet(tx, lo, hi);
     }
   });
 }

@@ -13,6 +13,15 @@ export interface Database {
   audit_log: AuditLogTable;
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;
+  reading_corrections: ReadingCorrectionsTable;
+  reading_history: ReadingHistoryTable;
+  notification_channels: NotificationChannelsTable;
+  alert_rules: AlertRulesTable;
+  alerts: AlertsTable;
+  silences: SilencesTable;
+  alert_deliveries: AlertDeliveriesTable;
+  alerter_members: AlerterMembersTable;
+  alerter_partitions: AlerterPartitionsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -53,6 +62,9 @@ export interface DeviceKeysTable {
 export interface SensorsTable {
   id: Generated<number>;
   name: string;
+  /** The device whose batch added the name; null for names added otherwise (corrections, restores, before 0008). */
+  registered_by: number | null;
+  registered_at: ColumnType<Date, Date | undefined, never>;
 }
 
 export interface ReadingsTable {
@@ -76,6 +88,8 @@ export interface DeadLettersTable {
   reason: string;
   violations: ColumnType<unknown, string | undefined, string>;
   payload: Buffer | null;
+  /** Size of the batch as it arrived (payload may hold only its start); null before migration 0009. */
+  payload_bytes: number | null;
   created_at: CreatedAt;
   /** RejectCode name for receiver rejects; empty for writer dead letters. */
   code: ColumnType<string, string | undefined, string>;
@@ -101,6 +115,8 @@ export interface UsersTable {
   role: string;
   created_at: CreatedAt;
   disabled_at: Date | null;
+  /** Raised to end every access token of the user at once; tokens carry it as `tv`. */
+  token_version: Generated<number>;
 }
 
 export interface RefreshTokensTable {
@@ -112,4 +128,142 @@ export interface RefreshTokensTable {
   expires_at: Date;
   used_at: Date | null;
   revoked_at: Date | null;
+}
+
+/** One correction call: update, delete or undelete of one device's readings in a range. */
+export interface ReadingCorrectionsTable {
+  id: Generated<number>;
+  at: CreatedAt;
+  /** "user:<name>". */
+  actor: string;
+  action: "update" | "delete" | "undelete";
+  device_id: number;
+  range_start: Date;
+  range_end: Date;
+  /** The filter's sensor, when it named one. */
+  sensor_id: number | null;
+  /** What the update asked for (sensor, value, time); {} for deletes. */
+  changes: ColumnType<unknown, string | undefined, string>;
+  reason: ColumnType<string, string | undefined, string>;
+  rows: ColumnType<number, number | undefined, number>;
+  trace_id: string | null;
+}
+
+/** One reading changed by one correction: as it was, and as it became. */
+export interface ReadingHistoryTable {
+  correction_id: number;
+  device_id: number;
+  sensor_id: number;
+  time: Date;
+  value: number;
+  deleted_at: Date | null;
+  new_sensor_id: number;
+  new_time: Date;
+  new_value: number;
+  new_deleted_at: Date | null;
+}
+
+export interface NotificationChannelsTable {
+  id: Generated<number>;
+  name: string;
+  kind: "webhook" | "email";
+  config: ColumnType<Record<string, unknown>, string, string>;
+  secret: ColumnType<string, string | undefined, string>;
+  rate_per_minute: number;
+  rate_tokens: number;
+  rate_updated_at: ColumnType<Date, Date | undefined, Date>;
+  created_by: string;
+  created_at: CreatedAt;
+  deleted_at: Date | null;
+}
+
+export interface AlertRulesTable {
+  id: Generated<number>;
+  name: string;
+  description: ColumnType<string, string | undefined, string>;
+  kind: "threshold" | "rate_of_change" | "anomaly" | "absence" | "external";
+  severity: "info" | "warning" | "critical";
+  selector: ColumnType<Record<string, unknown>, string | undefined, string>;
+  sensors: ColumnType<string[], string[] | undefined, string[]>;
+  params: ColumnType<Record<string, unknown>, string | undefined, string>;
+  source: string | null;
+  channel_ids: ColumnType<number[], number[] | undefined, number[]>;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+  deleted_at: Date | null;
+  version: ColumnType<number, number | undefined, number>;
+}
+
+export interface AlertsTable {
+  id: Generated<number>;
+  rule_id: number;
+  device_id: number | null;
+  sensor: ColumnType<string, string | undefined, string>;
+  severity: string;
+  state: "firing" | "acknowledged" | "resolved";
+  summary: string;
+  started_at: Date;
+  fired_at: ColumnType<Date, Date | undefined, Date>;
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
+  ack_comment: string | null;
+  resolved_at: Date | null;
+  resolve_reason: string | null;
+  values: ColumnType<Array<[number, number]>, string | undefined, string>;
+  details: ColumnType<Record<string, unknown>, string | undefined, string>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+  version: ColumnType<number, number | undefined, number>;
+}
+
+export interface SilencesTable {
+  id: Generated<number>;
+  rule_id: number | null;
+  device_code: string | null;
+  device_number: number | null;
+  sensor: string | null;
+  max_severity: string | null;
+  starts_at: Date;
+  ends_at: Date;
+  comment: ColumnType<string, string | undefined, string>;
+  created_by: string;
+  created_at: CreatedAt;
+}
+
+export interface AlertDeliveriesTable {
+  id: Generated<number>;
+  channel_id: number;
+  alert_id: number | null;
+  event: "fired" | "resolved" | "test";
+  state: "pending" | "succeeded" | "failed" | "skipped";
+  message_id: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | undefined, Date>;
+  deadline_at: Date;
+  locked_until: Date | null;
+  delivered_at: Date | null;
+  last_error: string | null;
+  last_status: number | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export interface AlerterMembersTable {
+  id: string;
+  heartbeat_at: ColumnType<Date, Date | undefined, Date>;
+  started_at: CreatedAt;
+}
+
+export interface AlerterPartitionsTable {
+  partition: number;
+  owner: string | null;
+  epoch: ColumnType<number, number | undefined, number>;
+  expires_at: ColumnType<Date, Date | undefined, Date>;
+  partitions: number;
+  checkpoint_seq: ColumnType<number, number | undefined, number>;
+  checkpoint_state: Buffer | null;
+  watermark: Date | null;
+  checkpoint_at: Date | null;
 }

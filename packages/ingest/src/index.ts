@@ -1,4 +1,5 @@
 export {
+  type DeadLetterBounds,
   type DeadLetterFilter,
   type DeadLetterInput,
   type DeadLetterRow,

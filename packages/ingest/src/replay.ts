@@ -37,6 +37,12 @@ export async function replayDeadLetter(
   if (letter.deviceId === null || !letter.payload?.length) {
     throw new ReplayError("failed_precondition", `dead letter ${id} has no identified device or no batch to replay`);
   }
+  if (letter.payloadTruncated) {
+    throw new ReplayError(
+      "failed_precondition",
+      `dead letter ${id} kept only ${letter.payload.length} of its ${letter.payloadBytes} bytes: it cannot be replayed`,
+    );
+  }
   let batch: ReturnType<typeof decodeReadingBatch>;
   try {
     batch = decodeReadingBatch(letter.payload);

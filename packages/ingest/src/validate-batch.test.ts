@@ -114,4 +114,14 @@ describe("validateBatch", () => {
     expect(verdict.violations).toHaveLength(20);
     expect(verdict.reason).toContain("first 20 shown");
   });
+
+  it("item 3: rejects a batch with more series than the limit with TOO_MANY_SERIES", () => {
+    const series = Array.from({ length: 11 }, (_, i) => ({ sensor: `s${i}`, times: [now], values: [1] }));
+    expect(validateBatch(batch(series), { ...limits, maxBatchSeries: 10 }, now)).toMatchObject({
+      ok: false,
+      code: RejectCode.TOO_MANY_SERIES,
+      reason: "batch has 11 series, the limit is 10",
+    });
+    expect(validateBatch(batch(series.slice(0, 10)), { ...limits, maxBatchSeries: 10 }, now).ok).toBe(true);
+  });
 });

@@ -7,6 +7,8 @@ export const SENSOR_NAME_PATTERN = /^[a-z][a-z0-9_.]{0,63}$/;
 export interface BatchLimits {
   /** Most readings in one batch, across its series. */
   maxBatchReadings: number;
+  /** Most series in one batch; unset: no bound (replay of batches a receiver let in). */
+  maxBatchSeries?: number;
   /** How far ahead of the receiver's clock a reading may be. */
   maxFutureSkewMs: number;
   /** How far behind the receiver's clock a reading may be (the raw retention). */
@@ -38,6 +40,13 @@ export function validateBatch(batch: ColumnarBatch, limits: BatchLimits, nowMs: 
     return reject(RejectCode.INVALID_BATCH, "batch has no series", [
       { field: "series", description: "at least one series is required" },
     ]);
+  }
+  if (limits.maxBatchSeries !== undefined && batch.series.length > limits.maxBatchSeries) {
+    return reject(
+      RejectCode.TOO_MANY_SERIES,
+      `batch has ${batch.series.length} series, the limit is ${limits.maxBatchSeries}`,
+      [{ field: "series", description: `${batch.series.length} series > ${limits.maxBatchSeries}` }],
+    );
   }
   let readings = 0;
   for (const s of batch.series) readings += s.values.length;

@@ -15,10 +15,12 @@ import { validate as validateOpenApi } from "@readme/openapi-parser";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
 import {
+  AlertService,
   AuditService,
   AuthService,
   DeadLetterService,
   DeviceService,
+  file_vigil_alerts_v1_alerts,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
   file_vigil_devices_v1_devices,
@@ -33,6 +35,7 @@ import {
 type Json = Record<string, any>;
 const doc: Json = JSON.parse(readFileSync(openApiDocumentUrl, "utf8"));
 const registry = createRegistry(
+  file_vigil_alerts_v1_alerts,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
   file_vigil_devices_v1_devices,
@@ -40,7 +43,7 @@ const registry = createRegistry(
   file_vigil_ingest_v1_ingest,
   file_vigil_readings_v1_readings,
 );
-const webServices = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService];
+const webServices = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService, AlertService];
 
 /**
  * The document's component schemas as one JSON Schema, with every message
@@ -145,9 +148,16 @@ describe("the OpenAPI document of the Connect-JSON API", () => {
     expect(withGet.sort()).toEqual(
       [
         "/vigil.audit.v1.AuditService/ListAuditLog",
+        "/vigil.alerts.v1.AlertService/GetAlert",
+        "/vigil.alerts.v1.AlertService/ListAlertRules",
+        "/vigil.alerts.v1.AlertService/ListAlerts",
+        "/vigil.alerts.v1.AlertService/ListDeliveries",
+        "/vigil.alerts.v1.AlertService/ListNotificationChannels",
+        "/vigil.alerts.v1.AlertService/ListSilences",
         "/vigil.devices.v1.DeviceService/GetDevice",
         "/vigil.devices.v1.DeviceService/ListDevices",
         "/vigil.ingest.v1.DeadLetterService/ListDeadLetters",
+        "/vigil.readings.v1.ReadingService/GetReadingHistory",
         "/vigil.readings.v1.ReadingService/GetStats",
         "/vigil.readings.v1.ReadingService/ListReadings",
       ].sort(),

@@ -183,9 +183,10 @@ function streaming(method: DescMethod, about: string | undefined, input: Schema,
 function documentDescription(): string {
   return `Every method is served with the [Connect protocol](https://connectrpc.com/docs/protocol/) over HTTP/1.1 and HTTP/2: \`POST /<package>.<Service>/<Method>\` with \`content-type: application/json\` and the request message as the body. Methods without side effects can also be called with \`GET\`, the message in the query string. The same paths serve gRPC and gRPC-Web, for clients generated from the .proto files.
 
-Messages follow the [proto3 JSON mapping](https://protobuf.dev/programming-guides/json/): field names in lowerCamelCase (the .proto names are accepted too); fields at their default value (0, "", false, empty) are left out of responses; 64-bit integers are strings; enums are value names; \`google.protobuf.Timestamp\` is an RFC 3339 string such as \`"2026-01-01T12:00:00Z"\`; \`google.protobuf.Duration\` is seconds with an \`s\` suffix such as \`"3600s"\`; \`google.protobuf.Struct\` is any JSON object; \`bytes\` are base64. Servers may ignore unknown fields in a request (connect-es servers do by default), so a misspelt field name has no effect: check names against the schemas.
+Messages follow the [proto3 JSON mapping](https://protobuf.dev/programming-guides/json/): field names in lowerCamelCase (the .proto names are accepted too); fields at their default value (0, "", false, empty) are left out of responses; 64-bit integers are strings; enums are value names; \`google.protobuf.Timestamp\` is an RFC 3339 string such as \`"2026-01-01T12:00:00Z"\`; \`google.protobuf.Duration\` is seconds with an \`s\` suffix such as \`"3600s"\`; \`google.protobuf.Struct\` is any JSON object; \`bytes\` are base64. Unknown fields in a request are refused with \`invalid_argument\` naming the field, so a misspelt filter field cannot quietly widen an update or a delete.
 
-A failed unary call answers with a JSON body \`{"code": …, "message": …, "details": […]}\` and the HTTP status of its code:
+A failed unary call answers with a JSON body \`{"code": …, "message": …, "details": […]}\` and the HTTP status of its code. \`details\` holds [google.rpc](https://github.com/googleapis/googleapis/blob/master/google/rpc/error_details.proto) messages: a \`google.rpc.BadRequest\` with the refused fields (proto field paths such as \`filter.device_code\`) for \`invalid_argument\`, a \`google.rpc.RetryInfo\` with the delay for \`resource_exhausted\` (also the \`retry-after\` header, in seconds).
+
 
 ${errorTable()}
 

@@ -53,4 +53,12 @@ describe("createLogger", () => {
     expect(lines[1]).not.toHaveProperty("trace_id");
     expect(lines[2]).not.toHaveProperty("trace_id");
   });
+
+  it("writes the level as its name, as log platforms expect", () => {
+    const { lines, logger } = capture();
+    logger.info("a");
+    logger.warn("b");
+    logger.debug("c");
+    expect(lines.map((l) => l.level)).toEqual(["info", "warn", "debug"]);
+  });
 });

@@ -43,6 +43,8 @@ export function createLogger(options: LoggerOptions): Logger {
     base: { service: options.name },
     redact: { paths: redactedPaths, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // "level":"info" rather than pino's numbers: what Loki, Google Cloud Logging and Datadog read as the level.
+    formatters: { level: (label) => ({ level: label }) },
     // Every line logged inside a sampled span names its trace and span (an
     // unsampled trace id would lead nowhere).
     mixin() {

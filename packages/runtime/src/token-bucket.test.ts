@@ -29,4 +29,15 @@ describe("TokenBucket", () => {
     expect(bucket.take(50, 0)).toBe(0);
     expect(bucket.take(10, 0)).toBe(1000);
   });
+
+  it("charges a batch it cannot refuse, into debt of at most one burst, and knows when it is full again", () => {
+    const bucket = new TokenBucket(100, 200, 0);
+    bucket.charge(150, 0);
+    expect(bucket.take(100, 0)).toBe(500);
+    bucket.charge(10_000, 0);
+    // Debt stops at one burst: 400 tokens to earn before 200 can pass.
+    expect(bucket.take(200, 0)).toBe(4000);
+    expect(bucket.isFull(3999)).toBe(false);
+    expect(bucket.isFull(4000)).toBe(true);
+  });
 });

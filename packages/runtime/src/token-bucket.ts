@@ -28,6 +28,28 @@ export class TokenBucket {
     return Math.ceil(((needed - this.tokens) / this.perSecond) * 1000);
   }
 
+  /** Gives back `n` tokens taken for work that turned out free (never above the burst). */
+  refund(n: number, nowMs: number): void {
+    this.refill(nowMs);
+    this.tokens = Math.min(this.burst, this.tokens + n);
+  }
+
+  /**
+   * Spends `n` tokens whatever the balance (a batch already looked at, such
+   * as one that is rejected), going into debt down to minus one burst: the
+   * device's next batches wait for it to be paid back.
+   */
+  charge(n: number, nowMs: number): void {
+    this.refill(nowMs);
+    this.tokens = Math.max(-this.burst, this.tokens - n);
+  }
+
+  /** True once the bucket has refilled to its burst: it is then the same as a new one. */
+  isFull(nowMs: number): boolean {
+    this.refill(nowMs);
+    return this.tokens >= this.burst;
+  }
+
   /** Applies new limits (a per-device override changed), keeping the tokens already earned. */
   setLimits(perSecond: number, burst: number): void {
     this.perSecond = perSecond;

@@ -1,5 +1,6 @@
 import "./provided-context.ts";
 
+export { ensureTools, type Tool } from "./ensure-tools.ts";
 export { freePort } from "./free-port.ts";
 export { checkLoss, countReadings, type LossReport } from "./loss-check.ts";
 export { type NatsServer, type NatsServerOptions, startNats } from "./nats-server.ts";
@@ -9,9 +10,12 @@ export {
   type PostgresServerOptions,
   postgresBinDir,
   startPostgres,
+  TIMESCALEDB_TOOLS_DIR,
+  timescaledbBinDir,
 } from "./postgres-server.ts";
 export { exited, findExecutable, repoRoot, waitFor } from "./process-tools.ts";
 export { type S3Server, startS3 } from "./s3-server.ts";
 export { type ServiceProcess, startServiceProcess } from "./service-process.ts";
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 export { createTestDatabase } from "./test-database.ts";
+export { TIMESCALEDB_MISSING, timescaleServer } from "./timescale-server.ts";

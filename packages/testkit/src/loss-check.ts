@@ -14,10 +14,16 @@ export interface LossReport {
 
 /**
  * Compares, per device and batch seq, what the simulator saw acked (its
- * SIMULATOR_ACKED_FILE) with the rows in `readings`. With `codes`, only those
- * device codes' rows are read and counted (one fleet among others in the table).
+ * SIMULATOR_ACKED_FILE) with the rows in `readings`. With `codes`, only the
+ * rows of those device codes are read and counted (one fleet, or one run,
+ * among others sharing the database).
  */
-export async function checkLoss(databaseUrl: string, ackedFile: string, codes?: string[]): Promise<LossReport> {
+export async function checkLoss(
+  databaseUrl: string,
+  ackedFile: string,
+  codes?: string | readonly string[],
+): Promise<LossReport> {
+  const only = codes === undefined ? null : typeof codes === "string" ? [codes] : [...codes];
   const acked: Record<string, Array<[number, number]>> = JSON.parse(readFileSync(ackedFile, "utf8"));
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -25,9 +31,8 @@ export async function checkLoss(databaseUrl: string, ackedFile: string, codes?: 
     const { rows } = await client.query<{ key: string; n: string }>(
       `SELECT d.code || '-' || d.number || ':' || r.seq AS key, count(*) AS n
        FROM readings r JOIN devices d ON d.id = r.device_id
-       ${codes ? "WHERE d.code = ANY($1)" : ""}
-       GROUP BY d.code, d.number, r.seq`,
-      codes ? [codes] : [],
+       WHERE $1::text[] IS NULL OR d.code = ANY($1) GROUP BY d.code, d.number, r.seq`,
+      [only],
     );
     const stored = new Map(rows.map((r) => [r.key, Number(r.n)]));
     const report: LossReport = { acked: 0, stored: 0, lost: 0, duplicates: 0 };
@@ -46,12 +51,17 @@ export async function checkLoss(databaseUrl: string, ackedFile: string, codes?: 
   }
 }
 
-/** Total rows in readings. */
-export async function countReadings(databaseUrl: string): Promise<number> {
+/** Rows in readings (of the devices with `code` only, when given). */
+export async function countReadings(databaseUrl: string, code?: string): Promise<number> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM readings");
+    const { rows } = await client.query<{ n: string }>(
+      code === undefined
+        ? "SELECT count(*) AS n FROM readings"
+        : "SELECT count(*) AS n FROM readings WHERE device_id IN (SELECT id FROM devices WHERE code = $1)",
+      code === undefined ? [] : [code],
+    );
     return Number(rows[0]?.n ?? 0);
   } finally {
     await client.end();

@@ -34,6 +34,8 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
     config,
     [
       `listen: 127.0.0.1:${port}`,
+      // As the chart's NATS: room for the receiver's largest message (RECEIVER_MAX_MESSAGE_BYTES) and its headers.
+      "max_payload: 8MB",
       "jetstream {",
       `  store_dir: "${join(dir, "store")}"`,
       "  max_memory_store: 256MB",

@@ -2,7 +2,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./free-port.ts";
-import { execFileAsync } from "./process-tools.ts";
+import { execFileAsync, repoRoot } from "./process-tools.ts";
 
 /** A private PostgreSQL cluster in a temp dir, for tests and benchmarks. */
 export interface PostgresServer {
@@ -22,6 +22,34 @@ export interface PostgresServerOptions {
    * lives in a fresh temp dir that stop() removes.
    */
   dir?: string;
+  /**
+   * Run the private PostgreSQL with the TimescaleDB server extension that
+   * `scripts/install-tools.sh timescaledb` builds into .tools/timescaledb (never
+   * the system's PostgreSQL, whose plain tests must not see the extension):
+   * "preloaded" as TimescaleDB requires (shared_preload_libraries, telemetry
+   * off, room for a background job scheduler per database), or "not-preloaded":
+   * installed but missing from shared_preload_libraries, a misconfiguration
+   * migrations must recognise.
+   */
+  timescaledb?: "preloaded" | "not-preloaded";
+}
+
+/** Where scripts/install-tools.sh timescaledb installs; `current` is the newest build. */
+export const TIMESCALEDB_TOOLS_DIR = join(repoRoot, ".tools/timescaledb/current");
+
+/** The bin directory of the private PostgreSQL with TimescaleDB, when it is installed. */
+export function timescaledbBinDir(): string | undefined {
+  const lib = join(TIMESCALEDB_TOOLS_DIR, "usr/lib/postgresql");
+  try {
+    for (const major of readdirSync(lib).filter((v) => /^\d+$/.test(v))) {
+      const bin = join(lib, major, "bin");
+      const extensions = readdirSync(join(lib, major, "lib"));
+      if (existsSync(join(bin, "postgres")) && extensions.includes("timescaledb.so")) return bin;
+    }
+  } catch {
+    // not installed
+  }
+  return undefined;
 }
 
 /** Finds the newest installed PostgreSQL's bin directory. */
@@ -42,8 +70,14 @@ export function postgresBinDir(): string | undefined {
  * run as root, so under root it runs as the `postgres` user.
  */
 export async function startPostgres(options: PostgresServerOptions = {}): Promise<PostgresServer> {
-  const bin = postgresBinDir();
-  if (!bin) throw new Error("PostgreSQL is not installed (run scripts/ensure-test-deps.sh)");
+  const bin = options.timescaledb ? timescaledbBinDir() : postgresBinDir();
+  if (!bin) {
+    throw new Error(
+      options.timescaledb
+        ? "PostgreSQL with TimescaleDB is not installed (run scripts/install-tools.sh timescaledb)"
+        : "PostgreSQL is not installed (run scripts/ensure-test-deps.sh)",
+    );
+  }
   const kept = options.dir !== undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "vigil-pg-"));
   if (kept) mkdirSync(dir, { recursive: true });
@@ -70,6 +104,15 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     "-c max_connections=200",
     "-c shared_buffers=256MB",
     ...(options.fast ? ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"] : []),
+    ...(options.timescaledb === "preloaded"
+      ? [
+          "-c shared_preload_libraries=timescaledb",
+          "-c timescaledb.telemetry_level=off",
+          // One job scheduler per database with the extension, and tests create many.
+          "-c max_worker_processes=64",
+          "-c timescaledb.max_background_workers=48",
+        ]
+      : []),
   ].join(" ");
   await run("pg_ctl", ["-D", data, "-o", settings, "-l", join(dir, "log"), "-w", "start"]);
   return {

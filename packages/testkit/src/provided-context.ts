@@ -5,6 +5,11 @@ declare module "vitest" {
     postgresUrl: string;
     /** URL of the private nats-server with JetStream. */
     natsUrl: string;
+    /**
+     * Superuser URL of the private PostgreSQL with TimescaleDB preloaded, or ""
+     * when no TimescaleDB build is available here (see timescaleServer(url)).
+     */
+    timescaleUrl: string;
   }
 }
 

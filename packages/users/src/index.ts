@@ -7,12 +7,19 @@ export {
   rotateRefreshToken,
 } from "./refresh-tokens.ts";
 export { isRole, type Role, SCOPES, type Scope, scopesFor } from "./roles.ts";
+export {
+  bumpTokenVersion,
+  currentTokenVersion,
+  TokenVersionCache,
+  type TokenVersionCacheOptions,
+} from "./token-versions.ts";
 export { UserError } from "./user-errors.ts";
 export {
   checkCredentials,
   createUser,
   findUser,
   hasAdmin,
+  MAX_PASSWORD_LENGTH,
   MIN_PASSWORD_LENGTH,
   normalizeUsername,
   USERNAME_PATTERN,

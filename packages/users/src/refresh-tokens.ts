@@ -37,10 +37,15 @@ export async function issueRefreshToken(
   return { token, expiresAt };
 }
 
-/** Spends a refresh token and issues its successor, atomically. */
+/**
+ * Spends a refresh token and issues its successor in one transaction. The
+ * successor must exist by the time the spend commits: a reuse of the same
+ * token waits on the row lock, then revokes the family, and finds the
+ * successor there to revoke with it (issued afterwards, it would survive).
+ */
 export async function rotateRefreshToken(db: Kysely<Database>, token: string, ttlMs: number): Promise<RefreshOutcome> {
   if (!token.startsWith(PREFIX)) return { ok: false, reason: "unknown" };
-  const spent = await db.transaction().execute(async (tx) => {
+  return db.transaction().execute(async (tx): Promise<RefreshOutcome> => {
     const row = await tx
       .selectFrom("refresh_tokens")
       .select(["id", "user_id", "family", "expires_at", "used_at", "revoked_at"])
@@ -55,23 +60,21 @@ export async function rotateRefreshToken(db: Kysely<Database>, token: string, tt
     }
     if (row.expires_at.getTime() <= Date.now()) return { ok: false as const, reason: "expired" as const };
     await tx.updateTable("refresh_tokens").set({ used_at: sql<Date>`now()` }).where("id", "=", row.id).execute();
-    return { ok: true as const, userId: row.user_id, family: row.family };
+    const next = await issueRefreshToken(tx, row.user_id, ttlMs, row.family);
+    return { ok: true, userId: row.user_id, family: row.family, next };
   });
-  if (!spent.ok) return spent;
-  const next = await issueRefreshToken(db, spent.userId, ttlMs, spent.family);
-  return { ...spent, next };
 }
 
-/** Revokes the family a refresh token belongs to (logout); false when the token is unknown. */
-export async function revokeRefreshToken(db: Kysely<Database>, token: string): Promise<boolean> {
+/** Revokes the family a refresh token belongs to (logout); the user's id, or undefined when the token is unknown. */
+export async function revokeRefreshToken(db: Kysely<Database>, token: string): Promise<number | undefined> {
   const row = await db
     .selectFrom("refresh_tokens")
-    .select("family")
+    .select(["family", "user_id"])
     .where("token_hash", "=", hashToken(token))
     .executeTakeFirst();
-  if (!row) return false;
+  if (!row) return undefined;
   await revokeFamily(db, row.family);
-  return true;
+  return row.user_id;
 }
 
 async function revokeFamily(db: Kysely<Database>, family: string): Promise<void> {

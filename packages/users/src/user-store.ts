@@ -8,11 +8,13 @@ export interface User {
   username: string;
   role: Role;
   createdAt: Date;
+  /** Access tokens carry it; raising it (bumpTokenVersion) ends them all. */
+  tokenVersion: number;
 }
 
 export const USERNAME_PATTERN = /^[a-z0-9._@-]{3,64}$/;
 export const MIN_PASSWORD_LENGTH = 12;
-const MAX_PASSWORD_LENGTH = 1024;
+export const MAX_PASSWORD_LENGTH = 1024;
 
 /** Usernames are case-insensitive: stored lower-case. */
 export function normalizeUsername(username: string): string {
@@ -38,7 +40,7 @@ export async function createUser(
       .insertInto("users")
       .values({ username, password_hash: passwordHash, role: input.role })
       .onConflict((oc) => oc.column("username").doNothing())
-      .returning(["id", "username", "role", "created_at"])
+      .returning(["id", "username", "role", "created_at", "token_version"])
       .executeTakeFirst();
     if (!row) throw new UserError("exists", `user ${username} already exists`);
     await recordAudit(tx, {
@@ -48,7 +50,7 @@ export async function createUser(
       details: { role: input.role },
       traceId: audit.traceId,
     });
-    return { id: row.id, username: row.username, role: row.role as Role, createdAt: row.created_at };
+    return toUser(row);
   });
 }
 
@@ -63,7 +65,7 @@ export async function checkCredentials(
 ): Promise<User | undefined> {
   const row = await db
     .selectFrom("users")
-    .select(["id", "username", "role", "created_at", "password_hash", "disabled_at"])
+    .select(["id", "username", "role", "created_at", "token_version", "password_hash", "disabled_at"])
     .where("username", "=", normalizeUsername(username))
     .executeTakeFirst();
   if (!row) {
@@ -72,18 +74,18 @@ export async function checkCredentials(
   }
   const ok = await verifyPassword(password, row.password_hash);
   if (!ok || row.disabled_at) return undefined;
-  return { id: row.id, username: row.username, role: row.role as Role, createdAt: row.created_at };
+  return toUser(row);
 }
 
 /** An enabled user by id, or undefined. */
 export async function findUser(db: Kysely<Database>, id: number): Promise<User | undefined> {
   const row = await db
     .selectFrom("users")
-    .select(["id", "username", "role", "created_at"])
+    .select(["id", "username", "role", "created_at", "token_version"])
     .where("id", "=", id)
     .where("disabled_at", "is", null)
     .executeTakeFirst();
-  return row && { id: row.id, username: row.username, role: row.role as Role, createdAt: row.created_at };
+  return row && toUser(row);
 }
 
 /** True when at least one enabled admin exists. */
@@ -95,4 +97,14 @@ export async function hasAdmin(db: Kysely<Database>): Promise<boolean> {
     .where("disabled_at", "is", null)
     .executeTakeFirst();
   return row !== undefined;
+}
+
+function toUser(row: { id: number; username: string; role: string; created_at: Date; token_version: number }): User {
+  return {
+    id: row.id,
+    username: row.username,
+    role: row.role as Role,
+    createdAt: row.created_at,
+    tokenVersion: row.token_version,
+  };
 }

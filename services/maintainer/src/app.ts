@@ -89,7 +89,16 @@ export function createMaintainerApp(config: MaintainerConfig, deps: MaintainerDe
             })
           : undefined);
       if (!store) log.warn("ARCHIVE_URL is not set: readings past retention stay in the database");
-      ctx = { database, timescale, settings, store, log, metrics, lastJobRuns: new Map() };
+      ctx = {
+        database,
+        timescale,
+        settings,
+        store,
+        log,
+        metrics,
+        lastJobRuns: new Map(),
+        deadLetterRetentionMs: config.DEAD_LETTERS_RETENTION_MS,
+      };
       schedule(deps.firstRunDelayMs ?? 1_000);
       if (deps.opsServer !== false) {
         const db = database.db;

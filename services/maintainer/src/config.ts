@@ -12,7 +12,7 @@ export const maintainerEnv = z
     /** Listen address and port of /metrics, /healthz and /readyz. */
     MAINTAINER_OPS_HOST: z.string().default("0.0.0.0"),
     MAINTAINER_OPS_PORT: envPort(9103),
-    /** Time between maintenance runs; TimescaleDB's own scheduler keeps its policies' schedules. */
+    /** Time between maintenance runs; each TimescaleDB policy job runs when its schedule_interval has passed. */
     MAINTAINER_INTERVAL_MS: envInt(60_000, 1_000, DAY_MS),
     /** Raw readings older than this are archived, then dropped (the receiver rejects older ones). */
     READINGS_RETENTION_MS: envInt(DEFAULT_LIFECYCLE.readingsRetentionMs, DAY_MS, 100 * 365 * DAY_MS),
@@ -20,6 +20,8 @@ export const maintainerEnv = z
     READINGS_COMPRESS_AFTER_MS: envInt(DEFAULT_LIFECYCLE.compressAfterMs, HOUR_MS, 100 * 365 * DAY_MS),
     AGGREGATES_1M_RETENTION_MS: envInt(DEFAULT_LIFECYCLE.aggregates1mRetentionMs, DAY_MS, 100 * 365 * DAY_MS),
     AGGREGATES_1H_RETENTION_MS: envInt(DEFAULT_LIFECYCLE.aggregates1hRetentionMs, DAY_MS, 100 * 365 * DAY_MS),
+    /** Rejected batches (and replayed dead letters) older than this are deleted; unreplayed writer dead letters stay. */
+    DEAD_LETTERS_RETENTION_MS: envInt(30 * DAY_MS, HOUR_MS, 100 * 365 * DAY_MS),
     /** s3://bucket[/prefix] or file:<dir>. Unset: nothing is archived, so nothing is dropped. */
     ARCHIVE_URL: envOptionalString(),
     /** An S3-compatible server instead of AWS, e.g. http://minio:9000. */

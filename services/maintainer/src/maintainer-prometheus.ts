@@ -47,6 +47,11 @@ function register(): void {
     ],
     ["vigil_maintainer_rollup_rows_dropped_total", "Aggregate rows dropped by retention.", (m) => m.rollupRowsDropped],
     [
+      "vigil_maintainer_dead_letters_deleted_total",
+      "Dead letters deleted by retention (refused batches, replayed ones).",
+      (m) => m.deadLettersDeleted,
+    ],
+    [
       "vigil_maintainer_units_archived_total",
       "Chunks or partitions archived, verified and dropped.",
       (m) => m.unitsArchived,
@@ -70,6 +75,11 @@ function register(): void {
       "vigil_maintainer_units_kept",
       "Chunks past retention kept: no archive configured, or held by a restore.",
       (m) => m.unitsKept,
+    ],
+    [
+      "vigil_maintainer_timescaledb_jobs_failed",
+      "TimescaleDB jobs whose last run by TimescaleDB's scheduler failed (job_stats).",
+      (m) => m.timescaleJobsFailed,
     ],
     ["vigil_maintainer_last_run_duration_seconds", "Duration of the last run.", (m) => m.lastRunMs / 1000],
     [

@@ -10,8 +10,10 @@ export interface MaintenanceMetrics {
   runsSkipped: number;
   /** Steps that failed (each is logged with its error). */
   failures: number;
-  /** TimescaleDB policy jobs run by the maintainer (embedded: no background scheduler). */
+  /** TimescaleDB policy jobs run by the maintainer (TimescaleDB's scheduler does not run them). */
   policyJobsRun: number;
+  /** TimescaleDB jobs whose last run by TimescaleDB's scheduler failed (gauge; job_stats). */
+  timescaleJobsFailed: number;
   /** Plain PostgreSQL: partitions created ahead, and ones created to take rows out of DEFAULT. */
   partitionsCreated: number;
   rowsMovedFromDefault: number;
@@ -25,6 +27,8 @@ export interface MaintenanceMetrics {
   bytesArchived: number;
   /** Chunks/partitions past retention kept because no archive is configured or they are held (gauge). */
   unitsKept: number;
+  /** Dead letters deleted by retention (DEAD_LETTERS_RETENTION_MS). */
+  deadLettersDeleted: number;
   /** Duration of the last run and when it ended (gauges, ms). */
   lastRunMs: number;
   lastRunEndedAtMs: number;
@@ -36,6 +40,7 @@ export function emptyMetrics(): MaintenanceMetrics {
     runsSkipped: 0,
     failures: 0,
     policyJobsRun: 0,
+    timescaleJobsFailed: 0,
     partitionsCreated: 0,
     rowsMovedFromDefault: 0,
     rollupHoursRecomputed: 0,
@@ -44,6 +49,7 @@ export function emptyMetrics(): MaintenanceMetrics {
     rowsArchived: 0,
     bytesArchived: 0,
     unitsKept: 0,
+    deadLettersDeleted: 0,
     lastRunMs: 0,
     lastRunEndedAtMs: 0,
   };

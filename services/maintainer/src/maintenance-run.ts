@@ -1,9 +1,11 @@
 import { type ArchiveStore, archiveAndDropUnit } from "@vigil/archive";
 import {
+  failedJobs,
   type LifecycleSettings,
   listPolicyJobs,
   listReadingUnits,
   maintainPartitions,
+  pruneDeadLetters,
   type ReadingUnit,
   recomputeRollups,
   refreshAggregatesNow,
@@ -11,7 +13,6 @@ import {
   refreshWindowMs,
   runPolicyJob,
   sql,
-  timescaleSchedulerRunning,
   type VigilDatabase,
 } from "@vigil/db";
 import type { Logger } from "@vigil/runtime";
@@ -30,6 +31,8 @@ export interface MaintenanceContext {
   metrics: MaintenanceMetrics;
   /** When each TimescaleDB policy job last ran here (job id → ms). */
   lastJobRuns: Map<number, number>;
+  /** Dead letters older than this are deleted (see pruneDeadLetters). */
+  deadLetterRetentionMs: number;
 }
 
 export interface RunOptions {
@@ -42,12 +45,15 @@ export interface RunOptions {
  * One maintenance run, by at most one replica at a time (PostgreSQL advisory
  * lock; the embedded database has a single process anyway). Steps, each
  * isolated so one failing does not stop the others:
- * - TimescaleDB: run due policy jobs when no background scheduler does
- *   (refresh aggregates, compress, aggregate retention).
+ * - TimescaleDB: run the due policy jobs (refresh aggregates, compress,
+ *   aggregate retention, job-history retention): TimescaleDB's own scheduler
+ *   does not (migration 0011 says why); and report jobs whose scheduler runs
+ *   failed.
  * - Plain PostgreSQL: partitions ahead and out of DEFAULT, rollup refresh.
  * - Both: raw retention — archive, verify, then drop each chunk/partition
  *   past READINGS_RETENTION_MS that is not held by a restore.
  * - Plain PostgreSQL: rollup retention.
+ * - Both: dead-letter retention (refused batches; never an unreplayed writer dead letter).
  * Returns false when another replica holds the lock.
  */
 export async function runMaintenance(ctx: MaintenanceContext, options: RunOptions = {}): Promise<boolean> {
@@ -89,6 +95,7 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
   };
   if (ctx.timescale) {
     await step("policyJobs", () => runPolicyJobs(ctx, nowMs, options.allJobs === true));
+    await step("failedJobs", () => reportFailedJobs(ctx));
   } else {
     await step("partitions", async () => {
       const out = await maintainPartitions(ctx.database.db, nowMs);
@@ -114,6 +121,7 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
       for (const [table, keep] of [
         ["readings_1m_rollup", ctx.settings.aggregates1mRetentionMs],
         ["readings_1h_rollup", ctx.settings.aggregates1hRetentionMs],
+        ["readings_1h_fleet_rollup", ctx.settings.aggregates1hRetentionMs],
       ] as const) {
         const result = await sql`DELETE FROM ${sql.table(table)} WHERE bucket < ${new Date(nowMs - keep)}`.execute(
           ctx.database.db,
@@ -124,6 +132,11 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
       return dropped > 0 ? { droppedRows: dropped } : undefined;
     });
   }
+  await step("deadLetters", async () => {
+    const deleted = await pruneDeadLetters(ctx.database.db, ctx.deadLetterRetentionMs, nowMs);
+    ctx.metrics.deadLettersDeleted += deleted;
+    return deleted > 0 ? { deleted } : undefined;
+  });
   ctx.metrics.runs++;
   ctx.metrics.lastRunMs = Math.round(performance.now() - started);
   ctx.metrics.lastRunEndedAtMs = Date.now();
@@ -131,8 +144,6 @@ async function steps(ctx: MaintenanceContext, options: RunOptions): Promise<void
 }
 
 async function runPolicyJobs(ctx: MaintenanceContext, nowMs: number, all: boolean) {
-  // With TimescaleDB's scheduler running (a server), the policies run on their own.
-  if (ctx.database.engine !== "embedded" && (await timescaleSchedulerRunning(ctx.database.db))) return undefined;
   const ran: string[] = [];
   for (const job of await listPolicyJobs(ctx.database.db)) {
     const last = ctx.lastJobRuns.get(job.id);
@@ -140,9 +151,18 @@ async function runPolicyJobs(ctx: MaintenanceContext, nowMs: number, all: boolea
     await runPolicyJob(ctx.database.db, job);
     ctx.lastJobRuns.set(job.id, nowMs);
     ctx.metrics.policyJobsRun++;
-    ran.push(`${job.kind}:${job.relation}`);
+    ran.push(job.relation ? `${job.kind}:${job.relation}` : job.kind);
   }
   return ran.length > 0 ? ran : undefined;
+}
+
+/** Jobs TimescaleDB's scheduler still runs and that failed: a gauge, and a warning with the error. */
+async function reportFailedJobs(ctx: MaintenanceContext) {
+  const failed = await failedJobs(ctx.database.db);
+  ctx.metrics.timescaleJobsFailed = failed.length;
+  if (failed.length === 0) return undefined;
+  ctx.log.warn({ jobs: failed }, "TimescaleDB jobs failed in TimescaleDB's scheduler");
+  return failed.map((j) => j.id);
 }
 
 interface DueUnit {

@@ -2,14 +2,15 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import {
+  AlertService,
   AuditService,
   AuthService,
   DeadLetterService,
   DeviceService,
+  file_vigil_alerts_v1_alerts,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
   file_vigil_devices_v1_devices,
@@ -20,27 +21,35 @@ import {
   reflection,
 } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
-import { handleOpsRequest, metricsRegistry } from "@vigil/telemetry";
+import { handleOpsRequest, metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
 import { createUser, hasAdmin } from "@vigil/users";
+import { alertService } from "./alert-service.ts";
+import { AlertWatchHub } from "./alert-watch.ts";
+import { apiReferenceRoute } from "./api-reference-route.ts";
 import { auditService } from "./audit-service.ts";
 import { accessRules } from "./auth/access-rules.ts";
-import { authInterceptor } from "./auth/auth-interceptor.ts";
+import { createAuth } from "./auth/auth-interceptor.ts";
 import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
-import { actorOf, clientAddressKey, cutConnectionKey } from "./auth/principal.ts";
+import { actorOf, clientAddressKey, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
+import { TokenVersions } from "./auth/token-versions.ts";
+import { clientAddress, proxyMatcher } from "./client-address.ts";
+import { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { type QueryConfig, secretValue } from "./config.ts";
+import { createConnectHandler } from "./connect-handler.ts";
 import { consoleRoute } from "./console-route.ts";
 import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
-import { errorInterceptor } from "./errors.ts";
+import { errorInterceptor, toConnectError } from "./errors.ts";
 import { grpcHealth } from "./grpc-health.ts";
 import { grpcReflection } from "./grpc-reflection.ts";
-import { clientAddress, createDualProtocolServer, cutConnection, type DualServer } from "./http-server.ts";
+import { type ApiServer, createApiServer, cutConnection } from "./http-server.ts";
 import { openApiRoute } from "./openapi-route.ts";
 import { readingService } from "./reading-service.ts";
-import { telemetryInterceptor } from "./telemetry-interceptor.ts";
+import { sharedReadiness } from "./shared-readiness.ts";
+import { recordRefusedCall, telemetryInterceptor } from "./telemetry-interceptor.ts";
 
 export interface QueryDeps {
   logger: Logger;
@@ -48,11 +57,15 @@ export interface QueryDeps {
   database?: VigilDatabase;
   /** Shared bus; opened from NATS_URL when absent. */
   bus?: ReadingBus;
+  /** Serve /metrics, /healthz and /readyz on QUERY_OPS_PORT (default). */
+  opsServer?: boolean;
 }
 
 export interface QueryApp extends App {
   /** The bound port, known after start (useful with port 0). */
   readonly port: number;
+  /** The bound ops port (0 when not serving one). */
+  readonly opsPort: number;
 }
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
@@ -68,9 +81,13 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   const log = deps.logger;
   let database = deps.database;
   let bus = deps.bus;
-  let server: DualServer | undefined;
+  let server: ApiServer | undefined;
+  let ops: OpsServer | undefined;
+  let tokenVersions: TokenVersions | undefined;
+  const trustedProxy = proxyMatcher(config.QUERY_TRUSTED_PROXIES);
   let port = 0;
   let stopping = false;
+  let alertHub: AlertWatchHub | undefined;
 
   /** Ready while the database and NATS (live tail, replays) answer. */
   async function ready(): Promise<boolean> {
@@ -78,11 +95,18 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     return bus.isConnected() && (await pingDatabase(database.db));
   }
 
-  /** /healthz, /readyz and /metrics on the API port; false for anything else. */
-  function opsEndpoints(req: Req, res: Res): boolean {
+  /** What anonymous callers on the API port get: one database round trip a second at most. */
+  const readyNow = sharedReadiness(ready, 1_000);
+
+  /**
+   * /healthz and /readyz on the API port too, for load balancers that check
+   * the port they send to; they tell nothing but up or down. /metrics is on
+   * the ops port only.
+   */
+  function healthEndpoints(req: Req, res: Res): boolean {
     const path = req.url?.split("?")[0];
-    if (path !== "/healthz" && path !== "/readyz" && path !== "/metrics") return false;
-    void handleOpsRequest(req, res, { registry: metricsRegistry(), ready });
+    if (path !== "/healthz" && path !== "/readyz") return false;
+    void handleOpsRequest(req, res, { registry: metricsRegistry(), ready: readyNow });
     return true;
   }
 
@@ -101,9 +125,15 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     get port() {
       return port;
     },
+    get opsPort() {
+      return ops?.port ?? 0;
+    },
 
     async start() {
-      database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-query" });
+      database ??= await openDatabase(config.DATABASE_URL, {
+        applicationName: "vigil-query",
+        statementTimeoutMs: config.QUERY_STATEMENT_TIMEOUT_MS,
+      });
       bus ??= await connectJetStreamBus({
         servers: config.NATS_URL,
         name: "vigil-query",
@@ -113,20 +143,65 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       const db = database.db;
       const readyBus = bus;
+      const hub = new AlertWatchHub(db);
+      alertHub = hub;
       const signer = await TokenSigner.create(secretValue(config.AUTH_JWT_KEYS, config.AUTH_JWT_KEYS_FILE));
       if (signer.ephemeral) {
         log.warn("AUTH_JWT_KEYS is not set: signing with a key generated at start; tokens end with this process");
       }
       await bootstrapAdmin(db);
       const perMinute = config.QUERY_USER_REQUESTS_PER_MIN;
-      const connect = connectNodeAdapter({
+      const versions = new TokenVersions({
+        db,
+        events: readyBus.userEvents,
+        ttlMs: config.AUTH_TOKEN_VERSION_CACHE_MS,
+        log,
+      });
+      versions.start();
+      tokenVersions = versions;
+      const auth = createAuth({
+        tokenVersions: versions,
+        signer,
+        rules: accessRules({ openRegistration: config.AUTH_OPEN_REGISTRATION }),
+        userLimiter: new KeyedLimiter(perMinute, Math.max(1, Math.ceil(perMinute / 10))),
+        log,
+      });
+      // Methods anyone may call without signing in get the small body limit.
+      const publicLimits = { readMaxBytes: config.QUERY_MAX_PUBLIC_REQUEST_BYTES };
+      // The API's description, off unless asked for (QUERY_API_DOCS).
+      const openApi = config.QUERY_API_DOCS ? openApiRoute() : () => false;
+      const apiReference = config.QUERY_API_DOCS ? apiReferenceRoute() : () => false;
+      // The console's static files, for every path the API does not own.
+      const webConsole = consoleRoute(config.QUERY_CONSOLE_DIR, log);
+      const connect = createConnectHandler({
+        // Every request, compressed or not, is read only up to this size (decompressed).
+        readMaxBytes: config.QUERY_MAX_REQUEST_BYTES,
         // A misspelt field must be an error, not ignored: {"filter": {"sensr": "x"}} would
         // otherwise widen an update or delete to every reading of the device.
         jsonOptions: { ignoreUnknownFields: false },
+        async requestGate(ctx) {
+          try {
+            await auth.gate(ctx);
+          } catch (err) {
+            const refused = toConnectError(err, log, ctx.method.name);
+            recordRefusedCall(log, `${ctx.service.typeName}/${ctx.method.name}`, refused);
+            throw refused;
+          }
+        },
         routes: (router) => {
           router.service(
             ReadingService,
-            readingService({ db, bus: readyBus, watchBufferBatches: config.QUERY_WATCH_BUFFER_BATCHES }),
+            readingService({
+              db,
+              bus: readyBus,
+              watchBufferBatches: config.QUERY_WATCH_BUFFER_BATCHES,
+              watches: new ConcurrencyLimit(config.QUERY_MAX_WATCHES_PER_USER),
+              readingWindow: {
+                maxAgeMs: config.READINGS_RETENTION_MS,
+                maxFutureSkewMs: config.READINGS_MAX_FUTURE_SKEW_MS,
+              },
+              maxCorrectionRows: config.QUERY_MAX_CORRECTION_ROWS,
+            }),
           );
           router.service(
             AuthService,
@@ -135,15 +210,21 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
               signer,
               accessTokenTtlMs: config.AUTH_ACCESS_TOKEN_TTL_MS,
               refreshTokenTtlMs: config.AUTH_REFRESH_TOKEN_TTL_MS,
-              loginsPerUsername: new KeyedLimiter(
+              tokenVersions: versions,
+              registrationsPerAddress: new KeyedLimiter(
+                config.AUTH_REGISTRATIONS_PER_ADDRESS_PER_HOUR / 60,
+                config.AUTH_REGISTRATIONS_PER_ADDRESS_PER_HOUR,
+              ),
+              loginFailuresPerUsername: new KeyedLimiter(
                 config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,
                 config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,
               ),
-              loginsPerAddress: new KeyedLimiter(
+              loginFailuresPerAddress: new KeyedLimiter(
                 config.AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN,
                 config.AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN,
               ),
             }),
+            publicLimits,
           );
           router.service(
             DeviceService,
@@ -163,62 +244,85 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             }),
           );
           router.service(AuditService, auditService({ db }));
-          const served = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService];
+          router.service(AlertService, alertService({ db, actor: actorOf, traceId: traceIdOf, hub }));
+          const served = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService, AlertService];
           router.service(
             health.Health,
             grpcHealth(
               served.map((s) => s.typeName),
-              ready,
+              readyNow,
+              new ConcurrencyLimit(config.QUERY_MAX_HEALTH_WATCHES_PER_ADDRESS, config.QUERY_MAX_HEALTH_WATCHES),
             ),
+            publicLimits,
           );
-          router.service(
-            reflection.ServerReflection,
-            grpcReflection([
-              file_vigil_readings_v1_readings,
-              file_vigil_auth_v1_auth,
-              file_vigil_devices_v1_devices,
-              file_vigil_ingest_v1_dead_letters,
-              file_vigil_audit_v1_audit,
-              health.file_health_v1_health,
-              reflection.file_grpc_reflection_v1_reflection,
-            ]),
-          );
+          // Off unless asked for (QUERY_REFLECTION): it lists every method to anyone.
+          if (config.QUERY_REFLECTION) {
+            router.service(
+              reflection.ServerReflection,
+              grpcReflection([
+                file_vigil_readings_v1_readings,
+                file_vigil_auth_v1_auth,
+                file_vigil_devices_v1_devices,
+                file_vigil_ingest_v1_dead_letters,
+                file_vigil_audit_v1_audit,
+                file_vigil_alerts_v1_alerts,
+                health.file_health_v1_health,
+                reflection.file_grpc_reflection_v1_reflection,
+              ]),
+              publicLimits,
+            );
+          }
         },
         // Outermost first: errors are mapped for everything, including refused auth.
-        interceptors: [
-          telemetryInterceptor(log),
-          errorInterceptor(log),
-          authInterceptor({
-            signer,
-            rules: accessRules({ openRegistration: config.AUTH_OPEN_REGISTRATION }),
-            userLimiter: new KeyedLimiter(perMinute, Math.max(1, Math.ceil(perMinute / 10))),
-            log,
-          }),
-        ],
+        interceptors: [telemetryInterceptor(log), errorInterceptor(log), auth.interceptor],
         contextValues: (req) =>
           createContextValues()
-            .set(clientAddressKey, clientAddress(req))
+            .set(clientAddressKey, clientAddress(req, trustedProxy))
             .set(cutConnectionKey, () => cutConnection(req)),
+        fallback: (req, res) => {
+          // The API reference before the console: its addresses without a dot would otherwise take /api-docs/.
+          if (openApi(req, res) || apiReference(req, res) || webConsole(req, res)) return;
+          res.statusCode = 404;
+          res.end();
+        },
       });
-      const openApi = openApiRoute();
-      const webConsole = consoleRoute(config.QUERY_CONSOLE_DIR, log);
-      server = createDualProtocolServer((req, res) => {
-        if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || opsEndpoints(req, res) || openApi(req, res)) return;
-        if (webConsole(req, res)) return;
-        connect(req, res);
-      });
+      server = createApiServer(
+        (req, res) => {
+          if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || healthEndpoints(req, res)) return;
+          connect(req, res);
+        },
+        {
+          headersTimeoutMs: config.QUERY_HEADERS_TIMEOUT_MS,
+          requestTimeoutMs: config.QUERY_REQUEST_TIMEOUT_MS,
+          idleTimeoutMs: config.QUERY_IDLE_TIMEOUT_MS,
+          maxConnectionsPerAddress: config.QUERY_MAX_CONNECTIONS_PER_ADDRESS,
+          maxStreamsPerConnection: config.QUERY_MAX_STREAMS_PER_CONNECTION,
+          isTrustedProxy: trustedProxy,
+        },
+      );
       const listening = server;
       await new Promise<void>((resolve, reject) => {
         listening.once("error", reject);
         listening.listen(config.QUERY_PORT, config.QUERY_HOST, () => resolve());
       });
       port = (listening.address() as AddressInfo).port;
-      log.info({ port }, "query service listening");
+      if (deps.opsServer !== false) {
+        ops = await startOpsServer({
+          host: config.QUERY_HOST,
+          port: config.QUERY_OPS_PORT,
+          registry: metricsRegistry(),
+          ready,
+        });
+      }
+      log.info({ port, opsPort: ops?.port }, "query service listening");
     },
 
     async stop() {
       stopping = true;
+      alertHub?.stop();
       await server?.shutdown(5_000);
+      tokenVersions?.stop();
+      await ops?.close();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info("query service stopped");

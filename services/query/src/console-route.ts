@@ -63,8 +63,8 @@ interface StaticFile {
  * memory, so a request never touches the file system and no path can leave
  * the directory. Hashed assets are cached for a year (immutable);
  * index.html and other unhashed files are revalidated (no-cache, ETag, 304).
- * Any other GET whose first path segment has no dot (RPC paths always have
- * one: /vigil.readings.v1.ReadingService/…) gets index.html, so the
+ * Any other GET whose first and last path segments have no dot (RPC paths
+ * always have one: /vigil.readings.v1.ReadingService/…) gets index.html, so the
  * console's own addresses (/fleet, /devices/OR/7) load it. Returns false for
  * requests it does not answer (API calls, other methods).
  */
@@ -87,6 +87,8 @@ export function consoleRoute(directory: string, log?: Logger): (req: Req, res: R
     if (!file) {
       if (asset) return notFound(res, "no such file");
       if (first.includes(".")) return false;
+      // A file name (/api-docs/init.js with the API docs off, /favicon.png) is not a console page.
+      if ((path.split("/").pop() ?? "").includes(".")) return false;
       file = files.get("/index.html");
       if (!file) return notFound(res, "The Vigil console is not built: run `npm run build` (npm start does it).");
     }

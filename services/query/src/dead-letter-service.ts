@@ -3,6 +3,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { ReadingBus } from "@vigil/bus";
 import type { Database, Kysely } from "@vigil/db";
+import { DEVICE_CODE_PATTERN, MAX_DEVICE_NUMBER } from "@vigil/devices";
 import { type BatchLimits, type DeadLetterRow, listDeadLetters, replayDeadLetter } from "@vigil/ingest";
 import { type DeadLetter, DeadLetterSchema, type DeadLetterService } from "@vigil/proto";
 import { InvalidArgumentError } from "./errors.ts";
@@ -24,6 +25,12 @@ export function deadLetterService(deps: DeadLetterServiceDeps): ServiceImpl<type
     async listDeadLetters(req) {
       if (req.source !== "" && req.source !== "receiver" && req.source !== "writer") {
         throw new InvalidArgumentError("source", 'must be "receiver", "writer" or empty');
+      }
+      if (req.deviceCode !== "" && !DEVICE_CODE_PATTERN.test(req.deviceCode)) {
+        throw new InvalidArgumentError("device_code", "must be 1 to 16 capital letters");
+      }
+      if (req.deviceNumber !== undefined && (req.deviceNumber < 1 || req.deviceNumber > MAX_DEVICE_NUMBER)) {
+        throw new InvalidArgumentError("device_number", `must be from 1 to ${MAX_DEVICE_NUMBER}`);
       }
       const limit = checkedPageSize(req.pageSize);
       const after = req.pageToken ? decodeCursor(req.pageToken, req, isIdCursor) : undefined;
@@ -64,6 +71,7 @@ function toDeadLetter(r: DeadLetterRow): DeadLetter {
     violations: r.violations,
     createTime: timestampFromMs(r.createdAt.getTime()),
     replayTime: r.replayedAt ? timestampFromMs(r.replayedAt.getTime()) : undefined,
-    payloadBytes: r.payload?.length ?? 0,
+    payloadBytes: r.payloadBytes,
+    payloadTruncated: r.payloadTruncated,
   });
 }

@@ -6,7 +6,9 @@ import type { Database, Kysely } from "@vigil/db";
 import {
   createDevice,
   DEFAULT_KEY_GRACE_MS,
+  DEVICE_CODE_PATTERN,
   type DeviceView,
+  deviceNameProblem,
   disableDevice,
   getDevice,
   listDevices,
@@ -94,6 +96,8 @@ function isDeviceCursor(c: unknown): c is { code: string; number: number } {
 function ref(req: { code: string; number: number }) {
   if (!req.code) throw new InvalidArgumentError("code", "is required");
   if (!req.number) throw new InvalidArgumentError("number", "is required");
+  const problem = deviceNameProblem(req.code, req.number);
+  if (problem) throw new InvalidArgumentError(DEVICE_CODE_PATTERN.test(req.code) ? "number" : "code", problem);
   return { code: req.code, number: req.number };
 }
 

@@ -9,8 +9,9 @@ type Res = http.ServerResponse | http2.Http2ServerResponse;
 
 /**
  * `GET /openapi.json`: the OpenAPI 3.1 document of the Connect-JSON API,
- * generated from the protos (`packages/proto/src/gen/openapi.json`). Public,
- * since it only describes the API, and cacheable: clients revalidate with
+ * generated from the protos (`packages/proto/src/gen/openapi.json`), when
+ * QUERY_API_DOCS is on. Public, since it only describes the API (readable
+ * from any origin: API tools load it from their own pages), and cacheable: clients revalidate with
  * the ETag and get 304 while the document is unchanged. The returned handler
  * answers its own path and returns false for any other request.
  */
@@ -20,6 +21,7 @@ export function openApiRoute(document: Buffer = readFileSync(openApiDocumentUrl)
     if (req.url?.split("?")[0] !== "/openapi.json" || (req.method !== "GET" && req.method !== "HEAD")) return false;
     res.setHeader("content-type", "application/json");
     res.setHeader("cache-control", "public, max-age=300");
+    res.setHeader("access-control-allow-origin", "*");
     res.setHeader("etag", etag);
     // If-None-Match may list several tags, weak or strong; any match means the client's copy is current.
     const known = req.headers["if-none-match"]?.split(",").map((t) => t.trim().replace(/^W\//, ""));

@@ -1,4 +1,5 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { MAX_DEVICE_NUMBER } from "@vigil/devices";
 import type { ReadingFilter as ReadingFilterMessage } from "@vigil/proto";
 import { InvalidArgumentError } from "./errors.ts";
 
@@ -30,7 +31,9 @@ export function parseReadingFilter(message: ReadingFilterMessage | undefined, fi
     filter.deviceCode = message.deviceCode;
   }
   if (message.deviceNumber !== undefined) {
-    if (message.deviceNumber < 1) throw new InvalidArgumentError(`${field}.device_number`, "must be at least 1");
+    if (message.deviceNumber < 1 || message.deviceNumber > MAX_DEVICE_NUMBER) {
+      throw new InvalidArgumentError(`${field}.device_number`, `must be from 1 to ${MAX_DEVICE_NUMBER}`);
+    }
     filter.deviceNumber = message.deviceNumber;
   }
   if (message.sensor !== "") {

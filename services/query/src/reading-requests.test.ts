@@ -5,24 +5,49 @@ import { describe, expect, it } from "vitest";
 import { parseStatsRequest, parseUpdateRequest, parseWatchRequest } from "./reading-requests.ts";
 
 describe("reading requests", () => {
-  it("an update needs a filter and a change, each error naming its field", () => {
+  it("item 4: an update names one device and a time range, and a change; each error names its field", () => {
+    const range = { deviceCode: "OR", deviceNumber: 1, startTime: timestampFromMs(0), endTime: timestampFromMs(10) };
+    // Stored readings may be from 0 (retention) to 11 s (clock skew) on this clock.
+    const window = { nowMs: 10_000, maxAgeMs: 10_000, maxFutureSkewMs: 1_000 };
     const update = (init: Parameters<typeof create<typeof UpdateReadingsRequestSchema>>[1]) => () =>
-      parseUpdateRequest(create(UpdateReadingsRequestSchema, init));
-    expect(update({ changes: { value: 1 } })).toThrow(/^filter: set at least one field/);
-    expect(update({ filter: { deviceCode: "OR" } })).toThrow(/^changes: set at least one of/);
-    expect(update({ filter: { deviceCode: "OR" }, changes: { sensor: "Bad Name" } })).toThrow(/^changes.sensor/);
-    expect(update({ filter: { deviceCode: "OR" }, changes: { value: Number.NaN } })).toThrow(/^changes.value/);
+      parseUpdateRequest(create(UpdateReadingsRequestSchema, init), window);
+    expect(update({ changes: { value: 1 } })).toThrow(/^filter.device_code: a correction names one device/);
+    // A trivial field no longer passes for a filter (the old guard's bypass).
+    expect(update({ filter: { startTime: timestampFromMs(0) }, changes: { value: 1 } })).toThrow(/^filter.device_code/);
+    expect(update({ filter: { deviceCode: "OR" }, changes: { value: 1 } })).toThrow(/^filter.device_number/);
+    expect(update({ filter: { deviceCode: "OR", deviceNumber: 1 }, changes: { value: 1 } })).toThrow(
+      /^filter.start_time: a correction names a time range/,
+    );
+    expect(update({ filter: range })).toThrow(/^changes: set at least one of/);
+    expect(update({ filter: range, changes: { sensor: "Bad Name" } })).toThrow(/^changes.sensor/);
+    expect(update({ filter: range, changes: { value: Number.NaN } })).toThrow(/^changes.value/);
+    expect(update({ filter: range, changes: { time: timestampFromMs(11_001) } })).toThrow(/^changes.time/);
+    expect(update({ filter: range, changes: { value: 1 }, reason: "x".repeat(501) })).toThrow(/^reason/);
     expect(
-      update({ filter: { startTime: timestampFromMs(2), endTime: timestampFromMs(1) }, changes: { value: 1 } }),
+      update({
+        filter: { ...range, startTime: timestampFromMs(2), endTime: timestampFromMs(1) },
+        changes: { value: 1 },
+      }),
     ).toThrow(/^filter.start_time: must not be after end_time/);
     expect(
       parseUpdateRequest(
         create(UpdateReadingsRequestSchema, {
-          filter: { sensor: "a" },
+          filter: { ...range, sensor: "a" },
           changes: { value: 2, time: { seconds: 1n, nanos: 500_900_000 } },
+          reason: "probe miscalibrated",
         }),
+        window,
       ),
-    ).toEqual({ filter: { sensor: "a" }, changes: { value: 2, timeMs: 1500 } });
+    ).toEqual({
+      scope: { deviceCode: "OR", deviceNumber: 1, sensor: "a", startMs: 0, endMs: 10 },
+      changes: { value: 2, timeMs: 1500 },
+      reason: "probe miscalibrated",
+    });
+    // A reading cannot be moved past retention or into the future beyond the allowed skew.
+    const at = (seconds: bigint) => update({ filter: range, changes: { time: { seconds, nanos: 0 } } });
+    expect(at(12n)).toThrow(/^changes.time: must be between/);
+    expect(at(253_402_214_400n)).toThrow(/^changes.time/);
+    expect(at(11n)).not.toThrow();
   });
 
   it("stats default to the last day and bound the number of buckets", () => {

@@ -1,35 +1,58 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { ReadingBus } from "@vigil/bus";
-import { type Database, type Kysely, readingStats, recordAudit, resolveSeriesIds } from "@vigil/db";
-import { type Reading, ReadingSchema, type ReadingService, StatsBucketSchema } from "@vigil/proto";
-import { actorOf, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
-import { FailedPreconditionError } from "./errors.ts";
+import {
+  type Database,
+  type Kysely,
+  readingStats,
+  resolveSeriesIds,
+  type StatsSource as Source,
+  statsSource,
+} from "@vigil/db";
+import {
+  type Reading,
+  type ReadingChange,
+  ReadingChangeSchema,
+  ReadingSchema,
+  type ReadingService,
+  StatsBucketSchema,
+  StatsSource,
+} from "@vigil/proto";
+import { actorOf, cutConnectionKey, principalOf, traceIdOf } from "./auth/principal.ts";
+import type { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
-import type { ReadingFilter } from "./reading-filter.ts";
+import { applyCorrection, correctionChanges, type ReadingChangeRow, readingHistory } from "./reading-corrections.ts";
 import {
   parseDeleteRequest,
+  parseHistoryRequest,
   parseListRequest,
   parseStatsRequest,
+  parseUndeleteRequest,
   parseUpdateRequest,
   parseWatchRequest,
 } from "./reading-requests.ts";
-import {
-  countReadings,
-  listReadings,
-  type ReadingRow,
-  sensorId,
-  softDeleteReadings,
-  updateReadings,
-} from "./readings-repository.ts";
+import { countReadings, listReadings, type ReadingRow } from "./readings-repository.ts";
 import { watchReadings } from "./watch-readings.ts";
+
+/** GetStatsResponse.source for each source readingStats may answer from. */
+const STATS_SOURCES: Record<Source, StatsSource> = {
+  raw: StatsSource.RAW,
+  "1m": StatsSource.AGGREGATE_1M,
+  "1h": StatsSource.AGGREGATE_1H,
+};
 
 export interface ReadingServiceDeps {
   db: Kysely<Database>;
   bus: ReadingBus;
   /** Batches a watcher may fall behind by before it is dropped. */
   watchBufferBatches: number;
+  /** How old and how far ahead a reading's time may be (retention, clock skew), for corrections. */
+  readingWindow: { maxAgeMs: number; maxFutureSkewMs: number };
+  /** Concurrent WatchReadings per user (each holds a consumer on the log). */
+  watches: ConcurrencyLimit;
+  /** Most readings one correction may change (QUERY_MAX_CORRECTION_ROWS). */
+  maxCorrectionRows: number;
 }
 
 /** Where the next page starts (the sort key of the last row) and the total counted on the first page. */
@@ -41,6 +64,15 @@ interface ReadingCursor {
 }
 
 const isReadingCursor = (c: unknown): c is ReadingCursor => hasIntegers(c, "t", "d", "s", "n");
+
+/** Where the next page of a correction's changes starts: sensor id and time in microseconds (text, exact). */
+interface ChangeCursor {
+  s: number;
+  t: string;
+}
+
+const isChangeCursor = (c: unknown): c is ChangeCursor =>
+  hasIntegers(c, "s") && typeof (c as { t?: unknown }).t === "string" && /^-?\d{1,20}$/.test((c as { t: string }).t);
 
 /** vigil.readings.v1.ReadingService over Connect, gRPC and gRPC-Web. */
 export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof ReadingService> {
@@ -71,53 +103,71 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
     },
 
     async updateReadings(req, ctx) {
-      const { filter, changes } = parseUpdateRequest(req);
-      const updated = await db.transaction().execute(async (tx) => {
-        const sensor = changes.sensor === undefined ? undefined : await sensorId(tx, changes.sensor);
-        const count = await updateReadings(tx, filter, {
-          sensorId: sensor,
-          value: changes.value,
-          timeMs: changes.timeMs,
-        }).catch((err) => {
-          if ((err as { code?: string }).code === "23505") {
-            throw new FailedPreconditionError(
-              "the changes would give two readings of the same device and sensor the same time: narrow the filter",
-            );
-          }
-          throw err;
-        });
-        await recordAudit(tx, {
-          actor: actorOf(ctx),
-          action: "readings.update",
-          details: { filter: auditFilter(filter), changes },
-          rowsAffected: count,
-          traceId: traceIdOf(ctx),
-        });
-        return count;
+      const { scope, changes, reason } = parseUpdateRequest(req, { nowMs: Date.now(), ...deps.readingWindow });
+      const out = await applyCorrection(db, {
+        action: "update",
+        scope,
+        changes,
+        reason,
+        actor: actorOf(ctx),
+        traceId: traceIdOf(ctx),
+        maxRows: deps.maxCorrectionRows,
       });
-      return { updatedCount: BigInt(updated) };
+      return { updatedCount: BigInt(out.count), correctionId: BigInt(out.correctionId) };
     },
 
     async deleteReadings(req, ctx) {
-      const { filter } = parseDeleteRequest(req);
-      const deleted = await db.transaction().execute(async (tx) => {
-        const count = await softDeleteReadings(tx, filter);
-        await recordAudit(tx, {
-          actor: actorOf(ctx),
-          action: "readings.delete",
-          details: { filter: auditFilter(filter) },
-          rowsAffected: count,
-          traceId: traceIdOf(ctx),
-        });
-        return count;
+      const { scope, reason } = parseDeleteRequest(req);
+      const out = await applyCorrection(db, {
+        action: "delete",
+        scope,
+        reason,
+        actor: actorOf(ctx),
+        traceId: traceIdOf(ctx),
+        maxRows: deps.maxCorrectionRows,
       });
-      return { deletedCount: BigInt(deleted) };
+      return { deletedCount: BigInt(out.count), correctionId: BigInt(out.correctionId) };
+    },
+
+    async undeleteReadings(req, ctx) {
+      const { scope, reason } = parseUndeleteRequest(req);
+      const out = await applyCorrection(db, {
+        action: "undelete",
+        scope,
+        reason,
+        actor: actorOf(ctx),
+        traceId: traceIdOf(ctx),
+        maxRows: deps.maxCorrectionRows,
+      });
+      return { undeletedCount: BigInt(out.count), correctionId: BigInt(out.correctionId) };
+    },
+
+    async getReadingHistory(req) {
+      const parsed = parseHistoryRequest(req);
+      if (parsed.kind === "reading") {
+        return { changes: (await readingHistory(db, parsed)).map(toChange), nextPageToken: "" };
+      }
+      const cursor = req.pageToken ? decodeCursor(req.pageToken, req, isChangeCursor) : undefined;
+      const rows = await correctionChanges(db, parsed.correctionId, {
+        limit: parsed.pageSize + 1,
+        after: cursor && { sensorId: cursor.s, timeUs: cursor.t },
+      });
+      const more = rows.length > parsed.pageSize;
+      const shown = more ? rows.slice(0, parsed.pageSize) : rows;
+      const last = shown.at(-1);
+      return {
+        changes: shown.map(toChange),
+        nextPageToken: more && last ? encodeCursor({ s: last.sensorId, t: last.before.timeUs }, req) : "",
+      };
     },
 
     async getStats(req) {
-      const { filter, bucketMs } = parseStatsRequest(req, Date.now());
-      const rows = await readingStats(db, filter, bucketMs);
+      const nowMs = Date.now();
+      const { filter, bucketMs } = parseStatsRequest(req, nowMs);
+      const source = statsSource(filter, bucketMs, { nowMs });
+      const rows = await readingStats(db, filter, bucketMs, { source, nowMs });
       return {
+        source: STATS_SOURCES[source],
         buckets: rows.map((r) =>
           create(StatsBucketSchema, {
             startTime: timestampFromMs(r.bucketStartMs),
@@ -136,20 +186,48 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
 
     async *watchReadings(req, ctx) {
       const { filter } = parseWatchRequest(req);
-      yield* watchReadings(deps.bus, filter, ctx.signal, deps.watchBufferBatches, ctx.values.get(cutConnectionKey));
+      const user = principalOf(ctx)?.userId;
+      const release = deps.watches.acquire(String(user));
+      if (!release) {
+        throw new ConnectError(
+          `at most ${deps.watches.perKey} WatchReadings may be open at once per user: close one first`,
+          Code.ResourceExhausted,
+        );
+      }
+      try {
+        yield* watchReadings(deps.bus, filter, ctx.signal, deps.watchBufferBatches, ctx.values.get(cutConnectionKey));
+      } finally {
+        release();
+      }
     },
   };
 }
 
-/** The filter as the audit log shows it: times as ISO strings. */
-function auditFilter(filter: ReadingFilter) {
-  return {
-    ...filter,
-    startMs: undefined,
-    endMs: undefined,
-    startTime: filter.startMs === undefined ? undefined : new Date(filter.startMs).toISOString(),
-    endTime: filter.endMs === undefined ? undefined : new Date(filter.endMs).toISOString(),
-  };
+/** Microseconds since the epoch (text) as a Timestamp. */
+function timestampFromMicros(us: string) {
+  const n = BigInt(us);
+  const seconds = n / 1_000_000n - (n % 1_000_000n < 0n ? 1n : 0n);
+  return { seconds, nanos: Number(n - seconds * 1_000_000n) * 1000 };
+}
+
+function toChange(row: ReadingChangeRow): ReadingChange {
+  const version = (v: ReadingChangeRow["before"]) => ({
+    sensor: v.sensor,
+    time: timestampFromMicros(v.timeUs),
+    value: v.value,
+    deleted: v.deleted,
+  });
+  return create(ReadingChangeSchema, {
+    correctionId: BigInt(row.correctionId),
+    action: row.action,
+    actor: row.actor,
+    changeTime: timestampFromMs(row.at.getTime()),
+    reason: row.reason,
+    before: version(row.before),
+    after: version(row.after),
+    deviceCode: row.deviceCode,
+    deviceNumber: row.deviceNumber,
+  });
 }
 
 function toReading(row: ReadingRow): Reading {

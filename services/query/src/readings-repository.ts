@@ -4,10 +4,12 @@ import {
   type ExpressionBuilder,
   type Kysely,
   type ReadingsTable,
+  registerSensors,
   type SeriesIds,
   type SqlBool,
   sql,
 } from "@vigil/db";
+import { FailedPreconditionError } from "./errors.ts";
 import type { ReadingFilter } from "./reading-filter.ts";
 
 /** A reading with its device and sensor names resolved. */
@@ -25,27 +27,6 @@ export interface ReadingRow {
 }
 
 type ReadingsScope = ExpressionBuilder<Database & { r: ReadingsTable }, "r">;
-
-/**
- * A filter's conditions over `readings as r` for UPDATE: live rows only,
- * devices and sensors matched by id through subqueries. Every value is a
- * bound parameter. (Lists and counts resolve the ids first: resolveSeriesIds.)
- */
-function matches(eb: ReadingsScope, filter: ReadingFilter): Expression<SqlBool> {
-  const conditions: Expression<SqlBool>[] = [eb("r.deleted_at", "is", null)];
-  if (filter.deviceCode !== undefined || filter.deviceNumber !== undefined) {
-    let devices = eb.selectFrom("devices").select("id");
-    if (filter.deviceCode !== undefined) devices = devices.where("code", "=", filter.deviceCode);
-    if (filter.deviceNumber !== undefined) devices = devices.where("number", "=", filter.deviceNumber);
-    conditions.push(eb("r.device_id", "in", devices));
-  }
-  if (filter.sensor !== undefined) {
-    conditions.push(eb("r.sensor_id", "in", eb.selectFrom("sensors").select("id").where("name", "=", filter.sensor)));
-  }
-  if (filter.startMs !== undefined) conditions.push(eb("r.time", ">=", new Date(filter.startMs)));
-  if (filter.endMs !== undefined) conditions.push(eb("r.time", "<", new Date(filter.endMs)));
-  return eb.and(conditions);
-}
 
 /** The conditions of a filter whose names are resolved, soft-deleted rows included; every value a bound parameter. */
 function seriesMatches(eb: ReadingsScope, filter: ReadingFilter, ids: SeriesIds): Expression<SqlBool> {
@@ -178,48 +159,13 @@ export async function countReadings(db: Kysely<Database>, filter: ReadingFilter,
   return Math.max(EXACT_COUNT_LIMIT + 1, Number.isFinite(estimate) ? estimate - deleted : 0);
 }
 
-export interface ReadingChanges {
-  sensorId?: number;
-  value?: number;
-  timeMs?: number;
-}
-
-/** Applies corrections to every live reading matching the filter; returns how many changed. */
-export async function updateReadings(
-  db: Kysely<Database>,
-  filter: ReadingFilter,
-  changes: ReadingChanges,
-): Promise<number> {
-  const result = await db
-    .updateTable("readings as r")
-    .where((eb) => matches(eb, filter))
-    .set({
-      ...(changes.sensorId !== undefined ? { sensor_id: changes.sensorId } : {}),
-      ...(changes.value !== undefined ? { value: changes.value } : {}),
-      ...(changes.timeMs !== undefined ? { time: new Date(changes.timeMs) } : {}),
-      updated_at: sql<Date>`now()`,
-    })
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
-}
-
-/** Soft-deletes every live reading matching the filter; returns how many. */
-export async function softDeleteReadings(db: Kysely<Database>, filter: ReadingFilter): Promise<number> {
-  const result = await db
-    .updateTable("readings as r")
-    .where((eb) => matches(eb, filter))
-    .set({ deleted_at: sql<Date>`now()` })
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
-}
-
-/** The id of a sensor name, registering it when new (a correction may introduce one). */
+/**
+ * The id of a sensor name, registering it when new (a correction may
+ * introduce one). Looked up first: an INSERT … ON CONFLICT spends an id
+ * every time, even for a name that exists.
+ */
 export async function sensorId(db: Kysely<Database>, name: string): Promise<number> {
-  await db
-    .insertInto("sensors")
-    .values({ name })
-    .onConflict((oc) => oc.column("name").doNothing())
-    .execute();
-  const row = await db.selectFrom("sensors").select("id").where("name", "=", name).executeTakeFirstOrThrow();
-  return row.id;
+  const found = await registerSensors(db, [name]);
+  if (!found.ok) throw new FailedPreconditionError(found.reason);
+  return found.ids.get(name)!;
 }

@@ -96,6 +96,18 @@ export function telemetryInterceptor(log: Logger): Interceptor {
   };
 }
 
+/**
+ * Counts a call the request gate refused (no token, no scope, rate limit)
+ * before it reached the interceptors; it has no span: nothing ran.
+ */
+export function recordRefusedCall(log: Logger, method: string, err: ConnectError): void {
+  const m = queryMetrics();
+  const code = codeName(err.code);
+  m.requests.inc({ method, code });
+  m.seconds.observe({ method, code }, 0);
+  log.debug({ method, code, duration_ms: 0 }, "call");
+}
+
 function codeName(code: Code): string {
   return Code[code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
 }

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { type AlerterApp, createAlerterApp, loadAlerterConfig } from "@vigil/alerter";
+import { createRule, listRules, type RuleSpec } from "@vigil/alerts";
 import { createMemoryBus, type ReadingBus } from "@vigil/bus";
 import { EMBEDDED_PREFIX, migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
 import { createDevice, DeviceError, replaceDeviceKey } from "@vigil/devices";
@@ -25,6 +27,7 @@ export interface QuickstartApp extends App {
   readonly query: QueryApp | undefined;
   readonly writer: WriterApp | undefined;
   readonly maintainer: MaintainerApp | undefined;
+  readonly alerter: AlerterApp | undefined;
 }
 
 const DEMO_CODE = "DEMO";
@@ -45,6 +48,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
   let query: QueryApp | undefined;
   let maintainer: MaintainerApp | undefined;
   let simulator: SimulatorApp | undefined;
+  let alerter: AlerterApp | undefined;
   let status: NodeJS.Timeout | undefined;
 
   return {
@@ -60,6 +64,9 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
     get maintainer() {
       return maintainer;
     },
+    get alerter() {
+      return alerter;
+    },
 
     async start() {
       mkdirSync(config.QUICKSTART_STATE_DIR, { recursive: true });
@@ -72,13 +79,24 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       const adminPassword = await quickstartAdmin(database, config.QUICKSTART_STATE_DIR);
       const jwtKeys = await quickstartJwtKeys(config.QUICKSTART_STATE_DIR);
       const useNats = config.NATS_URL !== "";
+      const queryPort = deps.env.QUERY_PORT ?? "8080";
       const serviceEnv = {
         ...env,
+        // This machine only, unless asked: the banner prints the admin password.
+        RECEIVER_HOST: deps.env.RECEIVER_HOST ?? config.QUICKSTART_HOST,
+        QUERY_HOST: deps.env.QUERY_HOST ?? config.QUICKSTART_HOST,
         ...(useNats ? { NATS_URL: config.NATS_URL } : {}),
         AUTH_JWT_KEYS: deps.env.AUTH_JWT_KEYS ?? jwtKeys,
+        // Pages from the quick start's own address may call it (the console, tools on it).
+        QUERY_CORS_ORIGINS:
+          deps.env.QUERY_CORS_ORIGINS ?? `http://127.0.0.1:${queryPort},http://localhost:${queryPort}`,
+        // For trying Vigil: grpcurl and buf curl without proto files, and the API's description.
+        RECEIVER_REFLECTION: deps.env.RECEIVER_REFLECTION ?? "true",
+        QUERY_REFLECTION: deps.env.QUERY_REFLECTION ?? "true",
+        QUERY_API_DOCS: deps.env.QUERY_API_DOCS ?? "true",
       };
       if (!useNats) {
-        bus = createMemoryBus({ duplicateWindowMs: 120_000, maxDeliver: 10, maxBatches: 100_000 });
+        bus = createMemoryBus({ duplicateWindowMs: 120_000, maxBatches: 100_000 });
       }
       receiver = createReceiverApp(loadReceiverConfig(serviceEnv), {
         logger: log.child({ service: "receiver" }),
@@ -92,6 +110,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         database,
         bus,
       });
+      // The query service's ops port serves the whole process: /metrics of every service in it.
       query = createQueryApp(loadQueryConfig(serviceEnv), { logger: log.child({ service: "query" }), database, bus });
       // Its first run waits until the fleet is streaming, so start-up stays quick.
       maintainer = createMaintainerApp(loadMaintainerConfig({ ...serviceEnv, ARCHIVE_URL: config.ARCHIVE_URL }), {
@@ -100,22 +119,49 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         database,
         firstRunDelayMs: 10_000,
       });
+      // Alerts are printed; webhooks may go to a receiver on this machine (loopback is allowed).
+      alerter = createAlerterApp(
+        loadAlerterConfig({
+          ...serviceEnv,
+          ALERTER_WEBHOOK_ALLOWED_CIDRS: deps.env.ALERTER_WEBHOOK_ALLOWED_CIDRS ?? "127.0.0.0/8,::1/128",
+          ALERTER_PARTITIONS: deps.env.ALERTER_PARTITIONS ?? "4",
+          ALERTER_FEED_MAX_BYTES: deps.env.ALERTER_FEED_MAX_BYTES ?? String(64 * 1024 * 1024),
+        }),
+        {
+          logger: log.child({ service: "alerter" }),
+          opsServer: false,
+          database,
+          bus,
+          member: "quickstart",
+          announce: (line) => deps.print(line),
+        },
+      );
       await receiver.start();
       await writer.start();
       await query.start();
       await maintainer.start();
+      await demoRules(database);
+      await alerter.start();
 
       const devices = await demoDevices(database, config.QUICKSTART_DEVICES);
       if (devices.length > 0) {
         simulator = createSimulatorApp(
-          loadSimulatorConfig({ ...serviceEnv, SIMULATOR_TARGET: `127.0.0.1:${receiver.port}` }, []),
-          { logger: log.child({ service: "simulator" }), devices, control: false },
+          loadSimulatorConfig(
+            { ...serviceEnv, SIMULATOR_TARGET: `${dialable(serviceEnv.RECEIVER_HOST)}:${receiver.port}` },
+            [],
+          ),
+          // Its control API (127.0.0.1) lets a person inject faults and watch the alerts come.
+          { logger: log.child({ service: "simulator" }), devices },
         );
         await simulator.start();
       }
       banner(deps.print, config, {
+        host: dialable(serviceEnv.QUERY_HOST),
+        exposed: !isLoopback(serviceEnv.QUERY_HOST) || !isLoopback(serviceEnv.RECEIVER_HOST),
         grpcPort: receiver.port,
         httpPort: query.port,
+        opsPort: query.opsPort,
+        controlPort: simulator?.controlPort,
         devices: devices.length,
         adminPassword,
       });
@@ -130,6 +176,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
     async stop() {
       clearInterval(status);
       await simulator?.stop();
+      await alerter?.stop();
       await receiver?.stop();
       await writer?.stop();
       await maintainer?.stop();
@@ -138,6 +185,59 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       await database?.close();
     },
   };
+}
+
+/**
+ * A few sensible rules on the demo patient monitors, created on the first
+ * start (a database that has rules keeps its own).
+ */
+async function demoRules(database: VigilDatabase): Promise<void> {
+  if ((await listRules(database.db, { limit: 1 })).length > 0) return;
+  const ctx = { db: database.db, actor: "system:quickstart" };
+  const demo = { codes: [DEMO_CODE] };
+  const rules: RuleSpec[] = [
+    {
+      name: "Tachycardia",
+      description: "Heart rate above 130 bpm for 10 seconds.",
+      severity: "critical",
+      devices: demo,
+      sensors: ["patient.heart_rate_bpm"],
+      condition: { kind: "threshold", comparison: "above", value: 130, forMs: 10_000, hysteresis: 5 },
+      channelIds: [],
+      enabled: true,
+    },
+    {
+      name: "Low SpO2",
+      description: "Oxygen saturation below 90 % for 10 seconds.",
+      severity: "critical",
+      devices: demo,
+      sensors: ["patient.spo2_pct"],
+      condition: { kind: "threshold", comparison: "below", value: 90, forMs: 10_000, hysteresis: 2 },
+      channelIds: [],
+      enabled: true,
+    },
+    {
+      name: "Heart rate anomaly",
+      description: "A heart-rate reading far from the patient's recent ones.",
+      severity: "warning",
+      devices: demo,
+      sensors: ["patient.heart_rate_bpm"],
+      condition: { kind: "anomaly", sensitivity: 6, warmupSamples: 100, halfLifeSamples: 5 },
+      channelIds: [],
+      enabled: true,
+    },
+    {
+      name: "Monitor silent",
+      description: "No readings from a monitor for 30 seconds.",
+      severity: "critical",
+      devices: demo,
+      sensors: [],
+      condition: { kind: "absence", silentForMs: 30_000 },
+      channelIds: [],
+      enabled: true,
+    },
+  ];
+  for (const rule of rules) await createRule(ctx, rule);
 }
 
 /** DEMO-1..n with fresh keys; keys from earlier runs are revoked. */
@@ -180,16 +280,29 @@ async function quickstartJwtKeys(stateDir: string): Promise<string> {
   return readFileSync(file, "utf8");
 }
 
+/** An address to connect to for a listen address (a wildcard means this machine). */
+function dialable(host: string): string {
+  return host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
 interface Endpoints {
+  host: string;
+  exposed: boolean;
   grpcPort: number;
   httpPort: number;
+  opsPort: number;
+  controlPort: number | undefined;
   devices: number;
   adminPassword: string | undefined;
 }
 
 function banner(print: (line: string) => void, config: QuickstartConfig, e: Endpoints) {
-  const { grpcPort, httpPort, devices } = e;
-  const base = `http://127.0.0.1:${httpPort}`;
+  const { grpcPort, httpPort, devices, host } = e;
+  const base = `http://${host}:${httpPort}`;
   const password = e.adminPassword ?? "<your admin password>";
   const db = config.DATABASE_URL.startsWith(EMBEDDED_PREFIX)
     ? `embedded TimescaleDB in ${config.DATABASE_URL.slice(EMBEDDED_PREFIX.length)}`
@@ -203,10 +316,13 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       "Vigil quick start is running",
       `  database:   ${db}`,
       `  bus:        ${busText}`,
-      `  receiver:   grpc://127.0.0.1:${grpcPort}  (vigil.ingest.v1.IngestService)`,
+      `  receiver:   grpc://${host}:${grpcPort}  (vigil.ingest.v1.IngestService)`,
       `  console:    ${base}/  (sign in as admin)`,
-      `  query:      http://127.0.0.1:${httpPort}  (Connect-JSON, gRPC, gRPC-Web; /healthz, /readyz, /openapi.json)`,
-      `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each`,
+      `  query:      ${base}  (Connect-JSON, gRPC, gRPC-Web; /openapi.json)`,
+      `  ops:        http://${host}:${e.opsPort}  (/metrics, /healthz, /readyz)`,
+      `  API docs:   ${base}/api-docs/  (every call, from /openapi.json)`,
+      `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each${e.controlPort ? `; control http://127.0.0.1:${e.controlPort}` : ""}`,
+      "  alerter:    4 demo rules on the monitors; alerts are printed below",
       "",
       `Sign in as admin (password ${password}, kept in ${join(config.QUICKSTART_STATE_DIR, "admin-password")}):`,
       `  TOKEN=$(curl -s -X POST ${base}/vigil.auth.v1.AuthService/Login -H 'content-type: application/json' \\`,
@@ -215,6 +331,27 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       "List the newest readings:",
       `  curl -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
       `    -H 'content-type: application/json' -d '{"pageSize": 5, "order": "ORDER_NEWEST_FIRST"}'`,
+      "",
+      ...(e.exposed
+        ? [
+            "Listening beyond this machine: anyone who can reach it can try to sign in, in plaintext.",
+            "The quick start is for trying Vigil; set QUICKSTART_HOST=127.0.0.1 (the default) to close it.",
+            "",
+          ]
+        : []),
+      "Alerts (four demo rules run; raised and resolved alerts are printed here):",
+      `  curl -s -X POST ${base}/vigil.alerts.v1.AlertService/ListAlerts -H "authorization: Bearer $TOKEN" \\`,
+      `    -H 'content-type: application/json' -d '{"pageSize": 5}'`,
+      ...(e.controlPort
+        ? [
+            "Make DEMO-1's heart race for a minute (the Tachycardia rule fires after 10 s):",
+            `  curl -s -X POST http://127.0.0.1:${e.controlPort}/vigil.simulator.v1.SimulatorService/InjectFault \\`,
+            `    -H 'content-type: application/json' -d '{"deviceCode": "DEMO", "deviceNumber": 1, "sensor": "patient.heart_rate_bpm", "kind": "FAULT_KIND_STEP", "magnitude": 25}'`,
+          ]
+        : []),
+      "Send them to a webhook on this machine (docs/alerts.md):",
+      `  curl -s -X POST ${base}/vigil.alerts.v1.AlertService/CreateNotificationChannel -H "authorization: Bearer $TOKEN" \\`,
+      `    -H 'content-type: application/json' -d '{"channel": {"name": "local", "webhook": {"url": "http://127.0.0.1:9999/hook"}}}'`,
       "",
       "Press Ctrl+C to stop.",
       "",

@@ -9,6 +9,11 @@ export const quickstartEnv = z.object({
   NATS_URL: z.string().default(""),
   /** The maintainer archives raw readings past retention here before dropping them. */
   ARCHIVE_URL: z.string().default("file:.vigil/archive"),
+  /**
+   * Where the receiver and the query service listen (RECEIVER_HOST / QUERY_HOST, when set, win):
+   * this machine only by default; 0.0.0.0 opens both to the network.
+   */
+  QUICKSTART_HOST: z.string().default("127.0.0.1"),
   /** Simulated devices started with the platform (0: none). */
   QUICKSTART_DEVICES: envInt(5, 0, 10_000),
   /** Where the quick start keeps its admin password and token-signing key. */

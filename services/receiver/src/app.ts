@@ -11,7 +11,7 @@ import {
   PRESENCE_HEARTBEAT_MS,
 } from "@vigil/devices";
 import { addReflection, grpcServiceDefinition, HealthImplementation } from "@vigil/grpc";
-import { recordDeadLetter } from "@vigil/ingest";
+import { type DeadLetterInput, recordDeadLetter } from "@vigil/ingest";
 import { file_vigil_ingest_v1_ingest, IngestService } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
@@ -21,6 +21,7 @@ import { type IngestCall, IngestStream, type StreamContext } from "./ingest-stre
 import { OpenStreams } from "./open-streams.ts";
 import { RateLimiter } from "./rate-limiter.ts";
 import { receiverMetrics, trackOpenStreams } from "./receiver-metrics.ts";
+import { SensorRegistry } from "./sensor-registry.ts";
 import { decodeStreamRequest } from "./stream-request-codec.ts";
 
 export interface ReceiverDeps {
@@ -46,13 +47,14 @@ export interface ReceiverApp extends App {
 }
 
 const SERVICE = IngestService.typeName;
-const MAX_MALFORMED_MESSAGES = 10;
+/** How often rate-limit buckets of devices without a stream are forgotten once full. */
+const BUCKET_SWEEP_MS = 60_000;
 /** How often readiness is re-checked and published as the gRPC health status. */
 const READINESS_INTERVAL_MS = 2_000;
 
 /**
  * The device-facing gRPC server: IngestService/Stream, grpc.health.v1 and
- * reflection on one port. It authenticates devices, keeps their presence
+ * (when enabled) reflection on one port. It authenticates devices, keeps their presence
  * fresh, closes streams whose key is revoked or whose device is disabled
  * (device events, plus a periodic re-check), and on stop() drains: health
  * NOT_SERVING, Drain to every stream, wait for queued appends, then close.
@@ -91,11 +93,35 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
 
   const streams = new OpenStreams({
     firstOpened: (id) => background("presence update", () => markConnected(db(), [id])),
-    lastClosed: (id) => {
-      rateLimiter.forget(id);
-      background("presence update", () => markDisconnected(db(), id));
-    },
+    // The device's rate-limit bucket stays (RateLimiter.sweep): reconnecting earns no fresh burst.
+    lastClosed: (id) => background("presence update", () => markDisconnected(db(), id)),
   });
+  let pendingDeadLetters = 0;
+
+  /**
+   * Keeps a rejected batch, bounded: at most RECEIVER_MAX_PENDING_DEAD_LETTERS
+   * writes wait at once (beyond that a reject is answered and counted, not
+   * stored), payloads are cut to RECEIVER_DEAD_LETTER_MAX_PAYLOAD_BYTES, and
+   * each device stores at most RECEIVER_DEAD_LETTERS_PER_DEVICE_PER_DAY.
+   */
+  function deadLetter(input: DeadLetterInput): void {
+    if (pendingDeadLetters >= config.RECEIVER_MAX_PENDING_DEAD_LETTERS) {
+      metrics.deadLettersSkipped.inc({ reason: "backlog" });
+      return;
+    }
+    pendingDeadLetters++;
+    background("dead letter", async () => {
+      try {
+        const stored = await recordDeadLetter(db(), input, {
+          maxPayloadBytes: config.RECEIVER_DEAD_LETTER_MAX_PAYLOAD_BYTES,
+          perDevicePerDay: config.RECEIVER_DEAD_LETTERS_PER_DEVICE_PER_DAY,
+        });
+        if (!stored) metrics.deadLettersSkipped.inc({ reason: "quota" });
+      } finally {
+        pendingDeadLetters--;
+      }
+    });
+  }
 
   function db() {
     if (!database) throw new Error("receiver not started");
@@ -180,10 +206,19 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
     health.setStatus(SERVICE, status);
   }
 
-  server.addService(grpcServiceDefinition(IngestService, { stream: { requestDeserialize: decodeStreamRequest } }), {
-    stream: handleStream,
-  });
-  addReflection(server, [file_vigil_ingest_v1_ingest]);
+  // Decoding stops at the first series or reading past the limits: nothing is built for more.
+  const decodeLimits = {
+    maxSeries: config.RECEIVER_MAX_BATCH_SERIES,
+    maxSeriesValues: config.RECEIVER_MAX_BATCH_READINGS,
+  };
+  server.addService(
+    grpcServiceDefinition(IngestService, {
+      stream: { requestDeserialize: (bytes: Uint8Array) => decodeStreamRequest(bytes, decodeLimits) },
+    }),
+    { stream: handleStream },
+  );
+  // Off unless asked for (RECEIVER_REFLECTION): it lists every method to anyone who connects.
+  if (config.RECEIVER_REFLECTION) addReflection(server, [file_vigil_ingest_v1_ingest]);
   health.addToServer(server);
 
   return {
@@ -214,22 +249,38 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
         config.RECEIVER_AUTH_CACHE_MS,
         now,
       );
+      const maxAppendBytes = readyBus.maxPayloadBytes();
+      if (maxAppendBytes < config.RECEIVER_MAX_MESSAGE_BYTES) {
+        log.warn(
+          { maxAppendBytes, RECEIVER_MAX_MESSAGE_BYTES: config.RECEIVER_MAX_MESSAGE_BYTES },
+          "the log takes smaller messages than RECEIVER_MAX_MESSAGE_BYTES: larger batches are rejected as TOO_LARGE",
+        );
+      }
       context = {
         bus: readyBus,
         logger: log,
         now,
         limits: {
           maxBatchReadings: config.RECEIVER_MAX_BATCH_READINGS,
+          maxBatchSeries: config.RECEIVER_MAX_BATCH_SERIES,
           maxFutureSkewMs: config.READINGS_MAX_FUTURE_SKEW_MS,
           maxAgeMs: config.READINGS_RETENTION_MS,
           maxInFlightBatches: config.RECEIVER_MAX_IN_FLIGHT_BATCHES,
           maxMessageBytes: config.RECEIVER_MAX_MESSAGE_BYTES,
+          maxAppendBytes,
           helloTimeoutMs: config.RECEIVER_HELLO_TIMEOUT_MS,
-          maxMalformedMessages: MAX_MALFORMED_MESSAGES,
+          maxRejects: config.RECEIVER_MAX_REJECTS_PER_STREAM,
+          maxNewSensors: config.RECEIVER_NEW_SENSORS_PER_DEVICE,
+          newSensorsWindowMs: config.RECEIVER_NEW_SENSORS_WINDOW_MS,
         },
         lastWrittenSeq: (id) => lastWrittenSeq(db(), id),
         takeTokens: (device, readings) => rateLimiter.take(device.id, readings, now()),
-        deadLetter: async (input) => background("dead letter", () => recordDeadLetter(db(), input)),
+        chargeTokens: (device, readings) => rateLimiter.charge(device.id, readings, now()),
+        sensors: new SensorRegistry(db(), {
+          maxNewPerDevice: config.RECEIVER_NEW_SENSORS_PER_DEVICE,
+          windowMs: config.RECEIVER_NEW_SENSORS_WINDOW_MS,
+        }),
+        deadLetter: async (input) => deadLetter(input),
         metrics,
       };
       untrack = trackOpenStreams(() => streams.size);
@@ -241,6 +292,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
           PRESENCE_HEARTBEAT_MS,
         ),
         setInterval(() => void publishReadiness().catch(() => {}), READINESS_INTERVAL_MS),
+        setInterval(() => rateLimiter.sweep(now(), (id) => streams.of(id).length > 0), BUCKET_SWEEP_MS),
       );
       port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(
@@ -290,17 +342,25 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
   };
 }
 
-function serverOptions(config: ReceiverConfig): ChannelOptions {
+/**
+ * The grpc-js server's options. Only what grpc-js servers implement is set
+ * (they ignore the rest silently): grpc-js enforces no ping policy on
+ * clients (no minimum ping interval, no ping strikes), which is why a
+ * public receiver sits behind an edge proxy that does (docs/security.md).
+ */
+export function serverOptions(config: ReceiverConfig): ChannelOptions {
   return {
     "grpc.max_receive_message_length": config.RECEIVER_MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": 1024 * 1024,
     "grpc.max_concurrent_streams": config.RECEIVER_MAX_CONCURRENT_STREAMS,
     "grpc.max_connection_age_ms": config.RECEIVER_MAX_CONNECTION_AGE_MS,
     "grpc.max_connection_age_grace_ms": config.RECEIVER_MAX_CONNECTION_AGE_GRACE_MS,
+    // Connections without a stream (never opened one, or all ended) are closed after this.
+    "grpc.max_connection_idle_ms": config.RECEIVER_MAX_CONNECTION_IDLE_MS,
     "grpc.keepalive_time_ms": config.RECEIVER_KEEPALIVE_TIME_MS,
     "grpc.keepalive_timeout_ms": 20_000,
-    // Clients may ping every 10 s, even without active calls, but no faster.
-    "grpc.keepalive_permit_without_calls": 1,
-    "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+    // Node's per-connection HTTP/2 memory bound (grpc-js lifts it to unlimited unless set): a
+    // connection past it gets ENHANCE_YOUR_CALM for new streams instead of growing the process.
+    "grpc-node.max_session_memory": config.RECEIVER_MAX_SESSION_MEMORY_MB,
   };
 }

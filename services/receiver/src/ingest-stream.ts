@@ -14,18 +14,26 @@ import {
 import type { Logger } from "@vigil/runtime";
 import { contextFromTraceparent, headersFromContext, tracer } from "@vigil/telemetry";
 import type { BatchOutcome, ReceiverMetrics } from "./receiver-metrics.ts";
+import type { SensorRegistry } from "./sensor-registry.ts";
 import type { DecodedRequest } from "./stream-request-codec.ts";
 
 export type IngestCall = ServerDuplexStream<DecodedRequest, StreamResponse>;
 type ResponseKind = NonNullable<MessageInitShape<typeof StreamResponseSchema>["kind"]>;
 
 export interface StreamLimits extends BatchLimits {
+  maxBatchSeries: number;
   maxInFlightBatches: number;
+  /** Largest message a device may send (what Welcome advertises). */
   maxMessageBytes: number;
+  /** Largest batch the log takes (JetStream's max_payload, less room for headers). */
+  maxAppendBytes: number;
   /** A stream must send Hello within this time. */
   helloTimeoutMs: number;
-  /** Undecodable messages a stream may send before it is closed. */
-  maxMalformedMessages: number;
+  /** Rejected batches and undecodable messages in a row (no batch stored between) before the stream is closed. */
+  maxRejects: number;
+  /** New sensor names a device may add per window (advertised in Welcome). */
+  maxNewSensors: number;
+  newSensorsWindowMs: number;
 }
 
 /** What every stream of a receiver shares. */
@@ -36,8 +44,12 @@ export interface StreamContext {
   now: () => number;
   /** Highest seq of the device the writers have stored. */
   lastWrittenSeq: (deviceId: number) => Promise<number>;
-  /** 0 when the device may send `readings` now, else the ms to wait. */
+  /** 0 when the device may send `readings` now (and spends them), else the ms to wait. */
   takeTokens: (device: AuthenticatedDevice, readings: number) => number;
+  /** Spends tokens for a batch answered without waiting (a duplicate, a reject), into debt if need be. */
+  chargeTokens: (device: AuthenticatedDevice, readings: number) => void;
+  /** The sensor names known to be in the dictionary; registers new ones within the device's quota. */
+  sensors: SensorRegistry;
   /** Keeps a refused batch; failures are logged, never fatal to the stream. */
   deadLetter: (input: DeadLetterInput) => Promise<void>;
   metrics: ReceiverMetrics;
@@ -47,6 +59,8 @@ interface Admitted {
   seq: number;
   bytes: Uint8Array;
   readings: number;
+  /** Sensor names to register before the batch is appended (new to this receiver). */
+  newSensors?: string[];
   /** The batch's ingest.receive span, ended when it is acked (or the stream ends). */
   span: Span;
   admittedAt: number;
@@ -57,15 +71,22 @@ const RETRY_MAX_MS = 2_000;
 
 /**
  * One device's stream. Hello → Welcome{last_durable_seq}; then every batch
- * is rate-limited, validated and either rejected (kept as a dead letter),
- * throttled, acked as a duplicate, or queued and appended to the log.
+ * costs tokens (at least one, whatever its answer), is validated and either
+ * rejected (kept as a dead letter), throttled, acked as a duplicate, or
+ * queued and appended to the log. A batch is acked only when nothing known
+ * stands between it and `readings`: it passed every rule the database
+ * enforces, fits the log, and its sensor names are in the dictionary
+ * (registered here, within the device's quota, before the append).
+ * Rejects count: after `maxRejects` in a row (no batch stored between) the
+ * stream is closed.
  *
  * Appends run one at a time, in seq order, each retried until it succeeds
  * or the stream ends: so the log never holds a batch of this device while
  * an earlier one is missing, which is what makes "seq ≤ last durable ⇒
  * already stored" true across reconnects. The device may still send up to
- * `maxInFlightBatches` ahead; beyond that (or a message's worth of bytes)
- * the stream is not read and HTTP/2 flow control holds the device back.
+ * `maxInFlightBatches` ahead; beyond that (or a message's worth of bytes),
+ * or while the device does not read its answers, the stream is not read
+ * and HTTP/2 flow control holds the device back.
  */
 export class IngestStream {
   readonly device: AuthenticatedDevice;
@@ -92,7 +113,10 @@ export class IngestStream {
   private draining = false;
   private closed = false;
   private appendFailing = false;
-  private malformed = 0;
+  /** Answers the device has not taken yet: reading waits until they drain. */
+  private writeBlocked = false;
+  /** Rejects since the last batch this stream got stored (duplicates do not count as stored). */
+  private rejects = 0;
   private readonly helloTimer: NodeJS.Timeout;
   /** The trace context a device sent in the stream's metadata: the parent of batches that carry none. */
   private readonly streamTrace: Context;
@@ -129,7 +153,7 @@ export class IngestStream {
     if (this.closed || this.draining) return;
     this.draining = true;
     this.write({ case: "drain", value: { reconnectAfterMs } });
-    this.call.pause();
+    this.flow();
     this.finishIfIdle();
   }
 
@@ -157,6 +181,22 @@ export class IngestStream {
         break;
       case "malformed":
         this.onMalformed(request.reason, request.bytes);
+        break;
+      case "over_limit":
+        if (!this.welcomed) {
+          this.abort(status.FAILED_PRECONDITION, "send Hello before the first batch");
+          break;
+        }
+        this.ctx.chargeTokens(this.device, 1);
+        this.reject(
+          request.seq,
+          request.code,
+          request.reason,
+          [],
+          request.bytes,
+          tracer.startSpan("ingest.receive"),
+          0,
+        );
         break;
       case "empty":
         this.onMalformed("message has neither hello nor batch", new Uint8Array());
@@ -188,7 +228,10 @@ export class IngestStream {
         limits: {
           maxBatchReadings: limits.maxBatchReadings,
           maxInFlightBatches: limits.maxInFlightBatches,
-          maxMessageBytes: limits.maxMessageBytes,
+          maxMessageBytes: Math.min(limits.maxMessageBytes, limits.maxAppendBytes),
+          maxBatchSeries: limits.maxBatchSeries,
+          maxNewSensors: limits.maxNewSensors,
+          newSensorsWindowMs: limits.newSensorsWindowMs,
         },
       },
     });
@@ -212,18 +255,24 @@ export class IngestStream {
       },
       batch.traceparent ? contextFromTraceparent(batch.traceparent) : this.streamTrace,
     );
-    if (seq >= 1 && seq <= this.durableThrough) {
-      this.write({ case: "ack", value: { seq: BigInt(seq), duplicate: true } });
-      this.settle(span, "duplicate", readings);
-      return;
-    }
+    // Every batch the stream looks at costs tokens, at least one, whatever the answer:
+    // empty batches, duplicates and rejects included.
+    const cost = Math.max(1, readings);
     const head = this.throttled[0];
     if (head !== undefined && seq > head) {
+      // Not looked at: it waits behind the throttled one, and is charged when it passes.
       this.rememberThrottled(seq);
       this.throttle(seq, Math.max(1, this.throttledUntil - this.ctx.now()), span, readings);
       return;
     }
+    if (seq >= 1 && seq <= this.durableThrough) {
+      this.ctx.chargeTokens(this.device, cost);
+      this.write({ case: "ack", value: { seq: BigInt(seq), duplicate: true } });
+      this.settle(span, "duplicate", readings);
+      return;
+    }
     if (seq !== head && seq >= 1 && seq <= this.lastSeen) {
+      this.ctx.chargeTokens(this.device, cost);
       this.reject(
         seq,
         RejectCode.BAD_SEQ,
@@ -235,7 +284,7 @@ export class IngestStream {
       );
       return;
     }
-    const wait = this.ctx.takeTokens(this.device, readings);
+    const wait = this.ctx.takeTokens(this.device, cost);
     if (wait > 0) {
       this.rememberThrottled(seq);
       this.throttledUntil = this.ctx.now() + wait;
@@ -249,15 +298,47 @@ export class IngestStream {
       this.reject(seq, verdict.code, verdict.reason, verdict.violations, bytes, span, readings);
       return;
     }
-    this.queue.push({ seq, bytes, readings, span, admittedAt: performance.now() });
-    this.queuedBytes += bytes.length;
-    if (
-      this.queue.length >= this.ctx.limits.maxInFlightBatches ||
-      this.queuedBytes >= this.ctx.limits.maxMessageBytes
-    ) {
-      this.call.pause();
+    if (bytes.length > this.ctx.limits.maxAppendBytes) {
+      // The log would refuse it on every retry: refused here, never acked.
+      this.reject(
+        seq,
+        RejectCode.TOO_LARGE,
+        `batch is ${bytes.length} bytes, the log takes at most ${this.ctx.limits.maxAppendBytes}: send smaller batches`,
+        [{ field: "batch", description: `${bytes.length} bytes > ${this.ctx.limits.maxAppendBytes}` }],
+        bytes,
+        span,
+        readings,
+      );
+      return;
     }
+    const newSensors = this.ctx.sensors.unknownNames(batch);
+    this.queue.push({
+      seq,
+      bytes,
+      readings,
+      span,
+      admittedAt: performance.now(),
+      ...(newSensors.length > 0 ? { newSensors } : {}),
+    });
+    this.queuedBytes += bytes.length;
+    this.flow();
     void this.appendQueued();
+  }
+
+  /**
+   * Reads from the device only while it has room: fewer than
+   * `maxInFlightBatches` batches (and a message's worth of bytes) waiting,
+   * its answers taken, and the stream not draining.
+   */
+  private flow(): void {
+    const { maxInFlightBatches, maxMessageBytes } = this.ctx.limits;
+    const hold =
+      this.draining ||
+      this.writeBlocked ||
+      this.queue.length >= maxInFlightBatches ||
+      this.queuedBytes >= maxMessageBytes;
+    if (hold) this.call.pause();
+    else this.call.resume();
   }
 
   /** Adds a throttled seq, in order; a device that never resends them is cut off. */
@@ -273,20 +354,42 @@ export class IngestStream {
     }
   }
 
-  /** Appends queued batches one at a time, in order; acks each once durable. */
+  /**
+   * Appends queued batches one at a time, in order; acks each once durable.
+   * A batch with new sensor names has them registered first; one whose
+   * names the dictionary cannot take is rejected instead, never acked.
+   */
   private async appendQueued(): Promise<void> {
     if (this.appending) return;
     this.appending = true;
     try {
       for (let next = this.queue[0]; next && !this.closed; next = this.queue[0]) {
+        if (next.newSensors) {
+          const registered = await this.untilDecided(next.seq, "sensor registration", () =>
+            this.ctx.sensors.register(this.device.id, next!.newSensors!),
+          );
+          if (this.closed) break;
+          if (!registered.ok) {
+            this.dequeue(next);
+            this.reject(
+              next.seq,
+              RejectCode.SENSOR_LIMIT,
+              registered.reason,
+              [{ field: "series", description: registered.reason }],
+              next.bytes,
+              next.span,
+              next.readings,
+            );
+            continue;
+          }
+        }
         const result = await this.append(next);
         if (this.closed) break;
         this.write({ case: "ack", value: { seq: BigInt(next.seq), duplicate: result.duplicate } });
+        if (!result.duplicate) this.rejects = 0;
         this.ctx.metrics.appendSeconds.observe((performance.now() - next.admittedAt) / 1000);
         this.settle(next.span, result.duplicate ? "duplicate" : "acked", next.readings);
-        this.queue.shift();
-        this.queuedBytes -= next.bytes.length;
-        if (!this.draining) this.call.resume();
+        this.dequeue(next);
       }
     } catch {
       // The stream ended while an append was failing; the device resends what it saw unacked.
@@ -295,6 +398,12 @@ export class IngestStream {
       this.appending = false;
       this.finishIfIdle();
     }
+  }
+
+  private dequeue(item: Admitted): void {
+    this.queue.shift();
+    this.queuedBytes -= item.bytes.length;
+    if (!this.closed) this.flow();
   }
 
   /**
@@ -328,22 +437,36 @@ export class IngestStream {
     }
   }
 
-  private async appendUntilDurable(out: OutgoingBatch): Promise<AppendResult> {
+  private appendUntilDurable(out: OutgoingBatch): Promise<AppendResult> {
+    return this.untilDecided(
+      out.seq,
+      "append",
+      () => this.ctx.bus.append(out),
+      () => this.ctx.metrics.appendFailures.inc(),
+    );
+  }
+
+  /**
+   * Runs `work` until it gives an answer, retrying failures (the log or the
+   * database is down) with backoff while the stream lasts; the batch stays
+   * unacked meanwhile. Throws once the stream has ended.
+   */
+  private async untilDecided<T>(seq: number, what: string, work: () => Promise<T>, onFailure?: () => void): Promise<T> {
     let delay = RETRY_FIRST_MS;
     for (;;) {
       try {
-        const result = await this.ctx.bus.append(out);
+        const result = await work();
         if (this.appendFailing) {
           this.appendFailing = false;
-          this.log.info({ seq: out.seq }, "appends succeed again");
+          this.log.info({ seq }, `${what} succeeds again`);
         }
         return result;
       } catch (err) {
-        this.ctx.metrics.appendFailures.inc();
+        onFailure?.();
         if (this.closed) throw err;
         if (!this.appendFailing) {
           this.appendFailing = true;
-          this.log.warn({ err, seq: out.seq }, "append failed, retrying until it succeeds");
+          this.log.warn({ err, seq }, `${what} failed, retrying until it succeeds`);
         }
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, RETRY_MAX_MS);
@@ -353,11 +476,8 @@ export class IngestStream {
   }
 
   private onMalformed(reason: string, bytes: Uint8Array): void {
-    this.malformed++;
+    if (this.welcomed) this.ctx.chargeTokens(this.device, 1);
     this.reject(0, RejectCode.INVALID_BATCH, reason, [], bytes, tracer.startSpan("ingest.receive"), 0);
-    if (this.malformed >= this.ctx.limits.maxMalformedMessages) {
-      this.abort(status.INVALID_ARGUMENT, `${this.malformed} malformed messages: closing the stream`);
-    }
   }
 
   private throttle(seq: number, retryAfterMs: number, span: Span, readings: number): void {
@@ -398,6 +518,13 @@ export class IngestStream {
       violations,
       payload: bytes,
     });
+    this.rejects++;
+    if (this.rejects >= this.ctx.limits.maxRejects) {
+      this.abort(
+        status.INVALID_ARGUMENT,
+        `${this.rejects} batches or messages rejected in a row on this stream: fix what the rejects say, then reconnect`,
+      );
+    }
   }
 
   private finishIfIdle(): void {
@@ -412,7 +539,14 @@ export class IngestStream {
 
   private write(kind: ResponseKind): void {
     if (this.closed || this.call.destroyed || this.call.writableEnded) return;
-    this.call.write(create(StreamResponseSchema, { kind }));
+    if (this.call.write(create(StreamResponseSchema, { kind })) || this.writeBlocked) return;
+    // The device is not reading its answers: stop reading its batches until it does.
+    this.writeBlocked = true;
+    this.call.pause();
+    this.call.once("drain", () => {
+      this.writeBlocked = false;
+      if (!this.closed) this.flow();
+    });
   }
 
   private onClosed(): void {

@@ -16,6 +16,7 @@ export interface ReceiverMetrics {
   appendFailures: Counter;
   authFailures: Counter<"reason">;
   streamsOpened: Counter;
+  deadLettersSkipped: Counter<"reason">;
 }
 
 let metrics: ReceiverMetrics | undefined;
@@ -80,6 +81,12 @@ export function receiverMetrics(): ReceiverMetrics {
     streamsOpened: new Counter({
       name: "vigil_receiver_streams_opened_total",
       help: "Device streams accepted.",
+      registers,
+    }),
+    deadLettersSkipped: new Counter({
+      name: "vigil_receiver_dead_letters_skipped_total",
+      help: "Rejected batches answered but not stored as dead letters, by reason: quota (the device's daily quota), backlog (too many writes waiting).",
+      labelNames: ["reason"],
       registers,
     }),
   };

@@ -12,8 +12,8 @@ export const COPY_HEADER_BYTES = SIGNATURE.length + 4 + 4;
 /** The int16 -1 that ends a COPY stream. */
 export const COPY_TRAILER_BYTES = 2;
 const FIELDS = 6;
-/** Field count, then length + value of time, value, seq, received_at (8 bytes each), device_id (4), sensor_id (2). */
-const ROW_BYTES = 2 + 4 * (4 + 8) + (4 + 4) + (4 + 2);
+/** Field count, then length + value of time, value, seq, received_at (8 bytes each), device_id and sensor_id (4 each). */
+const ROW_BYTES = 2 + 4 * (4 + 8) + 2 * (4 + 4);
 
 export interface CopyRows {
   rows: number;
@@ -55,8 +55,8 @@ export function toCopyRows(deliveries: DecodedDelivery[], sensorIds: Map<string,
         setInt64(view, at + 42, receivedUs);
         view.setInt32(at + 50, 4);
         view.setInt32(at + 54, d.deviceId);
-        view.setInt32(at + 58, 2);
-        view.setInt16(at + 62, sensorId);
+        view.setInt32(at + 58, 4);
+        view.setInt32(at + 62, sensorId);
         at += ROW_BYTES;
       }
     }

@@ -9,7 +9,7 @@ import { groupTrace } from "./group-trace.ts";
 import type { DecodedDelivery } from "./reading-rows.ts";
 import type { StoredGroup, StoreReadings } from "./readings-store.ts";
 import type { SensorDictionary } from "./sensor-dictionary.ts";
-import { isTransientDbError } from "./transient-error.ts";
+import { isDataError, isTransientDbError } from "./transient-error.ts";
 import type { WriterMetrics } from "./writer-metrics.ts";
 
 export interface WriteOutcome {
@@ -21,16 +21,24 @@ export interface WriteOutcome {
   deadLettered: number;
 }
 
+/** A delivered batch with its decoded readings. */
+type Item = { delivery: Delivery; decoded: DecodedDelivery };
+
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
 /**
  * Writes delivered batches to `readings` in one transaction and acks them
  * only after COMMIT. Duplicates are skipped by the unique key, so
- * redelivery is harmless. Transient database errors are
- * retried in place until they pass or the writer stops (then the batches
- * are nak'ed for redelivery); a batch the database refuses on its own, or
- * one that cannot be decoded, goes to dead_letters.
+ * redelivery is harmless. Database errors are retried in place until they
+ * pass or the writer stops (then the batches are nak'ed for redelivery):
+ * every acked batch is meant to be stored, so only a batch whose own data
+ * the database refuses (SQLSTATE classes 22 and 23, isolated by halving the
+ * group) or that cannot be decoded goes to dead_letters. Receivers reject
+ * everything they know would end that way before they ack it
+ * (docs/device-protocol.md lists what is left). A batch delivered more than
+ * `maxDeliver` times is written on its own, so one that keeps failing (or
+ * crashing writers) cannot hold others back; it is never dropped for it.
  */
 export class ReadingWriter {
   private readonly db: Kysely<Database>;
@@ -89,18 +97,19 @@ export class ReadingWriter {
 
   private async writeGroup(deliveries: Delivery[], signal: AbortSignal): Promise<WriteOutcome> {
     const outcome: WriteOutcome = { readings: 0, inserted: 0, deadLettered: 0 };
-    const good: Array<{ delivery: Delivery; decoded: DecodedDelivery }> = [];
+    const good: Item[] = [];
+    const alone: Item[] = [];
     for (const delivery of deliveries) {
       if (delivery.deliveryCount > 1) this.metrics.redeliveries.inc();
-      const problem = this.poisonReason(delivery);
-      if (problem) {
-        await this.setAside(delivery, problem, signal);
+      if (!Number.isInteger(delivery.device.id) || delivery.device.id <= 0) {
+        await this.setAside(delivery, "message has no device id header", signal);
         outcome.deadLettered++;
         continue;
       }
       try {
         const batch = decodeReadingBatch(delivery.payload);
-        good.push({ delivery, decoded: { deviceId: delivery.device.id, storedAtMs: delivery.storedAtMs, batch } });
+        const item = { delivery, decoded: { deviceId: delivery.device.id, storedAtMs: delivery.storedAtMs, batch } };
+        (delivery.deliveryCount > this.maxDeliver ? alone : good).push(item);
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
         await this.setAside(delivery, `undecodable batch: ${err.message}`, signal);
@@ -108,54 +117,77 @@ export class ReadingWriter {
       }
     }
     await this.insertOrSplit(good, outcome, signal);
+    for (const item of alone) await this.insertOrSplit([item], outcome, signal);
     return outcome;
   }
 
-  /** Why a delivery is poison before even trying it, or undefined. */
-  private poisonReason(delivery: Delivery): string | undefined {
-    if (!Number.isInteger(delivery.device.id) || delivery.device.id <= 0) return "message has no device id header";
-    if (delivery.deliveryCount > this.maxDeliver) {
-      return `delivered ${delivery.deliveryCount} times without being written`;
-    }
-    return undefined;
-  }
-
-  private async insertOrSplit(
-    items: Array<{ delivery: Delivery; decoded: DecodedDelivery }>,
-    outcome: WriteOutcome,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async insertOrSplit(items: Item[], outcome: WriteOutcome, signal: AbortSignal): Promise<void> {
     if (items.length === 0) return;
     try {
-      const started = performance.now();
-      const result = await this.retryTransient(
-        items.map((i) => i.delivery),
-        signal,
-        () => this.insert(items.map((i) => i.decoded)),
-      );
-      this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
-      this.metrics.insertReadings.observe(result.readings);
-      for (const i of items) i.delivery.ack();
-      outcome.readings += result.readings;
-      outcome.inserted += result.inserted;
-      this.metrics.batches.inc({ outcome: "stored" }, items.length);
-      this.metrics.readings.inc(result.readings);
-      this.metrics.rowsInserted.inc(result.inserted);
-      const committedAt = Date.now();
-      for (const i of items)
-        this.metrics.ingestToStoredSeconds.observe((committedAt - newestReading(i.decoded)) / 1000);
+      await this.storeGroup(items, outcome, signal);
     } catch (err) {
       if (signal.aborted || isTransientDbError(err)) throw err;
       if (items.length === 1) {
-        const item = items[0]!;
-        await this.setAside(item.delivery, `database refused the batch: ${(err as Error).message}`, signal);
-        outcome.deadLettered++;
+        await this.storeAlone(items[0]!, outcome, signal, err);
         return;
       }
       // One bad batch must not hold back the others: halve until it is isolated.
       const mid = Math.ceil(items.length / 2);
       await this.insertOrSplit(items.slice(0, mid), outcome, signal);
       await this.insertOrSplit(items.slice(mid), outcome, signal);
+    }
+  }
+
+  /** Stores a group in one transaction (transient errors retried in place) and acks it. */
+  private async storeGroup(items: Item[], outcome: WriteOutcome, signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    const result = await this.retryTransient(
+      items.map((i) => i.delivery),
+      signal,
+      () => this.insert(items.map((i) => i.decoded)),
+    );
+    this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
+    this.metrics.insertReadings.observe(result.readings);
+    for (const i of items) i.delivery.ack();
+    outcome.readings += result.readings;
+    outcome.inserted += result.inserted;
+    this.metrics.batches.inc({ outcome: "stored" }, items.length);
+    this.metrics.readings.inc(result.readings);
+    this.metrics.rowsInserted.inc(result.inserted);
+    const committedAt = Date.now();
+    for (const i of items) this.metrics.ingestToStoredSeconds.observe((committedAt - newestReading(i.decoded)) / 1000);
+  }
+
+  /**
+   * One batch the database failed permanently. Refused for its own data
+   * (SQLSTATE classes 22 and 23): set aside. For anything else (permissions,
+   * a missing object, a bug) it is acked data that must wait for the
+   * database or a fixed writer: retried with backoff, kept in progress,
+   * until it is stored, refused for its data after all, or the writer stops.
+   */
+  private async storeAlone(item: Item, outcome: WriteOutcome, signal: AbortSignal, first: unknown): Promise<void> {
+    let err = first;
+    let delay = RETRY_FIRST_MS;
+    for (let attempt = 0; ; attempt++) {
+      if (isDataError(err)) {
+        await this.setAside(item.delivery, `database refused the batch: ${(err as Error).message}`, signal);
+        outcome.deadLettered++;
+        return;
+      }
+      if (attempt === 0) {
+        this.log.error({ err, device: item.delivery.device, seq: item.delivery.seq }, "cannot store a batch, retrying");
+      }
+      item.delivery.inProgress();
+      await sleep(delay, signal);
+      if (signal.aborted) throw err;
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+      try {
+        await this.storeGroup([item], outcome, signal);
+        return;
+      } catch (next) {
+        if (signal.aborted || isTransientDbError(next)) throw next;
+        err = next;
+      }
     }
   }
 

@@ -108,7 +108,7 @@ async function insertReadings(
       INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id)
       SELECT to_timestamp(t / 1000.0), v, q, to_timestamp(r / 1000.0), d, s
       FROM unnest(${c.timesMs}::float8[], ${c.values}::float8[], ${c.seqs}::int8[],
-                  ${c.receivedAtMs}::float8[], ${c.deviceIds}::int4[], ${c.sensorIds}::int2[])
+                  ${c.receivedAtMs}::float8[], ${c.deviceIds}::int4[], ${c.sensorIds}::int4[])
         AS u(t, v, q, r, d, s)
       ON CONFLICT DO NOTHING`.execute(tx);
     await updateLastSeqs(decoded).execute(tx);

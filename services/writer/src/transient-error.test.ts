@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isTransientDbError } from "./transient-error.ts";
+import { isDataError, isTransientDbError } from "./transient-error.ts";
 
 describe("isTransientDbError", () => {
   it("retries connection loss, shutdown, deadlocks and unknown errors", () => {
@@ -10,5 +10,16 @@ describe("isTransientDbError", () => {
 
   it("treats data errors as permanent", () => {
     for (const code of ["22003", "23502", "23503", "42P01"]) expect(isTransientDbError({ code })).toBe(false);
+  });
+});
+
+describe("isDataError", () => {
+  it("item 3: only the batch's own data (classes 22 and 23, a full sensor dictionary) sets it aside", () => {
+    for (const code of ["22003", "2200H", "23502", "23514"]) expect(isDataError({ code }), code).toBe(true);
+    const full = Object.assign(new Error("no ids left"), { name: "SensorDictionaryError" });
+    expect(isDataError(full)).toBe(true);
+    // Permissions, a missing table, a program limit, a bug: the batch waits instead.
+    for (const code of ["42501", "42P01", "54000", "XX000"]) expect(isDataError({ code }), code).toBe(false);
+    expect(isDataError(new TypeError("x is undefined"))).toBe(false);
   });
 });

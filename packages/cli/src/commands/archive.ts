@@ -1,85 +1,90 @@
-import { parseArgs } from "node:util";
-import {
-  ARCHIVE_PREFIX,
-  type ArchiveManifest,
-  manifestsOverlapping,
-  openArchiveStore,
-  restoreReadings,
-} from "@vigil/archive";
-import { DAY_MS, type VigilDatabase } from "@vigil/db";
+import { Command } from "@commander-js/extra-typings";
+import type { ArchiveManifest } from "@vigil/archive";
+import type { Cli } from "../cli.ts";
+import { integer, time } from "../flags.ts";
 import { UsageError } from "../usage-error.ts";
 
-export const ARCHIVE_USAGE = `vigil archive restore --from TIME --to TIME [--hold-days 30] [--archive URL]
-  Loads archived readings with time in [from, to) back into the database, exactly as
-  archived, and keeps them from retention for --hold-days. TIME: ISO 8601 (2025-01-03
-  or 2025-01-03T12:00:00Z).
-vigil archive list [--from TIME] [--to TIME] [--archive URL]
-  Lists the archived chunks (manifests) overlapping the range.
-  The archive is --archive or ARCHIVE_URL (s3://bucket[/prefix] or file:<dir>), with
-  ARCHIVE_S3_ENDPOINT, ARCHIVE_S3_REGION, ARCHIVE_S3_FORCE_PATH_STYLE and the AWS
-  credential variables for S3.`;
+const ARCHIVE_HELP =
+  "The archive is --archive or ARCHIVE_URL (s3://bucket[/prefix] or file:<dir>), with ARCHIVE_S3_ENDPOINT, ARCHIVE_S3_REGION, ARCHIVE_S3_FORCE_PATH_STYLE and the AWS credential variables for S3.";
 
-/** `vigil archive …` */
-export async function archiveCommand(
-  database: VigilDatabase,
-  args: string[],
-  env: Record<string, string | undefined>,
-): Promise<unknown> {
-  const [action, ...rest] = args;
-  if (action !== "restore" && action !== "list") {
-    throw new UsageError(`unknown archive command ${action ?? "(none)"}\n${ARCHIVE_USAGE}`);
-  }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      from: { type: "string" },
-      to: { type: "string" },
-      "hold-days": { type: "string", default: "30" },
-      archive: { type: "string" },
-    },
-    strict: true,
-  });
-  const url = values.archive ?? env.ARCHIVE_URL;
-  if (!url) throw new UsageError(`no archive: pass --archive or set ARCHIVE_URL\n${ARCHIVE_USAGE}`);
-  const store = openArchiveStore(url, {
-    endpoint: env.ARCHIVE_S3_ENDPOINT || undefined,
-    region: env.ARCHIVE_S3_REGION || undefined,
-    forcePathStyle: env.ARCHIVE_S3_FORCE_PATH_STYLE === "true" || env.ARCHIVE_S3_FORCE_PATH_STYLE === "1",
-  });
-  const fromMs = values.from === undefined ? undefined : time("--from", values.from);
-  const toMs = values.to === undefined ? undefined : time("--to", values.to);
+/** `vigil archive …`: the cold archive; restore is database-level work (DATABASE_URL). */
+export function archiveCommand(cli: Cli) {
+  const archive = new Command("archive")
+    .description("readings archived to cold storage")
+    .addHelpText("after", `\n${ARCHIVE_HELP}`);
+  // The archive's libraries (S3, Parquet) are loaded only by these commands.
+  const store = async (flag: string | undefined) => {
+    const url = flag ?? cli.io.env.ARCHIVE_URL;
+    if (!url) throw new UsageError("no archive: pass --archive or set ARCHIVE_URL");
+    const env = cli.io.env;
+    const { openArchiveStore } = await import("@vigil/archive");
+    return openArchiveStore(url, {
+      endpoint: env.ARCHIVE_S3_ENDPOINT || undefined,
+      region: env.ARCHIVE_S3_REGION || undefined,
+      forcePathStyle: env.ARCHIVE_S3_FORCE_PATH_STYLE === "true" || env.ARCHIVE_S3_FORCE_PATH_STYLE === "1",
+    });
+  };
 
-  if (action === "list") {
-    const found = manifestsOverlapping(
-      await store.list(ARCHIVE_PREFIX),
-      fromMs ?? Number.NEGATIVE_INFINITY,
-      toMs ?? Number.POSITIVE_INFINITY,
-    );
-    const out = [];
-    for (const { key } of found) {
-      const m = JSON.parse((await store.getText(key)) ?? "null") as ArchiveManifest | null;
-      if (m)
-        out.push({
-          manifest: key,
-          rangeStart: m.rangeStart,
-          rangeEnd: m.rangeEnd,
-          rows: m.rows,
-          exportedAt: m.exportedAt,
+  archive
+    .command("list")
+    .description("the archived chunks (manifests) overlapping a range")
+    .option("--from <time>", "ISO 8601 time, such as 2025-01-03 or 2025-01-03T12:00:00Z", time)
+    .option("--to <time>", "ISO 8601 time", time)
+    .option("--archive <url>", "the archive (default ARCHIVE_URL)")
+    .action(async (o) => {
+      const archived = await store(o.archive);
+      const { ARCHIVE_PREFIX, manifestsOverlapping } = await import("@vigil/archive");
+      const found = manifestsOverlapping(
+        await archived.list(ARCHIVE_PREFIX),
+        o.from ?? Number.NEGATIVE_INFINITY,
+        o.to ?? Number.POSITIVE_INFINITY,
+      );
+      const rows = [];
+      for (const { key } of found) {
+        const m = JSON.parse((await archived.getText(key)) ?? "null") as ArchiveManifest | null;
+        if (m) {
+          rows.push({
+            manifest: key,
+            rangeStart: m.rangeStart,
+            rangeEnd: m.rangeEnd,
+            rows: m.rows,
+            exportedAt: m.exportedAt,
+          });
+        }
+      }
+      cli.output.list(rows, ["manifest", "rangeStart", "rangeEnd", "rows", "exportedAt"]);
+    });
+
+  archive
+    .command("restore")
+    .summary("load an archived range back into the database (DATABASE_URL)")
+    .description(
+      "load archived readings with time in [from, to) back into the database (DATABASE_URL), exactly as archived, and keep them from retention for --hold-days",
+    )
+    .requiredOption("--from <time>", "ISO 8601 time, such as 2025-01-03 or 2025-01-03T12:00:00Z", time)
+    .requiredOption("--to <time>", "ISO 8601 time", time)
+    .option("--hold-days <days>", "days the restored range is kept from retention", integer(0, 36_500), 30)
+    .option("--archive <url>", "the archive (default ARCHIVE_URL)")
+    .action(async (o) => {
+      if (o.from >= o.to) throw new UsageError("--from must be before --to");
+      const archived = await store(o.archive);
+      const database = await cli.database();
+      const { restoreReadings } = await import("@vigil/archive");
+      const progress = cli.progress("restoring", 1);
+      try {
+        const outcome = await restoreReadings(database.db, archived, {
+          fromMs: o.from,
+          toMs: o.to,
+          holdMs: o.holdDays * 86_400_000,
+          actor: `cli:${cli.io.osUser}`,
+          onProgress: (p) => progress.update(p.filesDone, `${p.rows} readings`, Math.max(1, p.files)),
         });
-    }
-    return out;
-  }
+        progress.stop();
+        cli.output.object({ ...outcome });
+      } finally {
+        progress.stop();
+      }
+    });
 
-  if (fromMs === undefined || toMs === undefined)
-    throw new UsageError(`--from and --to are required\n${ARCHIVE_USAGE}`);
-  if (fromMs >= toMs) throw new UsageError("--from must be before --to");
-  const holdDays = Number(values["hold-days"]);
-  if (!Number.isFinite(holdDays) || holdDays < 0) throw new UsageError("--hold-days must be a number of days");
-  return restoreReadings(database.db, store, { fromMs, toMs, holdMs: holdDays * DAY_MS, actor: "cli" });
-}
-
-function time(flag: string, text: string): number {
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new UsageError(`${flag} must be an ISO 8601 time, got ${JSON.stringify(text)}`);
-  return ms;
+  return archive;
 }

@@ -1,105 +1,77 @@
-import { parseArgs } from "node:util";
-import { create } from "@bufbuild/protobuf";
-import { credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
-import { grpcServiceDefinition } from "@vigil/grpc";
-import { health, IngestService, ReadingService } from "@vigil/proto";
-import { UsageError } from "../usage-error.ts";
-
-export const CHECK_USAGE = `vigil check --receiver HOST:PORT --query URL [--timeout-ms MS]
-  Checks a running deployment from the outside, as a device and a web client would:
-  the receiver's grpc.health.v1 status for IngestService, the query service's /readyz
-  and a Connect-JSON ListReadings call (answered, or refused as unauthenticated). Prints the results as JSON; exits 1 when a
-  check fails. Needs no DATABASE_URL (helm test runs it).`;
+import { Command } from "@commander-js/extra-typings";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { ReadingService } from "@vigil/client";
+import { health, IngestService } from "@vigil/proto";
+import type { Cli } from "../cli.ts";
+import { httpUrl, integer } from "../flags.ts";
+import { CliError } from "../usage-error.ts";
 
 export interface CheckResult {
   ok: boolean;
   receiver: { target: string; service: string; status: string; error?: string };
-  query: { url: string; ready: boolean; listReadings: { httpStatus: number; connectCode?: string; error?: string } };
+  /** listReadings.code: the Connect code of an anonymous ListReadings ("unauthenticated" is the healthy answer). */
+  query: { url: string; ready: boolean; listReadings: { code: string; error?: string } };
 }
 
-/** `vigil check …` */
-export async function checkCommand(args: string[]): Promise<CheckResult> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      receiver: { type: "string" },
-      query: { type: "string" },
-      "timeout-ms": { type: "string", default: "5000" },
-    },
-    strict: true,
-  });
-  const timeoutMs = Number(values["timeout-ms"]);
-  if (!values.receiver || !values.query) throw new UsageError(`--receiver and --query are required\n${CHECK_USAGE}`);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new UsageError("--timeout-ms must be a positive integer");
-  const queryUrl = values.query.replace(/\/+$/, "");
-  const [receiver, query] = await Promise.all([
-    checkReceiver(values.receiver, timeoutMs),
-    checkQuery(queryUrl, timeoutMs),
-  ]);
-  // Without a token the API must answer with its own Unauthenticated error: that proves the
-  // Connect stack, routing and the auth interceptor are up, without handing helm test a secret.
-  const listing = query.listReadings;
-  const answered = listing.httpStatus === 200 || listing.connectCode === "unauthenticated";
-  const ok = receiver.status === "SERVING" && query.ready && answered;
-  return { ok, receiver, query };
+/** `vigil check`: a deployment's health from the outside, as a device and a web client see it. */
+export function checkCommand(cli: Cli) {
+  return new Command("check")
+    .summary("check a running deployment from the outside (no sign-in needed)")
+    .description(
+      "check a running deployment from the outside, as a device and a web client would: the receiver's grpc.health.v1 status for IngestService, the query service's /readyz and an anonymous Connect-JSON ListReadings (refused as unauthenticated: routing and auth are up). Exits 1 when a check fails. Needs no sign-in and no database (helm test runs it).",
+    )
+    .requiredOption("--receiver <host:port>", "the receiver's gRPC address")
+    .requiredOption("--query <url>", "the query service's URL", httpUrl)
+    .option("--timeout-ms <ms>", "per check", integer(1, 600_000), 5000)
+    .action(async (o) => {
+      const [receiver, query] = await Promise.all([
+        checkReceiver(o.receiver, o.timeoutMs),
+        checkQuery(o.query, o.timeoutMs),
+      ]);
+      const answered = query.listReadings.code === "ok" || query.listReadings.code === "unauthenticated";
+      const result: CheckResult = { ok: receiver.status === "SERVING" && query.ready && answered, receiver, query };
+      cli.output.object(result as unknown as Record<string, unknown>);
+      if (!result.ok) {
+        const failed = [
+          receiver.status !== "SERVING" && `receiver ${receiver.status}`,
+          !query.ready && "query not ready",
+          !answered && `ListReadings ${query.listReadings.code}`,
+        ].filter(Boolean);
+        throw new CliError(`check failed: ${failed.join(", ")}`);
+      }
+    });
 }
 
 async function checkReceiver(target: string, timeoutMs: number): Promise<CheckResult["receiver"]> {
   const service = IngestService.typeName;
-  const Client = makeGenericClientConstructor(grpcServiceDefinition(health.Health), "Health");
-  const client = new Client(target, credentials.createInsecure());
-  const check = client.check as (
-    request: health.HealthCheckRequest,
-    options: { deadline: number },
-    callback: (err: ServiceError | null, response?: health.HealthCheckResponse) => void,
-  ) => void;
+  const transport = createGrpcTransport({ baseUrl: `http://${target}` });
   try {
-    const response = await new Promise<health.HealthCheckResponse>((resolve, reject) =>
-      check.call(
-        client,
-        create(health.HealthCheckRequestSchema, { service }),
-        { deadline: Date.now() + timeoutMs },
-        (err, res) => (err || !res ? reject(err ?? new Error("no response")) : resolve(res)),
-      ),
-    );
+    const response = await createClient(health.Health, transport).check({ service }, { timeoutMs });
     const status =
       Object.entries(health.HealthCheckResponse_ServingStatus).find(([, v]) => v === response.status)?.[0] ??
       String(response.status);
     return { target, service, status };
   } catch (err) {
-    return { target, service, status: "UNREACHABLE", error: (err as Error).message };
-  } finally {
-    client.close();
+    return { target, service, status: "UNREACHABLE", error: ConnectError.from(err).message };
   }
 }
 
 async function checkQuery(url: string, timeoutMs: number): Promise<CheckResult["query"]> {
-  const signal = () => AbortSignal.timeout(timeoutMs);
-  const ready = await fetch(`${url}/readyz`, { signal: signal() }).then(
+  const ready = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(timeoutMs) }).then(
     (r) => r.ok,
     () => false,
   );
-  // A Connect unary call is a plain POST with a JSON body: what a browser or curl sends.
-  const method = ReadingService.method.listReadings;
+  // Connect-JSON over HTTP/1.1: what a browser or curl sends.
+  const transport = createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false });
   try {
-    const res = await fetch(`${url}/${ReadingService.typeName}/${method.name}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "connect-protocol-version": "1" },
-      body: JSON.stringify({ pageSize: 1 }),
-      signal: signal(),
-    });
-    const body = await res.text();
-    if (res.ok) return { url, ready, listReadings: { httpStatus: res.status } };
-    let connectCode: string | undefined;
-    try {
-      connectCode = (JSON.parse(body) as { code?: string }).code;
-    } catch {
-      // not a Connect error: reported as is
-    }
-    // Refused for want of a token is the expected answer: no error to report.
-    if (connectCode === "unauthenticated") return { url, ready, listReadings: { httpStatus: res.status, connectCode } };
-    return { url, ready, listReadings: { httpStatus: res.status, connectCode, error: body.slice(0, 500) } };
+    await createClient(ReadingService, transport).listReadings({ pageSize: 1 }, { timeoutMs });
+    return { url, ready, listReadings: { code: "ok" } };
   } catch (err) {
-    return { url, ready, listReadings: { httpStatus: 0, error: (err as Error).message } };
+    const error = ConnectError.from(err);
+    // Refused for want of a token is the expected answer: no error to report.
+    if (error.code === Code.Unauthenticated) return { url, ready, listReadings: { code: "unauthenticated" } };
+    return { url, ready, listReadings: { code: codeToString(error.code), error: error.message } };
   }
 }

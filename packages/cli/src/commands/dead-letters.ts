@@ -1,67 +1,54 @@
-import { listDeadLetters, readingRulesEnv, replayDeadLetter } from "@vigil/ingest";
-import { parseEnvConfig } from "@vigil/runtime";
-import { z } from "zod";
-import { intFlag, parseFlags } from "../args.ts";
-import type { CliContext } from "../cli-context.ts";
-import { UsageError } from "../usage-error.ts";
+import { Command, Option } from "@commander-js/extra-typings";
+import { type DeadLetter, DeadLetterSchema, ReplayDeadLetterResponseSchema } from "@vigil/client";
+import type { Cli } from "../cli.ts";
+import { integer } from "../flags.ts";
+import { messageJson } from "../output.ts";
 
-export const DEAD_LETTERS_USAGE = `vigil dead-letters list [--code CODE] [--number N] [--source receiver|writer] [--all] [--limit N]
-  vigil dead-letters replay --id ID
-      validates the batch again with the current rules and sends it to the writers (needs NATS_URL)`;
+/** `vigil dead-letters …`: DeadLetterService (admins: scope devices:admin). */
+export function deadLettersCommand(cli: Cli) {
+  const deadLetters = new Command("dead-letters").description("batches Vigil refused or could not store (admins)");
 
-/** `vigil dead-letters …` */
-export async function deadLettersCommand(
-  ctx: CliContext,
-  args: string[],
-  env: Record<string, string | undefined>,
-): Promise<unknown> {
-  const [action, ...rest] = args;
-  switch (action) {
-    case "list": {
-      const v = parseFlags(
-        rest,
-        {
-          code: { type: "string" },
-          number: { type: "string" },
-          source: { type: "string" },
-          all: { type: "boolean" },
-          limit: { type: "string" },
-        },
-        DEAD_LETTERS_USAGE,
-      );
-      if (v.source !== undefined && v.source !== "receiver" && v.source !== "writer") {
-        throw new UsageError(`--source must be receiver or writer\n${DEAD_LETTERS_USAGE}`);
-      }
-      const rows = await listDeadLetters(ctx.database.db, {
-        deviceCode: v.code,
-        deviceNumber: v.number === undefined ? undefined : intFlag(v.number, "number", DEAD_LETTERS_USAGE),
-        source: v.source,
-        includeReplayed: v.all === true,
-        limit: v.limit === undefined ? 100 : intFlag(v.limit, "limit", DEAD_LETTERS_USAGE, 1, 100_000),
-      });
-      return rows.map(({ payload, deviceId: _d, ...r }) => ({ ...r, payloadBytes: payload?.length ?? 0 }));
-    }
-    case "replay": {
-      const v = parseFlags(rest, { id: { type: "string" } }, DEAD_LETTERS_USAGE);
-      const id = intFlag(v.id, "id", DEAD_LETTERS_USAGE, 1, Number.MAX_SAFE_INTEGER);
-      const rules = parseEnvConfig(z.object(readingRulesEnv), env);
-      const { deadLetter, readings } = await replayDeadLetter(
-        {
-          db: ctx.database.db,
-          bus: await ctx.bus(),
-          actor: ctx.actor,
-          limits: {
-            maxBatchReadings: Number.MAX_SAFE_INTEGER,
-            maxFutureSkewMs: rules.READINGS_MAX_FUTURE_SKEW_MS,
-            maxAgeMs: rules.READINGS_RETENTION_MS,
+  deadLetters
+    .command("list")
+    .description("dead letters, newest first (replayed ones only with --all)")
+    .option("--code <code>", "only this device code")
+    .option("--number <n>", "only this device number (with --code)", integer(1, 4_294_967_295))
+    .addOption(new Option("--source <source>", "where it was set aside").choices(["receiver", "writer"] as const))
+    .option("--all", "include dead letters already replayed")
+    .option("--limit <n>", "at most this many", integer(1, 100_000), 100)
+    .action(async (o) => {
+      const vigil = await cli.api();
+      const out: DeadLetter[] = [];
+      let pageToken = "";
+      do {
+        const page = await vigil.deadLetters.listDeadLetters(
+          {
+            deviceCode: o.code,
+            deviceNumber: o.number,
+            source: o.source,
+            includeReplayed: o.all === true,
+            pageSize: Math.min(1000, o.limit - out.length),
+            pageToken,
           },
-        },
-        id,
+          cli.call,
+        );
+        out.push(...page.deadLetters);
+        pageToken = page.nextPageToken;
+      } while (pageToken && out.length < o.limit);
+      cli.output.list(
+        out.slice(0, o.limit).map((d) => messageJson(DeadLetterSchema, d)),
+        ["id", "device", "seq", "source", "code", "reason", "createTime", "replayTime", "payloadBytes"],
       );
-      const { payload: _p, deviceId: _d, ...shown } = deadLetter;
-      return { replayed: shown, readings };
-    }
-    default:
-      throw new UsageError(`unknown dead-letters command ${action ?? "(none)"}\n${DEAD_LETTERS_USAGE}`);
-  }
+    });
+
+  deadLetters
+    .command("replay")
+    .description("validate the batch again with the current rules and, if it passes, send it to the writers")
+    .requiredOption("--id <id>", "the dead letter", integer(1, Number.MAX_SAFE_INTEGER))
+    .action(async (o) => {
+      const replayed = await (await cli.api()).deadLetters.replayDeadLetter({ id: BigInt(o.id) }, cli.call);
+      cli.output.object(messageJson(ReplayDeadLetterResponseSchema, replayed));
+    });
+
+  return deadLetters;
 }

@@ -1,128 +1,169 @@
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { Command, Option, type OptionValues } from "@commander-js/extra-typings";
 import {
-  createDevice,
-  DEFAULT_KEY_GRACE_MS,
-  type DeviceView,
-  disableDevice,
-  getDevice,
-  listDevices,
-  revokeDeviceKey,
-  rotateDeviceKey,
-} from "@vigil/devices";
-import { parseDuration } from "@vigil/runtime";
-import { intFlag, parseFlags, stringFlag } from "../args.ts";
-import type { CliContext } from "../cli-context.ts";
-import { UsageError } from "../usage-error.ts";
+  type CreateDeviceResponse,
+  CreateDeviceResponseSchema,
+  type Device,
+  DeviceSchema,
+  RateLimitSchema,
+  RotateDeviceKeyResponseSchema,
+} from "@vigil/client";
+import type { Cli } from "../cli.ts";
+import { boolean, duration, integer, keyValue } from "../flags.ts";
+import { type Column, messageJson } from "../output.ts";
+import { CliError, UsageError } from "../usage-error.ts";
 
-export const DEVICES_USAGE = `vigil devices create --code CODE --number N [--count C] [--kind K] [--model M] [--site S]
-                      [--label key=value ...] [--rate-per-s R --burst B]
-      registers devices CODE-N .. CODE-(N+C-1) and prints each API key ONCE, as JSON
-  vigil devices list [--code CODE] [--online true|false] [--limit N]
-  vigil devices get --code CODE --number N
-  vigil devices rotate-key --code CODE --number N [--grace 24h]
-      prints the new key once; the old keys keep working for the grace period (0s: stop now)
-  vigil devices revoke-key --code CODE --number N --prefix PREFIX
-  vigil devices disable --code CODE --number N`;
+const MAX_NUMBER = 2_147_483_647;
+/** CreateDevice calls in flight during a bulk creation. */
+const CREATE_CONCURRENCY = 4;
 
-const ref = { code: { type: "string" }, number: { type: "string" } } as const;
+const deviceColumns: Column[] = [
+  "code",
+  "number",
+  "online",
+  "lastSeenTime",
+  "kind",
+  "site",
+  { header: "keys", value: (d) => (d.keys as Array<{ prefix: string }>).map((k) => k.prefix) },
+  "disableTime",
+];
 
-/** `vigil devices …` */
-export async function devicesCommand(ctx: CliContext, args: string[]): Promise<unknown> {
-  const [action, ...rest] = args;
-  const admin = { db: ctx.database.db, actor: ctx.actor, publish: ctx.publish };
-  const deviceRef = (v: { code?: string; number?: string }) => ({
-    code: stringFlag(v.code, "code", DEVICES_USAGE),
-    number: intFlag(v.number, "number", DEVICES_USAGE),
-  });
-  switch (action) {
-    case "create": {
-      const v = parseFlags(
-        rest,
-        {
-          ...ref,
-          count: { type: "string" },
-          kind: { type: "string" },
-          model: { type: "string" },
-          site: { type: "string" },
-          label: { type: "string", multiple: true },
-          "rate-per-s": { type: "string" },
-          burst: { type: "string" },
-        },
-        DEVICES_USAGE,
-      );
-      const first = deviceRef(v);
-      const count = v.count === undefined ? 1 : intFlag(v.count, "count", DEVICES_USAGE, 1, 100_000);
-      const rateLimit =
-        v["rate-per-s"] === undefined
-          ? undefined
-          : {
-              perSecond: intFlag(v["rate-per-s"], "rate-per-s", DEVICES_USAGE),
-              burst: intFlag(v.burst ?? v["rate-per-s"], "burst", DEVICES_USAGE),
-            };
-      const labels = Object.fromEntries(
-        (v.label ?? []).map((l) => {
-          const at = l.indexOf("=");
-          if (at < 1) throw new UsageError(`--label must be key=value, got ${JSON.stringify(l)}`);
-          return [l.slice(0, at), l.slice(at + 1)];
-        }),
-      );
-      const created = [];
-      for (let n = first.number; n < first.number + count; n++) {
-        const { apiKey } = await createDevice(admin, {
-          code: first.code,
-          number: n,
-          kind: v.kind,
-          model: v.model,
-          site: v.site,
-          labels,
-          rateLimit,
-        });
-        created.push({ code: first.code, number: n, apiKey });
-      }
-      return count === 1 ? created[0] : created;
-    }
-    case "list": {
-      const v = parseFlags(
-        rest,
-        { code: { type: "string" }, online: { type: "string" }, limit: { type: "string" } },
-        DEVICES_USAGE,
-      );
-      if (v.online !== undefined && v.online !== "true" && v.online !== "false") {
-        throw new UsageError(`--online must be true or false\n${DEVICES_USAGE}`);
-      }
-      const devices = await listDevices(ctx.database.db, {
-        code: v.code,
-        online: v.online === undefined ? undefined : v.online === "true",
-        limit: v.limit === undefined ? 1000 : intFlag(v.limit, "limit", DEVICES_USAGE, 1, 100_000),
-      });
-      return devices.map(printable);
-    }
-    case "get":
-      return printable(await getDevice(ctx.database.db, deviceRef(parseFlags(rest, ref, DEVICES_USAGE))));
-    case "rotate-key": {
-      const v = parseFlags(rest, { ...ref, grace: { type: "string" } }, DEVICES_USAGE);
-      const graceMs = v.grace === undefined ? DEFAULT_KEY_GRACE_MS : parseDuration(v.grace);
-      if (graceMs === undefined) throw new UsageError(`--grace must look like 30s, 15m, 24h or 7d\n${DEVICES_USAGE}`);
-      const device = deviceRef(v);
-      const { apiKey, prefix } = await rotateDeviceKey(admin, device, graceMs);
-      return { ...device, apiKey, prefix, oldKeysExpireAt: new Date(Date.now() + graceMs).toISOString() };
-    }
-    case "revoke-key": {
-      const v = parseFlags(rest, { ...ref, prefix: { type: "string" } }, DEVICES_USAGE);
-      const device = deviceRef(v);
-      await revokeDeviceKey(admin, device, stringFlag(v.prefix, "prefix", DEVICES_USAGE));
-      return printable(await getDevice(ctx.database.db, device));
-    }
-    case "disable": {
-      const device = deviceRef(parseFlags(rest, ref, DEVICES_USAGE));
-      await disableDevice(admin, device);
-      return printable(await getDevice(ctx.database.db, device));
-    }
-    default:
-      throw new UsageError(`unknown devices command ${action ?? "(none)"}\n${DEVICES_USAGE}`);
-  }
+/** --code and --number, naming one device. */
+function deviceRef<A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>) {
+  return command
+    .requiredOption("--code <code>", "device code (capital letters)")
+    .requiredOption("--number <n>", "device number", integer(1, MAX_NUMBER));
 }
 
-function printable(d: DeviceView) {
-  const { id: _id, ...rest } = d;
-  return rest;
+/** `vigil devices …`: DeviceService (admins: scope devices:admin). */
+export function devicesCommand(cli: Cli) {
+  const devices = new Command("devices").description("register devices and manage their API keys (admins)");
+
+  devices
+    .command("create")
+    .summary("register devices; prints each API key once")
+    .description(
+      "register devices CODE-N .. CODE-(N+count-1); prints each API key ONCE (save the output). The output has one shape with or without --count: a list of {device, apiKey}.",
+    )
+    .requiredOption("--code <code>", "device code (capital letters)")
+    .requiredOption("--number <n>", "number of the first device", integer(1, MAX_NUMBER))
+    .option("--count <count>", "how many devices", integer(1, 100_000), 1)
+    .option("--kind <kind>", "free-form kind, such as surgical_robot")
+    .option("--model <model>", "free-form model")
+    .option("--site <site>", "free-form site, such as theatre-3")
+    .option("--label <key=value>", "a label (repeatable)", keyValue)
+    .option("--rate-per-s <n>", "own rate limit: readings per second", integer(1, 4_294_967_295))
+    .option("--burst <n>", "own rate limit: burst in readings (default: --rate-per-s)", integer(1, 4_294_967_295))
+    .action(async (o) => {
+      if (o.number + o.count - 1 > MAX_NUMBER) throw new UsageError(`--number + --count must stay below ${MAX_NUMBER}`);
+      if (o.burst !== undefined && o.ratePerS === undefined) throw new UsageError("--burst needs --rate-per-s");
+      const vigil = await cli.api();
+      const rateLimit =
+        o.ratePerS === undefined
+          ? undefined
+          : create(RateLimitSchema, { readingsPerSecond: o.ratePerS, burst: o.burst ?? o.ratePerS });
+      const created: Array<CreateDeviceResponse | undefined> = new Array(o.count);
+      const progress = o.count > 1 ? cli.progress("creating devices", o.count) : undefined;
+      let next = 0;
+      let done = 0;
+      let failure: unknown;
+      // A few calls in flight; the first failure stops new ones, and what was created is printed anyway:
+      // those keys are shown nowhere else.
+      const worker = async () => {
+        while (failure === undefined && next < o.count && !cli.io.signal.aborted) {
+          const i = next++;
+          try {
+            created[i] = await vigil.devices.createDevice(
+              {
+                code: o.code,
+                number: o.number + i,
+                kind: o.kind,
+                model: o.model,
+                site: o.site,
+                labels: o.label,
+                rateLimit,
+              },
+              cli.call,
+            );
+            progress?.update(++done, `${o.code}-${o.number + i}`);
+          } catch (err) {
+            failure ??= err;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CREATE_CONCURRENCY, o.count) }, worker));
+      progress?.stop();
+      const rows = created.filter((c) => c !== undefined).map((c) => messageJson(CreateDeviceResponseSchema, c));
+      if (rows.length > 0 || failure === undefined) {
+        cli.output.list(rows, ["device.code", "device.number", "apiKey"]);
+      }
+      if (failure !== undefined) {
+        if (rows.length > 0) cli.warn(`${rows.length} of ${o.count} devices were created (printed above) before:`);
+        throw failure;
+      }
+      if (cli.io.signal.aborted) throw new CliError(`interrupted: ${rows.length} of ${o.count} devices created`);
+    });
+
+  devices
+    .command("list")
+    .description("devices with presence, last seen time and key prefixes, by code and number")
+    .option("--code <code>", "only this code")
+    .addOption(new Option("--online <bool>", "only online (true) or offline (false) devices").argParser(boolean))
+    .option("--limit <n>", "at most this many", integer(1, 100_000), 1000)
+    .action(async (o) => {
+      const vigil = await cli.api();
+      const out: Device[] = [];
+      let pageToken = "";
+      do {
+        const page = await vigil.devices.listDevices(
+          { code: o.code, online: o.online, pageSize: Math.min(1000, o.limit - out.length), pageToken },
+          cli.call,
+        );
+        out.push(...page.devices);
+        pageToken = page.nextPageToken;
+      } while (pageToken && out.length < o.limit);
+      cli.output.list(
+        out.slice(0, o.limit).map((d) => messageJson(DeviceSchema, d)),
+        deviceColumns,
+      );
+    });
+
+  deviceRef(devices.command("get").description("one device with its keys and presence")).action(async (o) => {
+    const { device } = await (await cli.api()).devices.getDevice({ code: o.code, number: o.number }, cli.call);
+    cli.output.object(messageJson(DeviceSchema, device ?? create(DeviceSchema)));
+  });
+
+  deviceRef(
+    devices
+      .command("rotate-key")
+      .description("issue a new key, printed once; the old keys keep working for the grace period"),
+  )
+    .option("--grace <duration>", "how long the old keys keep working (0s: stop now)", duration, 24 * 3_600_000)
+    .action(async (o) => {
+      const rotated = await (await cli.api()).devices.rotateDeviceKey(
+        { code: o.code, number: o.number, gracePeriod: durationFromMs(o.grace) },
+        cli.call,
+      );
+      cli.output.object(messageJson(RotateDeviceKeyResponseSchema, rotated));
+    });
+
+  deviceRef(devices.command("revoke-key").description("stop one key at once; its streams are closed"))
+    .requiredOption("--prefix <prefix>", "the key's prefix, as listed by devices get")
+    .action(async (o) => {
+      const { device } = await (await cli.api()).devices.revokeDeviceKey(
+        { code: o.code, number: o.number, prefix: o.prefix },
+        cli.call,
+      );
+      cli.output.object(messageJson(DeviceSchema, device ?? create(DeviceSchema)));
+    });
+
+  deviceRef(devices.command("disable").description("refuse every key of the device and close its streams")).action(
+    async (o) => {
+      const { device } = await (await cli.api()).devices.disableDevice({ code: o.code, number: o.number }, cli.call);
+      cli.output.object(messageJson(DeviceSchema, device ?? create(DeviceSchema)));
+    },
+  );
+
+  return devices;
 }

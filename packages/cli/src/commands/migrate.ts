@@ -1,7 +1,14 @@
-import { hasTimescale, migrateToLatest, type VigilDatabase } from "@vigil/db";
+import { Command } from "@commander-js/extra-typings";
+import type { Cli } from "../cli.ts";
 
-/** `vigil migrate`: brings the schema to the latest version. */
-export async function migrateCommand(database: VigilDatabase): Promise<unknown> {
-  const outcome = await migrateToLatest(database.db);
-  return { applied: outcome.applied, timescaledb: await hasTimescale(database.db) };
+/** `vigil migrate`: database-level work, on DATABASE_URL. */
+export function migrateCommand(cli: Cli) {
+  return new Command("migrate")
+    .description("bring the database schema (DATABASE_URL) to this version's latest")
+    .action(async () => {
+      const database = await cli.database({ unmigrated: true });
+      const { hasTimescale, migrateToLatest } = await import("@vigil/db");
+      const outcome = await migrateToLatest(database.db);
+      cli.output.object({ applied: outcome.applied, timescaledb: await hasTimescale(database.db) });
+    });
 }

@@ -1,12 +1,17 @@
 import { type Kysely, sql } from "kysely";
+import { chooseStorageEngine } from "../storage-engine.ts";
 
 /**
  * Devices, their keys, the sensor dictionary, readings and dead letters.
- * `readings` becomes a TimescaleDB hypertable when the extension is
- * available, and otherwise a table partitioned by time with the same
+ * `readings` becomes a TimescaleDB hypertable when the extension can be used
+ * (see chooseStorageEngine: installed but not preloaded stops the migration
+ * with what to set), and otherwise a table partitioned by time with the same
  * columns, keys and indexes, so every query works on both engines.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
+  // Decided before anything is created: a refusal leaves the database as it was.
+  const timescale = (await chooseStorageEngine(db)) === "timescaledb";
+
   await sql`
     CREATE TABLE devices (
       id          integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -39,7 +44,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       name text NOT NULL UNIQUE CHECK (name ~ '^[a-z][a-z0-9_.]{0,63}$')
     )`.execute(db);
 
-  const timescale = await timescaleAvailable(db);
   // Fixed-width 8-byte columns first, then the 4- and 2-byte ids: no
   // alignment padding between columns in a row written millions of times.
   await sql`
@@ -92,12 +96,4 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   for (const table of ["dead_letters", "readings", "sensors", "device_keys", "devices"]) {
     await sql`DROP TABLE IF EXISTS ${sql.table(table)}`.execute(db);
   }
-}
-
-async function timescaleAvailable(db: Kysely<unknown>): Promise<boolean> {
-  const { rows } = await sql<{ available: boolean }>`
-    SELECT EXISTS (
-      SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'
-    ) AS available`.execute(db);
-  return rows[0]?.available === true;
 }

@@ -1,5 +1,6 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
+  AlertService,
   AuditService,
   AuthService,
   DeadLetterService,
@@ -39,14 +40,32 @@ export function accessRules(options: AccessOptions): Map<string, Rule> {
     [ReadingService, "ListReadings", "readings:read"],
     [ReadingService, "GetStats", "readings:read"],
     [ReadingService, "WatchReadings", "readings:read"],
-    [ReadingService, "UpdateReadings", "readings:write"],
+    [ReadingService, "GetReadingHistory", "readings:read"],
+    [ReadingService, "UpdateReadings", "readings:correct"],
     [ReadingService, "DeleteReadings", "readings:delete"],
+    [ReadingService, "UndeleteReadings", "readings:delete"],
     [AuditService, "ListAuditLog", "audit:read"],
     ...["CreateDevice", "GetDevice", "ListDevices", "RotateDeviceKey", "RevokeDeviceKey", "DisableDevice"].map(
       (m) => [DeviceService, m, "devices:admin"] as [{ typeName: string }, string, Rule],
     ),
     [DeadLetterService, "ListDeadLetters", "devices:admin"],
     [DeadLetterService, "ReplayDeadLetter", "devices:admin"],
+    // Alerts: people on call read, acknowledge and silence; admins change rules and channels (SSRF, secrets).
+    ...["ListAlertRules", "ListAlerts", "GetAlert", "WatchAlerts", "ListSilences", "ListNotificationChannels"].map(
+      (m) => [AlertService, m, "alerts:read"] as [{ typeName: string }, string, Rule],
+    ),
+    [AlertService, "ListDeliveries", "alerts:read"],
+    ...["AcknowledgeAlert", "CreateSilence", "DeleteSilence"].map(
+      (m) => [AlertService, m, "alerts:write"] as [{ typeName: string }, string, Rule],
+    ),
+    ...[
+      "CreateAlertRule",
+      "UpdateAlertRule",
+      "DeleteAlertRule",
+      "CreateNotificationChannel",
+      "TestNotificationChannel",
+      "RetryDelivery",
+    ].map((m) => [AlertService, m, "alerts:admin"] as [{ typeName: string }, string, Rule]),
     // Probes and tools: what runs here and in what shape, never data.
     [health.Health, "Check", "public"],
     [health.Health, "Watch", "public"],

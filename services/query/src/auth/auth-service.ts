@@ -4,30 +4,39 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { type Database, type Kysely, recordAudit } from "@vigil/db";
 import { type AuthService, Role, type Tokens, TokensSchema, type User as UserMessage } from "@vigil/proto";
 import {
+  bumpTokenVersion,
   checkCredentials,
   createUser,
   findUser,
   issueRefreshToken,
+  MAX_PASSWORD_LENGTH,
   normalizeUsername,
   revokeRefreshToken,
   rotateRefreshToken,
   scopesFor,
+  USERNAME_PATTERN,
   type User,
+  UserError,
 } from "@vigil/users";
 import { tooManyRequests } from "./auth-interceptor.ts";
 import type { KeyedLimiter } from "./keyed-limiter.ts";
-import { actorOf, clientAddressKey, traceIdOf } from "./principal.ts";
+import { actorOf, clientAddressKey, principalOf, traceIdOf } from "./principal.ts";
 import type { TokenSigner } from "./token-signer.ts";
+import type { TokenVersions } from "./token-versions.ts";
 
 export interface AuthServiceDeps {
   db: Kysely<Database>;
   signer: TokenSigner;
   accessTokenTtlMs: number;
   refreshTokenTtlMs: number;
-  /** Failed and successful logins per username… */
-  loginsPerUsername: KeyedLimiter;
-  /** …and per client address. */
-  loginsPerAddress: KeyedLimiter;
+  /** Ends the user's access tokens everywhere (on sign-out). */
+  tokenVersions: TokenVersions;
+  /** Registrations per client address, when anyone may register (AUTH_OPEN_REGISTRATION). */
+  registrationsPerAddress: KeyedLimiter;
+  /** Failed sign-ins per username from one client address… */
+  loginFailuresPerUsername: KeyedLimiter;
+  /** …and per client address, whatever the username. */
+  loginFailuresPerAddress: KeyedLimiter;
 }
 
 const BAD_CREDENTIALS = "invalid username or password";
@@ -37,7 +46,7 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
   async function tokensFor(user: User, refresh: { token: string; expiresAt: Date }): Promise<Tokens> {
     const scopes = [...scopesFor(user.role)];
     const access = await deps.signer.sign(
-      { userId: user.id, username: user.username, role: user.role, scopes },
+      { userId: user.id, username: user.username, role: user.role, scopes, tokenVersion: user.tokenVersion },
       deps.accessTokenTtlMs,
     );
     return create(TokensSchema, {
@@ -53,20 +62,50 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
   return {
     async register(req, ctx) {
       const role = req.role === Role.ADMIN ? "admin" : "user";
-      const user = await createUser(
-        deps.db,
-        { username: req.username, password: req.password, role },
-        { actor: actorOf(ctx), traceId: traceIdOf(ctx) },
-      );
-      return { user: toUser(user) };
+      const input = { username: req.username, password: req.password, role } as const;
+      const audit = { actor: actorOf(ctx), traceId: traceIdOf(ctx) };
+      if (principalOf(ctx)) return { user: toUser(await createUser(deps.db, input, audit)) };
+      // Open registration, anonymous caller: throttled per address, and answered the same
+      // whether or not the name was free, so it cannot be used to find who has an account.
+      const wait = deps.registrationsPerAddress.take(ctx.values.get(clientAddressKey));
+      if (wait > 0) throw tooManyRequests(wait, "too many registrations from this address");
+      try {
+        await createUser(deps.db, input, audit);
+      } catch (err) {
+        if (!(err instanceof UserError && err.kind === "exists")) throw err;
+      }
+      return {
+        user: toUser({
+          id: 0,
+          username: normalizeUsername(req.username),
+          role: "user",
+          createdAt: new Date(),
+          tokenVersion: 0,
+        }),
+      };
     },
 
     async login(req, ctx) {
       const username = normalizeUsername(req.username);
       const address = ctx.values.get(clientAddressKey);
-      const wait = Math.max(deps.loginsPerUsername.take(username), deps.loginsPerAddress.take(address));
-      if (wait > 0) throw tooManyRequests(wait, "too many sign-in attempts");
-      const user = username && req.password ? await checkCredentials(deps.db, username, req.password) : undefined;
+      // A name no account can have, or a password no account can have, is refused before it
+      // becomes a limiter key or reaches the database (counted against the address only).
+      const possible =
+        USERNAME_PATTERN.test(username) && req.password.length > 0 && req.password.length <= MAX_PASSWORD_LENGTH;
+      // Failures count per (username, address): a stranger guessing alice's password spends
+      // their own bucket, never alice's. An attempt takes a token up front (so parallel guesses
+      // cannot all pass the check) and gets it back when it succeeds.
+      const userKey = possible ? `${username} ${address}` : undefined;
+      const wait = Math.max(
+        deps.loginFailuresPerAddress.take(address),
+        userKey === undefined ? 0 : deps.loginFailuresPerUsername.take(userKey),
+      );
+      if (wait > 0) throw tooManyRequests(wait, "too many failed sign-ins");
+      const user = possible ? await checkCredentials(deps.db, username, req.password) : undefined;
+      if (user) {
+        deps.loginFailuresPerAddress.refund(address);
+        if (userKey !== undefined) deps.loginFailuresPerUsername.refund(userKey);
+      }
       if (!user) throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);
       const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTokenTtlMs);
       await recordAudit(deps.db, {
@@ -91,7 +130,11 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
     },
 
     async logout(req) {
-      await revokeRefreshToken(deps.db, req.refreshToken);
+      // Signing out ends the sign-in's refresh tokens and every access token the user holds
+      // (other sessions then refresh, with their own refresh tokens, to go on).
+      const userId = await revokeRefreshToken(deps.db, req.refreshToken);
+      const version = userId === undefined ? undefined : await bumpTokenVersion(deps.db, userId);
+      if (userId !== undefined && version !== undefined) await deps.tokenVersions.announce(userId, version);
       return {};
     },
   };

@@ -29,6 +29,11 @@ export class KeyedLimiter {
     return entry.bucket.take(1, nowMs);
   }
 
+  /** Gives back what take() counted for `key` (the attempt turned out not to count). */
+  refund(key: string, nowMs = Date.now()): void {
+    this.buckets.get(key)?.bucket.refund(1, nowMs);
+  }
+
   private sweep(nowMs: number): void {
     const refillMs = (this.burst / this.perSecond) * 1000;
     if (nowMs - this.lastSweepMs < refillMs) return;

@@ -2,7 +2,13 @@ import { SignJWT, UnsecuredJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { AUDIENCE, ISSUER, TokenSigner } from "./token-signer.ts";
 
-const alice = { userId: 7, username: "alice", role: "user", scopes: ["readings:read", "readings:write"] };
+const alice = {
+  userId: 7,
+  username: "alice",
+  role: "user",
+  scopes: ["readings:read", "readings:write"],
+  tokenVersion: 3,
+};
 
 describe("TokenSigner", () => {
   it("signs tokens it verifies, with a kid", async () => {

@@ -22,6 +22,8 @@ export interface Principal {
   username: string;
   role: string;
   scopes: string[];
+  /** The user's token version when the token was signed (claim `tv`; tokens from before it existed: 0). */
+  tokenVersion: number;
 }
 
 /**
@@ -105,6 +107,7 @@ export class TokenSigner {
       username: principal.username,
       role: principal.role,
       scope: principal.scopes.join(" "),
+      tv: principal.tokenVersion,
     })
       .setProtectedHeader({ alg: ALGORITHM, kid: this.signing.kid, typ: "JWT" })
       .setSubject(String(principal.userId))
@@ -129,7 +132,13 @@ export class TokenSigner {
       { algorithms: [ALGORITHM], issuer: ISSUER, audience: AUDIENCE, requiredClaims: ["sub", "exp", "iat"] },
     );
     const userId = Number(payload.sub);
-    if (!Number.isSafeInteger(userId) || typeof payload.username !== "string" || typeof payload.scope !== "string") {
+    const tokenVersion = payload.tv ?? 0;
+    if (
+      !Number.isSafeInteger(userId) ||
+      typeof payload.username !== "string" ||
+      typeof payload.scope !== "string" ||
+      !Number.isSafeInteger(tokenVersion)
+    ) {
       throw new Error("malformed claims");
     }
     return {
@@ -137,6 +146,7 @@ export class TokenSigner {
       username: payload.username,
       role: String(payload.role),
       scopes: payload.scope.split(" ").filter(Boolean),
+      tokenVersion: tokenVersion as number,
     };
   }
 }

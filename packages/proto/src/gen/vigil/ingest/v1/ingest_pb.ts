@@ -10,7 +10,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file vigil/ingest/v1/ingest.proto.
  */
 export const file_vigil_ingest_v1_ingest: GenFile = /*@__PURE__*/
-  fileDesc("Chx2aWdpbC9pbmdlc3QvdjEvaW5nZXN0LnByb3RvEg92aWdpbC5pbmdlc3QudjEicAoNU3RyZWFtUmVxdWVzdBInCgVoZWxsbxgBIAEoCzIWLnZpZ2lsLmluZ2VzdC52MS5IZWxsb0gAEi4KBWJhdGNoGAIgASgLMh0udmlnaWwuaW5nZXN0LnYxLlJlYWRpbmdCYXRjaEgAQgYKBGtpbmQiKQoFSGVsbG8SDgoGY2xpZW50GAEgASgJEhAKCGZpcm13YXJlGAIgASgJIlkKDFJlYWRpbmdCYXRjaBILCgNzZXEYASABKAQSJwoGc2VyaWVzGAIgAygLMhcudmlnaWwuaW5nZXN0LnYxLlNlcmllcxITCgt0cmFjZXBhcmVudBgDIAEoCSI+CgZTZXJpZXMSDgoGc2Vuc29yGAEgASgJEhQKDHRpbWVfdW5peF9tcxgCIAMoAxIOCgZ2YWx1ZXMYAyADKAEi7QEKDlN0cmVhbVJlc3BvbnNlEisKB3dlbGNvbWUYASABKAsyGC52aWdpbC5pbmdlc3QudjEuV2VsY29tZUgAEiMKA2FjaxgCIAEoCzIULnZpZ2lsLmluZ2VzdC52MS5BY2tIABIpCgZyZWplY3QYAyABKAsyFy52aWdpbC5pbmdlc3QudjEuUmVqZWN0SAASLQoIdGhyb3R0bGUYBCABKAsyGS52aWdpbC5pbmdlc3QudjEuVGhyb3R0bGVIABInCgVkcmFpbhgFIAEoCzIWLnZpZ2lsLmluZ2VzdC52MS5EcmFpbkgAQgYKBGtpbmQiXAoHV2VsY29tZRIOCgZkZXZpY2UYASABKAkSJwoGbGltaXRzGAIgASgLMhcudmlnaWwuaW5nZXN0LnYxLkxpbWl0cxIYChBsYXN0X2R1cmFibGVfc2VxGAMgASgEIl4KBkxpbWl0cxIaChJtYXhfYmF0Y2hfcmVhZGluZ3MYASABKA0SHQoVbWF4X2luX2ZsaWdodF9iYXRjaGVzGAIgASgNEhkKEW1heF9tZXNzYWdlX2J5dGVzGAMgASgNIiUKA0FjaxILCgNzZXEYASABKAQSEQoJZHVwbGljYXRlGAIgASgIIoABCgZSZWplY3QSCwoDc2VxGAEgASgEEikKBGNvZGUYAiABKA4yGy52aWdpbC5pbmdlc3QudjEuUmVqZWN0Q29kZRIOCgZyZWFzb24YAyABKAkSLgoKdmlvbGF0aW9ucxgEIAMoCzIaLnZpZ2lsLmluZ2VzdC52MS5WaW9sYXRpb24iLwoJVmlvbGF0aW9uEg0KBWZpZWxkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIi8KCFRocm90dGxlEgsKA3NlcRgBIAEoBBIWCg5yZXRyeV9hZnRlcl9tcxgCIAEoDSIjCgVEcmFpbhIaChJyZWNvbm5lY3RfYWZ0ZXJfbXMYASABKA0qfAoKUmVqZWN0Q29kZRIbChdSRUpFQ1RfQ09ERV9VTlNQRUNJRklFRBAAEh0KGVJFSkVDVF9DT0RFX0lOVkFMSURfQkFUQ0gQARIZChVSRUpFQ1RfQ09ERV9UT09fTEFSR0UQAhIXChNSRUpFQ1RfQ09ERV9CQURfU0VREAMyXgoNSW5nZXN0U2VydmljZRJNCgZTdHJlYW0SHi52aWdpbC5pbmdlc3QudjEuU3RyZWFtUmVxdWVzdBofLnZpZ2lsLmluZ2VzdC52MS5TdHJlYW1SZXNwb25zZSgBMAFiBnByb3RvMw");
+  fileDesc("Chx2aWdpbC9pbmdlc3QvdjEvaW5nZXN0LnByb3RvEg92aWdpbC5pbmdlc3QudjEicAoNU3RyZWFtUmVxdWVzdBInCgVoZWxsbxgBIAEoCzIWLnZpZ2lsLmluZ2VzdC52MS5IZWxsb0gAEi4KBWJhdGNoGAIgASgLMh0udmlnaWwuaW5nZXN0LnYxLlJlYWRpbmdCYXRjaEgAQgYKBGtpbmQiKQoFSGVsbG8SDgoGY2xpZW50GAEgASgJEhAKCGZpcm13YXJlGAIgASgJIlkKDFJlYWRpbmdCYXRjaBILCgNzZXEYASABKAQSJwoGc2VyaWVzGAIgAygLMhcudmlnaWwuaW5nZXN0LnYxLlNlcmllcxITCgt0cmFjZXBhcmVudBgDIAEoCSI+CgZTZXJpZXMSDgoGc2Vuc29yGAEgASgJEhQKDHRpbWVfdW5peF9tcxgCIAMoAxIOCgZ2YWx1ZXMYAyADKAEi7QEKDlN0cmVhbVJlc3BvbnNlEisKB3dlbGNvbWUYASABKAsyGC52aWdpbC5pbmdlc3QudjEuV2VsY29tZUgAEiMKA2FjaxgCIAEoCzIULnZpZ2lsLmluZ2VzdC52MS5BY2tIABIpCgZyZWplY3QYAyABKAsyFy52aWdpbC5pbmdlc3QudjEuUmVqZWN0SAASLQoIdGhyb3R0bGUYBCABKAsyGS52aWdpbC5pbmdlc3QudjEuVGhyb3R0bGVIABInCgVkcmFpbhgFIAEoCzIWLnZpZ2lsLmluZ2VzdC52MS5EcmFpbkgAQgYKBGtpbmQiXAoHV2VsY29tZRIOCgZkZXZpY2UYASABKAkSJwoGbGltaXRzGAIgASgLMhcudmlnaWwuaW5nZXN0LnYxLkxpbWl0cxIYChBsYXN0X2R1cmFibGVfc2VxGAMgASgEIrABCgZMaW1pdHMSGgoSbWF4X2JhdGNoX3JlYWRpbmdzGAEgASgNEh0KFW1heF9pbl9mbGlnaHRfYmF0Y2hlcxgCIAEoDRIZChFtYXhfbWVzc2FnZV9ieXRlcxgDIAEoDRIYChBtYXhfYmF0Y2hfc2VyaWVzGAQgASgNEhcKD21heF9uZXdfc2Vuc29ycxgFIAEoDRIdChVuZXdfc2Vuc29yc193aW5kb3dfbXMYBiABKA0iJQoDQWNrEgsKA3NlcRgBIAEoBBIRCglkdXBsaWNhdGUYAiABKAgigAEKBlJlamVjdBILCgNzZXEYASABKAQSKQoEY29kZRgCIAEoDjIbLnZpZ2lsLmluZ2VzdC52MS5SZWplY3RDb2RlEg4KBnJlYXNvbhgDIAEoCRIuCgp2aW9sYXRpb25zGAQgAygLMhoudmlnaWwuaW5nZXN0LnYxLlZpb2xhdGlvbiIvCglWaW9sYXRpb24SDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiLwoIVGhyb3R0bGUSCwoDc2VxGAEgASgEEhYKDnJldHJ5X2FmdGVyX21zGAIgASgNIiMKBURyYWluEhoKEnJlY29ubmVjdF9hZnRlcl9tcxgBIAEoDSq7AQoKUmVqZWN0Q29kZRIbChdSRUpFQ1RfQ09ERV9VTlNQRUNJRklFRBAAEh0KGVJFSkVDVF9DT0RFX0lOVkFMSURfQkFUQ0gQARIZChVSRUpFQ1RfQ09ERV9UT09fTEFSR0UQAhIXChNSRUpFQ1RfQ09ERV9CQURfU0VREAMSHwobUkVKRUNUX0NPREVfVE9PX01BTllfU0VSSUVTEAQSHAoYUkVKRUNUX0NPREVfU0VOU09SX0xJTUlUEAUyXgoNSW5nZXN0U2VydmljZRJNCgZTdHJlYW0SHi52aWdpbC5pbmdlc3QudjEuU3RyZWFtUmVxdWVzdBofLnZpZ2lsLmluZ2VzdC52MS5TdHJlYW1SZXNwb25zZSgBMAFiBnByb3RvMw");
 
 /**
  * StreamRequest is one message from the device.
@@ -260,6 +260,27 @@ export type Limits = Message<"vigil.ingest.v1.Limits"> & {
    * @generated from field: uint32 max_message_bytes = 3;
    */
   maxMessageBytes: number;
+
+  /**
+   * Maximum series (sensors) in one batch.
+   *
+   * @generated from field: uint32 max_batch_series = 4;
+   */
+  maxBatchSeries: number;
+
+  /**
+   * Most sensor names this device may add to the dictionary within
+   * new_sensors_window_ms; a batch that would add more is rejected with
+   * REJECT_CODE_SENSOR_LIMIT. Names already known cost nothing.
+   *
+   * @generated from field: uint32 max_new_sensors = 5;
+   */
+  maxNewSensors: number;
+
+  /**
+   * @generated from field: uint32 new_sensors_window_ms = 6;
+   */
+  newSensorsWindowMs: number;
 };
 
 /**
@@ -439,6 +460,22 @@ export const RejectCode = {
    * @generated from enum value: REJECT_CODE_BAD_SEQ = 3;
    */
   BAD_SEQ: 3,
+
+  /**
+   * The batch holds more series than Limits.max_batch_series.
+   *
+   * @generated from enum value: REJECT_CODE_TOO_MANY_SERIES = 4;
+   */
+  TOO_MANY_SERIES: 4,
+
+  /**
+   * The batch names sensors Vigil cannot add: the device's quota of new
+   * sensor names (Limits.max_new_sensors) is spent, or the dictionary is
+   * full. Resend later, or with sensors that are already known.
+   *
+   * @generated from enum value: REJECT_CODE_SENSOR_LIMIT = 5;
+   */
+  SENSOR_LIMIT: 5,
 } as const;
 
 /**

@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file vigil/readings/v1/readings.proto.
  */
 export const file_vigil_readings_v1_readings: GenFile = /*@__PURE__*/
-  fileDesc("CiB2aWdpbC9yZWFkaW5ncy92MS9yZWFkaW5ncy5wcm90bxIRdmlnaWwucmVhZGluZ3MudjEiwAEKDVJlYWRpbmdGaWx0ZXISEwoLZGV2aWNlX2NvZGUYASABKAkSGgoNZGV2aWNlX251bWJlchgCIAEoDUgAiAEBEg4KBnNlbnNvchgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCEAoOX2RldmljZV9udW1iZXIi7AEKB1JlYWRpbmcSEwoLZGV2aWNlX2NvZGUYASABKAkSFQoNZGV2aWNlX251bWJlchgCIAEoDRIOCgZzZW5zb3IYAyABKAkSKAoEdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFdmFsdWUYBSABKAESCwoDc2VxGAYgASgEEi8KC3JlY2VpdmVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKXAQoTTGlzdFJlYWRpbmdzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEicKBW9yZGVyGAQgASgOMhgudmlnaWwucmVhZGluZ3MudjEuT3JkZXIicQoUTGlzdFJlYWRpbmdzUmVzcG9uc2USLAoIcmVhZGluZ3MYASADKAsyGi52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgDIngKDlJlYWRpbmdDaGFuZ2VzEhMKBnNlbnNvchgBIAEoCUgAiAEBEhIKBXZhbHVlGAIgASgBSAGIAQESKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCQoHX3NlbnNvckIICgZfdmFsdWUifQoVVXBkYXRlUmVhZGluZ3NSZXF1ZXN0EjAKBmZpbHRlchgBIAEoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdGaWx0ZXISMgoHY2hhbmdlcxgCIAEoCzIhLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdDaGFuZ2VzIi8KFlVwZGF0ZVJlYWRpbmdzUmVzcG9uc2USFQoNdXBkYXRlZF9jb3VudBgBIAEoAyJJChVEZWxldGVSZWFkaW5nc1JlcXVlc3QSMAoGZmlsdGVyGAEgASgLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlciIvChZEZWxldGVSZWFkaW5nc1Jlc3BvbnNlEhUKDWRlbGV0ZWRfY291bnQYASABKAMiUwoPR2V0U3RhdHNSZXF1ZXN0EjAKBmZpbHRlchgBIAEoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdGaWx0ZXISDgoGYnVja2V0GAIgASgJIqoBCgtTdGF0c0J1Y2tldBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzZW5zb3IYAiABKAkSDQoFY291bnQYAyABKAMSCwoDbWluGAQgASgBEgsKA21heBgFIAEoARILCgNhdmcYBiABKAESCwoDcDUwGAcgASgBEgsKA3A5NRgIIAEoARILCgNwOTkYCSABKAEiQwoQR2V0U3RhdHNSZXNwb25zZRIvCgdidWNrZXRzGAEgAygLMh4udmlnaWwucmVhZGluZ3MudjEuU3RhdHNCdWNrZXQiSAoUV2F0Y2hSZWFkaW5nc1JlcXVlc3QSMAoGZmlsdGVyGAEgASgLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlciJFChVXYXRjaFJlYWRpbmdzUmVzcG9uc2USLAoIcmVhZGluZ3MYASADKAsyGi52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nKk4KBU9yZGVyEhUKEU9SREVSX1VOU1BFQ0lGSUVEEAASFgoST1JERVJfT0xERVNUX0ZJUlNUEAESFgoST1JERVJfTkVXRVNUX0ZJUlNUEAIyhAQKDlJlYWRpbmdTZXJ2aWNlEmQKDExpc3RSZWFkaW5ncxImLnZpZ2lsLnJlYWRpbmdzLnYxLkxpc3RSZWFkaW5nc1JlcXVlc3QaJy52aWdpbC5yZWFkaW5ncy52MS5MaXN0UmVhZGluZ3NSZXNwb25zZSIDkAIBEmUKDlVwZGF0ZVJlYWRpbmdzEigudmlnaWwucmVhZGluZ3MudjEuVXBkYXRlUmVhZGluZ3NSZXF1ZXN0GikudmlnaWwucmVhZGluZ3MudjEuVXBkYXRlUmVhZGluZ3NSZXNwb25zZRJlCg5EZWxldGVSZWFkaW5ncxIoLnZpZ2lsLnJlYWRpbmdzLnYxLkRlbGV0ZVJlYWRpbmdzUmVxdWVzdBopLnZpZ2lsLnJlYWRpbmdzLnYxLkRlbGV0ZVJlYWRpbmdzUmVzcG9uc2USWAoIR2V0U3RhdHMSIi52aWdpbC5yZWFkaW5ncy52MS5HZXRTdGF0c1JlcXVlc3QaIy52aWdpbC5yZWFkaW5ncy52MS5HZXRTdGF0c1Jlc3BvbnNlIgOQAgESZAoNV2F0Y2hSZWFkaW5ncxInLnZpZ2lsLnJlYWRpbmdzLnYxLldhdGNoUmVhZGluZ3NSZXF1ZXN0GigudmlnaWwucmVhZGluZ3MudjEuV2F0Y2hSZWFkaW5nc1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiB2aWdpbC9yZWFkaW5ncy92MS9yZWFkaW5ncy5wcm90bxIRdmlnaWwucmVhZGluZ3MudjEiwAEKDVJlYWRpbmdGaWx0ZXISEwoLZGV2aWNlX2NvZGUYASABKAkSGgoNZGV2aWNlX251bWJlchgCIAEoDUgAiAEBEg4KBnNlbnNvchgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCEAoOX2RldmljZV9udW1iZXIi7AEKB1JlYWRpbmcSEwoLZGV2aWNlX2NvZGUYASABKAkSFQoNZGV2aWNlX251bWJlchgCIAEoDRIOCgZzZW5zb3IYAyABKAkSKAoEdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFdmFsdWUYBSABKAESCwoDc2VxGAYgASgEEi8KC3JlY2VpdmVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKXAQoTTGlzdFJlYWRpbmdzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEicKBW9yZGVyGAQgASgOMhgudmlnaWwucmVhZGluZ3MudjEuT3JkZXIicQoUTGlzdFJlYWRpbmdzUmVzcG9uc2USLAoIcmVhZGluZ3MYASADKAsyGi52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgDIngKDlJlYWRpbmdDaGFuZ2VzEhMKBnNlbnNvchgBIAEoCUgAiAEBEhIKBXZhbHVlGAIgASgBSAGIAQESKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCQoHX3NlbnNvckIICgZfdmFsdWUijQEKFVVwZGF0ZVJlYWRpbmdzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyEjIKB2NoYW5nZXMYAiABKAsyIS52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nQ2hhbmdlcxIOCgZyZWFzb24YAyABKAkiRgoWVXBkYXRlUmVhZGluZ3NSZXNwb25zZRIVCg11cGRhdGVkX2NvdW50GAEgASgDEhUKDWNvcnJlY3Rpb25faWQYAiABKAMiWQoVRGVsZXRlUmVhZGluZ3NSZXF1ZXN0EjAKBmZpbHRlchgBIAEoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdGaWx0ZXISDgoGcmVhc29uGAIgASgJIkYKFkRlbGV0ZVJlYWRpbmdzUmVzcG9uc2USFQoNZGVsZXRlZF9jb3VudBgBIAEoAxIVCg1jb3JyZWN0aW9uX2lkGAIgASgDIlsKF1VuZGVsZXRlUmVhZGluZ3NSZXF1ZXN0EjAKBmZpbHRlchgBIAEoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdGaWx0ZXISDgoGcmVhc29uGAIgASgJIkoKGFVuZGVsZXRlUmVhZGluZ3NSZXNwb25zZRIXCg91bmRlbGV0ZWRfY291bnQYASABKAMSFQoNY29ycmVjdGlvbl9pZBgCIAEoAyK+AQoYR2V0UmVhZGluZ0hpc3RvcnlSZXF1ZXN0EhMKC2RldmljZV9jb2RlGAEgASgJEhUKDWRldmljZV9udW1iZXIYAiABKA0SDgoGc2Vuc29yGAMgASgJEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWNvcnJlY3Rpb25faWQYBSABKAMSEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkiagoOUmVhZGluZ1ZlcnNpb24SDgoGc2Vuc29yGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXZhbHVlGAMgASgBEg8KB2RlbGV0ZWQYBCABKAgilwIKDVJlYWRpbmdDaGFuZ2USFQoNY29ycmVjdGlvbl9pZBgBIAEoAxIOCgZhY3Rpb24YAiABKAkSDQoFYWN0b3IYAyABKAkSLwoLY2hhbmdlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgFIAEoCRIxCgZiZWZvcmUYBiABKAsyIS52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nVmVyc2lvbhIwCgVhZnRlchgHIAEoCzIhLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdWZXJzaW9uEhMKC2RldmljZV9jb2RlGAggASgJEhUKDWRldmljZV9udW1iZXIYCSABKA0iZwoZR2V0UmVhZGluZ0hpc3RvcnlSZXNwb25zZRIxCgdjaGFuZ2VzGAEgAygLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0NoYW5nZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiUwoPR2V0U3RhdHNSZXF1ZXN0EjAKBmZpbHRlchgBIAEoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdGaWx0ZXISDgoGYnVja2V0GAIgASgJIqoBCgtTdGF0c0J1Y2tldBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzZW5zb3IYAiABKAkSDQoFY291bnQYAyABKAMSCwoDbWluGAQgASgBEgsKA21heBgFIAEoARILCgNhdmcYBiABKAESCwoDcDUwGAcgASgBEgsKA3A5NRgIIAEoARILCgNwOTkYCSABKAEicwoQR2V0U3RhdHNSZXNwb25zZRIvCgdidWNrZXRzGAEgAygLMh4udmlnaWwucmVhZGluZ3MudjEuU3RhdHNCdWNrZXQSLgoGc291cmNlGAIgASgOMh4udmlnaWwucmVhZGluZ3MudjEuU3RhdHNTb3VyY2UiSAoUV2F0Y2hSZWFkaW5nc1JlcXVlc3QSMAoGZmlsdGVyGAEgASgLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlciJFChVXYXRjaFJlYWRpbmdzUmVzcG9uc2USLAoIcmVhZGluZ3MYASADKAsyGi52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nKk4KBU9yZGVyEhUKEU9SREVSX1VOU1BFQ0lGSUVEEAASFgoST1JERVJfT0xERVNUX0ZJUlNUEAESFgoST1JERVJfTkVXRVNUX0ZJUlNUEAIqfwoLU3RhdHNTb3VyY2USHAoYU1RBVFNfU09VUkNFX1VOU1BFQ0lGSUVEEAASFAoQU1RBVFNfU09VUkNFX1JBVxABEh0KGVNUQVRTX1NPVVJDRV9BR0dSRUdBVEVfMU0QAhIdChlTVEFUU19TT1VSQ0VfQUdHUkVHQVRFXzFIEAMy5gUKDlJlYWRpbmdTZXJ2aWNlEmQKDExpc3RSZWFkaW5ncxImLnZpZ2lsLnJlYWRpbmdzLnYxLkxpc3RSZWFkaW5nc1JlcXVlc3QaJy52aWdpbC5yZWFkaW5ncy52MS5MaXN0UmVhZGluZ3NSZXNwb25zZSIDkAIBEmUKDlVwZGF0ZVJlYWRpbmdzEigudmlnaWwucmVhZGluZ3MudjEuVXBkYXRlUmVhZGluZ3NSZXF1ZXN0GikudmlnaWwucmVhZGluZ3MudjEuVXBkYXRlUmVhZGluZ3NSZXNwb25zZRJlCg5EZWxldGVSZWFkaW5ncxIoLnZpZ2lsLnJlYWRpbmdzLnYxLkRlbGV0ZVJlYWRpbmdzUmVxdWVzdBopLnZpZ2lsLnJlYWRpbmdzLnYxLkRlbGV0ZVJlYWRpbmdzUmVzcG9uc2USawoQVW5kZWxldGVSZWFkaW5ncxIqLnZpZ2lsLnJlYWRpbmdzLnYxLlVuZGVsZXRlUmVhZGluZ3NSZXF1ZXN0GisudmlnaWwucmVhZGluZ3MudjEuVW5kZWxldGVSZWFkaW5nc1Jlc3BvbnNlEnMKEUdldFJlYWRpbmdIaXN0b3J5EisudmlnaWwucmVhZGluZ3MudjEuR2V0UmVhZGluZ0hpc3RvcnlSZXF1ZXN0GiwudmlnaWwucmVhZGluZ3MudjEuR2V0UmVhZGluZ0hpc3RvcnlSZXNwb25zZSIDkAIBElgKCEdldFN0YXRzEiIudmlnaWwucmVhZGluZ3MudjEuR2V0U3RhdHNSZXF1ZXN0GiMudmlnaWwucmVhZGluZ3MudjEuR2V0U3RhdHNSZXNwb25zZSIDkAIBEmQKDVdhdGNoUmVhZGluZ3MSJy52aWdpbC5yZWFkaW5ncy52MS5XYXRjaFJlYWRpbmdzUmVxdWVzdBooLnZpZ2lsLnJlYWRpbmdzLnYxLldhdGNoUmVhZGluZ3NSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * ReadingFilter selects readings; every field is optional and the set
@@ -226,12 +226,15 @@ export const ReadingChangesSchema: GenMessage<ReadingChanges> = /*@__PURE__*/
   messageDesc(file_vigil_readings_v1_readings, 4);
 
 /**
+ * A correction (update, delete or undelete) names one device (device_code
+ * and device_number) and a time range (start_time and end_time); sensor is
+ * optional. It changes at most QUERY_MAX_CORRECTION_ROWS readings (10,000 by
+ * default): a filter matching more is refused with FAILED_PRECONDITION.
+ *
  * @generated from message vigil.readings.v1.UpdateReadingsRequest
  */
 export type UpdateReadingsRequest = Message<"vigil.readings.v1.UpdateReadingsRequest"> & {
   /**
-   * At least one field must be set.
-   *
    * @generated from field: vigil.readings.v1.ReadingFilter filter = 1;
    */
   filter?: ReadingFilter | undefined;
@@ -242,6 +245,13 @@ export type UpdateReadingsRequest = Message<"vigil.readings.v1.UpdateReadingsReq
    * @generated from field: vigil.readings.v1.ReadingChanges changes = 2;
    */
   changes?: ReadingChanges | undefined;
+
+  /**
+   * Why, for the audit log and the readings' history (at most 500 characters).
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
 };
 
 /**
@@ -259,6 +269,13 @@ export type UpdateReadingsResponse = Message<"vigil.readings.v1.UpdateReadingsRe
    * @generated from field: int64 updated_count = 1;
    */
   updatedCount: bigint;
+
+  /**
+   * The correction: GetReadingHistory lists what it changed; the audit log names it.
+   *
+   * @generated from field: int64 correction_id = 2;
+   */
+  correctionId: bigint;
 };
 
 /**
@@ -273,11 +290,16 @@ export const UpdateReadingsResponseSchema: GenMessage<UpdateReadingsResponse> = 
  */
 export type DeleteReadingsRequest = Message<"vigil.readings.v1.DeleteReadingsRequest"> & {
   /**
-   * At least one field must be set.
-   *
    * @generated from field: vigil.readings.v1.ReadingFilter filter = 1;
    */
   filter?: ReadingFilter | undefined;
+
+  /**
+   * Why, for the audit log and the readings' history (at most 500 characters).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
 };
 
 /**
@@ -295,6 +317,11 @@ export type DeleteReadingsResponse = Message<"vigil.readings.v1.DeleteReadingsRe
    * @generated from field: int64 deleted_count = 1;
    */
   deletedCount: bigint;
+
+  /**
+   * @generated from field: int64 correction_id = 2;
+   */
+  correctionId: bigint;
 };
 
 /**
@@ -303,6 +330,228 @@ export type DeleteReadingsResponse = Message<"vigil.readings.v1.DeleteReadingsRe
  */
 export const DeleteReadingsResponseSchema: GenMessage<DeleteReadingsResponse> = /*@__PURE__*/
   messageDesc(file_vigil_readings_v1_readings, 8);
+
+/**
+ * @generated from message vigil.readings.v1.UndeleteReadingsRequest
+ */
+export type UndeleteReadingsRequest = Message<"vigil.readings.v1.UndeleteReadingsRequest"> & {
+  /**
+   * @generated from field: vigil.readings.v1.ReadingFilter filter = 1;
+   */
+  filter?: ReadingFilter | undefined;
+
+  /**
+   * Why, for the audit log and the readings' history (at most 500 characters).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message vigil.readings.v1.UndeleteReadingsRequest.
+ * Use `create(UndeleteReadingsRequestSchema)` to create a new message.
+ */
+export const UndeleteReadingsRequestSchema: GenMessage<UndeleteReadingsRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 9);
+
+/**
+ * @generated from message vigil.readings.v1.UndeleteReadingsResponse
+ */
+export type UndeleteReadingsResponse = Message<"vigil.readings.v1.UndeleteReadingsResponse"> & {
+  /**
+   * @generated from field: int64 undeleted_count = 1;
+   */
+  undeletedCount: bigint;
+
+  /**
+   * @generated from field: int64 correction_id = 2;
+   */
+  correctionId: bigint;
+};
+
+/**
+ * Describes the message vigil.readings.v1.UndeleteReadingsResponse.
+ * Use `create(UndeleteReadingsResponseSchema)` to create a new message.
+ */
+export const UndeleteReadingsResponseSchema: GenMessage<UndeleteReadingsResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 10);
+
+/**
+ * @generated from message vigil.readings.v1.GetReadingHistoryRequest
+ */
+export type GetReadingHistoryRequest = Message<"vigil.readings.v1.GetReadingHistoryRequest"> & {
+  /**
+   * The reading as it is now: device, sensor and time.
+   *
+   * @generated from field: string device_code = 1;
+   */
+  deviceCode: string;
+
+  /**
+   * @generated from field: uint32 device_number = 2;
+   */
+  deviceNumber: number;
+
+  /**
+   * @generated from field: string sensor = 3;
+   */
+  sensor: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 4;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * Or, instead of a reading: every change of this correction, one page at a time.
+   *
+   * @generated from field: int64 correction_id = 5;
+   */
+  correctionId: bigint;
+
+  /**
+   * With correction_id: changes per page, 1 to 1000; 0 means 100.
+   *
+   * @generated from field: int32 page_size = 6;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 7;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message vigil.readings.v1.GetReadingHistoryRequest.
+ * Use `create(GetReadingHistoryRequestSchema)` to create a new message.
+ */
+export const GetReadingHistoryRequestSchema: GenMessage<GetReadingHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 11);
+
+/**
+ * ReadingVersion is a reading as it was before or after a change.
+ *
+ * @generated from message vigil.readings.v1.ReadingVersion
+ */
+export type ReadingVersion = Message<"vigil.readings.v1.ReadingVersion"> & {
+  /**
+   * @generated from field: string sensor = 1;
+   */
+  sensor: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 2;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from field: double value = 3;
+   */
+  value: number;
+
+  /**
+   * @generated from field: bool deleted = 4;
+   */
+  deleted: boolean;
+};
+
+/**
+ * Describes the message vigil.readings.v1.ReadingVersion.
+ * Use `create(ReadingVersionSchema)` to create a new message.
+ */
+export const ReadingVersionSchema: GenMessage<ReadingVersion> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 12);
+
+/**
+ * ReadingChange is one reading changed by one correction.
+ *
+ * @generated from message vigil.readings.v1.ReadingChange
+ */
+export type ReadingChange = Message<"vigil.readings.v1.ReadingChange"> & {
+  /**
+   * @generated from field: int64 correction_id = 1;
+   */
+  correctionId: bigint;
+
+  /**
+   * "update", "delete" or "undelete".
+   *
+   * @generated from field: string action = 2;
+   */
+  action: string;
+
+  /**
+   * Who: "user:<name>".
+   *
+   * @generated from field: string actor = 3;
+   */
+  actor: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp change_time = 4;
+   */
+  changeTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: vigil.readings.v1.ReadingVersion before = 6;
+   */
+  before?: ReadingVersion | undefined;
+
+  /**
+   * @generated from field: vigil.readings.v1.ReadingVersion after = 7;
+   */
+  after?: ReadingVersion | undefined;
+
+  /**
+   * @generated from field: string device_code = 8;
+   */
+  deviceCode: string;
+
+  /**
+   * @generated from field: uint32 device_number = 9;
+   */
+  deviceNumber: number;
+};
+
+/**
+ * Describes the message vigil.readings.v1.ReadingChange.
+ * Use `create(ReadingChangeSchema)` to create a new message.
+ */
+export const ReadingChangeSchema: GenMessage<ReadingChange> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 13);
+
+/**
+ * @generated from message vigil.readings.v1.GetReadingHistoryResponse
+ */
+export type GetReadingHistoryResponse = Message<"vigil.readings.v1.GetReadingHistoryResponse"> & {
+  /**
+   * Oldest first for a reading; in (sensor, time) order for a correction.
+   *
+   * @generated from field: repeated vigil.readings.v1.ReadingChange changes = 1;
+   */
+  changes: ReadingChange[];
+
+  /**
+   * With correction_id: the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message vigil.readings.v1.GetReadingHistoryResponse.
+ * Use `create(GetReadingHistoryResponseSchema)` to create a new message.
+ */
+export const GetReadingHistoryResponseSchema: GenMessage<GetReadingHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 14);
 
 /**
  * @generated from message vigil.readings.v1.GetStatsRequest
@@ -326,7 +575,7 @@ export type GetStatsRequest = Message<"vigil.readings.v1.GetStatsRequest"> & {
  * Use `create(GetStatsRequestSchema)` to create a new message.
  */
 export const GetStatsRequestSchema: GenMessage<GetStatsRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 9);
+  messageDesc(file_vigil_readings_v1_readings, 15);
 
 /**
  * StatsBucket summarises one sensor's readings in one time bucket.
@@ -385,7 +634,7 @@ export type StatsBucket = Message<"vigil.readings.v1.StatsBucket"> & {
  * Use `create(StatsBucketSchema)` to create a new message.
  */
 export const StatsBucketSchema: GenMessage<StatsBucket> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 10);
+  messageDesc(file_vigil_readings_v1_readings, 16);
 
 /**
  * @generated from message vigil.readings.v1.GetStatsResponse
@@ -395,6 +644,13 @@ export type GetStatsResponse = Message<"vigil.readings.v1.GetStatsResponse"> & {
    * @generated from field: repeated vigil.readings.v1.StatsBucket buckets = 1;
    */
   buckets: StatsBucket[];
+
+  /**
+   * Where the figures come from, which says how exact the percentiles are.
+   *
+   * @generated from field: vigil.readings.v1.StatsSource source = 2;
+   */
+  source: StatsSource;
 };
 
 /**
@@ -402,7 +658,7 @@ export type GetStatsResponse = Message<"vigil.readings.v1.GetStatsResponse"> & {
  * Use `create(GetStatsResponseSchema)` to create a new message.
  */
 export const GetStatsResponseSchema: GenMessage<GetStatsResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 11);
+  messageDesc(file_vigil_readings_v1_readings, 17);
 
 /**
  * @generated from message vigil.readings.v1.WatchReadingsRequest
@@ -421,7 +677,7 @@ export type WatchReadingsRequest = Message<"vigil.readings.v1.WatchReadingsReque
  * Use `create(WatchReadingsRequestSchema)` to create a new message.
  */
 export const WatchReadingsRequestSchema: GenMessage<WatchReadingsRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 12);
+  messageDesc(file_vigil_readings_v1_readings, 18);
 
 /**
  * @generated from message vigil.readings.v1.WatchReadingsResponse
@@ -440,7 +696,7 @@ export type WatchReadingsResponse = Message<"vigil.readings.v1.WatchReadingsResp
  * Use `create(WatchReadingsResponseSchema)` to create a new message.
  */
 export const WatchReadingsResponseSchema: GenMessage<WatchReadingsResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 13);
+  messageDesc(file_vigil_readings_v1_readings, 19);
 
 /**
  * Order of readings in a listing.
@@ -480,6 +736,62 @@ export const OrderSchema: GenEnum<Order> = /*@__PURE__*/
   enumDesc(file_vigil_readings_v1_readings, 0);
 
 /**
+ * StatsSource is what GetStats computed its answer from. Ranges up to 6 hours, and
+ * buckets that are not whole minutes, come from the raw readings; wider ranges from
+ * the 1-minute aggregates, and ranges over 7 days with whole-hour buckets from the
+ * 1-hour aggregates (the newest buckets and partial ones at the edges still from raw
+ * readings). count, min and max are exact from every source, avg up to floating-point
+ * summation order.
+ *
+ * @generated from enum vigil.readings.v1.StatsSource
+ */
+export const StatsSource = {
+  /**
+   * @generated from enum value: STATS_SOURCE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Raw readings: percentiles exact (interpolated between neighbours, percentile_cont).
+   *
+   * @generated from enum value: STATS_SOURCE_RAW = 1;
+   */
+  RAW: 1,
+
+  /**
+   * The 1-minute aggregates: percentiles within 1 % of the exact nearest-rank value.
+   *
+   * @generated from enum value: STATS_SOURCE_AGGREGATE_1M = 2;
+   */
+  AGGREGATE_1M: 2,
+
+  /**
+   * The 1-hour aggregates: percentiles within 1 % of the exact nearest-rank value.
+   *
+   * @generated from enum value: STATS_SOURCE_AGGREGATE_1H = 3;
+   */
+  AGGREGATE_1H: 3,
+} as const;
+
+/**
+ * StatsSource is what GetStats computed its answer from. Ranges up to 6 hours, and
+ * buckets that are not whole minutes, come from the raw readings; wider ranges from
+ * the 1-minute aggregates, and ranges over 7 days with whole-hour buckets from the
+ * 1-hour aggregates (the newest buckets and partial ones at the edges still from raw
+ * readings). count, min and max are exact from every source, avg up to floating-point
+ * summation order.
+ *
+ * @generated from enum vigil.readings.v1.StatsSource
+ */
+export type StatsSource = (typeof StatsSource)[keyof typeof StatsSource] | UnknownEnum;
+
+/**
+ * Describes the enum vigil.readings.v1.StatsSource.
+ */
+export const StatsSourceSchema: GenEnum<StatsSource> = /*@__PURE__*/
+  enumDesc(file_vigil_readings_v1_readings, 1);
+
+/**
  * ReadingService lets web clients and operators read, correct and watch
  * stored readings. Served over Connect-JSON, gRPC and gRPC-Web.
  *
@@ -497,7 +809,9 @@ export const ReadingService: GenService<{
     output: typeof ListReadingsResponseSchema;
   },
   /**
-   * UpdateReadings corrects the sensor, value or time of matching readings.
+   * UpdateReadings corrects the sensor, value or time of one device's
+   * readings in a time range (scope readings:correct). Every prior value is
+   * kept: GetReadingHistory shows it.
    *
    * @generated from rpc vigil.readings.v1.ReadingService.UpdateReadings
    */
@@ -507,7 +821,8 @@ export const ReadingService: GenService<{
     output: typeof UpdateReadingsResponseSchema;
   },
   /**
-   * DeleteReadings soft-deletes matching readings (admin only).
+   * DeleteReadings soft-deletes one device's readings in a time range (admin
+   * only); UndeleteReadings brings them back.
    *
    * @generated from rpc vigil.readings.v1.ReadingService.DeleteReadings
    */
@@ -515,6 +830,28 @@ export const ReadingService: GenService<{
     methodKind: "unary";
     input: typeof DeleteReadingsRequestSchema;
     output: typeof DeleteReadingsResponseSchema;
+  },
+  /**
+   * UndeleteReadings restores soft-deleted readings of one device in a time
+   * range (admin only).
+   *
+   * @generated from rpc vigil.readings.v1.ReadingService.UndeleteReadings
+   */
+  undeleteReadings: {
+    methodKind: "unary";
+    input: typeof UndeleteReadingsRequestSchema;
+    output: typeof UndeleteReadingsResponseSchema;
+  },
+  /**
+   * GetReadingHistory returns every change made to one reading, oldest first,
+   * or every change one correction made.
+   *
+   * @generated from rpc vigil.readings.v1.ReadingService.GetReadingHistory
+   */
+  getReadingHistory: {
+    methodKind: "unary";
+    input: typeof GetReadingHistoryRequestSchema;
+    output: typeof GetReadingHistoryResponseSchema;
   },
   /**
    * GetStats returns count, min, max, avg and percentiles per time bucket.

@@ -2,15 +2,198 @@
 // @generated from file vigil/simulator/v1/simulator.proto (package vigil.simulator.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file vigil/simulator/v1/simulator.proto.
  */
 export const file_vigil_simulator_v1_simulator: GenFile = /*@__PURE__*/
-  fileDesc("CiJ2aWdpbC9zaW11bGF0b3IvdjEvc2ltdWxhdG9yLnByb3RvEhJ2aWdpbC5zaW11bGF0b3IudjEiKgoKRmxlZXRTaGFyZBINCgVpbmRleBgBIAEoDRINCgVjb3VudBgCIAEoDSKqBAoMRmxlZXRTdW1tYXJ5Eg8KB2RldmljZXMYASABKA0SDwoHcnVubmluZxgCIAEoDRIRCgljb25uZWN0ZWQYAyABKA0SEwoLY29ubmVjdGlvbnMYBCABKA0SDAoEc2VudBgFIAEoBBINCgVhY2tlZBgGIAEoBBIYChBkdXBsaWNhdGVzX2Fja2VkGAcgASgEEhYKDnJlYWRpbmdzX2Fja2VkGAggASgEEhAKCHJlamVjdGVkGAkgASgEEhEKCXRocm90dGxlZBgKIAEoBBISCgpyZWNvbm5lY3RzGAsgASgEEg4KBmRyYWlucxgMIAEoBBIPCgdza2lwcGVkGA0gASgEEhUKDWF1dGhfZmFpbHVyZXMYDiABKAQSDwoHdW5hY2tlZBgPIAEoBBIaChJhY2tfbGF0ZW5jeV9tc19wNTAYECABKAESGgoSYWNrX2xhdGVuY3lfbXNfcDk5GBEgASgBEksKDnJlamVjdF9yZWFzb25zGBIgAygLMjMudmlnaWwuc2ltdWxhdG9yLnYxLkZsZWV0U3VtbWFyeS5SZWplY3RSZWFzb25zRW50cnkSIQoZcmVjZW50X2Fja19sYXRlbmN5X21zX3A1MBgTIAEoARIhChlyZWNlbnRfYWNrX2xhdGVuY3lfbXNfcDk5GBQgASgBGjQKElJlamVjdFJlYXNvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBIs0BCg9TaW11bGF0b3JTdGF0dXMSDwoHcnVubmluZxgBIAEoCBITCgtpbnRlcnZhbF9tcxgCIAEoDRISCgpiYXRjaF9zaXplGAMgASgNEh4KFmRldmljZXNfcGVyX2Nvbm5lY3Rpb24YBCABKA0SLQoFc2hhcmQYBSABKAsyHi52aWdpbC5zaW11bGF0b3IudjEuRmxlZXRTaGFyZBIxCgdzdW1tYXJ5GAYgASgLMiAudmlnaWwuc2ltdWxhdG9yLnYxLkZsZWV0U3VtbWFyeSIfCgxTdGFydFJlcXVlc3QSDwoHZGV2aWNlcxgBIAEoDSJECg1TdGFydFJlc3BvbnNlEjMKBnN0YXR1cxgBIAEoCzIjLnZpZ2lsLnNpbXVsYXRvci52MS5TaW11bGF0b3JTdGF0dXMiDQoLU3RvcFJlcXVlc3QiQwoMU3RvcFJlc3BvbnNlEjMKBnN0YXR1cxgBIAEoCzIjLnZpZ2lsLnNpbXVsYXRvci52MS5TaW11bGF0b3JTdGF0dXMiKQoSU2V0SW50ZXJ2YWxSZXF1ZXN0EhMKC2ludGVydmFsX21zGAEgASgNIkoKE1NldEludGVydmFsUmVzcG9uc2USMwoGc3RhdHVzGAEgASgLMiMudmlnaWwuc2ltdWxhdG9yLnYxLlNpbXVsYXRvclN0YXR1cyISChBHZXRTdGF0dXNSZXF1ZXN0IkgKEUdldFN0YXR1c1Jlc3BvbnNlEjMKBnN0YXR1cxgBIAEoCzIjLnZpZ2lsLnNpbXVsYXRvci52MS5TaW11bGF0b3JTdGF0dXMy6gIKEFNpbXVsYXRvclNlcnZpY2USTAoFU3RhcnQSIC52aWdpbC5zaW11bGF0b3IudjEuU3RhcnRSZXF1ZXN0GiEudmlnaWwuc2ltdWxhdG9yLnYxLlN0YXJ0UmVzcG9uc2USSQoEU3RvcBIfLnZpZ2lsLnNpbXVsYXRvci52MS5TdG9wUmVxdWVzdBogLnZpZ2lsLnNpbXVsYXRvci52MS5TdG9wUmVzcG9uc2USXgoLU2V0SW50ZXJ2YWwSJi52aWdpbC5zaW11bGF0b3IudjEuU2V0SW50ZXJ2YWxSZXF1ZXN0GicudmlnaWwuc2ltdWxhdG9yLnYxLlNldEludGVydmFsUmVzcG9uc2USXQoJR2V0U3RhdHVzEiQudmlnaWwuc2ltdWxhdG9yLnYxLkdldFN0YXR1c1JlcXVlc3QaJS52aWdpbC5zaW11bGF0b3IudjEuR2V0U3RhdHVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("CiJ2aWdpbC9zaW11bGF0b3IvdjEvc2ltdWxhdG9yLnByb3RvEhJ2aWdpbC5zaW11bGF0b3IudjEi/QIKBUZhdWx0EgoKAmlkGAEgASgNEhMKC2RldmljZV9jb2RlGAIgASgJEhUKDWRldmljZV9udW1iZXIYAyABKA0SDgoGc2Vuc29yGAQgASgJEisKBGtpbmQYBSABKA4yHS52aWdpbC5zaW11bGF0b3IudjEuRmF1bHRLaW5kEhEKCW1hZ25pdHVkZRgGIAEoARINCgVzaWdtYRgHIAEoARIrCghkdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI2ChJmaXJzdF9yZWFkaW5nX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEWxhc3RfcmVhZGluZ190aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZWFkaW5ncxgLIAEoBBIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAivQEKEkluamVjdEZhdWx0UmVxdWVzdBITCgtkZXZpY2VfY29kZRgBIAEoCRIVCg1kZXZpY2VfbnVtYmVyGAIgASgNEg4KBnNlbnNvchgDIAEoCRIrCgRraW5kGAQgASgOMh0udmlnaWwuc2ltdWxhdG9yLnYxLkZhdWx0S2luZBIRCgltYWduaXR1ZGUYBSABKAESKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iPwoTSW5qZWN0RmF1bHRSZXNwb25zZRIoCgVmYXVsdBgBIAEoCzIZLnZpZ2lsLnNpbXVsYXRvci52MS5GYXVsdCITChFMaXN0RmF1bHRzUmVxdWVzdCI/ChJMaXN0RmF1bHRzUmVzcG9uc2USKQoGZmF1bHRzGAEgAygLMhkudmlnaWwuc2ltdWxhdG9yLnYxLkZhdWx0IioKCkZsZWV0U2hhcmQSDQoFaW5kZXgYASABKA0SDQoFY291bnQYAiABKA0iqgQKDEZsZWV0U3VtbWFyeRIPCgdkZXZpY2VzGAEgASgNEg8KB3J1bm5pbmcYAiABKA0SEQoJY29ubmVjdGVkGAMgASgNEhMKC2Nvbm5lY3Rpb25zGAQgASgNEgwKBHNlbnQYBSABKAQSDQoFYWNrZWQYBiABKAQSGAoQZHVwbGljYXRlc19hY2tlZBgHIAEoBBIWCg5yZWFkaW5nc19hY2tlZBgIIAEoBBIQCghyZWplY3RlZBgJIAEoBBIRCgl0aHJvdHRsZWQYCiABKAQSEgoKcmVjb25uZWN0cxgLIAEoBBIOCgZkcmFpbnMYDCABKAQSDwoHc2tpcHBlZBgNIAEoBBIVCg1hdXRoX2ZhaWx1cmVzGA4gASgEEg8KB3VuYWNrZWQYDyABKAQSGgoSYWNrX2xhdGVuY3lfbXNfcDUwGBAgASgBEhoKEmFja19sYXRlbmN5X21zX3A5ORgRIAEoARJLCg5yZWplY3RfcmVhc29ucxgSIAMoCzIzLnZpZ2lsLnNpbXVsYXRvci52MS5GbGVldFN1bW1hcnkuUmVqZWN0UmVhc29uc0VudHJ5EiEKGXJlY2VudF9hY2tfbGF0ZW5jeV9tc19wNTAYEyABKAESIQoZcmVjZW50X2Fja19sYXRlbmN5X21zX3A5ORgUIAEoARo0ChJSZWplY3RSZWFzb25zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASLNAQoPU2ltdWxhdG9yU3RhdHVzEg8KB3J1bm5pbmcYASABKAgSEwoLaW50ZXJ2YWxfbXMYAiABKA0SEgoKYmF0Y2hfc2l6ZRgDIAEoDRIeChZkZXZpY2VzX3Blcl9jb25uZWN0aW9uGAQgASgNEi0KBXNoYXJkGAUgASgLMh4udmlnaWwuc2ltdWxhdG9yLnYxLkZsZWV0U2hhcmQSMQoHc3VtbWFyeRgGIAEoCzIgLnZpZ2lsLnNpbXVsYXRvci52MS5GbGVldFN1bW1hcnkiHwoMU3RhcnRSZXF1ZXN0Eg8KB2RldmljZXMYASABKA0iRAoNU3RhcnRSZXNwb25zZRIzCgZzdGF0dXMYASABKAsyIy52aWdpbC5zaW11bGF0b3IudjEuU2ltdWxhdG9yU3RhdHVzIg0KC1N0b3BSZXF1ZXN0IkMKDFN0b3BSZXNwb25zZRIzCgZzdGF0dXMYASABKAsyIy52aWdpbC5zaW11bGF0b3IudjEuU2ltdWxhdG9yU3RhdHVzIikKElNldEludGVydmFsUmVxdWVzdBITCgtpbnRlcnZhbF9tcxgBIAEoDSJKChNTZXRJbnRlcnZhbFJlc3BvbnNlEjMKBnN0YXR1cxgBIAEoCzIjLnZpZ2lsLnNpbXVsYXRvci52MS5TaW11bGF0b3JTdGF0dXMiEgoQR2V0U3RhdHVzUmVxdWVzdCJIChFHZXRTdGF0dXNSZXNwb25zZRIzCgZzdGF0dXMYASABKAsyIy52aWdpbC5zaW11bGF0b3IudjEuU2ltdWxhdG9yU3RhdHVzKq4BCglGYXVsdEtpbmQSGgoWRkFVTFRfS0lORF9VTlNQRUNJRklFRBAAEhQKEEZBVUxUX0tJTkRfU1BJS0UQARITCg9GQVVMVF9LSU5EX1NURVAQAhIUChBGQVVMVF9LSU5EX0RSSUZUEAMSFAoQRkFVTFRfS0lORF9TVFVDSxAEEhYKEkZBVUxUX0tJTkRfRFJPUE9VVBAFEhYKEkZBVUxUX0tJTkRfU0lMRU5DRRAGMqwEChBTaW11bGF0b3JTZXJ2aWNlEkwKBVN0YXJ0EiAudmlnaWwuc2ltdWxhdG9yLnYxLlN0YXJ0UmVxdWVzdBohLnZpZ2lsLnNpbXVsYXRvci52MS5TdGFydFJlc3BvbnNlEkkKBFN0b3ASHy52aWdpbC5zaW11bGF0b3IudjEuU3RvcFJlcXVlc3QaIC52aWdpbC5zaW11bGF0b3IudjEuU3RvcFJlc3BvbnNlEl4KC1NldEludGVydmFsEiYudmlnaWwuc2ltdWxhdG9yLnYxLlNldEludGVydmFsUmVxdWVzdBonLnZpZ2lsLnNpbXVsYXRvci52MS5TZXRJbnRlcnZhbFJlc3BvbnNlEl0KCUdldFN0YXR1cxIkLnZpZ2lsLnNpbXVsYXRvci52MS5HZXRTdGF0dXNSZXF1ZXN0GiUudmlnaWwuc2ltdWxhdG9yLnYxLkdldFN0YXR1c1Jlc3BvbnNlIgOQAgESXgoLSW5qZWN0RmF1bHQSJi52aWdpbC5zaW11bGF0b3IudjEuSW5qZWN0RmF1bHRSZXF1ZXN0GicudmlnaWwuc2ltdWxhdG9yLnYxLkluamVjdEZhdWx0UmVzcG9uc2USYAoKTGlzdEZhdWx0cxIlLnZpZ2lsLnNpbXVsYXRvci52MS5MaXN0RmF1bHRzUmVxdWVzdBomLnZpZ2lsLnNpbXVsYXRvci52MS5MaXN0RmF1bHRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+
+/**
+ * Fault is an injected fault and what it changed.
+ *
+ * @generated from message vigil.simulator.v1.Fault
+ */
+export type Fault = Message<"vigil.simulator.v1.Fault"> & {
+  /**
+   * @generated from field: uint32 id = 1;
+   */
+  id: number;
+
+  /**
+   * @generated from field: string device_code = 2;
+   */
+  deviceCode: string;
+
+  /**
+   * @generated from field: uint32 device_number = 3;
+   */
+  deviceNumber: number;
+
+  /**
+   * Empty for SILENCE.
+   *
+   * @generated from field: string sensor = 4;
+   */
+  sensor: string;
+
+  /**
+   * @generated from field: vigil.simulator.v1.FaultKind kind = 5;
+   */
+  kind: FaultKind;
+
+  /**
+   * @generated from field: double magnitude = 6;
+   */
+  magnitude: number;
+
+  /**
+   * The sensor's natural standard deviation, the unit of magnitude.
+   *
+   * @generated from field: double sigma = 7;
+   */
+  sigma: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration duration = 8;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * Times of the first and last reading the fault changed (or left out);
+   * unset until the device has sent one.
+   *
+   * @generated from field: google.protobuf.Timestamp first_reading_time = 9;
+   */
+  firstReadingTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_reading_time = 10;
+   */
+  lastReadingTime?: Timestamp | undefined;
+
+  /**
+   * Readings changed (or left out).
+   *
+   * @generated from field: uint64 readings = 11;
+   */
+  readings: bigint;
+
+  /**
+   * When InjectFault was called.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 12;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message vigil.simulator.v1.Fault.
+ * Use `create(FaultSchema)` to create a new message.
+ */
+export const FaultSchema: GenMessage<Fault> = /*@__PURE__*/
+  messageDesc(file_vigil_simulator_v1_simulator, 0);
+
+/**
+ * @generated from message vigil.simulator.v1.InjectFaultRequest
+ */
+export type InjectFaultRequest = Message<"vigil.simulator.v1.InjectFaultRequest"> & {
+  /**
+   * @generated from field: string device_code = 1;
+   */
+  deviceCode: string;
+
+  /**
+   * @generated from field: uint32 device_number = 2;
+   */
+  deviceNumber: number;
+
+  /**
+   * A sensor of the device's kind; ignored for SILENCE.
+   *
+   * @generated from field: string sensor = 3;
+   */
+  sensor: string;
+
+  /**
+   * @generated from field: vigil.simulator.v1.FaultKind kind = 4;
+   */
+  kind: FaultKind;
+
+  /**
+   * In standard deviations of the sensor (Fault.sigma): SPIKE, STEP and
+   * DRIFT; may be negative; -1000 to 1000.
+   *
+   * @generated from field: double magnitude = 5;
+   */
+  magnitude: number;
+
+  /**
+   * Up to 1 hour; unset: one reading for SPIKE, 1 minute otherwise.
+   *
+   * @generated from field: google.protobuf.Duration duration = 6;
+   */
+  duration?: Duration | undefined;
+};
+
+/**
+ * Describes the message vigil.simulator.v1.InjectFaultRequest.
+ * Use `create(InjectFaultRequestSchema)` to create a new message.
+ */
+export const InjectFaultRequestSchema: GenMessage<InjectFaultRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_simulator_v1_simulator, 1);
+
+/**
+ * @generated from message vigil.simulator.v1.InjectFaultResponse
+ */
+export type InjectFaultResponse = Message<"vigil.simulator.v1.InjectFaultResponse"> & {
+  /**
+   * @generated from field: vigil.simulator.v1.Fault fault = 1;
+   */
+  fault?: Fault | undefined;
+};
+
+/**
+ * Describes the message vigil.simulator.v1.InjectFaultResponse.
+ * Use `create(InjectFaultResponseSchema)` to create a new message.
+ */
+export const InjectFaultResponseSchema: GenMessage<InjectFaultResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_simulator_v1_simulator, 2);
+
+/**
+ * @generated from message vigil.simulator.v1.ListFaultsRequest
+ */
+export type ListFaultsRequest = Message<"vigil.simulator.v1.ListFaultsRequest"> & {
+};
+
+/**
+ * Describes the message vigil.simulator.v1.ListFaultsRequest.
+ * Use `create(ListFaultsRequestSchema)` to create a new message.
+ */
+export const ListFaultsRequestSchema: GenMessage<ListFaultsRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_simulator_v1_simulator, 3);
+
+/**
+ * @generated from message vigil.simulator.v1.ListFaultsResponse
+ */
+export type ListFaultsResponse = Message<"vigil.simulator.v1.ListFaultsResponse"> & {
+  /**
+   * @generated from field: repeated vigil.simulator.v1.Fault faults = 1;
+   */
+  faults: Fault[];
+};
+
+/**
+ * Describes the message vigil.simulator.v1.ListFaultsResponse.
+ * Use `create(ListFaultsResponseSchema)` to create a new message.
+ */
+export const ListFaultsResponseSchema: GenMessage<ListFaultsResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_simulator_v1_simulator, 4);
 
 /**
  * FleetShard is this process's part of a fleet split over several processes:
@@ -38,7 +221,7 @@ export type FleetShard = Message<"vigil.simulator.v1.FleetShard"> & {
  * Use `create(FleetShardSchema)` to create a new message.
  */
 export const FleetShardSchema: GenMessage<FleetShard> = /*@__PURE__*/
-  messageDesc(file_vigil_simulator_v1_simulator, 0);
+  messageDesc(file_vigil_simulator_v1_simulator, 5);
 
 /**
  * FleetSummary counts what the process's devices did since it started.
@@ -183,7 +366,7 @@ export type FleetSummary = Message<"vigil.simulator.v1.FleetSummary"> & {
  * Use `create(FleetSummarySchema)` to create a new message.
  */
 export const FleetSummarySchema: GenMessage<FleetSummary> = /*@__PURE__*/
-  messageDesc(file_vigil_simulator_v1_simulator, 1);
+  messageDesc(file_vigil_simulator_v1_simulator, 6);
 
 /**
  * SimulatorStatus is what every call of SimulatorService answers with.
@@ -233,7 +416,7 @@ export type SimulatorStatus = Message<"vigil.simulator.v1.SimulatorStatus"> & {
  * Use `create(SimulatorStatusSchema)` to create a new message.
  */
 export const SimulatorStatusSchema: GenMessage<SimulatorStatus> = /*@__PURE__*/
-  messageDesc(file_vigil_simulator_v1_simulator, 2);
+  messageDesc(file_vigil_simulator_v1_simulator, 7);
 
 /**
  * @generated from message vigil.simulator.v1.StartRequest
@@ -252,7 +435,7 @@ export type StartRequest = Message<"vigil.simulator.v1.StartRequest"> & {
  * Use `create(StartRequestSchema)` to create a new message.
  */
 export const StartRequestSchema: GenMessage<StartRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_simulator_v1_simulator, 3);
+  messageDesc(file_vigil_simulator_v1_simulator, 8);
 
 /**
  * @generated from message vigil.simulator.v1.StartResponse
@@ -269,7 +452,7 @@ export type StartResponse = Message<"vigil.simulator.v1.StartResponse"> & {
  * Use `create(StartResponseSchema)` to create a new message.
  */
 export const StartResponseSchema: GenMessage<StartResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_simulator_v1_simulator, 4);
+  messageDesc(file_vigil_simulator_v1_simulator, 9);
 
 /**
  * @generated from message vigil.simulator.v1.StopRequest
@@ -282,7 +465,7 @@ export type StopRequest = Message<"vigil.simulator.v1.StopRequest"> & {
  * Use `create(StopRequestSchema)` to create a new message.
  */
 export const StopRequestSchema: GenMessage<StopRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_simulator_v1_simulator, 5);
+  messageDesc(file_vigil_simulator_v1_simulator, 10);
 
 /**
  * @generated from message vigil.simulator.v1.StopResponse
@@ -299,7 +482,7 @@ export type StopResponse = Message<"vigil.simulator.v1.StopResponse"> & {
  * Use `create(StopResponseSchema)` to create a new message.
  */
 export const StopResponseSchema: GenMessage<StopResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_simulator_v1_simulator, 6);
+  messageDesc(file_vigil_simulator_v1_simulator, 11);
 
 /**
  * @generated from message vigil.simulator.v1.SetIntervalRequest
@@ -318,7 +501,7 @@ export type SetIntervalRequest = Message<"vigil.simulator.v1.SetIntervalRequest"
  * Use `create(SetIntervalRequestSchema)` to create a new message.
  */
 export const SetIntervalRequestSchema: GenMessage<SetIntervalRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_simulator_v1_simulator, 7);
+  messageDesc(file_vigil_simulator_v1_simulator, 12);
 
 /**
  * @generated from message vigil.simulator.v1.SetIntervalResponse
@@ -335,7 +518,7 @@ export type SetIntervalResponse = Message<"vigil.simulator.v1.SetIntervalRespons
  * Use `create(SetIntervalResponseSchema)` to create a new message.
  */
 export const SetIntervalResponseSchema: GenMessage<SetIntervalResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_simulator_v1_simulator, 8);
+  messageDesc(file_vigil_simulator_v1_simulator, 13);
 
 /**
  * @generated from message vigil.simulator.v1.GetStatusRequest
@@ -348,7 +531,7 @@ export type GetStatusRequest = Message<"vigil.simulator.v1.GetStatusRequest"> & 
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_simulator_v1_simulator, 9);
+  messageDesc(file_vigil_simulator_v1_simulator, 14);
 
 /**
  * @generated from message vigil.simulator.v1.GetStatusResponse
@@ -365,7 +548,74 @@ export type GetStatusResponse = Message<"vigil.simulator.v1.GetStatusResponse"> 
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_simulator_v1_simulator, 10);
+  messageDesc(file_vigil_simulator_v1_simulator, 15);
+
+/**
+ * What an injected fault does.
+ *
+ * @generated from enum vigil.simulator.v1.FaultKind
+ */
+export const FaultKind = {
+  /**
+   * @generated from enum value: FAULT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Readings within the duration are offset by magnitude standard deviations (default: one reading).
+   *
+   * @generated from enum value: FAULT_KIND_SPIKE = 1;
+   */
+  SPIKE: 1,
+
+  /**
+   * Readings within the duration are offset by magnitude standard deviations (default: 1 minute).
+   *
+   * @generated from enum value: FAULT_KIND_STEP = 2;
+   */
+  STEP: 2,
+
+  /**
+   * The offset grows from 0 to magnitude standard deviations over the duration.
+   *
+   * @generated from enum value: FAULT_KIND_DRIFT = 3;
+   */
+  DRIFT: 3,
+
+  /**
+   * The sensor repeats its last value for the duration.
+   *
+   * @generated from enum value: FAULT_KIND_STUCK = 4;
+   */
+  STUCK: 4,
+
+  /**
+   * The sensor is missing from the device's batches for the duration.
+   *
+   * @generated from enum value: FAULT_KIND_DROPOUT = 5;
+   */
+  DROPOUT: 5,
+
+  /**
+   * The device sends nothing for the duration (sensor is ignored).
+   *
+   * @generated from enum value: FAULT_KIND_SILENCE = 6;
+   */
+  SILENCE: 6,
+} as const;
+
+/**
+ * What an injected fault does.
+ *
+ * @generated from enum vigil.simulator.v1.FaultKind
+ */
+export type FaultKind = (typeof FaultKind)[keyof typeof FaultKind] | UnknownEnum;
+
+/**
+ * Describes the enum vigil.simulator.v1.FaultKind.
+ */
+export const FaultKindSchema: GenEnum<FaultKind> = /*@__PURE__*/
+  enumDesc(file_vigil_simulator_v1_simulator, 0);
 
 /**
  * SimulatorService controls one simulator process and its share of a
@@ -419,6 +669,29 @@ export const SimulatorService: GenService<{
     methodKind: "unary";
     input: typeof GetStatusRequestSchema;
     output: typeof GetStatusResponseSchema;
+  },
+  /**
+   * InjectFault makes one of this process's devices misbehave on one sensor
+   * (or as a whole) for a while, from its next batch on. The fault and the
+   * readings it changed are kept as ground truth (ListFaults).
+   *
+   * @generated from rpc vigil.simulator.v1.SimulatorService.InjectFault
+   */
+  injectFault: {
+    methodKind: "unary";
+    input: typeof InjectFaultRequestSchema;
+    output: typeof InjectFaultResponseSchema;
+  },
+  /**
+   * ListFaults returns every fault injected so far, with the times of the
+   * first and last reading each one changed.
+   *
+   * @generated from rpc vigil.simulator.v1.SimulatorService.ListFaults
+   */
+  listFaults: {
+    methodKind: "unary";
+    input: typeof ListFaultsRequestSchema;
+    output: typeof ListFaultsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_vigil_simulator_v1_simulator, 0);

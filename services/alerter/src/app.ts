@@ -1,0 +1,243 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { type AppliedTransitions, ensureExternalRule, type Transition } from "@vigil/alerts";
+import { type AlertFeed, connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
+import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
+import type { App, Logger } from "@vigil/runtime";
+import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
+import { alerterMetrics, countAlertsByState } from "./alerter-metrics.ts";
+import { channelSenders } from "./channels/senders.ts";
+import { type AlerterConfig, cidrList } from "./config.ts";
+import { DeliveryWorker } from "./delivery-worker.ts";
+import { PartitionLeases } from "./partition-leases.ts";
+import { PartitionWorker } from "./partition-worker.ts";
+import { RuleBook } from "./rule-book.ts";
+
+export interface AlerterDeps {
+  logger: Logger;
+  /** Shared bus (quick start, tests); opened from NATS_URL when absent. */
+  bus?: ReadingBus;
+  /** Shared database; opened from DATABASE_URL when absent. */
+  database?: VigilDatabase;
+  /** Serve /metrics, /healthz and /readyz on ALERTER_OPS_PORT (default); the quick start serves them itself. */
+  opsServer?: boolean;
+  /** This replica's name among the alerters (default: host, process and a random suffix). */
+  member?: string;
+  /** Also tells a person about every alert raised and resolved (the quick start prints them). */
+  announce?: (line: string) => void;
+}
+
+export interface AlerterApp extends App {
+  readonly member: string;
+  /** Partitions this replica evaluates now. */
+  readonly partitions: number[];
+  readonly opsPort: number;
+  ready(): Promise<boolean>;
+  /** Wakes the delivery worker (a test channel was queued in this process). */
+  nudgeDeliveries(): void;
+}
+
+/**
+ * Evaluates alert rules on the readings' own times and sends the
+ * notifications: reads the alerters' feed (a copy of the readings that
+ * never holds ingest back), splits its partitions with the other replicas
+ * by lease, commits alerts and checkpoints fenced by the lease, and sends
+ * queued deliveries (webhooks, email) at least once.
+ */
+export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): AlerterApp {
+  const log = deps.logger;
+  const member = deps.member ?? `${hostname()}-${randomBytes(4).toString("hex")}`;
+  const metrics = alerterMetrics();
+  let bus = deps.bus;
+  let database = deps.database;
+  let feed: AlertFeed | undefined;
+  let rules: RuleBook | undefined;
+  let leases: PartitionLeases | undefined;
+  let deliveries: DeliveryWorker | undefined;
+  let ops: OpsServer | undefined;
+  let refresher: NodeJS.Timeout | undefined;
+  let stopping = false;
+  const workers = new Map<number, PartitionWorker>();
+  let gapRule: Promise<number> | undefined;
+
+  async function ready(): Promise<boolean> {
+    if (stopping || !bus || !database) return false;
+    return bus.isConnected() && (await pingDatabase(database.db));
+  }
+
+  function committed(applied: AppliedTransitions, transitions: Transition[]): void {
+    metrics.transitions.inc({ type: "fire" }, applied.fired.length);
+    metrics.transitions.inc({ type: "resolve" }, applied.resolved.length);
+    if (applied.deliveries > 0) deliveries?.nudge();
+    if (!config.ALERTER_LOG_ALERTS && !deps.announce) return;
+    // Only what this commit changed (a replay's repeats are not news).
+    transitions.forEach((t, i) => {
+      if (!applied.changed[i]) return;
+      const line =
+        t.type === "fire"
+          ? `ALERT ${t.severity.toUpperCase()} ${t.summary}`
+          : `RESOLVED ${t.label ?? `rule ${t.ruleId}`}: ${t.reason}`;
+      if (config.ALERTER_LOG_ALERTS) log.info({ rule: t.ruleId, device: t.deviceId, sensor: t.sensor }, line);
+      deps.announce?.(line);
+    });
+  }
+
+  function startWorker(partition: number, epoch: number): void {
+    if (!database || !feed || !rules) return;
+    const db = database.db;
+    const worker = new PartitionWorker(partition, epoch, {
+      db,
+      feed,
+      rules,
+      log,
+      metrics,
+      member,
+      checkpointIntervalMs: config.ALERTER_CHECKPOINT_INTERVAL_MS,
+      absenceGraceMs: config.ALERTER_ABSENCE_GRACE_MS,
+      deliveryDeadlineMs: config.ALERTER_DELIVERY_DEADLINE_MS,
+      gapRuleId: () => {
+        gapRule ??= ensureExternalRule(
+          { db, actor: "system:alerter" },
+          {
+            source: "alerter",
+            name: "Alerter gap",
+            description: "Readings the alerters could not evaluate: they were away longer than the feed keeps batches.",
+            severity: "warning",
+          },
+        ).then((r) => r.id);
+        return gapRule;
+      },
+      committed,
+    });
+    workers.set(partition, worker);
+    metrics.partitionsOwned.set(workers.size);
+    void worker.start();
+  }
+
+  async function stopWorker(partition: number): Promise<void> {
+    const worker = workers.get(partition);
+    workers.delete(partition);
+    metrics.partitionsOwned.set(workers.size);
+    await worker?.stop();
+  }
+
+  return {
+    get member() {
+      return member;
+    },
+    get partitions() {
+      return [...workers.keys()].sort((a, b) => a - b);
+    },
+    get opsPort() {
+      return ops?.port ?? 0;
+    },
+    ready,
+    nudgeDeliveries: () => deliveries?.nudge(),
+
+    async start() {
+      database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-alerter", maxConnections: 8 });
+      bus ??= await connectJetStreamBus({
+        servers: config.NATS_URL,
+        name: "vigil-alerter",
+        stream: streamSettings(config),
+        consumer: consumerSettings(config),
+        publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,
+      });
+      const db = database.db;
+      feed = await bus.openFeed({
+        partitions: config.ALERTER_PARTITIONS,
+        maxBytes: config.ALERTER_FEED_MAX_BYTES,
+        maxAgeMs: config.ALERTER_FEED_MAX_AGE_MS,
+        replicas: config.NATS_STREAM_REPLICAS,
+        storage: config.ALERTER_FEED_STORAGE,
+      });
+      const book = new RuleBook(db);
+      rules = book;
+      await book.refresh({ devicesEveryMs: 0, forceDevices: true });
+      metrics.sources.lagSeconds = () => Math.max(0, ...[...workers.values()].map((w) => w.lagSeconds));
+      metrics.sources.series = () => [...workers.values()].reduce((n, w) => n + w.seriesCount, 0);
+      metrics.sources.alertsByState = () => countAlertsByState(db);
+      refresher = setInterval(() => {
+        void book
+          .refresh({ devicesEveryMs: 10_000 })
+          .then((changed) => {
+            if (!changed) return;
+            const active = new Set(book.activeRuleKeys());
+            for (const w of workers.values()) w.prune(active);
+          })
+          .catch((err) => log.warn({ err }, "could not re-read rules"));
+      }, config.ALERTER_RULES_REFRESH_MS);
+      refresher.unref();
+
+      deliveries = new DeliveryWorker({
+        db,
+        senders: channelSenders({
+          webhook: {
+            allowPrivate: config.ALERTER_WEBHOOK_ALLOW_PRIVATE,
+            allowedCidrs: cidrList(config.ALERTER_WEBHOOK_ALLOWED_CIDRS),
+            timeoutMs: config.ALERTER_WEBHOOK_TIMEOUT_MS,
+          },
+          smtpUrl: config.ALERTER_SMTP_URL,
+          smtpFrom: config.ALERTER_SMTP_FROM,
+        }),
+        log,
+        metrics,
+        concurrency: config.ALERTER_DELIVERY_CONCURRENCY,
+        maxBackoffMs: config.ALERTER_DELIVERY_MAX_BACKOFF_MS,
+        lockMs: config.ALERTER_WEBHOOK_TIMEOUT_MS * 3,
+        pollMs: 500,
+      });
+      deliveries.start();
+
+      leases = new PartitionLeases({
+        db,
+        member,
+        partitions: config.ALERTER_PARTITIONS,
+        ttlMs: config.ALERTER_LEASE_TTL_MS,
+        log,
+        callbacks: {
+          acquired: (partition, epoch) => startWorker(partition, epoch),
+          releasing: (partition) => stopWorker(partition),
+          lost: (partition) => {
+            const worker = workers.get(partition);
+            workers.delete(partition);
+            metrics.partitionsOwned.set(workers.size);
+            void worker?.stop();
+          },
+        },
+      });
+      await leases.start();
+      if (deps.opsServer !== false) {
+        ops = await startOpsServer({
+          host: config.ALERTER_OPS_HOST,
+          port: config.ALERTER_OPS_PORT,
+          registry: metricsRegistry(),
+          ready,
+        });
+      }
+      log.info(
+        {
+          member,
+          partitions: config.ALERTER_PARTITIONS,
+          owned: this.partitions,
+          rules: book.ruleCount,
+          opsPort: ops?.port,
+        },
+        "alerter evaluating",
+      );
+    },
+
+    async stop() {
+      stopping = true;
+      clearInterval(refresher);
+      // Workers commit and checkpoint, then their leases go back: the others take over at once.
+      await leases?.stop();
+      for (const partition of [...workers.keys()]) await stopWorker(partition);
+      await deliveries?.stop();
+      await ops?.close();
+      if (!deps.bus) await bus?.close();
+      if (!deps.database) await database?.close();
+      log.info({ member }, "alerter stopped");
+    },
+  };
+}
