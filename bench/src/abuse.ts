@@ -32,6 +32,7 @@ import { connectJetStreamBus } from "@vigil/bus";
 import { migrateToLatest, openDatabase, sql } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
 import {
+  checkLoss,
   createTestDatabase,
   freePort,
   type ServiceProcess,
@@ -47,7 +48,6 @@ import {
   quadraticBatches,
   slowConnections,
 } from "./abuse-attacks.ts";
-import { checkLoss } from "./loss-check.ts";
 import { MiB, memoryOf } from "./process-stats.ts";
 
 const { values: flags } = parseArgs({

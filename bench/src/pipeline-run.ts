@@ -6,8 +6,11 @@ import { migrateToLatest, openDatabase } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
 import { DEVICE_KINDS, type FleetSummary } from "@vigil/simulator";
 import {
+  checkLoss,
+  countReadings,
   createTestDatabase,
   freePort,
+  type LossReport,
   type ServiceProcess,
   startNats,
   startOtlpReceiver,
@@ -15,7 +18,6 @@ import {
 } from "@vigil/testkit";
 import { createUser } from "@vigil/users";
 import { meterCpu } from "./cpu-meter.ts";
-import { checkLoss, countReadings, type LossReport } from "./loss-check.ts";
 import { childPidsOf } from "./process-stats.ts";
 import { type QueryLoadReport, startQueryLoad } from "./query-load.ts";
 

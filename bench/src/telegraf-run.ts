@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { exited, findExecutable, freePort, repoRoot, waitFor } from "@vigil/testkit";
+import { exited, findExecutable, freePort, type LossReport, repoRoot, waitFor } from "@vigil/testkit";
 import pg from "pg";
 import { meterCpu } from "./cpu-meter.ts";
-import type { LossReport } from "./loss-check.ts";
 
 /** Telegraf's measurement and so its table; its tags go to `reading_tag` (tags_as_foreign_keys). */
 export const TELEGRAF_TABLE = "reading";

@@ -299,6 +299,9 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
     it("tests the deployment with `vigil check` against the receiver's and query's Services", () => {
       const pod = get(manifests, "Pod", "test");
       expect(pod.metadata.annotations?.["helm.sh/hook"]).toBe("test");
+      // Kept after it passes (replaced by the next run): `helm test --logs` reads its log, and
+      // fails with "pods … not found" when the pod is deleted on success.
+      expect(pod.metadata.annotations?.["helm.sh/hook-delete-policy"]).toBe("before-hook-creation");
       const [, , receiver, , query, ...rest] = containers(pod)[0].args;
       const receiverSvc = get(manifests, "Service", "receiver");
       const querySvc = get(manifests, "Service", "query");
@@ -631,6 +634,51 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(renderError(undefined, { ...base, "maintainer.config.MAINTAINER_INTERVAL_MS": "60000" })).toMatch(
         /maintainer.\* was renamed lifecycle.\* in chart 0.2.0: move those values under lifecycle, and rename MAINTAINER_INTERVAL_MS/,
       );
+    });
+
+    it("refuses a JetStream store that cannot hold the stream or does not fit its volume, reading sizes as NATS does", () => {
+      const nats = { ...base, "natsCluster.enabled": "true" };
+      // NATS reads G as 10^9 bytes: 1G is less than the stream's 1 GiB bound, and every
+      // server must hold a full replica (receivers, writers and query fail at start otherwise).
+      expect(renderError(undefined, { ...nats, "natsCluster.jetstream.maxFileStore": "1G" })).toMatch(
+        /maxFileStore \(1G = 1000000000 bytes\) is smaller than jetstream.config.NATS_STREAM_MAX_BYTES \(1073741824\).*use at least 1Gi/,
+      );
+      expect(
+        renderError(undefined, {
+          ...nats,
+          "natsCluster.jetstream.maxFileStore": "1536M",
+          "jetstream.config.NATS_STREAM_MAX_BYTES": String(2 * 1024 ** 3),
+        }),
+      ).toMatch(/\(1536M = 1536000000 bytes\) is smaller than .*\(2147483648\).*use at least 2Gi/);
+      // Gi and GB are powers of 1024 (in any case); an unbounded stream is not checked.
+      for (const size of ["1Gi", "1GB", "1gib"]) {
+        const conf = get(
+          render(undefined, { ...nats, "natsCluster.jetstream.maxFileStore": size }),
+          "ConfigMap",
+          "nats",
+        );
+        expect(conf.data?.["nats.conf"]).toContain(`max_file_store: ${size}`);
+      }
+      expect(
+        renderError(undefined, {
+          ...nats,
+          "natsCluster.jetstream.maxFileStore": "1G",
+          "jetstream.config.NATS_STREAM_MAX_BYTES": "-1",
+        }),
+      ).toBe("");
+      expect(renderError(undefined, { ...nats, "natsCluster.jetstream.maxFileStore": "11G" })).toMatch(
+        /maxFileStore \(11G = 11000000000 bytes\) exceeds the volume, natsCluster.jetstream.storageSize \(10Gi = 10737418240 bytes\)/,
+      );
+      expect(
+        renderError(undefined, {
+          ...nats,
+          "natsCluster.jetstream.maxFileStore": "1536Mi",
+          "natsCluster.jetstream.storageSize": "1.5Gi",
+        }),
+      ).toBe("");
+      expect(renderError(undefined, { ...nats, "natsCluster.jetstream.maxFileStore": "8Gb2" })).toMatch(/maxFileStore/);
+      // Without the bundled NATS the chart cannot know the servers' stores.
+      expect(renderError(undefined, { ...base, "natsCluster.jetstream.maxFileStore": "1G" })).toBe("");
     });
 
     it("refuses lifecycle settings the lifecycle service would refuse at start, or that would lose the archive", () => {

@@ -2,6 +2,7 @@ import "./provided-context.ts";
 
 export { ensureTools, type Tool } from "./ensure-tools.ts";
 export { freePort } from "./free-port.ts";
+export { checkLoss, countReadings, type LossReport } from "./loss-check.ts";
 export { type NatsServer, type NatsServerOptions, startNats } from "./nats-server.ts";
 export { type CollectedSpan, type OtlpReceiver, startOtlpReceiver } from "./otlp-receiver.ts";
 export {

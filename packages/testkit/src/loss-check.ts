@@ -13,11 +13,17 @@ export interface LossReport {
 }
 
 /**
- * Compares, per device and batch seq, what the simulator saw acked with the
- * rows in `readings` (of the devices with `code` only, when given: several
- * runs sharing a database).
+ * Compares, per device and batch seq, what the simulator saw acked (its
+ * SIMULATOR_ACKED_FILE) with the rows in `readings`. With `codes`, only the
+ * rows of those device codes are read and counted (one fleet, or one run,
+ * among others sharing the database).
  */
-export async function checkLoss(databaseUrl: string, ackedFile: string, code?: string): Promise<LossReport> {
+export async function checkLoss(
+  databaseUrl: string,
+  ackedFile: string,
+  codes?: string | readonly string[],
+): Promise<LossReport> {
+  const only = codes === undefined ? null : typeof codes === "string" ? [codes] : [...codes];
   const acked: Record<string, Array<[number, number]>> = JSON.parse(readFileSync(ackedFile, "utf8"));
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -25,8 +31,8 @@ export async function checkLoss(databaseUrl: string, ackedFile: string, code?: s
     const { rows } = await client.query<{ key: string; n: string }>(
       `SELECT d.code || '-' || d.number || ':' || r.seq AS key, count(*) AS n
        FROM readings r JOIN devices d ON d.id = r.device_id
-       WHERE $1::text IS NULL OR d.code = $1 GROUP BY d.code, d.number, r.seq`,
-      [code ?? null],
+       WHERE $1::text[] IS NULL OR d.code = ANY($1) GROUP BY d.code, d.number, r.seq`,
+      [only],
     );
     const stored = new Map(rows.map((r) => [r.key, Number(r.n)]));
     const report: LossReport = { acked: 0, stored: 0, lost: 0, duplicates: 0 };
