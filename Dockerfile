@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 #
 # Every Vigil image from one Dockerfile; pick the image with the SERVICE build argument:
-#   receiver | writer | query | maintainer | alerter | simulator | cli   (cli: the `vigil` command: migrate, check, jwt-keys, the API)
+#   receiver | writer | query | lifecycle | alerter | simulator | cli   (cli: the `vigil` command: migrate, check, jwt-keys, demo seed, the API)
 #
 #   docker buildx bake                                  # all seven, see docker-bake.hcl
 #   docker buildx build --build-arg SERVICE=query -t vigil-query .
@@ -22,8 +22,8 @@ WORKDIR /src
 RUN npm install --global --no-audit --no-fund "turbo@${TURBO_VERSION}"
 COPY . .
 RUN case "$SERVICE" in \
-      receiver|writer|query|maintainer|alerter|simulator|cli) ;; \
-      *) echo "SERVICE must be receiver, writer, query, maintainer, alerter, simulator or cli (got '$SERVICE')" >&2; exit 1 ;; \
+      receiver|writer|query|lifecycle|alerter|simulator|cli) ;; \
+      *) echo "SERVICE must be receiver, writer, query, lifecycle, alerter, simulator or cli (got '$SERVICE')" >&2; exit 1 ;; \
     esac \
  && turbo prune "@vigil/$SERVICE" --docker --out-dir /pruned
 
@@ -49,7 +49,7 @@ WORKDIR /app
 COPY --from=prune /pruned/json/ ./
 # No install scripts: no production dependency needs one (npm 11 asks for approval of
 # each anyway). The embedded database (PGlite, most of node_modules) serves only the
-# quick start; @vigil/db loads it lazily, and images run on PostgreSQL. The maintainer and
+# quick start; @vigil/db loads it lazily, and images run on PostgreSQL. The lifecycle service and
 # the CLI keep the archive's dependencies (@aws-sdk/client-s3, hyparquet, hyparquet-writer).
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
@@ -93,7 +93,7 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
 COPY --from=tini /usr/bin/tini-static /usr/bin/tini
 WORKDIR /app
 # Owned by root and not writable by the process: works with a read-only root filesystem
-# (nothing is written at run time but the maintainer's archive files under /tmp; the chart
+# (nothing is written at run time but the lifecycle service's archive files under /tmp; the chart
 # mounts /tmp in every pod).
 COPY --from=install /app ./
 # The node user of the base image, by number so Kubernetes can verify runAsNonRoot.
@@ -111,13 +111,13 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "docker/healthcheck.ts", "http", "WRITER_OPS_PORT", "9102"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/writer/src/main.ts"]
 
-FROM runtime AS service-maintainer
+FROM runtime AS service-lifecycle
 # The archive writes its Parquet export and verification copy under /tmp (the chart
 # mounts a volume sized for it).
 EXPOSE 9103
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "docker/healthcheck.ts", "http", "MAINTAINER_OPS_PORT", "9103"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/maintainer/src/main.ts"]
+  CMD ["node", "docker/healthcheck.ts", "http", "LIFECYCLE_OPS_PORT", "9103"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "@vigil/telemetry/register", "services/lifecycle/src/main.ts"]
 
 FROM runtime AS service-alerter
 # Webhooks and SMTP leave from here only (the chart's NetworkPolicy opens that egress).

@@ -10,7 +10,7 @@ variable "SOURCE" { default = "unknown" }
 variable "PLATFORMS" { default = "linux/amd64,linux/arm64" }
 
 group "default" {
-  targets = ["receiver", "writer", "query", "maintainer", "alerter", "simulator", "cli"]
+  targets = ["receiver", "writer", "query", "lifecycle", "alerter", "simulator", "cli"]
 }
 
 target "_common" {
@@ -43,10 +43,10 @@ target "query" {
   tags     = ["${REGISTRY}/vigil-query:${TAG}"]
 }
 
-target "maintainer" {
+target "lifecycle" {
   inherits = ["_common"]
-  args     = { SERVICE = "maintainer" }
-  tags     = ["${REGISTRY}/vigil-maintainer:${TAG}"]
+  args     = { SERVICE = "lifecycle" }
+  tags     = ["${REGISTRY}/vigil-lifecycle:${TAG}"]
 }
 
 target "alerter" {

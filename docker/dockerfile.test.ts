@@ -25,7 +25,7 @@ describe("Dockerfile", () => {
       receiver: "services/receiver/src/main.ts",
       writer: "services/writer/src/main.ts",
       query: "services/query/src/main.ts",
-      maintainer: "services/maintainer/src/main.ts",
+      lifecycle: "services/lifecycle/src/main.ts",
       alerter: "services/alerter/src/main.ts",
       simulator: "simulator/src/main.ts",
       cli: "packages/cli/src/main.ts",
@@ -49,7 +49,7 @@ describe("Dockerfile", () => {
     for (const [service, variable, port] of [
       ["query", "QUERY_OPS_PORT", "9104"],
       ["writer", "WRITER_OPS_PORT", "9102"],
-      ["maintainer", "MAINTAINER_OPS_PORT", "9103"],
+      ["lifecycle", "LIFECYCLE_OPS_PORT", "9103"],
       ["alerter", "ALERTER_OPS_PORT", "9105"],
     ]) {
       const stage = text.split(/^FROM /m).find((s) => s.includes(`AS service-${service}\n`))!;

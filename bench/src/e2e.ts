@@ -9,12 +9,14 @@
  *    share of the throughput, each on a timer, and the run reports the ack
  *    latency a device sees when the pipeline is not saturated.
  * 4. Mixed (`--mixed-rate`, default 10 requests/s): the paced run again with
- *    the query service and the maintainer running and web clients listing
+ *    the query service and the lifecycle service running and web clients listing
  *    readings and charting 30 days meanwhile: their latencies, and whether
  *    ingest still holds its pace.
  *
  * With `--tracing compare`, the throughput run is repeated with tracing on,
- * alternating off/on and on/off for `--rounds` pairs. Progress goes to
+ * alternating off/on and on/off for `--rounds` pairs. `--tls compare` does
+ * the same with TLS on the receiver's and the writer's ports (a dev CA made
+ * for the run), and adds a paced run over TLS. Progress goes to
  * stderr; the last line of stdout is one JSON object with the results.
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -22,6 +24,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureTools, startPostgres, TIMESCALEDB_MISSING, timescaledbBinDir } from "@vigil/testkit";
+import { ensureDevTls } from "@vigil/tls";
 import { measureCopyCeiling } from "./copy-ceiling.ts";
 import { type PipelineOptions, type PipelineRun, runPipeline, TRACE_SAMPLING } from "./pipeline-run.ts";
 import { postmasterPid } from "./process-stats.ts";
@@ -37,6 +40,7 @@ const { values: flags } = parseArgs({
     "paced-fraction": { type: "string", default: "0.5" },
     "mixed-rate": { type: "string", default: "10" },
     tracing: { type: "string", default: "off" },
+    tls: { type: "string", default: "off" },
     rounds: { type: "string", default: "2" },
     profile: { type: "string" },
     timescaledb: { type: "boolean", default: false },
@@ -53,9 +57,10 @@ if (flags.help) {
   --backlog-mb N        JetStream backlog bound; beyond it receivers hold devices back (default 16)
   --paced-fraction F    then a run paced at F × the measured throughput for ack latency; 0 skips it (default 0.5)
   --mixed-rate N        then that paced run again with web clients sending N requests/s (ListReadings of the
-                        last 15 minutes, GetStats of 30 days), the query service and maintainer running; 0 skips it
+                        last 15 minutes, GetStats of 30 days), the query service and lifecycle service running; 0 skips it
   --tracing MODE        off, or compare: throughput runs with tracing on (10% sampled, OTLP export) too
-  --rounds N            with --tracing compare, pairs of runs, alternating off/on then on/off (default 2)
+  --tls MODE            off, or compare: throughput runs with TLS on the receiver (and a paced TLS run) too
+  --rounds N            with --tracing or --tls compare, pairs of runs, alternating off/on then on/off (default 2)
   --timescaledb         store into a TimescaleDB server (readings a hypertable) instead of plain PostgreSQL
                         (partitioned); built by scripts/install-tools.sh timescaledb when missing
   --profile DIR         CPU profiles (node --cpu-prof) of the receiver, writers and simulator of the
@@ -73,6 +78,8 @@ if (!(pacedFraction >= 0 && pacedFraction < 1)) fail("--paced-fraction must be a
 const mixedRate = Number(flags["mixed-rate"]);
 if (!(mixedRate >= 0 && mixedRate <= 1000)) fail("--mixed-rate must be from 0 to 1000");
 if (flags.tracing !== "off" && flags.tracing !== "compare") fail("--tracing must be off or compare");
+if (flags.tls !== "off" && flags.tls !== "compare") fail("--tls must be off or compare");
+if (flags.tls === "compare" && flags.tracing === "compare") fail("compare tracing or TLS, one at a time");
 const profileDir = flags.profile ? resolve(flags.profile) : undefined;
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 
@@ -141,7 +148,34 @@ try {
     }
   }
 
-  const all = [...offRuns, ...onRuns, ...(paced ? [paced] : []), ...(mixed ? [mixed] : [])];
+  // TLS: the same alternation, then the paced run again over TLS (same interval).
+  const tlsFiles =
+    flags.tls === "compare"
+      ? await ensureDevTls(join(work, "tls"), ["localhost", "127.0.0.1"]).then((f) => ({
+          caFile: f.caFile,
+          certFile: f.certFile,
+          keyFile: f.keyFile,
+        }))
+      : undefined;
+  const tlsRuns: PipelineRun[] = [];
+  for (let round = 0; tlsFiles && round < rounds; round++) {
+    const order = round % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const);
+    for (const tls of order) {
+      if (tls === "off" && round === 0) continue; // the first run above
+      if (tls === "on") tlsRuns.push(await run({ tls: tlsFiles }, "TLS on"));
+      else offRuns.push(await run({}, "TLS off"));
+    }
+  }
+  const pacedTls = tlsFiles && paced ? await run({ pace: pacedIntervalMs, tls: tlsFiles }, "paced, TLS on") : undefined;
+
+  const all = [
+    ...offRuns,
+    ...onRuns,
+    ...tlsRuns,
+    ...(paced ? [paced] : []),
+    ...(pacedTls ? [pacedTls] : []),
+    ...(mixed ? [mixed] : []),
+  ];
   const result = {
     e2e_readings_per_s: Math.round(off.readingsPerS),
     copy_ceiling_rows_per_s: Math.round(ceiling),
@@ -207,6 +241,25 @@ try {
         // Every run's CPU by process group, per million stored readings.
         off_cpu_s_per_million_readings: offRuns.map((r) => perMillion(r.cpu, r.loss.stored)),
         on_cpu_s_per_million_readings: onRuns.map((r) => perMillion(r.cpu, r.loss.stored)),
+      },
+    }),
+    ...(tlsRuns.length > 0 && {
+      tls: {
+        rounds,
+        off_readings_per_s: offRuns.map((r) => Math.round(r.readingsPerS)),
+        on_readings_per_s: tlsRuns.map((r) => Math.round(r.readingsPerS)),
+        ratio_to_off: round3(mean(tlsRuns.map((r) => r.readingsPerS)) / mean(offRuns.map((r) => r.readingsPerS))),
+        off_server_cpu_us_per_reading: offRuns.map(serverCpuUsPerReading),
+        on_server_cpu_us_per_reading: tlsRuns.map(serverCpuUsPerReading),
+        cpu_ratio_to_off: round3(mean(tlsRuns.map(serverCpuUsPerReading)) / mean(offRuns.map(serverCpuUsPerReading))),
+        ...(pacedTls &&
+          paced && {
+            paced_off_ack_latency_ms_p99: paced.summary.ackLatencyMs.p99,
+            paced_on_ack_latency_ms_p50: pacedTls.summary.ackLatencyMs.p50,
+            paced_on_ack_latency_ms_p99: pacedTls.summary.ackLatencyMs.p99,
+            paced_on_steady_ack_latency_ms_p99: pacedTls.summary.recentAckLatencyMs.p99,
+            paced_on_lost: pacedTls.loss.lost,
+          }),
       },
     }),
     devices,

@@ -20,7 +20,7 @@ export interface IngestLoadOptions {
 }
 
 export interface IngestLoad {
-  /** Receiver, writer, maintainer and simulator processes, for the CPU meter. */
+  /** Receiver, writer, lifecycle and simulator processes, for the CPU meter. */
   pids: Record<string, number>;
   /** Stops the devices (then the services) and returns what they saw. */
   stop(): Promise<{ summary: FleetSummary; seconds: number }>;
@@ -28,7 +28,7 @@ export interface IngestLoad {
 
 /**
  * Production's ingest beside the queries of a benchmark: the receiver, a
- * writer and the maintainer as processes, and registered devices sending
+ * writer and the lifecycle service as processes, and registered devices sending
  * their batches at a fixed pace through them into the measured database
  * (realtime clock: the readings are "now").
  */
@@ -52,9 +52,10 @@ export async function startIngestLoad(o: IngestLoadOptions): Promise<IngestLoad>
     RECEIVER_RATE_LIMIT_PER_S: "100000000",
     RECEIVER_RATE_LIMIT_BURST: "1000000000",
     RECEIVER_OPS_PORT: "0",
+    WRITER_OPS_HOST: "127.0.0.1",
     WRITER_OPS_PORT: "0",
-    MAINTAINER_OPS_HOST: "127.0.0.1",
-    MAINTAINER_OPS_PORT: "0",
+    LIFECYCLE_OPS_HOST: "127.0.0.1",
+    LIFECYCLE_OPS_PORT: "0",
   };
   const running: ServiceProcess[] = [];
   const receiverPort = await freePort();
@@ -65,7 +66,7 @@ export async function startIngestLoad(o: IngestLoadOptions): Promise<IngestLoad>
       /receiver listening/,
     ),
     await startServiceProcess("services/writer/src/main.ts", env, /writer consuming/),
-    await startServiceProcess("services/maintainer/src/main.ts", env, /maintainer started/),
+    await startServiceProcess("services/lifecycle/src/main.ts", env, /lifecycle started/),
   );
   const readingsPerBatch = 5 * o.batchSize;
   const intervalMs = Math.max(1, Math.round((o.devices * readingsPerBatch * 1000) / o.readingsPerS));
@@ -79,12 +80,12 @@ export async function startIngestLoad(o: IngestLoadOptions): Promise<IngestLoad>
     ],
   );
   const started = performance.now();
-  const [receiver, writer, maintainer] = running;
+  const [receiver, writer, lifecycle] = running;
   return {
     pids: {
       receiver: receiver!.child.pid!,
       writer: writer!.child.pid!,
-      maintainer: maintainer!.child.pid!,
+      lifecycle: lifecycle!.child.pid!,
       simulator: simulator.child.pid!,
     },
     async stop() {

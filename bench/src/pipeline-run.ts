@@ -56,8 +56,10 @@ export interface PipelineOptions {
   pace: "fast" | number;
   /** Write CPU profiles of the receiver, writers and simulator here (node --cpu-prof). */
   profileDir?: string;
+  /** Serve TLS on the receiver's and the writer's ports with these files; the simulator trusts caFile. */
+  tls?: { caFile: string; certFile: string; keyFile: string };
   /**
-   * A mixed run: the query service and the maintainer run too (as in
+   * A mixed run: the query service and the lifecycle service run too (as in
    * production), and web clients send this many requests per second while
    * the devices stream (see query-load.ts).
    */
@@ -86,7 +88,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
   const nats = await startNats({ syncInterval: o.natsSync });
   const otlp = o.traces === "on" ? await startOtlpReceiver() : undefined;
   const running: ServiceProcess[] = [];
-  const tag = `${o.traces}-${o.pace}-${Date.now()}`;
+  const tag = `${o.traces}-${o.pace}-${o.tls ? "tls" : "plain"}-${Date.now()}`;
   const code = o.deviceCode ?? "OR";
   try {
     const databaseUrl = o.databaseUrl ?? (await createTestDatabase(o.postgresUrl, "bench"));
@@ -105,6 +107,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
       RECEIVER_RATE_LIMIT_BURST: "1000000000",
       RECEIVER_OPS_PORT: "0",
       WRITER_OPS_PORT: "0",
+      ...(o.tls && { TLS_CERT_FILE: o.tls.certFile, TLS_KEY_FILE: o.tls.keyFile }),
       ...(otlp && {
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
         OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
@@ -117,7 +120,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
       o.profileDir
         ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(o.profileDir, `${name}-tracing-${o.traces}`)}` }
         : {};
-    const receiverPort = String(20_000 + Math.floor(Math.random() * 20_000));
+    // A free port, not a random one: on a shared machine a random port collided (EADDRINUSE).
+    const receiverPort = String(await freePort());
     const startReceiver = () =>
       startServiceProcess(
         "services/receiver/src/main.ts",
@@ -133,7 +137,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
     const startWriter = (i: number) =>
       startServiceProcess(
         "services/writer/src/main.ts",
-        { ...env, ...profiling(`writer-${i}`), LOG_LEVEL: "info" },
+        { ...env, ...profiling(`writer-${i}`), LOG_LEVEL: "info", WRITER_OPS_HOST: "127.0.0.1" },
         /writer consuming/,
       );
     const receiver = await startReceiver();
@@ -167,9 +171,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
           /query service listening/,
         ),
         await startServiceProcess(
-          "services/maintainer/src/main.ts",
-          { ...env, LOG_LEVEL: "info", MAINTAINER_OPS_HOST: "127.0.0.1", MAINTAINER_OPS_PORT: "0" },
-          /maintainer started/,
+          "services/lifecycle/src/main.ts",
+          { ...env, LOG_LEVEL: "info", LIFECYCLE_OPS_HOST: "127.0.0.1", LIFECYCLE_OPS_PORT: "0" },
+          /lifecycle started/,
         ),
       );
       queryBase = { url: `http://127.0.0.1:${queryPort}`, username, password };
@@ -181,7 +185,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
       postgres: [o.postgresPid],
       ...(queryBase && {
         query: [running.at(-2)!.child.pid!],
-        maintainer: [running.at(-1)!.child.pid!],
+        lifecycle: [running.at(-1)!.child.pid!],
       }),
     });
     const started = performance.now();
@@ -192,6 +196,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
         ...profiling("simulator"),
         SIMULATOR_TARGET: `127.0.0.1:${receiverPort}`,
         SIMULATOR_CONTROL_PORT: "0",
+        ...(o.tls && { SIMULATOR_TLS_CA_FILE: o.tls.caFile, SIMULATOR_TLS_SERVER_NAME: "localhost" }),
         LOG_LEVEL: "info",
       },
       /simulator started/,

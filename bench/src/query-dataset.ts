@@ -76,12 +76,12 @@ export interface LoadOptions {
  * `days` of ingest: devices registered as operators do, rows inserted in
  * arrival (time) order one day per statement through the parent table (so
  * every index, and on plain PostgreSQL the rollup trigger, takes every row),
- * then what the maintainer would have done meanwhile, and every partition or
+ * then what the lifecycle service would have done meanwhile, and every partition or
  * chunk vacuumed and analyzed as autovacuum would. Plain PostgreSQL: daily
  * partitions made ahead as the days went by, the rollup refresh run until it
  * has caught up. TimescaleDB (a hypertable of daily chunks): the refresh
  * policies of both continuous aggregates and the compression policy (chunks
- * older than 7 days compressed), as the maintainer runs them.
+ * older than 7 days compressed), as the lifecycle service runs them.
  */
 export async function loadDataset(db: Kysely<Database>, databaseUrl: string, o: LoadOptions): Promise<LoadOutcome> {
   const span = o.days * DAY_MS;
@@ -137,7 +137,7 @@ export async function loadDataset(db: Kysely<Database>, databaseUrl: string, o: 
   );
 
   const timescale = await hasTimescale(db);
-  // The maintainer's partition job, as it ran once a day over the period:
+  // The lifecycle service's partition job, as it ran once a day over the period:
   // every day gets its partition before its readings arrive.
   for (let day = Math.floor(startMs / DAY_MS) * DAY_MS; !timescale && day <= o.endMs; day += DAY_MS) {
     await maintainPartitions(db, day);
@@ -206,7 +206,7 @@ export async function loadDataset(db: Kysely<Database>, databaseUrl: string, o: 
   const insertS = lap();
 
   if (timescale) {
-    // The maintainer's policy jobs: both refreshes (their window covers the whole month), then
+    // The lifecycle service's policy jobs: both refreshes (their window covers the whole month), then
     // compression of the chunks past its age, as they would stand after a month of runs.
     for (const job of await listPolicyJobs(db)) {
       if (job.kind !== "refresh" && job.kind !== "compression") continue;
@@ -214,7 +214,7 @@ export async function loadDataset(db: Kysely<Database>, databaseUrl: string, o: 
       o.log(`ran the ${job.kind} policy of ${job.relation}`);
     }
   } else {
-    // The maintainer's rollup job: each run materializes at most a week, so
+    // The lifecycle service's rollup job: each run materializes at most a week, so
     // a month of backlog takes several runs (production ran it every minute).
     const windowMs = refreshWindowMs(DEFAULT_LIFECYCLE);
     let previous = Number.NaN;

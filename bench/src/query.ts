@@ -67,7 +67,7 @@ if (flags.help) {
   --deep-page        the page reached through page tokens (page size 100)
   --database-url     measure an already loaded database (one a --hold run keeps) instead of loading a new one
   --mixed-ingest N   while measuring, the dataset's robots send N readings/s through the receiver, a writer and
-                     the maintainer (processes, as in production); the rows are deleted afterwards
+                     the lifecycle service (processes, as in production); the rows are deleted afterwards
   --explain          afterwards, print EXPLAIN (ANALYZE, BUFFERS) of the statements each request ran (auto_explain)
   --hold             keep PostgreSQL and the query service running at the end, until Ctrl+C\n`);
   process.exit(0);

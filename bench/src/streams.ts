@@ -106,7 +106,7 @@ try {
   };
   const writer = await startServiceProcess(
     "services/writer/src/main.ts",
-    { ...env, LOG_LEVEL: "info" },
+    { ...env, LOG_LEVEL: "info", WRITER_OPS_HOST: "127.0.0.1" },
     /writer consuming/,
   );
   running.push(writer);

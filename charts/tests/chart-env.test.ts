@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { alerterEnv } from "@vigil/alerter";
-import { maintainerEnv } from "@vigil/maintainer";
+import { lifecycleEnv } from "@vigil/lifecycle";
 import { queryEnv } from "@vigil/query";
 import { receiverEnv } from "@vigil/receiver";
 import { simulatorEnv } from "@vigil/simulator";
@@ -18,21 +18,21 @@ import { chartDir, ciValuesFiles, find, helmBin, type Manifest, podSpec, render 
  * fails these tests until the chart sets it; values.schema.json then gives it
  * the same type and bounds as the service. Besides the schema's variables a
  * container may carry only the OpenTelemetry SDK's standard OTEL_* variables,
- * and the maintainer the AWS SDK's standard credential variables (from a
+ * and the lifecycle service the AWS SDK's standard credential variables (from a
  * Secret only), which @vigil/archive leaves to the SDK's default chain.
  */
 const services = {
   receiver: receiverEnv,
   writer: writerEnv,
   query: queryEnv,
-  maintainer: maintainerEnv,
+  lifecycle: lifecycleEnv,
   alerter: alerterEnv,
   simulator: simulatorEnv,
 } as const;
 
 const awsCredentials = new Set(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]);
 const sdkVariable = (component: string, name: string) =>
-  name.startsWith("OTEL_") || (component === "maintainer" && awsCredentials.has(name));
+  name.startsWith("OTEL_") || (component === "lifecycle" && awsCredentials.has(name));
 
 type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
 
@@ -49,7 +49,7 @@ describe.skipIf(!helmBin)("chart ↔ service settings", () => {
     for (const [component, schema] of Object.entries(services)) {
       it(`sets every variable ${component} reads, and nothing else`, (ctx) => {
         const env = envOf(manifests, component);
-        if (!env) return ctx.skip(); // the simulator (or the maintainer) is off in this file
+        if (!env) return ctx.skip(); // the simulator (or the lifecycle service) is off in this file
         const set = env.map((e) => e.name);
         expect(new Set(set).size, "a variable set twice").toBe(set.length);
         const chartOnly = set.filter((n) => !sdkVariable(component, n));
@@ -83,9 +83,9 @@ describe.skipIf(!helmBin)("chart ↔ service settings", () => {
     expect(nats("alerter")).toEqual(nats("writer"));
   });
 
-  it("configures retention once: readings.config reaches the receiver, the query service and the maintainer", () => {
+  it("configures retention once: readings.config reaches the receiver, the query service and the lifecycle service", () => {
     const manifests = render("default-values.yaml", { "readings.config.READINGS_RETENTION_MS": "63072000000" });
-    for (const c of ["receiver", "query", "maintainer"]) {
+    for (const c of ["receiver", "query", "lifecycle"]) {
       const retention = envOf(manifests, c)!.find((e) => e.name === "READINGS_RETENTION_MS");
       expect(retention?.value, c).toBe("63072000000");
     }
@@ -101,13 +101,13 @@ describe("values.schema.json ↔ service settings", () => {
     ["receiver.config", schema.properties.receiver.properties.config.properties, receiverEnv],
     ["writer.config", schema.properties.writer.properties.config.properties, writerEnv],
     ["query.config", schema.properties.query.properties.config.properties, queryEnv],
-    ["maintainer.config", schema.properties.maintainer.properties.config.properties, maintainerEnv],
+    ["lifecycle.config", schema.properties.lifecycle.properties.config.properties, lifecycleEnv],
     ["alerter.config", schema.properties.alerter.properties.config.properties, alerterEnv],
     ["simulator.config", schema.properties.simulator.properties.config.properties, simulatorEnv],
   ];
-  // The maintainer reads one of the shared reading rules: its bounds must be the maintainer's too.
+  // The lifecycle service reads one of the shared reading rules: its bounds must be the lifecycle service's too.
   const shared: Array<[string, Record<string, JsonProp>, z.ZodObject]> = [
-    ["readings.config (maintainer)", { READINGS_RETENTION_MS: readings.READINGS_RETENTION_MS }, maintainerEnv],
+    ["readings.config (lifecycle)", { READINGS_RETENTION_MS: readings.READINGS_RETENTION_MS }, lifecycleEnv],
   ];
   type JsonProp = { type: string; minimum?: number; maximum?: number; enum?: string[]; pattern?: string };
 

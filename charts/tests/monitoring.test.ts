@@ -47,6 +47,7 @@ describe("the Grafana dashboard on a default kube-prometheus-stack", () => {
     const monitor = get(
       render(undefined, {
         "database.existingSecret": "db",
+        "tls.existingSecret": "tls",
         "metrics.enabled": "true",
         "metrics.serviceMonitor.enabled": "true",
       }),
@@ -87,7 +88,7 @@ describe.skipIf(!helmBin)("the PrometheusRule", () => {
       "VigilDeadLetters",
       "VigilPodNotReady",
       "VigilQueryErrors",
-      "VigilMaintenanceStalled",
+      "VigilLifecycleStalled",
     ]);
     const telemetry = read("docs/telemetry.md");
     const operations = read("docs/operations.md");
@@ -113,15 +114,19 @@ describe.skipIf(!helmBin)("the PrometheusRule", () => {
     expect(byName.VigilBacklogHigh).toMatchObject({ for: "10m", expr: expect.stringMatching(/> 10000$/) });
     expect(byName.VigilQueryErrors).toMatchObject({ for: "5m", expr: expect.stringMatching(/> 0\.01$/) });
     expect(byName.VigilPodNotReady?.for).toBe("5m");
-    // Three maintenance intervals of 60 s.
-    expect(byName.VigilMaintenanceStalled?.expr).toMatch(/> 180$/);
+    // Three lifecycle intervals of 60 s.
+    expect(byName.VigilLifecycleStalled?.expr).toMatch(/> 180$/);
   });
 
-  it("leaves out the maintenance alert without a maintainer, and needs the metrics on", () => {
-    const { alerts } = rules({ "maintainer.enabled": "false" });
-    expect(alerts.map((a) => a.alert)).not.toContain("VigilMaintenanceStalled");
+  it("leaves out the lifecycle alert without a lifecycle service, and needs the metrics on", () => {
+    const { alerts } = rules({ "lifecycle.enabled": "false" });
+    expect(alerts.map((a) => a.alert)).not.toContain("VigilLifecycleStalled");
     expect(
-      renderError(undefined, { "database.existingSecret": "db", "metrics.prometheusRule.enabled": "true" }),
+      renderError(undefined, {
+        "database.existingSecret": "db",
+        "tls.existingSecret": "tls",
+        "metrics.prometheusRule.enabled": "true",
+      }),
     ).toMatch(/set metrics.enabled=true/);
   });
 });
@@ -159,7 +164,7 @@ describe.skipIf(!helmBin)("the writers' KEDA ScaledObject", () => {
   });
 
   it("refuses two autoscalers, and an external NATS without its monitoring endpoint", () => {
-    const base = { "database.existingSecret": "db", "writer.keda.enabled": "true" };
+    const base = { "database.existingSecret": "db", "tls.existingSecret": "tls", "writer.keda.enabled": "true" };
     expect(renderError(undefined, base)).toMatch(/set writer.autoscaling.enabled=false/);
     expect(renderError(undefined, { ...base, "writer.autoscaling.enabled": "false" })).toMatch(
       /set writer.keda.natsMonitoringEndpoint/,

@@ -39,7 +39,7 @@ describe.skipIf(!skaffold || !helmBin)("skaffold.yaml", () => {
       "vigil-receiver",
       "vigil-writer",
       "vigil-query",
-      "vigil-maintainer",
+      "vigil-lifecycle",
       "vigil-alerter",
       "vigil-simulator",
       "vigil-cli",

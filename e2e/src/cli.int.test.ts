@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,14 +5,14 @@ import { sql } from "@vigil/db";
 import { createTestDatabase } from "@vigil/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ADMIN_PASSWORD, type Pipeline, USER_PASSWORD } from "./pipeline.ts";
-import { cliMain as main, runCli as run } from "./run-cli.ts";
+import { cliMain, runCli, runOnTerminal } from "./run-cli.ts";
 import { startTestPipeline } from "./test-pipeline.ts";
 
 describe("vigil CLI against the API", () => {
   let pipeline: Pipeline;
   let home: string;
   let env: Record<string, string | undefined>;
-  const vigil = (args: string[], input?: string) => run(args, env, input);
+  const vigil = (args: string[], input?: string) => runCli(args, env, input);
   const credentialsPath = () => join(home, "config", "vigil", "credentials.json");
   const stored = async () =>
     JSON.parse(await readFile(credentialsPath(), "utf8")) as {
@@ -154,14 +153,14 @@ describe("vigil CLI against the API", () => {
     const created = await vigil(["users", "create", "--username", "nurse", "--role", "user"], `${USER_PASSWORD}\n`);
     expect(created.out).toMatchObject({ username: "nurse", role: "ROLE_USER" });
     const asNurse = { ...env, XDG_CONFIG_HOME: join(home, "nurse") };
-    expect((await run(["login", "--username", "nurse"], asNurse, USER_PASSWORD)).code).toBe(0);
-    const refused = await run(["devices", "list"], asNurse);
+    expect((await runCli(["login", "--username", "nurse"], asNurse, USER_PASSWORD)).code).toBe(0);
+    const refused = await runCli(["devices", "list"], asNurse);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("[permission_denied]");
 
     // VIGIL_TOKEN: an access token from the environment, no stored sign-in.
     const { accessToken } = await pipeline.login("admin", ADMIN_PASSWORD);
-    const withToken = await run(["devices", "get", "--code", "OR", "--number", "7"], {
+    const withToken = await runCli(["devices", "get", "--code", "OR", "--number", "7"], {
       ...env,
       XDG_CONFIG_HOME: join(home, "empty"),
       VIGIL_TOKEN: accessToken,
@@ -197,26 +196,17 @@ describe("vigil CLI against the API", () => {
     const lower = await vigil(["devices", "create", "--code", "icu", "--number", "1"]);
     expect(lower.code).toBe(1);
     expect(lower.stderr).toMatch(/capital letters/);
-    const down = await run(["devices", "list"], { ...env, VIGIL_SERVER: "http://127.0.0.1:1" });
+    const down = await runCli(["devices", "list"], { ...env, VIGIL_SERVER: "http://127.0.0.1:1" });
     expect(down.code).toBe(1);
     expect(down.stderr).toContain("is the query service running at http://127.0.0.1:1?");
   });
 
   it("prints tables and a progress bar on a terminal", async () => {
     // `script` gives the CLI a real pseudo-terminal, as an operator's shell would.
-    const command = [process.execPath, main, "devices", "create", "--code", "TTY", "--number", "1", "--count", "40"]
+    const command = [process.execPath, cliMain, "devices", "create", "--code", "TTY", "--number", "1", "--count", "40"]
       .map((a) => `'${a}'`)
       .join(" ");
-    const shell = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-      const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...env, COLUMNS: "120", TERM: "xterm" } });
-      let output = "";
-      child.stdout.on("data", (c) => {
-        output += c;
-      });
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, output }));
-      child.stdin.end();
-    });
+    const shell = await runOnTerminal(command, env);
     expect(shell.code, shell.output).toBe(0);
     expect(shell.output, shell.output).toContain("creating devices");
     expect(shell.output, shell.output).toMatch(/\/40/);
@@ -246,17 +236,17 @@ describe("vigil CLI on the database (migrate)", () => {
     const env = { PATH: process.env.PATH, HOME: tmpdir(), DATABASE_URL: url };
     const dir = await mkdtemp(join(tmpdir(), "vigil-cli-archive-"));
     try {
-      const early = await run(
+      const early = await runCli(
         ["archive", "restore", "--from", "2025-01-01", "--to", "2025-01-02", "--archive", `file:${dir}`],
         env,
       );
       expect(early.code).toBe(1);
       expect(early.stderr).toMatch(/not migrated .*run `vigil migrate` first/);
       expect(early.stderr).not.toMatch(/relation .* does not exist/);
-      const migrated = await run(["migrate"], env);
+      const migrated = await runCli(["migrate"], env);
       expect(migrated.code, migrated.stderr).toBe(0);
       expect((migrated.out as { applied: string[] }).applied).toContain("0001-core");
-      expect(((await run(["migrate"], env)).out as { applied: string[] }).applied).toEqual([]);
+      expect(((await runCli(["migrate"], env)).out as { applied: string[] }).applied).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

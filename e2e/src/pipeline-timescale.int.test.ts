@@ -76,7 +76,7 @@ for (const { name, url, skip } of engines)
     });
 
     it("answers GetStats over 30 days, hourly, for the whole fleet through the 1-hour continuous aggregate", async () => {
-      // The refresh policies' work, as the maintainer does it (TimescaleDB's scheduler does not run
+      // The refresh policies' work, as the lifecycle service does it (TimescaleDB's scheduler does not run
       // them); these readings are in the newest hour, which the aggregate adds from raw rows.
       for (const job of await listPolicyJobs(pipeline.database.db)) {
         if (job.kind === "refresh") await runPolicyJob(pipeline.database.db, job);

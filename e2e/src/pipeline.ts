@@ -1,7 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { FEED_STREAM_NAME, STREAM_NAME } from "@vigil/bus";
-import { migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
+import { type Component, componentRole, migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
 import { createDevice } from "@vigil/devices";
 import { createQueryApp, loadQueryConfig, type QueryApp, TokenSigner } from "@vigil/query";
 import { createReceiverApp, loadReceiverConfig, type ReceiverApp } from "@vigil/receiver";
@@ -28,7 +28,7 @@ export interface Pipeline {
   /** Signs in over Connect-JSON and returns the tokens. */
   login(username: string, password: string): Promise<{ accessToken: string; refreshToken: string }>;
   /** Creates a user (as the admin) and returns an access token for it. */
-  userToken(username: string, role?: "user" | "admin"): Promise<string>;
+  userToken(username: string, role?: "user" | "admin" | "clinician" | "technician"): Promise<string>;
   /**
    * Another query replica on the same database and NATS, with its own
    * connections and `env` on top of the pipeline's; stopped with the pipeline.
@@ -48,6 +48,8 @@ export async function startPipeline(options: {
   databaseUrl: string;
   natsUrl: string;
   env?: Record<string, string>;
+  /** Each service signs in to PostgreSQL as its own role (vigil_receiver, …), as in production. */
+  componentRoles?: boolean;
 }): Promise<Pipeline> {
   const env = {
     DATABASE_URL: options.databaseUrl,
@@ -74,13 +76,16 @@ export async function startPipeline(options: {
   await migrateToLatest(database.db);
   // Embedded databases live in this process only: share the one handle.
   const shared = options.databaseUrl.startsWith("embedded:") ? { database } : {};
-  const receiver = createReceiverApp(loadReceiverConfig(env), { logger, ...shared });
-  const writer = createWriterApp(loadWriterConfig(env), { logger, ...shared });
-  const query = createQueryApp(loadQueryConfig(env), { logger, ...shared });
+  const as = (component: Component) =>
+    options.componentRoles ? { ...env, DATABASE_URL: roleUrl(options.databaseUrl, component) } : env;
+  const receiver = createReceiverApp(loadReceiverConfig(as("receiver")), { logger, ...shared });
+  const writer = createWriterApp(loadWriterConfig(as("writer")), { logger, ...shared });
+  const query = createQueryApp(loadQueryConfig(as("query")), { logger, ...shared });
   await receiver.start();
   await writer.start();
   await query.start();
-  const queryUrl = `http://127.0.0.1:${query.port}`;
+  // With TLS the certificate names localhost; fetch below cannot be given a CA, so TLS tests sign in themselves.
+  const queryUrl = options.env?.TLS_CERT_FILE ? `https://localhost:${query.port}` : `http://127.0.0.1:${query.port}`;
   const login = async (username: string, password: string) => {
     const res = await fetch(`${queryUrl}/vigil.auth.v1.AuthService/Login`, {
       method: "POST",
@@ -114,7 +119,7 @@ export async function startPipeline(options: {
         body: JSON.stringify({
           username,
           password: USER_PASSWORD,
-          role: role === "admin" ? "ROLE_ADMIN" : "ROLE_USER",
+          role: `ROLE_${role.toUpperCase()}`,
         }),
       });
       if (!res.ok) throw new Error(`register failed: ${res.status} ${await res.text()}`);
@@ -157,4 +162,12 @@ export async function resetJetStream(natsUrl: string): Promise<void> {
   } finally {
     await nc.close();
   }
+}
+
+/** The database URL with a component's role as the user (the test cluster trusts local sign-ins). */
+export function roleUrl(databaseUrl: string, component: Component): string {
+  const u = new URL(databaseUrl);
+  u.username = componentRole(component);
+  u.password = "";
+  return u.toString();
 }

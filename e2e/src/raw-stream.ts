@@ -7,6 +7,7 @@ import {
   type StreamResponse,
   StreamResponseSchema,
 } from "@vigil/proto";
+import { type ClientTlsFiles, grpcClientCredentials, grpcClientOptions } from "@vigil/tls";
 
 /** A hand-driven device stream for protocol tests: send anything, read every response. */
 export interface RawStream {
@@ -21,8 +22,11 @@ export interface RawStream {
   close(): void;
 }
 
-export function openRawStream(port: number, apiKey?: string): RawStream {
-  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+export function openRawStream(port: number, apiKey?: string, tls?: ClientTlsFiles): RawStream {
+  const client = new Client(`127.0.0.1:${port}`, tls ? grpcClientCredentials(tls) : credentials.createInsecure(), {
+    ...(tls ? grpcClientOptions(tls) : {}),
+    "grpc.use_local_subchannel_pool": 1,
+  });
   const metadata = new Metadata();
   if (apiKey !== undefined) metadata.set("x-api-key", apiKey);
   const call = client.makeBidiStreamRequest(

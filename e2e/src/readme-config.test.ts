@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { alerterEnv } from "@vigil/alerter";
-import { maintainerEnv } from "@vigil/maintainer";
+import { lifecycleEnv } from "@vigil/lifecycle";
 import { queryEnv } from "@vigil/query";
 import { quickstartEnv } from "@vigil/quickstart";
 import { receiverEnv } from "@vigil/receiver";
@@ -10,7 +10,7 @@ import { repoRoot } from "@vigil/testkit";
 import { writerEnv } from "@vigil/writer";
 import { describe, expect, it } from "vitest";
 
-const schemas = { receiverEnv, writerEnv, queryEnv, simulatorEnv, quickstartEnv, maintainerEnv, alerterEnv };
+const schemas = { receiverEnv, writerEnv, queryEnv, simulatorEnv, quickstartEnv, lifecycleEnv, alerterEnv };
 
 describe("README configuration table", () => {
   const readme = readFileSync(join(repoRoot, "README.md"), "utf8");

@@ -44,7 +44,20 @@ export function runCliOnTerminal(
   args: string[],
   env: Record<string, string | undefined>,
 ): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, cliMain, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+  return runOnTerminal(
+    [process.execPath, cliMain, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" "),
+    env,
+  );
+}
+
+/**
+ * Runs a shell command line (a `vigil …` with redirections, say) under `script`, which gives it a
+ * real pseudo-terminal as an operator's shell would; returns what the terminal showed.
+ */
+export function runOnTerminal(
+  command: string,
+  env: Record<string, string | undefined>,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...env, COLUMNS: "160", TERM: "xterm" } });
     let output = "";

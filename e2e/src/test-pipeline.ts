@@ -8,10 +8,10 @@ import { type Pipeline, resetJetStream, startPipeline } from "./pipeline.ts";
  * `databaseUrl`, such as the embedded engine).
  */
 export async function startTestPipeline(
-  options: { env?: Record<string, string>; databaseUrl?: string } = {},
+  options: { env?: Record<string, string>; databaseUrl?: string; componentRoles?: boolean } = {},
 ): Promise<Pipeline> {
   const natsUrl = inject("natsUrl");
   await resetJetStream(natsUrl);
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase(inject("postgresUrl")));
-  return startPipeline({ databaseUrl, natsUrl, env: options.env });
+  return startPipeline({ databaseUrl, natsUrl, env: options.env, componentRoles: options.componentRoles });
 }

@@ -101,11 +101,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await start(
       "receiver",
       "services/receiver/src/main.ts",
-      // Ops ports on free ports too: the defaults (9101, 9102) may be taken by another stack on the machine.
+      // Ops ports too on free ports: 9101/9102 may be another stack's on a shared machine.
       { RECEIVER_HOST: "127.0.0.1", RECEIVER_PORT: String(receiverPort), RECEIVER_OPS_PORT: "0" },
       /receiver listening/,
     );
-    await start("writer", "services/writer/src/main.ts", { WRITER_OPS_PORT: "0" }, /writer consuming/);
+    await start(
+      "writer",
+      "services/writer/src/main.ts",
+      { WRITER_OPS_HOST: "127.0.0.1", WRITER_OPS_PORT: "0" },
+      /writer consuming/,
+    );
     await start(
       "query",
       "services/query/src/main.ts",

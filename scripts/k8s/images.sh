@@ -19,7 +19,7 @@ need_root
 
 IMAGES="$CACHE/images"
 mkdir -p "$IMAGES" "$CACHE/buildah"
-read -ra SERVICES <<<"${VIGIL_K8S_SERVICES:-receiver writer query maintainer alerter cli}"
+read -ra SERVICES <<<"${VIGIL_K8S_SERVICES:-receiver writer query lifecycle alerter cli}"
 NODE_IMAGE=localhost/vigil-node:$NODE_VERSION-$DEBIAN_SUITE
 DEBIAN_IMAGE=localhost/vigil-debian:$DEBIAN_SUITE
 TIMESCALEDB_IMAGE=localhost/vigil-timescaledb:$TIMESCALEDB_VERSION-pg$POSTGRES_MAJOR

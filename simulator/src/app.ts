@@ -1,12 +1,14 @@
 import { writeFileSync } from "node:fs";
 import { openDatabase } from "@vigil/db";
 import type { App, Logger } from "@vigil/runtime";
-import type { SimulatorConfig } from "./config.ts";
+import { type SimulatorConfig, simulatorTls } from "./config.ts";
 import { type ControlServer, type FleetControl, startControlServer } from "./control-service.ts";
 import { readDevicesFile } from "./devices-file.ts";
 import { Fleet } from "./fleet.ts";
 import type { FleetSummary } from "./fleet-stats.ts";
+import { connectRecorder, type ProcedureRecorder, passwordFrom } from "./procedure-recorder.ts";
 import { provisionDevices } from "./provision.ts";
+import { robotBehaviourFor } from "./robot-behaviours.ts";
 import { parseShard, type Shard, selectShard, shardNumbers } from "./shard.ts";
 import type { DeviceIdentity } from "./simulated-device.ts";
 
@@ -66,8 +68,17 @@ export function createSimulatorApp(config: SimulatorConfig, deps: SimulatorDeps)
     summary: () => fleet?.summary(),
 
     async start() {
+      const recorder = procedureRecorder(config, log);
       fleet = new Fleet(await identities(), {
+        behaviourFor: config.SIMULATOR_PROCEDURES
+          ? robotBehaviourFor({
+              procedureMs: config.SIMULATOR_PROCEDURE_S * 1000,
+              gapMs: config.SIMULATOR_PROCEDURE_GAP_S * 1000,
+              recorder,
+            })
+          : undefined,
         target: config.SIMULATOR_TARGET,
+        tls: simulatorTls(config),
         devicesPerConnection: config.SIMULATOR_DEVICES_PER_CONNECTION,
         intervalMs: config.SIMULATOR_INTERVAL_MS,
         samplesPerBatch: config.SIMULATOR_BATCH_SIZE,
@@ -112,6 +123,21 @@ export function createSimulatorApp(config: SimulatorConfig, deps: SimulatorDeps)
       }
     },
   };
+}
+
+/** Where robots record procedures and maintenance: the query service, when configured. */
+function procedureRecorder(config: SimulatorConfig, log: Logger): ProcedureRecorder | undefined {
+  const password = passwordFrom(config.SIMULATOR_QUERY_PASSWORD, config.SIMULATOR_QUERY_PASSWORD_FILE);
+  if (!config.SIMULATOR_QUERY_URL) return undefined;
+  if (!config.SIMULATOR_QUERY_USERNAME || !password) {
+    throw new Error("SIMULATOR_QUERY_URL needs SIMULATOR_QUERY_USERNAME and SIMULATOR_QUERY_PASSWORD(_FILE)");
+  }
+  return connectRecorder({
+    baseUrl: config.SIMULATOR_QUERY_URL,
+    username: config.SIMULATOR_QUERY_USERNAME,
+    password,
+    log,
+  });
 }
 
 /** Registers this shard's part of CODE-1..N (all of them for 1/1), in bulk. */

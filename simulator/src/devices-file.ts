@@ -5,14 +5,16 @@ import type { DeviceIdentity } from "./simulated-device.ts";
 const identity = z.object({
   code: z.string().regex(/^[A-Z]{1,16}$/),
   number: z.number().int().min(1),
-  apiKey: z.string().min(1),
+  apiKey: z.string().default(""),
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
 });
 
 /** What `vigil devices create` prints (CreateDeviceResponse: {device: {code, number, …}, apiKey}), read as a flat identity. */
 const created = z
   .object({ device: z.object({ code: z.string(), number: z.number() }).loose(), apiKey: z.string() })
   .transform((c) => ({ code: c.device.code, number: c.device.number, apiKey: c.apiKey }))
-  .pipe(identity);
+  .pipe(identity.extend({ apiKey: z.string().min(1) }));
 
 /**
  * Reads device keys: the output of `vigil devices create` (a list of
@@ -30,6 +32,13 @@ export function readDevicesFile(path: string): DeviceIdentity[] {
     throw new Error(
       `devices file ${path} must hold {device: {code, number}, apiKey} or {code, number, apiKey} objects: ${list.error.message}`,
     );
+  }
+  for (const d of list.data) {
+    if (!d.apiKey && !d.certFile)
+      throw new Error(`devices file ${path}: ${d.code}-${d.number} has no apiKey nor certFile`);
+    if (Boolean(d.certFile) !== Boolean(d.keyFile)) {
+      throw new Error(`devices file ${path}: ${d.code}-${d.number} needs both certFile and keyFile`);
+    }
   }
   return list.data;
 }

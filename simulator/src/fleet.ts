@@ -1,14 +1,19 @@
-import { Client, credentials } from "@grpc/grpc-js";
+import { type ChannelCredentials, Client, credentials } from "@grpc/grpc-js";
+import { type ClientTlsFiles, grpcClientCredentials, grpcClientOptions } from "@vigil/tls";
 import { type Fault, type FaultKind, faultDuration, MAX_FAULT_MS } from "./faults.ts";
 import type { FleetSummary } from "./fleet-stats.ts";
 import { FleetStats } from "./fleet-stats.ts";
-import { type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";
+import { type DeviceBehaviour, type DeviceIdentity, type DeviceOptions, SimulatedDevice } from "./simulated-device.ts";
 
 export interface FleetOptions extends DeviceOptions {
   /** Receiver addresses, host:port, comma-separated: devices spread over them and fail over. */
   target: string;
   /** Devices sharing one HTTP/2 connection. */
   devicesPerConnection: number;
+  /** What a device does beyond streaming its sensors (surgical robots: procedures and wear). */
+  behaviourFor?: (identity: DeviceIdentity) => DeviceBehaviour | undefined;
+  /** Speak TLS to the receivers: the CA to verify them with (unset: the system's), the name to check. */
+  tls?: ClientTlsFiles;
 }
 
 /**
@@ -27,9 +32,14 @@ export class Fleet {
   readonly faults: Fault[] = [];
   /** Start and stop, serialised: a start waits for a stop in progress. */
   private queue: Promise<void> = Promise.resolve();
+  /** Read once: a missing CA file fails here, at construction, not on every connection. */
+  private readonly credentials: ChannelCredentials;
+  private readonly channelOptions: Record<string, string>;
 
   constructor(identities: DeviceIdentity[], options: FleetOptions) {
     this.options = { ...options };
+    this.credentials = options.tls ? grpcClientCredentials(options.tls) : credentials.createInsecure();
+    this.channelOptions = options.tls ? grpcClientOptions(options.tls) : {};
     const targets = options.target
       .split(",")
       .map((t) => t.trim())
@@ -37,9 +47,13 @@ export class Fleet {
     const perConnection = Math.max(1, options.devicesPerConnection);
     this.devices = identities.map((identity, i) => {
       const slot = Math.floor(i / (perConnection * targets.length));
-      // Device i starts on target i mod n and moves to the next one on every reconnect.
-      const connectionFor = (attempt: number) => this.client(targets[(i + attempt) % targets.length]!, slot);
-      return new SimulatedDevice(identity, connectionFor, this.options, this.stats);
+      // Device i starts on target i mod n and moves to the next one on every reconnect. A client
+      // certificate identifies its whole connection (mTLS), so such a device gets one of its own.
+      const connectionFor = (attempt: number) =>
+        identity.certFile
+          ? this.deviceClient(targets[(i + attempt) % targets.length]!, identity)
+          : this.client(targets[(i + attempt) % targets.length]!, slot);
+      return new SimulatedDevice(identity, connectionFor, this.options, this.stats, options.behaviourFor?.(identity));
     });
   }
 
@@ -48,7 +62,26 @@ export class Fleet {
     const key = `${target}#${slot}`;
     let c = this.clients.get(key);
     if (!c) {
-      c = new Client(target, credentials.createInsecure(), {
+      c = new Client(target, this.credentials, {
+        ...this.channelOptions,
+        "grpc.use_local_subchannel_pool": 1,
+        "grpc.keepalive_time_ms": 30_000,
+        "grpc.max_receive_message_length": 4 * 1024 * 1024,
+      });
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+
+  /** The connection of a device with its own client certificate. */
+  private deviceClient(target: string, identity: DeviceIdentity): Client {
+    const key = `${target}#${identity.code}-${identity.number}`;
+    let c = this.clients.get(key);
+    if (!c) {
+      if (!this.options.tls) throw new Error("a device certificate needs TLS to the receivers (SIMULATOR_TLS)");
+      const tls = { ...this.options.tls, certFile: identity.certFile, keyFile: identity.keyFile };
+      c = new Client(target, grpcClientCredentials(tls), {
+        ...grpcClientOptions(tls),
         "grpc.use_local_subchannel_pool": 1,
         "grpc.keepalive_time_ms": 30_000,
         "grpc.max_receive_message_length": 4 * 1024 * 1024,

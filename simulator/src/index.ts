@@ -1,5 +1,5 @@
 export { createSimulatorApp, type SimulatorApp, type SimulatorDeps } from "./app.ts";
-export { loadSimulatorConfig, type SimulatorConfig, simulatorEnv } from "./config.ts";
+export { loadSimulatorConfig, type SimulatorConfig, simulatorEnv, simulatorTls } from "./config.ts";
 export { type ControlServer, type FleetControl, simulatorService, startControlServer } from "./control-service.ts";
 export { type Fault, type FaultKind, sensorSigma } from "./faults.ts";
 export { Fleet, type FleetOptions } from "./fleet.ts";

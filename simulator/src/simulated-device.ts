@@ -17,7 +17,11 @@ import { DEVICE_KINDS, kindForCode, SensorWalk } from "./sensor-profiles.ts";
 export interface DeviceIdentity {
   code: string;
   number: number;
+  /** API key sent as x-api-key; empty when the device authenticates by its certificate alone. */
   apiKey: string;
+  /** The device's client certificate and key (mTLS, PEM files): it then gets a connection of its own. */
+  certFile?: string;
+  keyFile?: string;
 }
 
 export interface DeviceOptions {
@@ -35,6 +39,13 @@ export interface DeviceOptions {
   clock: "realtime" | "fast";
   /** Stop generating after this many batches (0: no limit). */
   maxBatches?: number;
+}
+
+/** What a device adds to each batch beyond its sensors' random walks (a surgical robot's procedures and parts). */
+export interface DeviceBehaviour {
+  series(times: Float64Array): ColumnarSeries[];
+  /** The device stops streaming: finish what is open (a procedure). */
+  stop(): Promise<void>;
 }
 
 interface PendingBatch {
@@ -86,13 +97,17 @@ export class SimulatedDevice {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
 
+  private readonly behaviour: DeviceBehaviour | undefined;
+
   constructor(
     identity: DeviceIdentity,
     connectionFor: (attempt: number) => Client,
     options: DeviceOptions,
     stats: FleetStats,
+    behaviour?: DeviceBehaviour,
   ) {
     this.identity = identity;
+    this.behaviour = behaviour;
     this.connectionFor = connectionFor;
     this.options = options;
     this.stats = stats;
@@ -166,6 +181,7 @@ export class SimulatedDevice {
   /** Stops generating, waits (bounded) for outstanding acks, then closes. */
   async stop(timeoutMs = 5_000): Promise<void> {
     this.isRunning = false;
+    const behaviourStopped = this.behaviour?.stop().catch(() => {});
     clearInterval(this.timer);
     clearTimeout(this.timer);
     clearTimeout(this.reconnectTimer);
@@ -182,11 +198,12 @@ export class SimulatedDevice {
       call.end();
       call.cancel();
     }
+    await behaviourStopped;
   }
 
   private connect(): void {
     const metadata = new Metadata();
-    metadata.set("x-api-key", this.identity.apiKey);
+    if (this.identity.apiKey) metadata.set("x-api-key", this.identity.apiKey);
     const call = this.connectionFor(this.attempts++).makeBidiStreamRequest(
       STREAM_PATH,
       (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
@@ -361,7 +378,8 @@ export class SimulatedDevice {
       series.push({ sensor: spec.name, times, values });
     });
     if (faulty) this.faults.expire(times[n - 1]!);
-    const readings = n * series.length;
+    if (this.behaviour) series.push(...this.behaviour.series(times));
+    const readings = series.reduce((sum, s) => sum + s.times.length, 0);
     // The span travels with the batch (ReadingBatch.traceparent): a stream's
     // metadata is sent once, but each batch is its own trace.
     const span = tracer.startSpan(

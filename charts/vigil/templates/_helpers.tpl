@@ -30,11 +30,11 @@
 {{- end }}
 {{- end }}
 
-{{/* The maintainer's own ServiceAccount (it alone gets the archive's cloud identity), or the release's. */}}
-{{- define "vigil.maintainerServiceAccountName" -}}
-{{- $sa := .Values.maintainer.serviceAccount }}
+{{/* The lifecycle service's own ServiceAccount (it alone gets the archive's cloud identity), or the release's. */}}
+{{- define "vigil.lifecycleServiceAccountName" -}}
+{{- $sa := .Values.lifecycle.serviceAccount }}
 {{- if $sa.create }}
-{{- default (include "vigil.componentName" (dict "root" . "component" "maintainer")) $sa.name }}
+{{- default (include "vigil.componentName" (dict "root" . "component" "lifecycle")) $sa.name }}
 {{- else }}
 {{- default (include "vigil.serviceAccountName" .) $sa.name }}
 {{- end }}
@@ -114,6 +114,31 @@ annotations:
       key: {{ include "vigil.databaseSecretKey" . }}
 {{- end }}
 
+{{/* A component's DATABASE_URL: its own role's Secret (database.componentSecrets), else the shared one. */}}
+{{- define "vigil.env.componentDatabase" -}}
+{{- $own := index .root.Values.database.componentSecrets .component }}
+{{- if $own }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $own }}
+      key: {{ .root.Values.database.existingSecretKey }}
+{{- else }}
+{{- include "vigil.env.database" .root }}
+{{- end }}
+{{- end }}
+
+{{/* The migrations set each component role's password from its Secret's `password`. */}}
+{{- define "vigil.env.rolePasswords" -}}
+{{- range $c := list "receiver" "writer" "query" "lifecycle" }}
+{{- with index $.Values.database.componentSecrets $c }}
+- name: {{ printf "DATABASE_ROLE_PASSWORD_%s" (upper $c) }}
+  valueFrom:
+    secretKeyRef: { name: {{ . }}, key: password }
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{- define "vigil.env.nats" -}}
 {{- if .Values.natsCluster.enabled }}
 - name: NATS_URL
@@ -127,6 +152,42 @@ annotations:
 {{- else }}
 - name: NATS_URL
   value: {{ .Values.nats.url | quote }}
+{{- end }}
+{{- $t := .Values.nats.tls }}
+- name: NATS_TLS_CA_FILE
+  value: {{ ternary (printf "/etc/vigil/nats-ca/%s" $t.caKey) "" (ne $t.caSecret "") | quote }}
+- name: NATS_TLS_CERT_FILE
+  value: {{ ternary "/etc/vigil/nats-client/tls.crt" "" (ne $t.clientCertSecret "") | quote }}
+- name: NATS_TLS_KEY_FILE
+  value: {{ ternary "/etc/vigil/nats-client/tls.key" "" (ne $t.clientCertSecret "") | quote }}
+{{- end }}
+
+{{/* The NATS TLS Secrets as volumes and mounts (receiver, writer, query). */}}
+{{- define "vigil.natsTlsVolumes" -}}
+{{- with .Values.nats.tls.caSecret }}
+- name: nats-ca
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- with .Values.nats.tls.clientCertSecret }}
+- name: nats-client
+  secret:
+    secretName: {{ . }}
+    # 0440
+    defaultMode: 288
+{{- end }}
+{{- end }}
+
+{{- define "vigil.natsTlsMounts" -}}
+{{- if .Values.nats.tls.caSecret }}
+- name: nats-ca
+  mountPath: /etc/vigil/nats-ca
+  readOnly: true
+{{- end }}
+{{- if .Values.nats.tls.clientCertSecret }}
+- name: nats-client
+  mountPath: /etc/vigil/nats-client
+  readOnly: true
 {{- end }}
 {{- end }}
 
@@ -164,7 +225,7 @@ annotations:
 
 {{/* S3 credentials for the archive, as the AWS SDK's standard variables, from a Secret only. */}}
 {{- define "vigil.env.archiveCredentials" -}}
-{{- $a := .Values.maintainer.archive }}
+{{- $a := .Values.lifecycle.archive }}
 {{- if $a.credentialsSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
@@ -225,7 +286,7 @@ annotations:
 
 {{/*
 The ops port: /metrics, /healthz and /readyz of the receiver and the query service (on
-RECEIVER_HOST / QUERY_HOST), the writer and the maintainer. One number for all: each pod has
+RECEIVER_HOST / QUERY_HOST), the writer and the lifecycle service. One number for all: each pod has
 its own network namespace.
 */}}
 {{- define "vigil.env.ops" -}}
@@ -246,13 +307,13 @@ its own network namespace.
 {{/* Readiness (NATS and the database answer) and liveness on the ops port. */}}
 {{- define "vigil.probes.ops" -}}
 readinessProbe:
-  httpGet: { path: /readyz, port: metrics }
-  periodSeconds: {{ .readiness.periodSeconds }}
-  failureThreshold: {{ .readiness.failureThreshold }}
+  httpGet: { path: /readyz, port: metrics, scheme: {{ include "vigil.scheme" .root }} }
+  periodSeconds: {{ .probes.readiness.periodSeconds }}
+  failureThreshold: {{ .probes.readiness.failureThreshold }}
 livenessProbe:
-  httpGet: { path: /healthz, port: metrics }
-  periodSeconds: {{ .liveness.periodSeconds }}
-  failureThreshold: {{ .liveness.failureThreshold }}
+  httpGet: { path: /healthz, port: metrics, scheme: {{ include "vigil.scheme" .root }} }
+  periodSeconds: {{ .probes.liveness.periodSeconds }}
+  failureThreshold: {{ .probes.liveness.failureThreshold }}
 {{- end }}
 
 {{/* Pods ------------------------------------------------------------------------------- */}}
@@ -440,7 +501,7 @@ spec:
 
 {{/* The archive's object store port: the one in ARCHIVE_S3_ENDPOINT, else its scheme's, else 443 (AWS S3). */}}
 {{- define "vigil.objectStorePort" -}}
-{{- $endpoint := .Values.maintainer.config.ARCHIVE_S3_ENDPOINT }}
+{{- $endpoint := .Values.lifecycle.config.ARCHIVE_S3_ENDPOINT }}
 {{- if $endpoint }}
 {{- $u := urlParse $endpoint }}
 {{- $port := regexFind ":[0-9]+$" $u.host | trimPrefix ":" }}
@@ -450,10 +511,10 @@ spec:
 
 {{/* Egress to the archive's object store, when the archive is in S3. */}}
 {{- define "vigil.egress.objectStore" -}}
-{{- if hasPrefix "s3://" .Values.maintainer.config.ARCHIVE_URL }}
+{{- if hasPrefix "s3://" .Values.lifecycle.config.ARCHIVE_URL }}
 - ports:
     - { port: {{ include "vigil.objectStorePort" . }}, protocol: TCP }
-  {{- with .Values.maintainer.networkPolicy.objectStoreTo }}
+  {{- with .Values.lifecycle.networkPolicy.objectStoreTo }}
   to:
     {{- toYaml . | nindent 4 }}
   {{- end }}
@@ -479,15 +540,15 @@ spec:
 {{- if and .Values.serviceAccount.create (not .Values.timescaledb.enabled) }}default{{ else }}{{ include "vigil.serviceAccountName" . }}{{ end }}
 {{- end }}
 
-{{/* A one-off pod running `vigil archive list` with the maintainer's identity, database and
+{{/* A one-off pod running `vigil archive list` with the lifecycle service's identity, database and
      archive settings, and its network access (its labels): for NOTES and the runbook. */}}
 {{- define "vigil.archiveListPod" -}}
-{{- $m := .Values.maintainer }}
+{{- $m := .Values.lifecycle }}
 metadata:
   labels:
-    {{- include "vigil.selectorLabels" (dict "root" . "component" "maintainer") | trim | nindent 4 }}
+    {{- include "vigil.selectorLabels" (dict "root" . "component" "lifecycle") | trim | nindent 4 }}
 spec:
-  serviceAccountName: {{ include "vigil.maintainerServiceAccountName" . }}
+  serviceAccountName: {{ include "vigil.lifecycleServiceAccountName" . }}
   automountServiceAccountToken: false
   securityContext:
     {{- toYaml .Values.podSecurityContext | nindent 4 }}
@@ -510,4 +571,92 @@ spec:
     - name: archive
       persistentVolumeClaim: { claimName: {{ $m.archive.existingClaim }}, readOnly: true }
       {{- end }}
+{{- end }}
+
+{{/* TLS ---------------------------------------------------------------------------------- */}}
+
+{{/* Where every Vigil container finds its certificate (the TLS Secret, mounted read-only). */}}
+{{- define "vigil.tlsDir" -}}/etc/vigil/tls{{- end }}
+
+{{- define "vigil.tlsSecretName" -}}
+{{- if .Values.tls.existingSecret }}
+{{- .Values.tls.existingSecret }}
+{{- else }}
+{{- printf "%s-tls" (include "vigil.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* The services' TLS settings: the mounted Secret's files, or plaintext allowed (TLS off). */}}
+{{- define "vigil.env.tls" -}}
+{{- $t := .Values.tls }}
+- name: TLS_CERT_FILE
+  value: {{ ternary (printf "%s/tls.crt" (include "vigil.tlsDir" .)) "" $t.enabled | quote }}
+- name: TLS_KEY_FILE
+  value: {{ ternary (printf "%s/tls.key" (include "vigil.tlsDir" .)) "" $t.enabled | quote }}
+- name: TLS_RELOAD_INTERVAL_MS
+  value: {{ $t.reloadIntervalMs | int64 | toString | quote }}
+- name: ALLOW_PLAINTEXT
+  value: {{ ternary "false" "true" $t.enabled | quote }}
+{{- end }}
+
+{{/* The Secret as a volume (not subPath: a subPath mount never sees the Secret's updates). */}}
+{{- define "vigil.tlsVolume" -}}
+{{- if .Values.tls.enabled }}
+- name: tls
+  secret:
+    secretName: {{ include "vigil.tlsSecretName" . }}
+    # 0440: YAML 1.1 and 1.2 read a leading-zero number differently, so it is written in decimal.
+    defaultMode: 288
+{{- end }}
+{{- end }}
+
+{{- define "vigil.tlsMount" -}}
+{{- if .Values.tls.enabled }}
+- name: tls
+  mountPath: {{ include "vigil.tlsDir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* HTTPS or HTTP, for probes and scrapes of Vigil's ports. */}}
+{{- define "vigil.scheme" -}}{{ ternary "HTTPS" "HTTP" .Values.tls.enabled }}{{- end }}
+
+{{/* Every in-cluster name of the receiver's and the query service's Services. */}}
+{{- define "vigil.serviceDnsNames" -}}
+{{- $ns := .Release.Namespace }}
+{{- range $c := list "receiver" "query" }}
+{{- $svc := include "vigil.componentName" (dict "root" $ "component" $c) }}
+- {{ $svc }}
+- {{ printf "%s.%s" $svc $ns }}
+- {{ printf "%s.%s.svc" $svc $ns }}
+- {{ printf "%s.%s.svc.cluster.local" $svc $ns }}
+{{- end }}
+{{- end }}
+
+{{/* Prometheus scrapes pods by IP: it verifies the release's certificate against its CA under the query Service's name (one certificate serves every component). */}}
+{{- define "vigil.serviceMonitorTls" -}}
+{{- if .Values.tls.enabled }}
+scheme: https
+tlsConfig:
+  ca:
+    secret: { name: {{ include "vigil.tlsSecretName" . }}, key: ca.crt }
+  serverName: {{ include "vigil.componentName" (dict "root" . "component" "query") }}
+{{- end }}
+{{- end }}
+
+{{/* The database server's CA (database.tls.caSecret), for sslrootcert= in DATABASE_URL. */}}
+{{- define "vigil.dbCaVolume" -}}
+{{- with .Values.database.tls.caSecret }}
+- name: db-ca
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- end }}
+
+{{- define "vigil.dbCaMount" -}}
+{{- if .Values.database.tls.caSecret }}
+- name: db-ca
+  mountPath: /etc/vigil/db-ca
+  readOnly: true
+{{- end }}
 {{- end }}

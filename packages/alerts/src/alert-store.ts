@@ -145,6 +145,19 @@ export async function openAlertKeys(
   }));
 }
 
+/**
+ * Open (firing or acknowledged) alerts per device, for the fleet summary's open_alerts; devices
+ * without any are left out. One statement, the ids as one array parameter.
+ */
+export async function openAlertCounts(db: Kysely<Database>, deviceIds: number[]): Promise<Map<number, number>> {
+  if (deviceIds.length === 0) return new Map();
+  const { rows } = await sql<{ device_id: number; n: number }>`
+    SELECT device_id, count(*)::int AS n FROM alerts
+    WHERE state <> 'resolved' AND device_id = ANY(${deviceIds}::int[])
+    GROUP BY device_id`.execute(db);
+  return new Map(rows.map((r) => [Number(r.device_id), Number(r.n)]));
+}
+
 export interface AlertFilter {
   states?: AlertState[];
   severities?: string[];

@@ -10,6 +10,7 @@ export {
   type FireTransition,
   getAlert,
   listAlerts,
+  openAlertCounts,
   openAlertKeys,
   type ResolveTransition,
   type Transition,

@@ -1,4 +1,4 @@
-import { envInt } from "@vigil/runtime";
+import { envInt, envOptionalString } from "@vigil/runtime";
 import { z } from "zod";
 import type { ConsumerSettings, StreamSettings } from "./jetstream-bus.ts";
 
@@ -18,6 +18,34 @@ export const streamEnv = {
   NATS_STREAM_REPLICAS: envInt(1, 1, 5),
   NATS_PUBLISH_TIMEOUT_MS: envInt(5_000, 100, 600_000),
 };
+
+/**
+ * TLS to NATS (every component that connects): the CA the servers'
+ * certificates chain to, and a client certificate when the servers ask for
+ * one (`verify: true`). A server that requires TLS gets it with or without
+ * these; set the CA file for a private CA.
+ */
+export const natsTlsEnv = {
+  NATS_TLS_CA_FILE: envOptionalString(),
+  NATS_TLS_CERT_FILE: envOptionalString(),
+  NATS_TLS_KEY_FILE: envOptionalString(),
+};
+
+export interface NatsTls {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** nats.js TLS options from NATS_TLS_*, or undefined when none is set. */
+export function natsTls(env: Partial<Record<keyof typeof natsTlsEnv, string | undefined>>): NatsTls | undefined {
+  const { NATS_TLS_CA_FILE: caFile, NATS_TLS_CERT_FILE: certFile, NATS_TLS_KEY_FILE: keyFile } = env;
+  if (Boolean(certFile) !== Boolean(keyFile)) {
+    throw new Error("NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE must be set together");
+  }
+  if (!caFile && !certFile) return undefined;
+  return { ...(caFile ? { caFile } : {}), ...(certFile ? { certFile, keyFile } : {}) };
+}
 
 /** Environment variables of the writers' shared durable consumer. */
 export const consumerEnv = {

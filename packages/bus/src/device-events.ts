@@ -1,13 +1,18 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import type { NatsTls } from "./bus-config.ts";
 import { type ControlEvents, memoryControlEvents, natsControlEvents } from "./control-events.ts";
 
 /** A change to a device that every receiver must act on at once. */
 export interface DeviceEvent {
   deviceId: number;
-  /** key_revoked: one key (keyPrefix) stops; disabled: every key stops; changed: settings such as rate limits. */
-  kind: "key_revoked" | "disabled" | "changed";
+  /**
+   * key_revoked: one key (keyPrefix) stops; certificate_revoked: one client certificate
+   * (fingerprint) stops; disabled: every credential stops; changed: settings such as rate limits.
+   */
+  kind: "key_revoked" | "certificate_revoked" | "disabled" | "changed";
   keyPrefix?: string;
+  fingerprint?: string;
 }
 
 /**
@@ -32,7 +37,13 @@ export function memoryDeviceEvents(): DeviceEvents {
 export async function connectDeviceEvents(
   servers: string,
   name: string,
+  tls?: NatsTls,
 ): Promise<DeviceEvents & { close(): Promise<void> }> {
-  const nc = await connect({ servers: servers.split(",").map((s) => s.trim()), name, timeout: 3_000 });
+  const nc = await connect({
+    servers: servers.split(",").map((s) => s.trim()),
+    name,
+    timeout: 3_000,
+    ...(tls ? { tls } : {}),
+  });
   return { ...natsDeviceEvents(nc), close: () => nc.drain() };
 }

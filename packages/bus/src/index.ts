@@ -7,7 +7,15 @@ export {
   type FeedReader,
   type FeedSettings,
 } from "./alert-feed.ts";
-export { consumerEnv, consumerSettings, streamEnv, streamSettings } from "./bus-config.ts";
+export {
+  consumerEnv,
+  consumerSettings,
+  type NatsTls,
+  natsTls,
+  natsTlsEnv,
+  streamEnv,
+  streamSettings,
+} from "./bus-config.ts";
 export { type ControlEvents, memoryControlEvents, natsControlEvents } from "./control-events.ts";
 export {
   connectDeviceEvents,

@@ -23,6 +23,7 @@ import {
   type FeedReader,
   type FeedSettings,
 } from "./alert-feed.ts";
+import type { NatsTls } from "./bus-config.ts";
 import { type DeviceEvents, natsDeviceEvents } from "./device-events.ts";
 import type {
   AppendResult,
@@ -54,6 +55,8 @@ export interface JetStreamBusOptions {
   servers: string;
   /** Connection name shown by the server, such as "vigil-receiver". */
   name: string;
+  /** TLS to the servers (NATS_TLS_*); unset: what the server asks for, with the system's roots. */
+  tls?: NatsTls;
   /**
    * Create the stream or bring it to these settings (receivers and writers,
    * which share the same configuration). Omitted: the stream must exist
@@ -107,6 +110,7 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
   const nc = await connect({
     servers: options.servers.split(",").map((s) => s.trim()),
     name: options.name,
+    ...(options.tls ? { tls: options.tls } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     // Without it every request (each publish's PubAck) builds Error objects up front to keep

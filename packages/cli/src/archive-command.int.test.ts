@@ -45,7 +45,7 @@ describe("npx vigil archive", () => {
       FROM generate_series(${new Date(day)}::timestamptz, ${new Date(day + DAY_MS - 1)}::timestamptz, '1 hour') t`.execute(
       database.db,
     );
-    // Partition the day (it landed in DEFAULT), then archive it the way the maintainer does.
+    // Partition the day (it landed in DEFAULT), then archive it the way the lifecycle service does.
     await maintainPartitions(database.db, Date.now());
     const unit = (await listReadingUnits(database.db, false)).find((u) => u.startMs === day)!;
     await archiveAndDropUnit(database.db, openArchiveStore(`file:${dir}`), unit, { timescale: false, actor: "test" });

@@ -5,12 +5,18 @@ import { type Cli, type CliIo, createCli, DEFAULT_SERVER } from "./cli.ts";
 import { alertsCommand } from "./commands/alerts.ts";
 import { archiveCommand } from "./commands/archive.ts";
 import { auditCommand } from "./commands/audit.ts";
+import { certsCommand } from "./commands/certs.ts";
 import { checkCommand } from "./commands/check.ts";
 import { deadLettersCommand } from "./commands/dead-letters.ts";
+import { demoCommand } from "./commands/demo.ts";
 import { devicesCommand } from "./commands/devices.ts";
+import { fleetCommand } from "./commands/fleet.ts";
 import { jwtKeysCommand } from "./commands/jwt-keys.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
+import { maintenanceCommand } from "./commands/maintenance.ts";
 import { migrateCommand } from "./commands/migrate.ts";
+import { proceduresCommand } from "./commands/procedures.ts";
+import { sitesCommand } from "./commands/sites.ts";
 import { usersCommand } from "./commands/users.ts";
 import { describeError } from "./describe-error.ts";
 import { httpUrl } from "./flags.ts";
@@ -28,6 +34,10 @@ function buildProgram(cli: Cli, program: Command<[], { server?: string; json?: b
   program.addCommand(loginCommand(cli));
   program.addCommand(logoutCommand(cli));
   program.addCommand(devicesCommand(cli));
+  program.addCommand(sitesCommand(cli));
+  program.addCommand(fleetCommand(cli));
+  program.addCommand(proceduresCommand(cli));
+  program.addCommand(maintenanceCommand(cli));
   program.addCommand(deadLettersCommand(cli));
   program.addCommand(usersCommand(cli));
   program.addCommand(auditCommand(cli));
@@ -35,14 +45,16 @@ function buildProgram(cli: Cli, program: Command<[], { server?: string; json?: b
   program.addCommand(checkCommand(cli));
   program.addCommand(migrateCommand(cli));
   program.addCommand(archiveCommand(cli));
+  program.addCommand(demoCommand(cli));
   program.addCommand(jwtKeysCommand(cli));
+  program.addCommand(certsCommand(cli));
 }
 
 /** Runs one command line and returns the exit code. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const program = new Command("vigil")
     .description(
-      "Vigil's operator CLI. Most commands call the query API as the user of `vigil login`; migrate and archive restore work on the database itself (DATABASE_URL).",
+      "Vigil's operator CLI. Most commands call the query API as the user of `vigil login`; migrate, archive restore and demo seed work on the database itself (DATABASE_URL).",
     )
     .version(packageJson.version, "-V, --version", "print the version")
     .helpOption("-h, --help", "show help for a command")
@@ -59,7 +71,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 Output: a table on a terminal, JSON otherwise or with --json; both use the API's field names.
 Exit codes: 0 done, 1 failed, 2 wrong command line, 130 interrupted.
 Environment: VIGIL_SERVER, VIGIL_TOKEN (an access token to use instead of the stored sign-in),
-DATABASE_URL (migrate, archive restore), ARCHIVE_URL (archive).`,
+DATABASE_URL (migrate, archive restore, demo seed, audit verify/head), ARCHIVE_URL (archive, audit verify).`,
     );
   const cli = createCli(io, () => program.opts());
   buildProgram(cli, program);

@@ -4,7 +4,10 @@ import { AlertService } from "../../proto/src/gen/vigil/alerts/v1/alerts_pb.ts";
 import { AuditService } from "../../proto/src/gen/vigil/audit/v1/audit_pb.ts";
 import { AuthService, type Tokens } from "../../proto/src/gen/vigil/auth/v1/auth_pb.ts";
 import { DeviceService } from "../../proto/src/gen/vigil/devices/v1/devices_pb.ts";
+import { FleetService } from "../../proto/src/gen/vigil/fleet/v1/fleet_pb.ts";
 import { DeadLetterService } from "../../proto/src/gen/vigil/ingest/v1/dead_letters_pb.ts";
+import { MaintenanceService } from "../../proto/src/gen/vigil/maintenance/v1/maintenance_pb.ts";
+import { ProcedureService } from "../../proto/src/gen/vigil/procedures/v1/procedures_pb.ts";
 import { ReadingService } from "../../proto/src/gen/vigil/readings/v1/readings_pb.ts";
 import { memoryStore, TokenSession, type TokenStore } from "./token-session.ts";
 
@@ -36,6 +39,12 @@ export interface VigilClient {
   readonly audit: Client<typeof AuditService>;
   readonly alerts: Client<typeof AlertService>;
   readonly auth: Client<typeof AuthService>;
+  /** Sites and the fleet summary. */
+  readonly fleet: Client<typeof FleetService>;
+  /** Procedures, outcomes and a procedure's telemetry. */
+  readonly procedures: Client<typeof ProcedureService>;
+  /** Maintenance records and forecasts. */
+  readonly maintenance: Client<typeof MaintenanceService>;
   readonly session: TokenSession;
   /** Signs in; later calls carry the access token, refreshed before it expires. */
   login(username: string, password: string): Promise<Tokens>;
@@ -73,6 +82,9 @@ export function createVigilClient(options: VigilClientOptions): VigilClient {
     audit: createClient(AuditService, transport),
     alerts: createClient(AlertService, transport),
     auth: createClient(AuthService, transport),
+    fleet: createClient(FleetService, transport),
+    procedures: createClient(ProcedureService, transport),
+    maintenance: createClient(MaintenanceService, transport),
     session,
     login: (username, password) => session.login(username, password),
     logout: () => session.logout(),

@@ -8,6 +8,17 @@ export {
   sql,
 } from "kysely";
 export { type AuditEntry, recordAudit } from "./audit.ts";
+export { type AuditChainHead, type AuditVerification, auditChainHead, verifyAuditChain } from "./audit-chain.ts";
+export {
+  applyComponentGrants,
+  COMPONENT_GRANTS,
+  COMPONENTS,
+  type Component,
+  componentRole,
+  scramVerifier,
+  setComponentPasswords,
+  tablesWithoutGrants,
+} from "./component-roles.ts";
 export { pruneDeadLetters } from "./dead-letter-retention.ts";
 export {
   DAY_MS,
@@ -29,6 +40,7 @@ export {
 } from "./open-database.ts";
 export { inPgTransaction } from "./pg-transaction.ts";
 export {
+  createPartitions,
   maintainPartitions,
   PARTITION_DAYS_AHEAD,
   type PartitionOutcome,
@@ -59,7 +71,13 @@ export {
   type SensorQuota,
   type SensorRegistration,
 } from "./sensor-names.ts";
-export { resolveSeriesIds, type SeriesIds, type SeriesNames } from "./series-ids.ts";
+export {
+  deviceConditions,
+  namesDevices,
+  resolveSeriesIds,
+  type SeriesIds,
+  type SeriesNames,
+} from "./series-ids.ts";
 export { nearestRank, SKETCH_RELATIVE_ACCURACY, sketchBin, sketchBinValue } from "./sketch.ts";
 export { chooseStorageEngine, STORAGE_SETTING, type StorageEngine, StorageEngineError } from "./storage-engine.ts";
 export {

@@ -5,7 +5,7 @@ export const MINUTE_MS = 60_000;
 
 /**
  * How long each tier of readings data lives, and when raw chunks are
- * compressed. Migration 0004 installs these defaults; the maintainer
+ * compressed. Migration 0004 installs these defaults; the lifecycle service
  * reconciles the database's policies with its configuration on every start.
  */
 export interface LifecycleSettings {

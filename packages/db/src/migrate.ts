@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
+import { applyComponentGrants } from "./component-roles.ts";
 import * as core from "./migrations/0001-core.ts";
 import * as deviceTrust from "./migrations/0002-device-trust.ts";
 import * as users from "./migrations/0003-users.ts";
@@ -13,6 +14,8 @@ import * as readingHistory from "./migrations/0010-reading-history.ts";
 import * as policiesRunByMaintainer from "./migrations/0011-policies-run-by-maintainer.ts";
 import * as fleetAggregate from "./migrations/0012-fleet-aggregate.ts";
 import * as alerts from "./migrations/0013-alerts.ts";
+import * as fleet from "./migrations/0014-fleet.ts";
+import * as trust from "./migrations/0015-trust.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -32,6 +35,8 @@ const migrations: Record<string, Migration> = {
   "0011-policies-run-by-maintainer": policiesRunByMaintainer,
   "0012-fleet-aggregate": fleetAggregate,
   "0013-alerts": alerts,
+  "0014-fleet": fleet,
+  "0015-trust": trust,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -39,6 +44,8 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 export interface MigrationOutcome {
   /** Names of the migrations this call applied. */
   applied: string[];
+  /** The lifecycle service's role is a member of the schema owner's (else it must use the owner's URL). */
+  lifecycleActsAsOwner: boolean;
 }
 
 /**
@@ -54,7 +61,12 @@ export async function migrateToLatest(db: Kysely<any>): Promise<MigrationOutcome
     const failed = results.find((r) => r.status === "Error")?.migrationName ?? "unknown";
     throw new Error(`migration ${failed} failed: ${describe(error)}`, { cause: error });
   }
-  return { applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName) };
+  // Grants follow the tables every time: a table a later migration adds gets exactly its row of COMPONENT_GRANTS.
+  const grants = await applyComponentGrants(db);
+  return {
+    applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName),
+    lifecycleActsAsOwner: grants.lifecycleActsAsOwner,
+  };
 }
 
 /**
@@ -70,7 +82,11 @@ export async function migrateTo(db: Kysely<any>, name: string): Promise<Migratio
     const failed = results.find((r) => r.status === "Error")?.migrationName ?? "unknown";
     throw new Error(`migration ${failed} failed: ${describe(error)}`, { cause: error });
   }
-  return { applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName) };
+  const grants = await applyComponentGrants(db);
+  return {
+    applied: results.filter((r) => r.status === "Success").map((r) => r.migrationName),
+    lifecycleActsAsOwner: grants.lifecycleActsAsOwner,
+  };
 }
 
 function describe(error: unknown): string {

@@ -65,7 +65,7 @@ describe("readings partitions on plain PostgreSQL", () => {
   it("loses no insert that races with moving its day out of DEFAULT", async () => {
     const day = today - 100 * DAY_MS;
     await insertSynthetic(database.db, [reading(day)]);
-    // A device backfilling that day, batch after batch, while the maintainer partitions it.
+    // A device backfilling that day, batch after batch, while the lifecycle service partitions it.
     const backfill = (async () => {
       for (let i = 1; i <= 40; i++) await insertSynthetic(database.db, [reading(day + i * 1_000)]);
     })();

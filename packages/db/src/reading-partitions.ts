@@ -20,7 +20,7 @@ export function partitionName(dayStartMs: number): string {
 /**
  * Plain PostgreSQL only: makes sure daily partitions exist from yesterday to
  * `daysAhead` days ahead, and gives every day that has rows in the DEFAULT
- * partition (a maintainer outage, readings from long ago, a restore from the
+ * partition (a lifecycle service outage, readings from long ago, a restore from the
  * archive) its own partition, moving the rows there. Inserts never depend on
  * this: whatever has no partition lands in DEFAULT.
  */
@@ -45,6 +45,22 @@ export async function maintainPartitions(
     else outcome.adopted.push({ name, rows: await adopt(db, name, day) });
   }
   return outcome;
+}
+
+/**
+ * Plain PostgreSQL only: creates the daily partitions of [startMs, endMs)
+ * that do not exist yet, so a bulk load of old readings (the demo seed)
+ * lands in them instead of in DEFAULT. Days with rows already in DEFAULT
+ * are left to maintainPartitions. Returns the partitions created.
+ */
+export async function createPartitions(db: Kysely<Database>, startMs: number, endMs: number): Promise<string[]> {
+  const existing = new Set(await partitionNames(db));
+  const created: string[] = [];
+  for (let day = Math.floor(startMs / DAY_MS) * DAY_MS; day < endMs; day += DAY_MS) {
+    const name = partitionName(day);
+    if (!existing.has(name) && (await createEmpty(db, name, day))) created.push(name);
+  }
+  return created;
 }
 
 async function partitionNames(db: Kysely<Database>): Promise<string[]> {

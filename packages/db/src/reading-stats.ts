@@ -13,6 +13,10 @@ export interface ReadingStatsFilter {
   startMs?: number;
   /** Exclusive end, ms since the epoch. */
   endMs?: number;
+  /** Devices at this site, of this kind, carrying every one of these labels. */
+  site?: string;
+  deviceKind?: string;
+  deviceLabels?: Record<string, string>;
 }
 
 /** The figures for one sensor in one time bucket, over every matching device. */

@@ -74,7 +74,7 @@ export async function refreshRollups(
       [from1h, to1h] as const,
     ]);
     for (const [lo, hi] of ranges1m) await recompute(tx, "readings_1m_rollup", "1 minute", lo, hi);
-    // A database not yet at migration 0012 (a maintainer started before the migrations finished,
+    // A database not yet at migration 0012 (a lifecycle service started before the migrations finished,
     // or an upgrade test) has no fleet rollup: its per-device rollups are still kept up to date, and
     // 0012 fills the fleet rollup from them.
     const fleet = await hasFleetRollup(tx);
@@ -154,7 +154,7 @@ export function mergeRanges(ranges: ReadonlyArray<readonly [number, number]>): A
  * Plain PostgreSQL: recomputes both rollups (and the fleet-wide hourly one
  * with the hourly) over [loMs, hiMs) from raw rows,
  * below their watermarks only (above them the views read raw rows anyway).
- * The maintainer calls it before raw rows leave, so the rollups hold their
+ * The lifecycle service calls it before raw rows leave, so the rollups hold their
  * final state even for ranges no refresh window covered. `levels`: the
  * rollups to recompute (one already past its own retention is left out).
  */

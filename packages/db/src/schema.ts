@@ -13,6 +13,7 @@ export interface Database {
   audit_log: AuditLogTable;
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;
+  device_certificates: DeviceCertificatesTable;
   reading_corrections: ReadingCorrectionsTable;
   reading_history: ReadingHistoryTable;
   notification_channels: NotificationChannelsTable;
@@ -22,6 +23,10 @@ export interface Database {
   alert_deliveries: AlertDeliveriesTable;
   alerter_members: AlerterMembersTable;
   alerter_partitions: AlerterPartitionsTable;
+  sites: SitesTable;
+  procedures: ProceduresTable;
+  maintenance_records: MaintenanceRecordsTable;
+  maintenance_forecasts: MaintenanceForecastsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -45,6 +50,13 @@ export interface DevicesTable {
   /** True while a receiver holds a stream of the device (refreshed by heartbeat). */
   connected: ColumnType<boolean, boolean | undefined, boolean>;
   last_seen_at: Date | null;
+  manufacturer: ColumnType<string, string | undefined, string>;
+  serial_number: ColumnType<string, string | undefined, string>;
+  firmware: ColumnType<string, string | undefined, string>;
+  /** "active", "in_maintenance" or "retired". */
+  status: ColumnType<string, string | undefined, string>;
+  /** Soft delete: set once, the device is also disabled. */
+  deleted_at: Date | null;
 }
 
 export interface DeviceKeysTable {
@@ -105,6 +117,10 @@ export interface AuditLogTable {
   details: ColumnType<unknown, string | undefined, string>;
   rows_affected: number | null;
   trace_id: string | null;
+  /** Position in the hash chain, set by the database. */
+  chain_seq: ColumnType<number, never, never>;
+  prev_hash: ColumnType<Buffer, never, never>;
+  hash: ColumnType<Buffer, never, never>;
 }
 
 export interface UsersTable {
@@ -127,6 +143,21 @@ export interface RefreshTokensTable {
   created_at: CreatedAt;
   expires_at: Date;
   used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface DeviceCertificatesTable {
+  id: Generated<number>;
+  device_id: number;
+  /** SHA-256 of the DER, lower-case hex. */
+  fingerprint: string;
+  subject: string;
+  issuer: string;
+  serial: string;
+  not_before: Date;
+  not_after: Date;
+  created_at: CreatedAt;
+  expires_at: Date | null;
   revoked_at: Date | null;
 }
 
@@ -250,6 +281,17 @@ export interface AlertDeliveriesTable {
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }
 
+export interface SitesTable {
+  id: Generated<number>;
+  /** Lower-case slug, the key devices refer to (devices.site). */
+  name: string;
+  display_name: ColumnType<string, string | undefined, string>;
+  time_zone: ColumnType<string, string | undefined, string>;
+  available_hours_per_day: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
 export interface AlerterMembersTable {
   id: string;
   heartbeat_at: ColumnType<Date, Date | undefined, Date>;
@@ -266,4 +308,63 @@ export interface AlerterPartitionsTable {
   checkpoint_state: Buffer | null;
   watermark: Date | null;
   checkpoint_at: Date | null;
+}
+
+export interface ProceduresTable {
+  id: string;
+  device_id: number;
+  /** The robot's site when the procedure started. */
+  site: string;
+  type: string;
+  /** Pseudonymous identifiers only. */
+  surgeon_id: string;
+  patient_id: string;
+  started_at: Date;
+  ended_at: Date | null;
+  /** "in_progress", "completed" or "aborted". */
+  state: string;
+  outcome_result: string | null;
+  outcome_grade: number | null;
+  outcome_blood_loss_ml: number | null;
+  outcome_codes: ColumnType<string[], string[] | undefined, string[]>;
+  outcome_recorded_at: Date | null;
+  created_at: CreatedAt;
+}
+
+export interface MaintenanceRecordsTable {
+  id: string;
+  device_id: number;
+  site: string;
+  /** "preventive" or "corrective". */
+  kind: string;
+  started_at: Date;
+  /** started_at + downtime. */
+  ended_at: Date;
+  components: ColumnType<string[], string[] | undefined, string[]>;
+  parts: ColumnType<Array<{ partNumber: string; quantity: number }>, string | undefined, string>;
+  cost_minor: ColumnType<string, number | undefined, number>;
+  currency: ColumnType<string, string | undefined, string>;
+  technician: ColumnType<string, string | undefined, string>;
+  notes: ColumnType<string, string | undefined, string>;
+  recorded_by: string;
+  created_at: CreatedAt;
+}
+
+export interface MaintenanceForecastsTable {
+  device_id: number;
+  component: string;
+  sensor: string;
+  threshold: number;
+  fails_above: boolean;
+  status: string;
+  current_value: number | null;
+  slope_per_day: number | null;
+  crossing_at: Date | null;
+  crossing_earliest: Date | null;
+  crossing_latest: Date | null;
+  last_reset_at: Date | null;
+  points: number;
+  data_start: Date | null;
+  data_end: Date | null;
+  computed_at: Date;
 }

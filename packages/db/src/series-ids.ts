@@ -6,6 +6,34 @@ export interface SeriesNames {
   deviceCode?: string;
   deviceNumber?: number;
   sensor?: string;
+  /** Devices at this site, of this kind, carrying every one of these labels. */
+  site?: string;
+  deviceKind?: string;
+  deviceLabels?: Record<string, string>;
+}
+
+/** True when the names select devices (by name or by metadata). */
+export function namesDevices(names: SeriesNames): boolean {
+  return (
+    names.deviceCode !== undefined ||
+    names.deviceNumber !== undefined ||
+    names.site !== undefined ||
+    names.deviceKind !== undefined ||
+    (names.deviceLabels !== undefined && Object.keys(names.deviceLabels).length > 0)
+  );
+}
+
+/** The conditions on `devices` the names set, every value a bound parameter. */
+export function deviceConditions(names: SeriesNames) {
+  return [
+    ...(names.deviceCode !== undefined ? [sql<boolean>`code = ${names.deviceCode}`] : []),
+    ...(names.deviceNumber !== undefined ? [sql<boolean>`number = ${names.deviceNumber}`] : []),
+    ...(names.site !== undefined ? [sql<boolean>`site = ${names.site}`] : []),
+    ...(names.deviceKind !== undefined ? [sql<boolean>`kind = ${names.deviceKind}`] : []),
+    ...(names.deviceLabels !== undefined && Object.keys(names.deviceLabels).length > 0
+      ? [sql<boolean>`labels @> ${JSON.stringify(names.deviceLabels)}::jsonb`]
+      : []),
+  ];
 }
 
 /**
@@ -28,13 +56,10 @@ export interface SeriesIds {
  * reading can match.
  */
 export async function resolveSeriesIds(db: Kysely<Database>, names: SeriesNames): Promise<SeriesIds | undefined> {
-  const byDevice = names.deviceCode !== undefined || names.deviceNumber !== undefined;
+  const byDevice = namesDevices(names);
   const bySensor = names.sensor !== undefined;
   if (!byDevice && !bySensor) return {};
-  const device = [
-    ...(names.deviceCode !== undefined ? [sql`code = ${names.deviceCode}`] : []),
-    ...(names.deviceNumber !== undefined ? [sql`number = ${names.deviceNumber}`] : []),
-  ];
+  const device = deviceConditions(names);
   const { rows } = await sql<{ devices: number[] | null; sensor: number | null }>`
     SELECT ${byDevice ? sql`(SELECT array_agg(id ORDER BY id) FROM devices WHERE ${sql.join(device, sql` AND `)})` : sql`NULL`} AS devices,
            ${bySensor ? sql`(SELECT id FROM sensors WHERE name = ${names.sensor})` : sql`NULL`} AS sensor`.execute(db);

@@ -3,7 +3,7 @@ import { intervalLiteral, type LifecycleSettings, refreshWindowMs } from "./life
 import type { Database } from "./schema.ts";
 
 /**
- * A TimescaleDB job the maintainer runs (migration 0011 took them off
+ * A TimescaleDB job the lifecycle service runs (migration 0011 took them off
  * TimescaleDB's scheduler): a policy on readings or its aggregates, or
  * TimescaleDB's own pruning of its job history.
  */
@@ -34,7 +34,7 @@ const ORDER = [
   "history:",
 ];
 
-/** The jobs migrations 0004, 0011 and 0012 left to the maintainer, in the order a run should take them. */
+/** The jobs migrations 0004, 0011 and 0012 left to the lifecycle service, in the order a run should take them. */
 export async function listPolicyJobs(db: Kysely<Database>): Promise<PolicyJob[]> {
   const { rows } = await sql<{ id: number; proc: string; relation: string | null; every_ms: number }>`
     SELECT job_id AS id, proc_name AS proc, hypertable_name AS relation,
@@ -67,7 +67,7 @@ export interface FailedJob {
 
 /**
  * Jobs whose last scheduler run failed, from timescaledb_information.job_stats,
- * with their newest error from job_errors. Empty where the maintainer runs
+ * with their newest error from job_errors. Empty where the lifecycle service runs
  * every job (its runs are not recorded there); a job put back on the
  * scheduler on a PostgreSQL it cannot run on shows up here.
  */
@@ -124,7 +124,7 @@ export async function reconcilePolicies(db: Kysely<Database>, settings: Lifecycl
 /**
  * Refreshes the continuous aggregates over [startMs, endMs) now (outside
  * any transaction: TimescaleDB commits as it goes); with "1h" the fleet-wide
- * hourly one after it, which is built on it. The maintainer calls it
+ * hourly one after it, which is built on it. The lifecycle service calls it
  * before a chunk leaves, so the aggregates hold its final state even where
  * no refresh policy window reached. `levels`: the aggregates to refresh (one
  * already past its own retention is left out).

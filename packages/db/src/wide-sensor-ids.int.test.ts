@@ -56,7 +56,7 @@ async function snapshot(database: VigilDatabase) {
   return { readings, aggregates, compressed, policies };
 }
 
-/** Brings the aggregates up to date the way the maintainer does. */
+/** Brings the aggregates up to date the way the lifecycle service does. */
 async function refreshAggregates(database: VigilDatabase, nowMs: number): Promise<void> {
   if (await hasTimescale(database.db)) {
     for (const job of await listPolicyJobs(database.db)) {

@@ -19,13 +19,25 @@ export interface DeviceRef {
   number: number;
 }
 
-export interface NewDevice extends DeviceRef {
+/** Where a device is in its working life. */
+export type DeviceStatus = "active" | "in_maintenance" | "retired";
+export const DEVICE_STATUSES: readonly DeviceStatus[] = ["active", "in_maintenance", "retired"];
+
+/** The descriptive fields of a device, each settable by updateDevice. */
+export interface DeviceFields {
   kind?: string;
   model?: string;
   site?: string;
   labels?: Record<string, string>;
-  rateLimit?: { perSecond: number; burst: number };
+  manufacturer?: string;
+  serialNumber?: string;
+  firmware?: string;
+  status?: DeviceStatus;
+  /** null: the receivers' default. */
+  rateLimit?: { perSecond: number; burst: number } | null;
 }
+
+export interface NewDevice extends DeviceRef, DeviceFields {}
 
 export const DEFAULT_KEY_GRACE_MS = 24 * 3_600_000;
 const MAX_LABELS = 64;
@@ -53,6 +65,10 @@ export async function createDevice(
         labels: JSON.stringify(input.labels ?? {}),
         rate_limit_per_s: input.rateLimit?.perSecond ?? null,
         rate_burst: input.rateLimit?.burst ?? null,
+        manufacturer: input.manufacturer ?? "",
+        serial_number: input.serialNumber ?? "",
+        firmware: input.firmware ?? "",
+        status: input.status ?? "active",
       })
       .onConflict((oc) => oc.columns(["code", "number"]).doNothing())
       .returning("id")
@@ -72,6 +88,10 @@ export async function createDevice(
         site: input.site,
         labels: input.labels,
         rateLimit: input.rateLimit,
+        manufacturer: input.manufacturer,
+        serialNumber: input.serialNumber,
+        firmware: input.firmware,
+        status: input.status,
         keyPrefix: issued.prefix,
       },
       traceId: ctx.traceId,
@@ -162,6 +182,88 @@ export async function disableDevice(ctx: AdminContext, ref: DeviceRef): Promise<
 }
 
 /**
+ * Sets the given fields of a device (undefined fields are left alone);
+ * labels and the rate limit are replaced whole. A changed rate limit
+ * reaches the receivers at once. Refused for a deleted device.
+ */
+export async function updateDevice(ctx: AdminContext, ref: DeviceRef, changes: DeviceFields): Promise<void> {
+  const problem = metadataProblem(changes);
+  if (problem) throw new DeviceError("invalid", problem);
+  const set = Object.fromEntries(
+    Object.entries({
+      kind: changes.kind,
+      model: changes.model,
+      site: changes.site,
+      labels: changes.labels === undefined ? undefined : JSON.stringify(changes.labels),
+      manufacturer: changes.manufacturer,
+      serial_number: changes.serialNumber,
+      firmware: changes.firmware,
+      status: changes.status,
+      ...(changes.rateLimit === undefined
+        ? {}
+        : { rate_limit_per_s: changes.rateLimit?.perSecond ?? null, rate_burst: changes.rateLimit?.burst ?? null }),
+    }).filter(([, v]) => v !== undefined),
+  );
+  if (Object.keys(set).length === 0) throw new DeviceError("invalid", "no change given");
+  const id = await ctx.db.transaction().execute(async (tx) => {
+    const { id, deleted } = await lockLiveDevice(tx, ref);
+    if (deleted) throw new DeviceError("failed_precondition", `device ${deviceLabel(ref)} is deleted`);
+    await tx.updateTable("devices").set(set).where("id", "=", id).execute();
+    await recordAudit(tx, {
+      actor: ctx.actor,
+      action: "device.update",
+      target: `device:${deviceLabel(ref)}`,
+      details: { ...changes },
+      traceId: ctx.traceId,
+    });
+    return id;
+  });
+  if (changes.rateLimit !== undefined) await ctx.publish?.({ deviceId: id, kind: "changed" });
+}
+
+/** Lets a disabled device connect again with its active keys; refused for a deleted device. */
+export async function enableDevice(ctx: AdminContext, ref: DeviceRef): Promise<void> {
+  const id = await ctx.db.transaction().execute(async (tx) => {
+    const { id, deleted } = await lockLiveDevice(tx, ref);
+    if (deleted) throw new DeviceError("failed_precondition", `device ${deviceLabel(ref)} is deleted`);
+    await tx.updateTable("devices").set({ disabled_at: null }).where("id", "=", id).execute();
+    await recordAudit(tx, {
+      actor: ctx.actor,
+      action: "device.enable",
+      target: `device:${deviceLabel(ref)}`,
+      traceId: ctx.traceId,
+    });
+    return id;
+  });
+  // Receivers that cached the refusal look the device up again.
+  await ctx.publish?.({ deviceId: id, kind: "changed" });
+}
+
+/**
+ * Soft-deletes a device: disabled (every key refused, streams closed),
+ * hidden from listings, its data kept. Deleting a deleted device is a no-op.
+ */
+export async function deleteDevice(ctx: AdminContext, ref: DeviceRef): Promise<void> {
+  const id = await ctx.db.transaction().execute(async (tx) => {
+    const { id, deleted } = await lockLiveDevice(tx, ref);
+    if (deleted) return id;
+    await tx
+      .updateTable("devices")
+      .set({ deleted_at: sql<Date>`now()`, disabled_at: sql<Date>`COALESCE(disabled_at, now())` })
+      .where("id", "=", id)
+      .execute();
+    await recordAudit(tx, {
+      actor: ctx.actor,
+      action: "device.delete",
+      target: `device:${deviceLabel(ref)}`,
+      traceId: ctx.traceId,
+    });
+    return id;
+  });
+  await ctx.publish?.({ deviceId: id, kind: "disabled" });
+}
+
+/**
  * Issues a new key and revokes every other key of the device at once (the
  * quick start's demo devices get fresh keys on every start).
  */
@@ -190,7 +292,8 @@ export async function replaceDeviceKey(ctx: AdminContext, ref: DeviceRef): Promi
 }
 
 /** The device's id, with its row locked for the transaction; NotFound otherwise. */
-async function lockDevice(tx: Kysely<Database>, ref: DeviceRef): Promise<number> {
+/** Locks a device row for the rest of the transaction; NotFound when it does not exist. */
+export async function lockDevice(tx: Kysely<Database>, ref: DeviceRef): Promise<number> {
   const row = await tx
     .selectFrom("devices")
     .select("id")
@@ -202,9 +305,36 @@ async function lockDevice(tx: Kysely<Database>, ref: DeviceRef): Promise<number>
   return row.id;
 }
 
-function metadataProblem(input: NewDevice): string | undefined {
-  for (const [field, value] of Object.entries({ kind: input.kind, model: input.model, site: input.site })) {
-    if (value !== undefined && value.length > 200) return `${field} must be at most 200 characters`;
+/** Like lockDevice, and whether the device is soft-deleted. */
+async function lockLiveDevice(tx: Kysely<Database>, ref: DeviceRef): Promise<{ id: number; deleted: boolean }> {
+  const row = await tx
+    .selectFrom("devices")
+    .select(["id", "deleted_at"])
+    .where("code", "=", ref.code)
+    .where("number", "=", ref.number)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!row) throw new DeviceError("not_found", `device ${deviceLabel(ref)} does not exist`);
+  return { id: row.id, deleted: row.deleted_at !== null };
+}
+
+function metadataProblem(input: DeviceFields): string | undefined {
+  const text = {
+    kind: input.kind,
+    model: input.model,
+    site: input.site,
+    manufacturer: input.manufacturer,
+    serial_number: input.serialNumber,
+    firmware: input.firmware,
+  };
+  for (const [field, value] of Object.entries(text)) {
+    if (value === undefined) continue;
+    if (value.length > 200) return `${field} must be at most 200 characters`;
+    // Control characters have no place in a name and would garble logs and terminals.
+    if (/\p{Cc}/u.test(value)) return `${field} must not contain control characters`;
+  }
+  if (input.status !== undefined && !DEVICE_STATUSES.includes(input.status)) {
+    return `status must be one of ${DEVICE_STATUSES.join(", ")}`;
   }
   const labels = Object.entries(input.labels ?? {});
   if (labels.length > MAX_LABELS) return `at most ${MAX_LABELS} labels`;

@@ -6,8 +6,10 @@ export interface AuthenticatedDevice {
   id: number;
   code: string;
   number: number;
-  /** Prefix of the key that was presented: revoking it closes this stream. */
+  /** Prefix of the key that was presented ("" when none): revoking it closes this stream. */
   keyPrefix: string;
+  /** SHA-256 fingerprint of the verified client certificate presented, if any: revoking it closes this stream. */
+  certFingerprint?: string;
   /** Until when the key may be trusted without asking again (its expiry), in ms; Infinity if none. */
   validUntilMs: number;
   /** Per-device token bucket override, or undefined for the default. */

@@ -53,7 +53,10 @@ describe("the protos stay compatible with the last release (buf breaking)", () =
   it("lets a new field, message or method through", async () => {
     const dir = editedCopy("vigil/devices/v1/devices.proto", (t) =>
       t
-        .replace("  uint64 last_stored_seq = 13;\n", "  uint64 last_stored_seq = 13;\n  string firmware = 99;\n")
+        .replace(
+          "  uint64 last_stored_seq = 13;\n",
+          "  uint64 last_stored_seq = 13;\n  string added_in_a_later_release = 99;\n",
+        )
         .replace("message DisableDeviceResponse {", "message ExtraRequest {}\n\nmessage DisableDeviceResponse {")
         .replace("  rpc DisableDevice(", "  rpc Extra(ExtraRequest) returns (ExtraRequest);\n  rpc DisableDevice("),
     );

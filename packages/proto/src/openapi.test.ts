@@ -20,14 +20,20 @@ import {
   AuthService,
   DeadLetterService,
   DeviceService,
+  FleetService,
   file_vigil_alerts_v1_alerts,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
   file_vigil_devices_v1_devices,
+  file_vigil_fleet_v1_fleet,
   file_vigil_ingest_v1_dead_letters,
   file_vigil_ingest_v1_ingest,
+  file_vigil_maintenance_v1_maintenance,
+  file_vigil_procedures_v1_procedures,
   file_vigil_readings_v1_readings,
+  MaintenanceService,
   openApiDocumentUrl,
+  ProcedureService,
   ReadingService,
 } from "./index.ts";
 
@@ -42,8 +48,21 @@ const registry = createRegistry(
   file_vigil_ingest_v1_dead_letters,
   file_vigil_ingest_v1_ingest,
   file_vigil_readings_v1_readings,
+  file_vigil_fleet_v1_fleet,
+  file_vigil_procedures_v1_procedures,
+  file_vigil_maintenance_v1_maintenance,
 );
-const webServices = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService, AlertService];
+const webServices = [
+  ReadingService,
+  AuthService,
+  DeviceService,
+  DeadLetterService,
+  AuditService,
+  FleetService,
+  ProcedureService,
+  MaintenanceService,
+  AlertService,
+];
 
 /**
  * The document's component schemas as one JSON Schema, with every message
@@ -160,6 +179,16 @@ describe("the OpenAPI document of the Connect-JSON API", () => {
         "/vigil.readings.v1.ReadingService/GetReadingHistory",
         "/vigil.readings.v1.ReadingService/GetStats",
         "/vigil.readings.v1.ReadingService/ListReadings",
+        "/vigil.fleet.v1.FleetService/GetSite",
+        "/vigil.fleet.v1.FleetService/ListSites",
+        "/vigil.fleet.v1.FleetService/GetFleetSummary",
+        "/vigil.procedures.v1.ProcedureService/GetProcedure",
+        "/vigil.procedures.v1.ProcedureService/ListProcedures",
+        "/vigil.procedures.v1.ProcedureService/GetProcedureTelemetry",
+        "/vigil.maintenance.v1.MaintenanceService/GetMaintenanceRecord",
+        "/vigil.maintenance.v1.MaintenanceService/ListMaintenanceRecords",
+        "/vigil.maintenance.v1.MaintenanceService/GetMaintenanceForecast",
+        "/vigil.maintenance.v1.MaintenanceService/ListMaintenanceForecasts",
       ].sort(),
     );
   });

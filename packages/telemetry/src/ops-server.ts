@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { type CertificateFiles, createApiTlsServer } from "@vigil/tls";
 import type { Registry } from "prom-client";
 
 export interface OpsServer {
@@ -13,20 +14,31 @@ export interface OpsServerOptions {
   registry: Registry;
   /** Readiness: the service can do its work (its database and NATS answer). */
   ready: () => Promise<boolean>;
+  /** Serve HTTPS (HTTP/2 and HTTP/1.1) with these certificate files, renewed without a restart. */
+  tls?: CertificateFiles;
 }
 
 /**
  * The HTTP side of a service without one of its own (receiver, writer,
- * maintainer, simulator): GET /healthz (the process runs), /readyz (it can
+ * lifecycle, simulator): GET /healthz (the process runs), /readyz (it can
  * do its work) and /metrics (Prometheus text format).
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
-  const server = http.createServer((req, res) => {
-    void handleOpsRequest(req, res, options).catch(() => {
-      res.statusCode = 500;
-      res.end();
-    });
-  });
+  const handler = (req: http.IncomingMessage, res: OpsResponse) => {
+    void handleOpsRequest(req, res, options).then(
+      (handled) => {
+        if (handled) return;
+        res.statusCode = 404;
+        res.end();
+      },
+      () => {
+        res.statusCode = 500;
+        res.end();
+      },
+    );
+  };
+  const tlsServer = options.tls ? createApiTlsServer(handler as never, options.tls) : undefined;
+  const server = tlsServer ?? http.createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());
@@ -34,10 +46,12 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+      tlsServer
+        ? tlsServer.shutdown(0)
+        : new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            (server as http.Server).closeAllConnections();
+          }),
   };
 }
 

@@ -21,6 +21,11 @@ export interface NatsServer {
 export interface NatsServerOptions {
   /** JetStream `sync_interval`: "always" fsyncs every write; default is the server's (2 min). */
   syncInterval?: string;
+  /**
+   * Require TLS with this certificate and key (PEM, naming localhost); with `clientCa` every
+   * client must also present a certificate signed by it (`verify: true`).
+   */
+  tls?: { cert: string; key: string; clientCa?: string };
 }
 
 /** Starts nats-server with JetStream on a free loopback port. */
@@ -30,10 +35,26 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
   const dir = mkdtempSync(join(tmpdir(), "vigil-nats-"));
   const port = await freePort();
   const config = join(dir, "nats.conf");
+  const tls = options.tls;
+  if (tls) {
+    writeFileSync(join(dir, "cert.pem"), tls.cert);
+    writeFileSync(join(dir, "key.pem"), tls.key, { mode: 0o600 });
+    if (tls.clientCa) writeFileSync(join(dir, "client-ca.pem"), tls.clientCa);
+  }
   writeFileSync(
     config,
     [
       `listen: 127.0.0.1:${port}`,
+      ...(tls
+        ? [
+            "tls {",
+            `  cert_file: "${join(dir, "cert.pem")}"`,
+            `  key_file: "${join(dir, "key.pem")}"`,
+            ...(tls.clientCa ? [`  ca_file: "${join(dir, "client-ca.pem")}"`, "  verify: true"] : []),
+            "  timeout: 2",
+            "}",
+          ]
+        : []),
       // As the chart's NATS: room for the receiver's largest message (RECEIVER_MAX_MESSAGE_BYTES) and its headers.
       "max_payload: 8MB",
       "jetstream {",
@@ -66,7 +87,8 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
   };
   await start();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    // The certificate names localhost: a TLS client must dial that name.
+    url: tls ? `nats://localhost:${port}` : `nats://127.0.0.1:${port}`,
     port,
     start,
     stop,

@@ -1,4 +1,4 @@
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./free-port.ts";
@@ -22,6 +22,11 @@ export interface PostgresServerOptions {
    * lives in a fresh temp dir that stop() removes.
    */
   dir?: string;
+  /**
+   * Serve TLS with this certificate and key (PEM) and accept TCP clients only
+   * over TLS (pg_hba `hostssl`); Unix-socket clients stay trusted.
+   */
+  tls?: { cert: string; key: string };
   /**
    * Run the private PostgreSQL with the TimescaleDB server extension that
    * `scripts/install-tools.sh timescaledb` builds into .tools/timescaledb (never
@@ -82,10 +87,12 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "vigil-pg-"));
   if (kept) mkdirSync(dir, { recursive: true });
   const asRoot = process.getuid?.() === 0;
+  let owner: { uid: number; gid: number } | undefined;
   if (asRoot) {
     const { stdout } = await execFileAsync("id", ["-u", "postgres"]);
     const { stdout: gid } = await execFileAsync("id", ["-g", "postgres"]);
-    chownSync(dir, Number(stdout.trim()), Number(gid.trim()));
+    owner = { uid: Number(stdout.trim()), gid: Number(gid.trim()) };
+    chownSync(dir, owner.uid, owner.gid);
   }
   const run = (cmd: string, args: string[]) =>
     asRoot
@@ -96,8 +103,29 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
   if (!existsSync(join(data, "PG_VERSION"))) {
     await run("initdb", ["-D", data, "-U", "vigil", "--auth=trust", "-E", "UTF8", ...(kept ? [] : ["--no-sync"])]);
   }
+  const tlsSettings: string[] = [];
+  if (options.tls) {
+    // PostgreSQL refuses a key file others can read; it must belong to the server's user.
+    for (const [name, content, mode] of [
+      ["server.crt", options.tls.cert, 0o644],
+      ["server.key", options.tls.key, 0o600],
+    ] as const) {
+      writeFileSync(join(dir, name), content, { mode });
+      if (owner) chownSync(join(dir, name), owner.uid, owner.gid);
+    }
+    const hba = join(dir, "pg_hba.conf");
+    writeFileSync(hba, "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n");
+    if (owner) chownSync(hba, owner.uid, owner.gid);
+    tlsSettings.push(
+      "-c ssl=on",
+      `-c ssl_cert_file=${join(dir, "server.crt")}`,
+      `-c ssl_key_file=${join(dir, "server.key")}`,
+      `-c hba_file=${hba}`,
+    );
+  }
   const port = await freePort();
   const settings = [
+    ...tlsSettings,
     `-p ${port}`,
     `-k ${dir}`,
     "-c listen_addresses=127.0.0.1",

@@ -1,3 +1,7 @@
+// Loads vitest's types into every program that includes this file (bench has no test of its own), so
+// the augmentation below has a module to augment; erased at run time.
+import type {} from "vitest";
+
 /** What the integration project's global setup hands to tests through vitest's inject(). */
 declare module "vitest" {
   export interface ProvidedContext {
@@ -12,5 +16,3 @@ declare module "vitest" {
     timescaleUrl: string;
   }
 }
-
-export {};

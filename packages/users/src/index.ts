@@ -6,7 +6,7 @@ export {
   revokeRefreshToken,
   rotateRefreshToken,
 } from "./refresh-tokens.ts";
-export { isRole, type Role, SCOPES, type Scope, scopesFor } from "./roles.ts";
+export { isRole, ROLES, type Role, SCOPES, type Scope, scopesFor } from "./roles.ts";
 export {
   bumpTokenVersion,
   currentTokenVersion,

@@ -10,16 +10,40 @@ export const SCOPES = [
   "alerts:read",
   "alerts:write",
   "alerts:admin",
+  "fleet:read",
+  "fleet:admin",
+  "procedures:read",
+  "procedures:write",
+  "maintenance:read",
+  "maintenance:write",
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];
-export type Role = "admin" | "user";
+export type Role = "admin" | "user" | "clinician" | "technician";
+export const ROLES: readonly Role[] = ["admin", "user", "clinician", "technician"];
+
+/**
+ * What every signed-in role may do: read readings (and their history), read, acknowledge and
+ * silence alerts, read the fleet, procedures and maintenance.
+ */
+const READER: readonly Scope[] = [
+  "readings:read",
+  "alerts:read",
+  "alerts:write",
+  "fleet:read",
+  "procedures:read",
+  "maintenance:read",
+];
 
 const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   admin: SCOPES,
-  // Users read readings (and their history) and read, acknowledge and silence alerts; correcting,
-  // deleting, devices, users, the audit log, alert rules and notification channels are for admins.
-  user: ["readings:read", "alerts:read", "alerts:write"],
+  // Correcting and deleting readings, devices, sites, users, the audit log, alert rules and
+  // notification channels are for admins.
+  user: READER,
+  // Records procedures and their outcomes.
+  clinician: [...READER, "procedures:write"],
+  // Records maintenance.
+  technician: [...READER, "maintenance:write"],
 };
 
 export function scopesFor(role: Role): readonly Scope[] {
@@ -27,5 +51,5 @@ export function scopesFor(role: Role): readonly Scope[] {
 }
 
 export function isRole(value: string): value is Role {
-  return value === "admin" || value === "user";
+  return (ROLES as readonly string[]).includes(value);
 }

@@ -1,10 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { type AppliedTransitions, ensureExternalRule, type Transition } from "@vigil/alerts";
-import { type AlertFeed, connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
+import {
+  type AlertFeed,
+  connectJetStreamBus,
+  consumerSettings,
+  natsTls,
+  type ReadingBus,
+  streamSettings,
+} from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
+import { type CertificateFiles, serverTransport } from "@vigil/tls";
 import { alerterMetrics, countAlertsByState } from "./alerter-metrics.ts";
 import { channelSenders } from "./channels/senders.ts";
 import { type AlerterConfig, cidrList } from "./config.ts";
@@ -55,6 +63,7 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
   let leases: PartitionLeases | undefined;
   let deliveries: DeliveryWorker | undefined;
   let ops: OpsServer | undefined;
+  let tls: CertificateFiles | undefined;
   let refresher: NodeJS.Timeout | undefined;
   let stopping = false;
   const workers = new Map<number, PartitionWorker>();
@@ -135,8 +144,15 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
     nudgeDeliveries: () => deliveries?.nudge(),
 
     async start() {
+      // Before anything connects: refuse plaintext where it must not be served.
+      tls = await serverTransport(
+        config,
+        deps.opsServer !== false ? [{ host: config.ALERTER_OPS_HOST, what: "the alerter's ops port" }] : [],
+        log,
+      );
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-alerter", maxConnections: 8 });
       bus ??= await connectJetStreamBus({
+        tls: natsTls(config),
         servers: config.NATS_URL,
         name: "vigil-alerter",
         stream: streamSettings(config),
@@ -213,6 +229,7 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
           port: config.ALERTER_OPS_PORT,
           registry: metricsRegistry(),
           ready,
+          tls,
         });
       }
       log.info(
@@ -235,6 +252,7 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
       for (const partition of [...workers.keys()]) await stopWorker(partition);
       await deliveries?.stop();
       await ops?.close();
+      tls?.close();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info({ member }, "alerter stopped");

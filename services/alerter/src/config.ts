@@ -1,5 +1,6 @@
-import { consumerEnv, streamEnv } from "@vigil/bus";
+import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
+import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
 
 const DAY_MS = 86_400_000;
@@ -10,7 +11,9 @@ export const alerterEnv = z.object({
   ALERTER_OPS_PORT: envPort(9105),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
+  ...serverTlsEnv,
   ...streamEnv,
+  ...natsTlsEnv,
   ...consumerEnv,
   /** Partitions of the feed: devices are split among replicas a partition at a time (fixed per deployment). */
   ALERTER_PARTITIONS: envInt(16, 1, 1_024),

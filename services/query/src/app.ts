@@ -2,26 +2,35 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
-import { connectJetStreamBus, consumerSettings, type ReadingBus, streamSettings } from "@vigil/bus";
+import { openAlertCounts } from "@vigil/alerts";
+import { connectJetStreamBus, consumerSettings, natsTls, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
+import { forecastSettings } from "@vigil/maintenance";
 import {
   AlertService,
   AuditService,
   AuthService,
   DeadLetterService,
   DeviceService,
+  FleetService,
   file_vigil_alerts_v1_alerts,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
   file_vigil_devices_v1_devices,
+  file_vigil_fleet_v1_fleet,
   file_vigil_ingest_v1_dead_letters,
+  file_vigil_maintenance_v1_maintenance,
+  file_vigil_procedures_v1_procedures,
   file_vigil_readings_v1_readings,
   health,
+  MaintenanceService,
+  ProcedureService,
   ReadingService,
   reflection,
 } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
 import { handleOpsRequest, metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
+import { type CertificateFiles, serverTransport } from "@vigil/tls";
 import { createUser, hasAdmin } from "@vigil/users";
 import { alertService } from "./alert-service.ts";
 import { AlertWatchHub } from "./alert-watch.ts";
@@ -43,10 +52,13 @@ import { applyCors } from "./cors.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { deviceService } from "./device-service.ts";
 import { errorInterceptor, toConnectError } from "./errors.ts";
+import { fleetService } from "./fleet-service.ts";
 import { grpcHealth } from "./grpc-health.ts";
 import { grpcReflection } from "./grpc-reflection.ts";
 import { type ApiServer, createApiServer, cutConnection } from "./http-server.ts";
+import { maintenanceService } from "./maintenance-service.ts";
 import { openApiRoute } from "./openapi-route.ts";
+import { procedureService } from "./procedure-service.ts";
 import { readingService } from "./reading-service.ts";
 import { sharedReadiness } from "./shared-readiness.ts";
 import { recordRefusedCall, telemetryInterceptor } from "./telemetry-interceptor.ts";
@@ -83,6 +95,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   let bus = deps.bus;
   let server: ApiServer | undefined;
   let ops: OpsServer | undefined;
+  let tls: CertificateFiles | undefined;
   let tokenVersions: TokenVersions | undefined;
   const trustedProxy = proxyMatcher(config.QUERY_TRUSTED_PROXIES);
   let port = 0;
@@ -130,11 +143,21 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
     },
 
     async start() {
+      // Before anything connects: refuse plaintext where it must not be served.
+      tls = await serverTransport(
+        config,
+        [
+          { host: config.QUERY_HOST, what: "the query API" },
+          ...(deps.opsServer !== false ? [{ host: config.QUERY_HOST, what: "the query service's ops port" }] : []),
+        ],
+        log,
+      );
       database ??= await openDatabase(config.DATABASE_URL, {
         applicationName: "vigil-query",
         statementTimeoutMs: config.QUERY_STATEMENT_TIMEOUT_MS,
       });
       bus ??= await connectJetStreamBus({
+        tls: natsTls(config),
         servers: config.NATS_URL,
         name: "vigil-query",
         stream: streamSettings(config),
@@ -244,8 +267,22 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             }),
           );
           router.service(AuditService, auditService({ db }));
+          // open_alerts of the fleet summary: alerts of every rule, "maintenance due" among them.
+          router.service(FleetService, fleetService({ db, openAlerts: (ids) => openAlertCounts(db, ids) }));
+          router.service(ProcedureService, procedureService({ db }));
+          router.service(MaintenanceService, maintenanceService({ db, settings: forecastSettings(config), log }));
           router.service(AlertService, alertService({ db, actor: actorOf, traceId: traceIdOf, hub }));
-          const served = [ReadingService, AuthService, DeviceService, DeadLetterService, AuditService, AlertService];
+          const served = [
+            ReadingService,
+            AuthService,
+            DeviceService,
+            DeadLetterService,
+            AuditService,
+            FleetService,
+            ProcedureService,
+            MaintenanceService,
+            AlertService,
+          ];
           router.service(
             health.Health,
             grpcHealth(
@@ -266,6 +303,9 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
                 file_vigil_ingest_v1_dead_letters,
                 file_vigil_audit_v1_audit,
                 file_vigil_alerts_v1_alerts,
+                file_vigil_fleet_v1_fleet,
+                file_vigil_procedures_v1_procedures,
+                file_vigil_maintenance_v1_maintenance,
                 health.file_health_v1_health,
                 reflection.file_grpc_reflection_v1_reflection,
               ]),
@@ -299,6 +339,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
           maxStreamsPerConnection: config.QUERY_MAX_STREAMS_PER_CONNECTION,
           isTrustedProxy: trustedProxy,
         },
+        // TLS: HTTP/2 and HTTP/1.1 chosen by ALPN; plaintext (loopback or ALLOW_PLAINTEXT): by the first bytes.
+        tls,
       );
       const listening = server;
       await new Promise<void>((resolve, reject) => {
@@ -312,9 +354,10 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
           port: config.QUERY_OPS_PORT,
           registry: metricsRegistry(),
           ready,
+          tls,
         });
       }
-      log.info({ port, opsPort: ops?.port }, "query service listening");
+      log.info({ port, opsPort: ops?.port, tls: tls !== undefined }, "query service listening");
     },
 
     async stop() {
@@ -323,6 +366,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       await server?.shutdown(5_000);
       tokenVersions?.stop();
       await ops?.close();
+      tls?.close();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info("query service stopped");

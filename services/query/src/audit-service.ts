@@ -2,7 +2,7 @@ import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Database, Kysely } from "@vigil/db";
-import { AuditEntrySchema, type AuditService } from "@vigil/proto";
+import { AuditEntrySchema, type AuditService, ReadingFilterSchema } from "@vigil/proto";
 import { checkedPageSize, decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
 import { parseReadingFilter } from "./reading-filter.ts";
 
@@ -14,13 +14,7 @@ export function auditService(deps: { db: Kysely<Database> }): ServiceImpl<typeof
     async listAuditLog(req) {
       const limit = checkedPageSize(req.pageSize);
       // Same time-range rules (and messages) as reading filters.
-      const range = parseReadingFilter({
-        $typeName: "vigil.readings.v1.ReadingFilter",
-        deviceCode: "",
-        sensor: "",
-        startTime: req.startTime,
-        endTime: req.endTime,
-      });
+      const range = parseReadingFilter(create(ReadingFilterSchema, { startTime: req.startTime, endTime: req.endTime }));
       const after = req.pageToken ? decodeCursor(req.pageToken, req, isIdCursor) : undefined;
       let q = deps.db.selectFrom("audit_log").selectAll();
       if (req.actor) q = q.where("actor", "=", req.actor);

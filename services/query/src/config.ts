@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
-import { consumerEnv, streamEnv } from "@vigil/bus";
+import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
+import { forecastEnv } from "@vigil/maintenance";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
+import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
 import { proxyMatcher } from "./client-address.ts";
 
@@ -20,9 +22,12 @@ export const queryEnv = z
     QUERY_API_DOCS: envBool(false),
     DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
     LOG_LEVEL: envLogLevel,
+    ...serverTlsEnv,
     ...streamEnv,
+    ...natsTlsEnv,
     ...consumerEnv,
     ...readingRulesEnv,
+    ...forecastEnv,
     /**
      * Comma-separated browser origins (scheme://host[:port]) that may call the API from their
      * pages; empty: none, only same-origin pages (the console served here) and non-browser clients.

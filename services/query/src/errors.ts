@@ -3,7 +3,10 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AlertError } from "@vigil/alerts";
 import { DeviceError } from "@vigil/devices";
+import { FleetError } from "@vigil/fleet";
 import { ReplayError } from "@vigil/ingest";
+import { MaintenanceError } from "@vigil/maintenance";
+import { ProcedureError } from "@vigil/procedures";
 import { errorDetails } from "@vigil/proto";
 import type { Logger } from "@vigil/runtime";
 import { UserError } from "@vigil/users";
@@ -80,6 +83,25 @@ const replayCodes: Record<ReplayError["kind"], Code> = {
   failed_precondition: Code.FailedPrecondition,
 };
 
+const fleetCodes: Record<FleetError["kind"], Code> = {
+  invalid: Code.InvalidArgument,
+  exists: Code.AlreadyExists,
+  not_found: Code.NotFound,
+};
+
+const procedureCodes: Record<ProcedureError["kind"], Code> = {
+  invalid: Code.InvalidArgument,
+  exists: Code.AlreadyExists,
+  not_found: Code.NotFound,
+  failed_precondition: Code.FailedPrecondition,
+};
+
+const maintenanceCodes: Record<MaintenanceError["kind"], Code> = {
+  invalid: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  failed_precondition: Code.FailedPrecondition,
+};
+
 /**
  * The one table from domain errors to Connect codes. Anything not listed is
  * an Internal error: the client sees a generic message, the log the cause.
@@ -101,6 +123,9 @@ function codeOf(err: unknown): Code | undefined {
   if (err instanceof UserError) return userCodes[err.kind];
   if (err instanceof DeviceError) return deviceCodes[err.kind];
   if (err instanceof ReplayError) return replayCodes[err.kind];
+  if (err instanceof FleetError) return fleetCodes[err.kind];
+  if (err instanceof ProcedureError) return procedureCodes[err.kind];
+  if (err instanceof MaintenanceError) return maintenanceCodes[err.kind];
   if (err instanceof AlertError) return alertCodes[err.kind];
   return undefined;
 }

@@ -2,6 +2,8 @@ import http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
 import { Duplex, PassThrough } from "node:stream";
+import type tls from "node:tls";
+import { type CertificateFiles, followRenewals, secureContextOptions } from "@vigil/tls";
 
 export type RequestHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -24,7 +26,7 @@ export interface ApiServerLimits {
   isTrustedProxy?: (address: string) => boolean;
 }
 
-export type ApiServer = http.Server & {
+export type ApiServer = net.Server & {
   /** Stops accepting, lets requests in flight finish for up to graceMs, then closes every connection. */
   shutdown(graceMs: number): Promise<void>;
 };
@@ -48,7 +50,8 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
  * the equivalent by hand: an idle timeout (no open stream) and a deadline for
  * each request to arrive whole.
  */
-export function createApiServer(handler: RequestHandler, limits: ApiServerLimits): ApiServer {
+export function createApiServer(handler: RequestHandler, limits: ApiServerLimits, tls?: CertificateFiles): ApiServer {
+  if (tls) return createTlsApiServer(handler, limits, tls);
   let stopping = false;
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -76,7 +79,7 @@ export function createApiServer(handler: RequestHandler, limits: ApiServerLimits
       if (stopping) res.setHeader("connection", "close");
       handler(req, res);
     },
-  ) as ApiServer;
+  ) as unknown as http.Server & ApiServer;
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: limits.maxStreamsPerConnection } }, handler);
   h2.on("session", (session) => {
     sessions.add(session);
@@ -143,6 +146,98 @@ export function createApiServer(handler: RequestHandler, limits: ApiServerLimits
     clearTimeout(timer);
   };
   return h1;
+}
+
+/**
+ * The same port over TLS: Node's own HTTP/2 server with `allowHTTP1`, the
+ * protocol chosen by ALPN (`h2`, `http/1.1`), so no sniffing. The limits are
+ * the same: HTTP/1.1 gets Node's header, request and keep-alive timeouts
+ * (set on the server, which hands HTTP/1.1 connections to Node's HTTP/1.1
+ * connection listener), HTTP/2 sessions boundSession's, the TLS handshake
+ * the headers' deadline, and every connection counts against its address.
+ * A renewed certificate (CertificateFiles) is used for new connections;
+ * open ones and their streams carry on.
+ */
+function createTlsApiServer(handler: RequestHandler, limits: ApiServerLimits, files: CertificateFiles): ApiServer {
+  let stopping = false;
+  const sockets = new Set<tls.TLSSocket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const active = new Map<net.Socket, number>();
+  const perAddress = new Map<string, number>();
+  const server = http2.createSecureServer(
+    {
+      ...secureContextOptions(files.material),
+      allowHTTP1: true,
+      ALPNProtocols: ["h2", "http/1.1"],
+      settings: { maxConcurrentStreams: limits.maxStreamsPerConnection },
+      handshakeTimeout: limits.headersTimeoutMs,
+    },
+    (req, res) => {
+      if (req.httpVersionMajor === 1) {
+        const socket = req.socket as net.Socket;
+        active.set(socket, (active.get(socket) ?? 0) + 1);
+        res.on("close", () => {
+          const left = (active.get(socket) ?? 1) - 1;
+          active.set(socket, left);
+          if (stopping && left === 0) socket.destroy();
+        });
+        if (stopping) res.setHeader("connection", "close");
+      }
+      handler(req, res);
+    },
+  );
+  // Read by Node's HTTP/1.1 connection listener, which serves the http/1.1 side of allowHTTP1.
+  Object.assign(server, {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.idleTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+  });
+  const unfollow = followRenewals(server, files);
+  // Counted before the handshake: a client cannot hold more connections than the cap by stalling it.
+  server.on("connection", (socket: net.Socket) => {
+    const address = socket.remoteAddress ?? "unknown";
+    const exempt = limits.isTrustedProxy?.(address) ?? false;
+    const open = perAddress.get(address) ?? 0;
+    if (!exempt && open >= limits.maxConnectionsPerAddress) {
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, open + 1);
+    socket.on("close", () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left === 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    });
+  });
+  server.on("secureConnection", (socket: tls.TLSSocket) => {
+    sockets.add(socket);
+    socket.on("close", () => {
+      sockets.delete(socket);
+      active.delete(socket);
+    });
+  });
+  server.on("session", (session) => {
+    sessions.add(session);
+    boundSession(session, limits);
+    session.on("close", () => sessions.delete(session));
+  });
+  // A client that fails the handshake (wrong CA, plaintext on the TLS port) is its own problem.
+  server.on("tlsClientError", () => {});
+  const api = server as unknown as ApiServer;
+  api.shutdown = async (graceMs) => {
+    stopping = true;
+    unfollow();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const session of sessions) session.close();
+    for (const socket of sockets) if (socket.alpnProtocol !== "h2" && (active.get(socket) ?? 0) === 0) socket.destroy();
+    const timer = setTimeout(() => {
+      for (const socket of sockets) socket.destroy();
+    }, graceMs);
+    await closed;
+    clearTimeout(timer);
+  };
+  return api;
 }
 
 /**

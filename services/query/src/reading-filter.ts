@@ -12,6 +12,12 @@ export interface ReadingFilter {
   startMs?: number;
   /** Exclusive, milliseconds since the epoch. */
   endMs?: number;
+  /** Devices at this site. */
+  site?: string;
+  /** Devices of this kind. */
+  deviceKind?: string;
+  /** Devices carrying every one of these labels. */
+  deviceLabels?: Record<string, string>;
 }
 
 const DEVICE_CODE = /^[A-Z]{1,16}$/;
@@ -42,6 +48,17 @@ export function parseReadingFilter(message: ReadingFilterMessage | undefined, fi
     }
     filter.sensor = message.sensor;
   }
+  if (message.site !== "") filter.site = boundedText(message.site, `${field}.site`);
+  if (message.deviceKind !== "") filter.deviceKind = boundedText(message.deviceKind, `${field}.device_kind`);
+  const labels = Object.entries(message.deviceLabels);
+  if (labels.length > 0) {
+    if (labels.length > MAX_LABELS) throw new InvalidArgumentError(`${field}.device_labels`, `at most ${MAX_LABELS}`);
+    for (const [k, v] of labels) {
+      boundedText(k, `${field}.device_labels`);
+      boundedText(v, `${field}.device_labels[${JSON.stringify(k.slice(0, 64))}]`);
+    }
+    filter.deviceLabels = Object.fromEntries(labels);
+  }
   if (message.startTime) filter.startMs = checkedMs(message.startTime, `${field}.start_time`);
   if (message.endTime) filter.endMs = checkedMs(message.endTime, `${field}.end_time`);
   if (filter.startMs !== undefined && filter.endMs !== undefined && filter.startMs > filter.endMs) {
@@ -50,12 +67,20 @@ export function parseReadingFilter(message: ReadingFilterMessage | undefined, fi
   return filter;
 }
 
+const MAX_LABELS = 64;
+
+/** Device metadata values are at most 200 characters (as stored). */
+function boundedText(value: string, field: string): string {
+  if (value.length > 200) throw new InvalidArgumentError(field, "must be at most 200 characters");
+  return value;
+}
+
 /** True when no field of the filter is set. */
 export function isEmptyFilter(filter: ReadingFilter): boolean {
   return Object.values(filter).every((v) => v === undefined);
 }
 
-function checkedMs(ts: Parameters<typeof timestampMs>[0], field: string): number {
+export function checkedMs(ts: Parameters<typeof timestampMs>[0], field: string): number {
   if (ts.nanos < 0 || ts.nanos > 999_999_999) throw new InvalidArgumentError(field, "nanos out of range");
   const ms = timestampMs(ts);
   if (!Number.isFinite(ms) || ms < MIN_MS || ms > MAX_MS) throw new InvalidArgumentError(field, "out of range");

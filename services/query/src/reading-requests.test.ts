@@ -19,6 +19,14 @@ describe("reading requests", () => {
       /^filter.start_time: a correction names a time range/,
     );
     expect(update({ filter: range })).toThrow(/^changes: set at least one of/);
+    // Device metadata would be ignored by a one-device correction: refused, not dropped.
+    expect(update({ filter: { ...range, site: "st-mary" }, changes: { value: 1 } })).toThrow(
+      /^filter.site: a correction/,
+    );
+    expect(update({ filter: { ...range, deviceKind: "robot" }, changes: { value: 1 } })).toThrow(/^filter.device_kind/);
+    expect(update({ filter: { ...range, deviceLabels: { a: "b" } }, changes: { value: 1 } })).toThrow(
+      /^filter.device_labels/,
+    );
     expect(update({ filter: range, changes: { sensor: "Bad Name" } })).toThrow(/^changes.sensor/);
     expect(update({ filter: range, changes: { value: Number.NaN } })).toThrow(/^changes.value/);
     expect(update({ filter: range, changes: { time: timestampFromMs(11_001) } })).toThrow(/^changes.time/);

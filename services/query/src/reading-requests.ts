@@ -114,6 +114,18 @@ function parseCorrection(req: { filter?: Parameters<typeof parseReadingFilter>[0
       "a correction names one device: set device_code and device_number",
     );
   }
+  // Device metadata selects devices; a correction already names its one device, so a site, kind or
+  // label there would be ignored: refused instead, so nobody believes it narrowed the change.
+  if (filter.site !== undefined || filter.deviceKind !== undefined || filter.deviceLabels !== undefined) {
+    throw new InvalidArgumentError(
+      filter.site !== undefined
+        ? "filter.site"
+        : filter.deviceKind !== undefined
+          ? "filter.device_kind"
+          : "filter.device_labels",
+      "a correction names one device (device_code, device_number): site, device_kind and device_labels do not apply",
+    );
+  }
   if (filter.startMs === undefined || filter.endMs === undefined) {
     throw new InvalidArgumentError(
       filter.startMs === undefined ? "filter.start_time" : "filter.end_time",
@@ -157,6 +169,9 @@ export function parseHistoryRequest(req: GetReadingHistoryRequest): ParsedHistor
     deviceNumber: req.deviceNumber === 0 ? undefined : req.deviceNumber,
     sensor: req.sensor,
     startTime: req.time,
+    site: "",
+    deviceKind: "",
+    deviceLabels: {},
   });
   if (filter.deviceCode === undefined || filter.deviceNumber === undefined || filter.sensor === undefined) {
     throw new InvalidArgumentError("device_code", "name the reading: device_code, device_number, sensor and time");

@@ -4,6 +4,7 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { ReadingBus } from "@vigil/bus";
 import {
   type Database,
+  deviceConditions,
   type Kysely,
   readingStats,
   resolveSeriesIds,
@@ -23,6 +24,7 @@ import { actorOf, cutConnectionKey, principalOf, traceIdOf } from "./auth/princi
 import type { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
 import { applyCorrection, correctionChanges, type ReadingChangeRow, readingHistory } from "./reading-corrections.ts";
+import type { ReadingFilter } from "./reading-filter.ts";
 import {
   parseDeleteRequest,
   parseHistoryRequest,
@@ -195,12 +197,33 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
         );
       }
       try {
-        yield* watchReadings(deps.bus, filter, ctx.signal, deps.watchBufferBatches, ctx.values.get(cutConnectionKey));
+        // Site, kind and labels select devices by what they are when the watch starts.
+        const byMetadata =
+          filter.site !== undefined || filter.deviceKind !== undefined || filter.deviceLabels !== undefined;
+        const devices = byMetadata ? await watchedDevices(db, filter) : undefined;
+        yield* watchReadings(
+          deps.bus,
+          filter,
+          ctx.signal,
+          deps.watchBufferBatches,
+          ctx.values.get(cutConnectionKey),
+          devices,
+        );
       } finally {
         release();
       }
     },
   };
+}
+
+/** "CODE-N" of every device the filter's device fields select. */
+async function watchedDevices(db: Kysely<Database>, filter: ReadingFilter): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom("devices")
+    .select(["code", "number"])
+    .where((eb) => eb.and(deviceConditions(filter)))
+    .execute();
+  return new Set(rows.map((r) => `${r.code}-${r.number}`));
 }
 
 /** Microseconds since the epoch (text) as a Timestamp. */

@@ -22,6 +22,8 @@ export async function* watchReadings(
   signal: AbortSignal,
   maxBuffered: number,
   cut: () => void,
+  /** "CODE-N" of the devices a site, kind or labels filter selected when the watch started. */
+  devices?: ReadonlySet<string>,
 ): AsyncGenerator<WatchReadingsResponse> {
   const watch = bus.watch({ code: filter.deviceCode, number: filter.deviceNumber });
   const buffer: StoredBatch[] = [];
@@ -70,6 +72,7 @@ export async function* watchReadings(
         });
         continue;
       }
+      if (devices && !devices.has(`${batch.device.code}-${batch.device.number}`)) continue;
       const readings = toReadings(batch, filter.sensor);
       if (readings.length > 0) yield { $typeName: "vigil.readings.v1.WatchReadingsResponse", readings };
     }

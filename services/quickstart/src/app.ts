@@ -1,16 +1,19 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { type AlerterApp, createAlerterApp, loadAlerterConfig } from "@vigil/alerter";
 import { createRule, listRules, type RuleSpec } from "@vigil/alerts";
 import { createMemoryBus, type ReadingBus } from "@vigil/bus";
 import { EMBEDDED_PREFIX, migrateToLatest, openDatabase, type VigilDatabase } from "@vigil/db";
+import { seedDemo } from "@vigil/demo";
 import { createDevice, DeviceError, replaceDeviceKey } from "@vigil/devices";
-import { createMaintainerApp, loadMaintainerConfig, type MaintainerApp } from "@vigil/maintainer";
+import { createLifecycleApp, type LifecycleApp, loadLifecycleConfig } from "@vigil/lifecycle";
 import { createQueryApp, loadQueryConfig, type QueryApp, TokenSigner } from "@vigil/query";
 import { createReceiverApp, loadReceiverConfig, type ReceiverApp } from "@vigil/receiver";
 import type { App, Logger } from "@vigil/runtime";
 import { createSimulatorApp, type DeviceIdentity, loadSimulatorConfig, type SimulatorApp } from "@vigil/simulator";
+import { ensureDevTls } from "@vigil/tls";
 import { createUser, hasAdmin } from "@vigil/users";
 import { createWriterApp, loadWriterConfig, type WriterApp } from "@vigil/writer";
 import type { QuickstartConfig } from "./config.ts";
@@ -26,14 +29,14 @@ export interface QuickstartApp extends App {
   readonly receiver: ReceiverApp | undefined;
   readonly query: QueryApp | undefined;
   readonly writer: WriterApp | undefined;
-  readonly maintainer: MaintainerApp | undefined;
+  readonly lifecycle: LifecycleApp | undefined;
   readonly alerter: AlerterApp | undefined;
 }
 
 const DEMO_CODE = "DEMO";
 
 /**
- * Receiver, writer, query, maintainer and a small simulator fleet in one process, on
+ * Receiver, writer, query, lifecycle and a small simulator fleet in one process, on
  * the embedded TimescaleDB and the in-process bus unless DATABASE_URL and
  * NATS_URL point at real ones. For trying Vigil: the in-process bus is not
  * durable.
@@ -46,7 +49,7 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
   let receiver: ReceiverApp | undefined;
   let writer: WriterApp | undefined;
   let query: QueryApp | undefined;
-  let maintainer: MaintainerApp | undefined;
+  let lifecycle: LifecycleApp | undefined;
   let simulator: SimulatorApp | undefined;
   let alerter: AlerterApp | undefined;
   let status: NodeJS.Timeout | undefined;
@@ -61,8 +64,8 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
     get writer() {
       return writer;
     },
-    get maintainer() {
-      return maintainer;
+    get lifecycle() {
+      return lifecycle;
     },
     get alerter() {
       return alerter;
@@ -77,9 +80,17 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       database = await openDatabase(config.DATABASE_URL, { applicationName: "vigil-quickstart" });
       await migrateToLatest(database.db);
       const adminPassword = await quickstartAdmin(database, config.QUICKSTART_STATE_DIR);
+      const demo = config.QUICKSTART_DEMO_SEED
+        ? await demoSeed(database, config.QUICKSTART_DEMO_SEED, deps.print)
+        : undefined;
       const jwtKeys = await quickstartJwtKeys(config.QUICKSTART_STATE_DIR);
       const useNats = config.NATS_URL !== "";
       const queryPort = deps.env.QUERY_PORT ?? "8080";
+      // A development CA and server certificate, made once and kept: trust ca.pem once.
+      const tls = config.QUICKSTART_TLS
+        ? await ensureDevTls(join(config.QUICKSTART_STATE_DIR, "tls"), ["localhost", "127.0.0.1", "::1", hostname()])
+        : undefined;
+      const scheme = tls ? "https" : "http";
       const serviceEnv = {
         ...env,
         // This machine only, unless asked: the banner prints the admin password.
@@ -89,7 +100,9 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         AUTH_JWT_KEYS: deps.env.AUTH_JWT_KEYS ?? jwtKeys,
         // Pages from the quick start's own address may call it (the console, tools on it).
         QUERY_CORS_ORIGINS:
-          deps.env.QUERY_CORS_ORIGINS ?? `http://127.0.0.1:${queryPort},http://localhost:${queryPort}`,
+          deps.env.QUERY_CORS_ORIGINS ?? `${scheme}://127.0.0.1:${queryPort},${scheme}://localhost:${queryPort}`,
+        // Plaintext stays on loopback: listening wider needs QUICKSTART_TLS=true (or ALLOW_PLAINTEXT=true).
+        ...(tls ? { TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: tls.keyFile } : {}),
         // For trying Vigil: grpcurl and buf curl without proto files, and the API's description.
         RECEIVER_REFLECTION: deps.env.RECEIVER_REFLECTION ?? "true",
         QUERY_REFLECTION: deps.env.QUERY_REFLECTION ?? "true",
@@ -113,8 +126,8 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       // The query service's ops port serves the whole process: /metrics of every service in it.
       query = createQueryApp(loadQueryConfig(serviceEnv), { logger: log.child({ service: "query" }), database, bus });
       // Its first run waits until the fleet is streaming, so start-up stays quick.
-      maintainer = createMaintainerApp(loadMaintainerConfig({ ...serviceEnv, ARCHIVE_URL: config.ARCHIVE_URL }), {
-        logger: log.child({ service: "maintainer" }),
+      lifecycle = createLifecycleApp(loadLifecycleConfig({ ...serviceEnv, ARCHIVE_URL: config.ARCHIVE_URL }), {
+        logger: log.child({ service: "lifecycle" }),
         opsServer: false,
         database,
         firstRunDelayMs: 10_000,
@@ -139,15 +152,33 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       await receiver.start();
       await writer.start();
       await query.start();
-      await maintainer.start();
+      await lifecycle.start();
       await demoRules(database);
       await alerter.start();
 
       const devices = await demoDevices(database, config.QUICKSTART_DEVICES);
+      // Some of the seeded robots carry on live: procedures recorded through the API, as the admin.
+      const live = demo ? await liveRobots(database, Math.min(config.QUICKSTART_DEMO_LIVE_ROBOTS, demo.robots)) : [];
+      devices.push(...live);
       if (devices.length > 0) {
+        const recording =
+          live.length > 0 && adminPassword
+            ? {
+                SIMULATOR_PROCEDURES: "true",
+                SIMULATOR_QUERY_URL: `http://${dialable(serviceEnv.QUERY_HOST)}:${query.port}`,
+                SIMULATOR_QUERY_USERNAME: "admin",
+                SIMULATOR_QUERY_PASSWORD: adminPassword,
+              }
+            : {};
         simulator = createSimulatorApp(
           loadSimulatorConfig(
-            { ...serviceEnv, SIMULATOR_TARGET: `${dialable(serviceEnv.RECEIVER_HOST)}:${receiver.port}` },
+            {
+              ...serviceEnv,
+              ...recording,
+              SIMULATOR_TARGET: `${dialable(serviceEnv.RECEIVER_HOST)}:${receiver.port}`,
+              // The certificate names localhost; TLS does not send an IP address as the server name.
+              ...(tls ? { SIMULATOR_TLS_CA_FILE: tls.caFile, SIMULATOR_TLS_SERVER_NAME: "localhost" } : {}),
+            },
             [],
           ),
           // Its control API (127.0.0.1) lets a person inject faults and watch the alerts come.
@@ -162,8 +193,10 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
         httpPort: query.port,
         opsPort: query.opsPort,
         controlPort: simulator?.controlPort,
-        devices: devices.length,
+        devices: devices.length - live.length,
         adminPassword,
+        demo: demo && { robots: demo.robots, live: live.length },
+        caFile: tls?.caFile,
       });
       const w = writer;
       status = setInterval(
@@ -179,12 +212,58 @@ export function createQuickstartApp(config: QuickstartConfig, deps: QuickstartDe
       await alerter?.stop();
       await receiver?.stop();
       await writer?.stop();
-      await maintainer?.stop();
+      await lifecycle?.stop();
       await query?.stop();
       await bus?.close();
       await database?.close();
     },
   };
+}
+
+/** The demo seed's robots carry this code. */
+const SEED_CODE = "ROB";
+
+/** Loads (or tops up) the demo fleet's history, printing progress. */
+async function demoSeed(
+  database: VigilDatabase,
+  spec: string,
+  print: (line: string) => void,
+): Promise<{ robots: number }> {
+  const [robots, sites, days] = spec.split("/").map(Number) as [number, number, number];
+  print(
+    `Seeding the demo fleet: ${robots} robots at ${sites} sites over ${days} days (later starts add only new days)…`,
+  );
+  let shown = -1;
+  const outcome = await seedDemo(database.db, {
+    robots,
+    sites,
+    days,
+    code: SEED_CODE,
+    actor: "system:quickstart",
+    onProgress: (p) => {
+      const step = Math.floor((10 * p.done) / Math.max(1, p.total));
+      if (p.phase === "robots" && step !== shown) {
+        shown = step;
+        print(`  robots ${p.done}/${p.total}, ${(p.rows ?? 0).toLocaleString("en")} rows`);
+      } else if (p.phase !== "robots" && p.done === 0) print(`  ${p.phase}…`);
+    },
+  });
+  print(
+    `  done in ${(outcome.durationMs / 1000).toFixed(0)} s: ${outcome.procedures} procedures, ` +
+      `${outcome.maintenanceRecords} maintenance records, ${outcome.conditionReadings + outcome.telemetryReadings} readings written`,
+  );
+  return { robots };
+}
+
+/** ROB-1..n of the demo seed, with fresh keys, to run live. */
+async function liveRobots(database: VigilDatabase, count: number): Promise<DeviceIdentity[]> {
+  const out: DeviceIdentity[] = [];
+  for (let n = 1; n <= count; n++) {
+    const ref = { code: SEED_CODE, number: n };
+    const { apiKey } = await replaceDeviceKey({ db: database.db, actor: "system:quickstart" }, ref);
+    out.push({ ...ref, apiKey });
+  }
+  return out;
 }
 
 /**
@@ -298,11 +377,17 @@ interface Endpoints {
   controlPort: number | undefined;
   devices: number;
   adminPassword: string | undefined;
+  demo?: { robots: number; live: number };
+  /** The development CA when serving TLS. */
+  caFile: string | undefined;
 }
 
 function banner(print: (line: string) => void, config: QuickstartConfig, e: Endpoints) {
-  const { grpcPort, httpPort, devices, host } = e;
-  const base = `http://${host}:${httpPort}`;
+  const { grpcPort, httpPort, devices, host, caFile } = e;
+  // With TLS the certificate names localhost (and 127.0.0.1): curl checks the name it dials.
+  const shown = caFile && (host === "127.0.0.1" || host === "::1") ? "localhost" : host;
+  const base = `${caFile ? "https" : "http"}://${shown}:${httpPort}`;
+  const curl = caFile ? `curl --cacert ${caFile}` : "curl";
   const password = e.adminPassword ?? "<your admin password>";
   const db = config.DATABASE_URL.startsWith(EMBEDDED_PREFIX)
     ? `embedded TimescaleDB in ${config.DATABASE_URL.slice(EMBEDDED_PREFIX.length)}`
@@ -316,25 +401,42 @@ function banner(print: (line: string) => void, config: QuickstartConfig, e: Endp
       "Vigil quick start is running",
       `  database:   ${db}`,
       `  bus:        ${busText}`,
-      `  receiver:   grpc://${host}:${grpcPort}  (vigil.ingest.v1.IngestService)`,
+      `  receiver:   ${caFile ? "grpcs" : "grpc"}://${shown}:${grpcPort}  (vigil.ingest.v1.IngestService)`,
       `  console:    ${base}/  (sign in as admin)`,
       `  query:      ${base}  (Connect-JSON, gRPC, gRPC-Web; /openapi.json)`,
-      `  ops:        http://${host}:${e.opsPort}  (/metrics, /healthz, /readyz)`,
+      `  ops:        ${caFile ? "https" : "http"}://${shown}:${e.opsPort}  (/metrics, /healthz, /readyz)`,
       `  API docs:   ${base}/api-docs/  (every call, from /openapi.json)`,
+      ...(caFile
+        ? [
+            `  TLS:        every port, certificate from the development CA ${caFile}`,
+            `              (trust it in the browser, or: grpcurl -cacert ${caFile} localhost:${grpcPort} list)`,
+          ]
+        : []),
       `  simulator:  ${devices} devices (${DEMO_CODE}-1..${devices}), one batch per second each${e.controlPort ? `; control http://127.0.0.1:${e.controlPort}` : ""}`,
       "  alerter:    4 demo rules on the monitors; alerts are printed below",
       "",
       `Sign in as admin (password ${password}, kept in ${join(config.QUICKSTART_STATE_DIR, "admin-password")}):`,
-      `  TOKEN=$(curl -s -X POST ${base}/vigil.auth.v1.AuthService/Login -H 'content-type: application/json' \\`,
+      `  TOKEN=$(${curl} -s -X POST ${base}/vigil.auth.v1.AuthService/Login -H 'content-type: application/json' \\`,
       `    -d '{"username": "admin", "password": "${password}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).tokens.accessToken')`,
       "",
       "List the newest readings:",
-      `  curl -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
+      `  ${curl} -s -X POST ${base}/vigil.readings.v1.ReadingService/ListReadings -H "authorization: Bearer $TOKEN" \\`,
       `    -H 'content-type: application/json' -d '{"pageSize": 5, "order": "ORDER_NEWEST_FIRST"}'`,
       "",
+      ...(e.demo
+        ? [
+            `Demo fleet: ${SEED_CODE}-1..${e.demo.robots} with their history; ${e.demo.live} of them live, performing procedures.`,
+            "The robots due for maintenance, soonest first:",
+            `  curl -s -X POST ${base}/vigil.maintenance.v1.MaintenanceService/ListMaintenanceForecasts -H "authorization: Bearer $TOKEN" \\`,
+            `    -H 'content-type: application/json' -d '{"pageSize": 5}'`,
+            "",
+          ]
+        : []),
       ...(e.exposed
         ? [
-            "Listening beyond this machine: anyone who can reach it can try to sign in, in plaintext.",
+            caFile
+              ? "Listening beyond this machine (TLS): anyone who can reach it can try to sign in."
+              : "Listening beyond this machine: anyone who can reach it can try to sign in, in plaintext.",
             "The quick start is for trying Vigil; set QUICKSTART_HOST=127.0.0.1 (the default) to close it.",
             "",
           ]

@@ -1,10 +1,20 @@
+import { createHash } from "node:crypto";
 import { type ChannelOptions, Server, ServerCredentials, status } from "@grpc/grpc-js";
-import { connectJetStreamBus, consumerSettings, type DeviceEvent, type ReadingBus, streamSettings } from "@vigil/bus";
+import {
+  connectJetStreamBus,
+  consumerSettings,
+  type DeviceEvent,
+  natsTls,
+  type ReadingBus,
+  streamSettings,
+} from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import {
   type AuthenticatedDevice,
+  activeCertificates,
   activeKeys,
   authenticateDevice,
+  authenticateDeviceCertificate,
   lastWrittenSeq,
   markConnected,
   markDisconnected,
@@ -15,6 +25,7 @@ import { type DeadLetterInput, recordDeadLetter } from "@vigil/ingest";
 import { file_vigil_ingest_v1_ingest, IngestService } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
+import { type CertificateFiles, caFileProvider, grpcServerCredentials, serverTransport } from "@vigil/tls";
 import type { ReceiverConfig } from "./config.ts";
 import { DeviceAuthenticator } from "./device-authenticator.ts";
 import { type IngestCall, IngestStream, type StreamContext } from "./ingest-stream.ts";
@@ -76,10 +87,13 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
   let bus = deps.bus;
   let database = deps.database;
   let authenticator: DeviceAuthenticator | undefined;
+  /** Client certificates by fingerprint (mTLS), cached like keys. */
+  let certificates: DeviceAuthenticator | undefined;
   let context: StreamContext | undefined;
   let stopEvents: (() => void) | undefined;
   let draining = false;
   let port = 0;
+  let tls: CertificateFiles | undefined;
 
   /** Database writes the stream path does not wait for; logged on failure, awaited on stop. */
   function background(what: string, work: () => Promise<unknown>): void {
@@ -134,21 +148,40 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
     };
     if (draining || !authenticator || !context) return fail(status.UNAVAILABLE, "receiver is shutting down, reconnect");
     const apiKey = call.metadata.get("x-api-key")[0];
-    if (typeof apiKey !== "string" || apiKey === "") {
+    // Present only when the certificate verified against RECEIVER_CLIENT_CA_FILE (grpc-js hides others).
+    const fingerprint = clientCertificateFingerprint(call);
+    const hasKey = typeof apiKey === "string" && apiKey !== "";
+    if (!hasKey && !fingerprint) {
       metrics.authFailures.inc({ reason: "missing" });
-      return fail(status.UNAUTHENTICATED, "missing x-api-key metadata");
+      return fail(status.UNAUTHENTICATED, "missing x-api-key metadata (or a registered client certificate)");
     }
-    let device: AuthenticatedDevice | undefined;
+    let byKey: AuthenticatedDevice | undefined;
+    let byCert: AuthenticatedDevice | undefined;
     try {
-      device = await authenticator.authenticate(apiKey);
+      if (hasKey) byKey = await authenticator.authenticate(apiKey);
+      if (fingerprint && certificates) byCert = await certificates.authenticate(fingerprint);
     } catch (err) {
       log.error({ err }, "device authentication failed");
-      return fail(status.UNAVAILABLE, "cannot verify the API key right now, reconnect later");
+      return fail(status.UNAVAILABLE, "cannot verify the device's credentials right now, reconnect later");
     }
-    if (!device) {
+    if (hasKey && !byKey) {
       metrics.authFailures.inc({ reason: "invalid" });
       return fail(status.UNAUTHENTICATED, "API key is invalid, revoked or expired");
     }
+    if (fingerprint && !byCert) {
+      metrics.authFailures.inc({ reason: "invalid" });
+      return fail(
+        status.UNAUTHENTICATED,
+        "client certificate is not registered to a device, or was revoked or rotated out",
+      );
+    }
+    if (byKey && byCert && byKey.id !== byCert.id) {
+      metrics.authFailures.inc({ reason: "invalid" });
+      return fail(status.UNAUTHENTICATED, "the API key and the client certificate belong to different devices");
+    }
+    const device: AuthenticatedDevice = byKey
+      ? { ...byKey, ...(byCert ? { certFingerprint: byCert.certFingerprint } : {}) }
+      : (byCert as AuthenticatedDevice);
     if (draining) return fail(status.UNAVAILABLE, "receiver is shutting down, reconnect");
     metrics.streamsOpened.inc();
     rateLimiter.setLimit(device.id, device.rateLimit, now());
@@ -157,34 +190,46 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
 
   function onDeviceEvent(event: DeviceEvent): void {
     authenticator?.forgetDevice(event.deviceId);
+    certificates?.forgetDevice(event.deviceId);
     const affected = streams.of(event.deviceId);
     if (event.kind === "disabled") {
       for (const s of affected) s.abort(status.UNAUTHENTICATED, "device is disabled");
     } else if (event.kind === "key_revoked") {
       for (const s of affected)
         if (s.device.keyPrefix === event.keyPrefix) s.abort(status.UNAUTHENTICATED, "API key was revoked");
+    } else if (event.kind === "certificate_revoked") {
+      for (const s of affected)
+        if (s.device.certFingerprint === event.fingerprint) {
+          s.abort(status.UNAUTHENTICATED, "client certificate was revoked");
+        }
     } else {
       void recheck(affected);
     }
   }
 
-  /** Closes streams whose key stopped being valid and applies changed rate limits. */
+  /** Closes streams whose key or certificate stopped being valid and applies changed rate limits. */
   async function recheck(list: IngestStream[]): Promise<void> {
     if (list.length === 0) return;
-    let active: Awaited<ReturnType<typeof activeKeys>>;
+    let keys: Awaited<ReturnType<typeof activeKeys>>;
+    let certs: Awaited<ReturnType<typeof activeCertificates>>;
     try {
-      active = await activeKeys(db(), [...new Set(list.map((s) => s.device.keyPrefix))]);
+      keys = await activeKeys(db(), [...new Set(list.map((s) => s.device.keyPrefix).filter(Boolean))]);
+      const fingerprints = list.map((s) => s.device.certFingerprint).filter((f): f is string => Boolean(f));
+      certs = await activeCertificates(db(), [...new Set(fingerprints)]);
     } catch (err) {
-      log.warn({ err }, "could not re-check device keys");
+      log.warn({ err }, "could not re-check device credentials");
       return;
     }
     for (const s of list) {
-      if (active.has(s.device.keyPrefix)) {
-        rateLimiter.setLimit(s.device.id, active.get(s.device.keyPrefix), now());
+      const { keyPrefix, certFingerprint } = s.device;
+      const keyOk = !keyPrefix || keys.has(keyPrefix);
+      const certOk = !certFingerprint || certs.has(certFingerprint);
+      if (keyOk && certOk) {
+        rateLimiter.setLimit(s.device.id, keyPrefix ? keys.get(keyPrefix) : certs.get(certFingerprint!), now());
         continue;
       }
       metrics.authFailures.inc({ reason: "revoked" });
-      s.abort(status.UNAUTHENTICATED, "API key is no longer valid");
+      s.abort(status.UNAUTHENTICATED, keyOk ? "client certificate is no longer valid" : "API key is no longer valid");
     }
   }
 
@@ -234,8 +279,27 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
     ready,
 
     async start() {
+      // Before anything connects: refuse plaintext where it must not be served.
+      tls = await serverTransport(
+        config,
+        [
+          { host: config.RECEIVER_HOST, what: "the receiver's gRPC port" },
+          ...(deps.opsServer !== false ? [{ host: config.RECEIVER_HOST, what: "the receiver's ops port" }] : []),
+        ],
+        log,
+      );
+      if (config.RECEIVER_CLIENT_CA_FILE && !tls) {
+        throw new Error(
+          "RECEIVER_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE: client certificates come with TLS",
+        );
+      }
+      // Devices may present certificates signed by this CA (read again like the server's files).
+      const clientCa = config.RECEIVER_CLIENT_CA_FILE
+        ? caFileProvider(config.RECEIVER_CLIENT_CA_FILE, config.TLS_RELOAD_INTERVAL_MS)
+        : undefined;
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-receiver", maxConnections: 5 });
       bus ??= await connectJetStreamBus({
+        tls: natsTls(config),
         servers: config.NATS_URL,
         name: "vigil-receiver",
         stream: streamSettings(config),
@@ -246,6 +310,11 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
       const readyBus = bus;
       authenticator = new DeviceAuthenticator(
         (key) => authenticateDevice(db(), key),
+        config.RECEIVER_AUTH_CACHE_MS,
+        now,
+      );
+      certificates = new DeviceAuthenticator(
+        (fingerprint) => authenticateDeviceCertificate(db(), fingerprint),
         config.RECEIVER_AUTH_CACHE_MS,
         now,
       );
@@ -297,7 +366,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
       port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(
           `${config.RECEIVER_HOST}:${config.RECEIVER_PORT}`,
-          ServerCredentials.createInsecure(),
+          tls ? grpcServerCredentials(tls, clientCa) : ServerCredentials.createInsecure(),
           (err, p) => (err ? reject(err) : resolve(p)),
         ),
       );
@@ -309,9 +378,10 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
           port: config.RECEIVER_OPS_PORT,
           registry: metricsRegistry(),
           ready,
+          tls,
         });
       }
-      log.info({ port, opsPort: ops?.port }, "receiver listening");
+      log.info({ port, opsPort: ops?.port, tls: tls !== undefined }, "receiver listening");
     },
 
     async stop() {
@@ -337,6 +407,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
       await ops?.close();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
+      tls?.close();
       log.info("receiver stopped");
     },
   };
@@ -363,4 +434,10 @@ export function serverOptions(config: ReceiverConfig): ChannelOptions {
     // connection past it gets ENHANCE_YOUR_CALM for new streams instead of growing the process.
     "grpc-node.max_session_memory": config.RECEIVER_MAX_SESSION_MEMORY_MB,
   };
+}
+
+/** SHA-256 of the client certificate the device presented and the TLS handshake verified, hex; undefined without one. */
+function clientCertificateFingerprint(call: IngestCall): string | undefined {
+  const raw = call.getAuthContext?.()?.sslPeerCertificate?.raw;
+  return raw ? createHash("sha256").update(raw).digest("hex") : undefined;
 }

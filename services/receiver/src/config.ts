@@ -1,6 +1,7 @@
-import { consumerEnv, streamEnv } from "@vigil/bus";
+import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
-import { envBool, envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
+import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
+import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
 
 const DAY_MS = 86_400_000;
@@ -15,7 +16,11 @@ export const receiverEnv = z.object({
   RECEIVER_REFLECTION: envBool(false),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
+  ...serverTlsEnv,
+  /** CA bundle device client certificates must chain to; set: devices may authenticate with a registered certificate (mTLS). */
+  RECEIVER_CLIENT_CA_FILE: envOptionalString(),
   ...streamEnv,
+  ...natsTlsEnv,
   ...consumerEnv,
   /** Most readings in one batch (also: in one series, checked while decoding). */
   RECEIVER_MAX_BATCH_READINGS: envInt(10_000, 1, 1_000_000),

@@ -3,12 +3,14 @@ import {
   connectJetStreamBus,
   consumerSettings,
   type Delivery,
+  natsTls,
   type ReadingBus,
   streamSettings,
 } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
+import { type CertificateFiles, serverTransport } from "@vigil/tls";
 import { BatchAccumulator } from "./batch-accumulator.ts";
 import type { WriterConfig } from "./config.ts";
 import { ReadingWriter } from "./reading-writer.ts";
@@ -55,6 +57,7 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
   let consumer: BatchConsumer | undefined;
   let loop: Promise<void> | undefined;
   let ops: OpsServer | undefined;
+  let tls: CertificateFiles | undefined;
   let untrack: (() => void) | undefined;
 
   async function ready(): Promise<boolean> {
@@ -99,11 +102,18 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
     ready,
 
     async start() {
+      // Before anything connects: refuse plaintext where it must not be served.
+      tls = await serverTransport(
+        config,
+        deps.opsServer !== false ? [{ host: config.WRITER_OPS_HOST, what: "the writer's ops port" }] : [],
+        log,
+      );
       database ??= await openDatabase(config.DATABASE_URL, {
         applicationName: "vigil-writer",
         maxConnections: config.WRITER_CONCURRENCY + 1,
       });
       bus ??= await connectJetStreamBus({
+        tls: natsTls(config),
         servers: config.NATS_URL,
         name: "vigil-writer",
         stream: streamSettings(config),
@@ -133,6 +143,7 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
           port: config.WRITER_OPS_PORT,
           registry: metricsRegistry(),
           ready,
+          tls,
         });
       }
       log.info({ consumer: config.NATS_CONSUMER, opsPort: ops?.port }, "writer consuming");
@@ -147,6 +158,7 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
       stopping.abort();
       untrack?.();
       await ops?.close();
+      tls?.close();
       if (!deps.bus) await bus?.close();
       if (!deps.database) await database?.close();
       log.info(stats, "writer stopped");

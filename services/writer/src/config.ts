@@ -1,5 +1,6 @@
-import { consumerEnv, streamEnv } from "@vigil/bus";
+import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
+import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
 
 /** Every environment variable the writer reads, with its default. */
@@ -9,7 +10,9 @@ export const writerEnv = z.object({
   WRITER_OPS_PORT: envPort(9102),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
+  ...serverTlsEnv,
   ...streamEnv,
+  ...natsTlsEnv,
   ...consumerEnv,
   /** Readings per write transaction: more amortises statement cost, fewer bounds latency and memory. */
   WRITER_MAX_BATCH_ROWS: envInt(20_000, 1, 1_000_000),

@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
 import { Command } from "@commander-js/extra-typings";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
@@ -6,7 +9,7 @@ import { ReadingService } from "@vigil/client";
 import { health, IngestService } from "@vigil/proto";
 import type { Cli } from "../cli.ts";
 import { httpUrl, integer } from "../flags.ts";
-import { CliError } from "../usage-error.ts";
+import { CliError, UsageError } from "../usage-error.ts";
 
 export interface CheckResult {
   ok: boolean;
@@ -25,10 +28,24 @@ export function checkCommand(cli: Cli) {
     .requiredOption("--receiver <host:port>", "the receiver's gRPC address")
     .requiredOption("--query <url>", "the query service's URL", httpUrl)
     .option("--timeout-ms <ms>", "per check", integer(1, 600_000), 5000)
+    .option("--tls", "the receiver speaks TLS (an https:// query URL does too)")
+    .option("--ca-file <file>", "the CA both certificates must chain to (default: the system's roots); implies --tls")
+    .option("--server-name <name>", "the name to verify in both certificates instead of the host dialled")
     .action(async (o) => {
+      let ca: Buffer | undefined;
+      try {
+        ca = o.caFile ? readFileSync(o.caFile) : undefined;
+      } catch (err) {
+        throw new UsageError(`cannot read --ca-file: ${(err as Error).message}`);
+      }
+      const tls: CheckTls = {
+        receiver: o.tls === true || ca !== undefined,
+        ...(ca ? { ca } : {}),
+        ...(o.serverName ? { servername: o.serverName } : {}),
+      };
       const [receiver, query] = await Promise.all([
-        checkReceiver(o.receiver, o.timeoutMs),
-        checkQuery(o.query, o.timeoutMs),
+        checkReceiver(o.receiver, o.timeoutMs, tls),
+        checkQuery(o.query, o.timeoutMs, tls),
       ]);
       const answered = query.listReadings.code === "ok" || query.listReadings.code === "unauthenticated";
       const result: CheckResult = { ok: receiver.status === "SERVING" && query.ready && answered, receiver, query };
@@ -44,9 +61,19 @@ export function checkCommand(cli: Cli) {
     });
 }
 
-async function checkReceiver(target: string, timeoutMs: number): Promise<CheckResult["receiver"]> {
+/** TLS for the checks: the receiver over TLS or not, the CA and the name to verify (both ports). */
+interface CheckTls {
+  receiver: boolean;
+  ca?: Buffer;
+  servername?: string;
+}
+
+async function checkReceiver(target: string, timeoutMs: number, tls: CheckTls): Promise<CheckResult["receiver"]> {
   const service = IngestService.typeName;
-  const transport = createGrpcTransport({ baseUrl: `http://${target}` });
+  const transport = createGrpcTransport({
+    baseUrl: `${tls.receiver ? "https" : "http"}://${target}`,
+    nodeOptions: { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.servername ? { servername: tls.servername } : {}) },
+  });
   try {
     const response = await createClient(health.Health, transport).check({ service }, { timeoutMs });
     const status =
@@ -58,13 +85,14 @@ async function checkReceiver(target: string, timeoutMs: number): Promise<CheckRe
   }
 }
 
-async function checkQuery(url: string, timeoutMs: number): Promise<CheckResult["query"]> {
-  const ready = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(timeoutMs) }).then(
-    (r) => r.ok,
+async function checkQuery(url: string, timeoutMs: number, tls: CheckTls): Promise<CheckResult["query"]> {
+  const nodeOptions = { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.servername ? { servername: tls.servername } : {}) };
+  const ready = await getStatus(`${url}/readyz`, timeoutMs, nodeOptions).then(
+    (status) => status >= 200 && status < 300,
     () => false,
   );
   // Connect-JSON over HTTP/1.1: what a browser or curl sends.
-  const transport = createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false });
+  const transport = createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false, nodeOptions });
   try {
     await createClient(ReadingService, transport).listReadings({ pageSize: 1 }, { timeoutMs });
     return { url, ready, listReadings: { code: "ok" } };
@@ -74,4 +102,17 @@ async function checkQuery(url: string, timeoutMs: number): Promise<CheckResult["
     if (error.code === Code.Unauthenticated) return { url, ready, listReadings: { code: "unauthenticated" } };
     return { url, ready, listReadings: { code: codeToString(error.code), error: error.message } };
   }
+}
+
+/** GET's status over node:http or node:https (fetch cannot be given a CA file). */
+function getStatus(url: string, timeoutMs: number, tls: { ca?: Buffer; servername?: string }): Promise<number> {
+  const secure = url.startsWith("https:");
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).get(url, { timeout: timeoutMs, ...(secure ? tls : {}) }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+  });
 }

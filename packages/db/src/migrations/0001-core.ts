@@ -73,7 +73,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     // create_hypertable adds this index itself.
     await sql`CREATE INDEX readings_time ON readings (time DESC)`.execute(db);
     // Daily partitions are created ahead (and old rows moved out of here)
-    // by the maintainer; the DEFAULT partition catches every time that has
+    // by the lifecycle service; the DEFAULT partition catches every time that has
     // no partition yet, so an insert never fails for want of one.
     await sql`CREATE TABLE readings_default PARTITION OF readings DEFAULT`.execute(db);
   }

@@ -11,11 +11,11 @@ import { SKETCH_LN_GAMMA_SQL, SKETCH_LN_INV_MIN_SQL, SKETCH_MIN_MAGNITUDE } from
  *
  * With TimescaleDB: compression on `readings`, continuous aggregates
  * `readings_1m` / `readings_1h` (real-time) with refresh and retention
- * policies. Without: rollup tables refreshed by the maintainer, an
+ * policies. Without: rollup tables refreshed by the lifecycle service, an
  * invalidation trigger on `readings`, and views `readings_1m` / `readings_1h`
  * with the same columns that add the not yet rolled-up rows, so the same
  * queries run on both engines. Raw retention is never a TimescaleDB policy:
- * the maintainer drops a chunk only after its archive is verified.
+ * the lifecycle service drops a chunk only after its archive is verified.
  */
 // biome-ignore lint/suspicious/noExplicitAny: migrations run beneath the typed schema
 export async function up(db: Kysely<any>): Promise<void> {

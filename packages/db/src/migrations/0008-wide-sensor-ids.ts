@@ -21,7 +21,7 @@ import { type Kysely, type RawBuilder, sql } from "kysely";
  *   chunks again; recreates the aggregates with the same definitions and
  *   policies and puts the kept buckets back into them. Until the first
  *   refresh policy run after the migration (within a minute on a server;
- *   the maintainer's next run on the embedded engine) the aggregates are
+ *   the lifecycle service's next run on the embedded engine) the aggregates are
  *   answered from raw readings (real-time aggregation), and buckets older
  *   than the raw readings reappear with that run.
  * - Plain PostgreSQL: drops the views over `readings`, widens `readings`

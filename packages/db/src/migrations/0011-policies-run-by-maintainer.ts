@@ -2,7 +2,7 @@ import { type Kysely, sql } from "kysely";
 
 /**
  * TimescaleDB's background scheduler stops running the policy jobs; the
- * maintainer runs them (`CALL run_job`) on their schedules instead.
+ * lifecycle service (then named maintainer) runs them (`CALL run_job`) on their schedules instead.
  *
  * Why: when the scheduler runs a job, TimescaleDB (2.23 to at least 2.28)
  * creates a portal for it (`CreatePortal`, left in state PORTAL_NEW), runs the
@@ -13,7 +13,7 @@ import { type Kysely, sql } from "kysely";
  * recorded as Failed in timescaledb_information.job_stats, with an ERROR in
  * the server log, and is retried early. `CALL run_job(id)` from a session runs
  * inside the session's active portal, creates none, and succeeds on every
- * PostgreSQL release: so the maintainer, which already ran them where there
+ * PostgreSQL release: so the lifecycle service, which already ran them where there
  * is no scheduler (the embedded build), runs them everywhere.
  *
  * Covered: Vigil's refresh, compression and retention policies, and

@@ -14,9 +14,9 @@ import { DEFAULT_LIFECYCLE, intervalLiteral, refreshWindowMs } from "../lifecycl
  * add the counts of equal bins; a bin's count is capped at 2^32 − 1).
  *
  * TimescaleDB: a continuous aggregate on `readings_1h` (hierarchical,
- * real-time), with refresh and retention policies that the maintainer runs
+ * real-time), with refresh and retention policies that the lifecycle service runs
  * like the others (not TimescaleDB's scheduler: migration 0011). Plain
- * PostgreSQL: a rollup table the maintainer recomputes with the hourly rollup
+ * PostgreSQL: a rollup table the lifecycle service recomputes with the hourly rollup
  * (same ranges, same transaction), filled here from it, and a view of the
  * same shape adding the hours after the rollups' watermark from raw rows.
  */
@@ -59,7 +59,7 @@ async function timescaleFleet(db: Kysely<unknown>): Promise<void> {
   await sql`SELECT add_retention_policy('readings_1h_fleet', drop_after => ${intervalLiteral(d.aggregates1hRetentionMs)}::interval)`.execute(
     db,
   );
-  // Run by the maintainer, like every other policy (migration 0011 says why).
+  // Run by the lifecycle service, like every other policy (migration 0011 says why).
   await sql`
     SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs
     WHERE hypertable_name = 'readings_1h_fleet'`.execute(db);

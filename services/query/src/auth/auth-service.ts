@@ -17,6 +17,7 @@ import {
   USERNAME_PATTERN,
   type User,
   UserError,
+  type Role as UserRole,
 } from "@vigil/users";
 import { tooManyRequests } from "./auth-interceptor.ts";
 import type { KeyedLimiter } from "./keyed-limiter.ts";
@@ -61,7 +62,7 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
 
   return {
     async register(req, ctx) {
-      const role = req.role === Role.ADMIN ? "admin" : "user";
+      const role = roleOf(req.role);
       const input = { username: req.username, password: req.password, role } as const;
       const audit = { actor: actorOf(ctx), traceId: traceIdOf(ctx) };
       if (principalOf(ctx)) return { user: toUser(await createUser(deps.db, input, audit)) };
@@ -160,11 +161,26 @@ async function auditReuse(db: Kysely<Database>, ctx: HandlerContext): Promise<vo
   });
 }
 
+const ROLE_VALUES: Record<UserRole, Role> = {
+  admin: Role.ADMIN,
+  user: Role.USER,
+  clinician: Role.CLINICIAN,
+  technician: Role.TECHNICIAN,
+};
+
+/** The role a Register request asks for; a plain user when unspecified. */
+function roleOf(value: Role): UserRole {
+  if (value === Role.UNSPECIFIED) return "user";
+  const role = (Object.keys(ROLE_VALUES) as UserRole[]).find((r) => ROLE_VALUES[r] === value);
+  if (!role) throw new ConnectError("role: not a known role", Code.InvalidArgument);
+  return role;
+}
+
 function toUser(user: User): UserMessage {
   return {
     $typeName: "vigil.auth.v1.User",
     username: user.username,
-    role: user.role === "admin" ? Role.ADMIN : Role.USER,
+    role: ROLE_VALUES[user.role],
     createTime: timestampFromMs(user.createdAt.getTime()),
   };
 }

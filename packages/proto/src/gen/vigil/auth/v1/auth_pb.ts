@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file vigil/auth/v1/auth.proto.
  */
 export const file_vigil_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("Chh2aWdpbC9hdXRoL3YxL2F1dGgucHJvdG8SDXZpZ2lsLmF1dGgudjEibAoEVXNlchIQCgh1c2VybmFtZRgBIAEoCRIhCgRyb2xlGAIgASgOMhMudmlnaWwuYXV0aC52MS5Sb2xlEi8KC2NyZWF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCg9SZWdpc3RlclJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSIQoEcm9sZRgDIAEoDjITLnZpZ2lsLmF1dGgudjEuUm9sZSI1ChBSZWdpc3RlclJlc3BvbnNlEiEKBHVzZXIYASABKAsyEy52aWdpbC5hdXRoLnYxLlVzZXIiMgoMTG9naW5SZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIuUBCgZUb2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEjwKGGFjY2Vzc190b2tlbl9leHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVmcmVzaF90b2tlbhgDIAEoCRI9ChlyZWZyZXNoX3Rva2VuX2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhCgR1c2VyGAUgASgLMhMudmlnaWwuYXV0aC52MS5Vc2VyEg4KBnNjb3BlcxgGIAMoCSI2Cg1Mb2dpblJlc3BvbnNlEiUKBnRva2VucxgBIAEoCzIVLnZpZ2lsLmF1dGgudjEuVG9rZW5zIicKDlJlZnJlc2hSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiOAoPUmVmcmVzaFJlc3BvbnNlEiUKBnRva2VucxgBIAEoCzIVLnZpZ2lsLmF1dGgudjEuVG9rZW5zIiYKDUxvZ291dFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSo7CgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABINCglST0xFX1VTRVIQARIOCgpST0xFX0FETUlOEAIyrwIKC0F1dGhTZXJ2aWNlEksKCFJlZ2lzdGVyEh4udmlnaWwuYXV0aC52MS5SZWdpc3RlclJlcXVlc3QaHy52aWdpbC5hdXRoLnYxLlJlZ2lzdGVyUmVzcG9uc2USQgoFTG9naW4SGy52aWdpbC5hdXRoLnYxLkxvZ2luUmVxdWVzdBocLnZpZ2lsLmF1dGgudjEuTG9naW5SZXNwb25zZRJICgdSZWZyZXNoEh0udmlnaWwuYXV0aC52MS5SZWZyZXNoUmVxdWVzdBoeLnZpZ2lsLmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlEkUKBkxvZ291dBIcLnZpZ2lsLmF1dGgudjEuTG9nb3V0UmVxdWVzdBodLnZpZ2lsLmF1dGgudjEuTG9nb3V0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chh2aWdpbC9hdXRoL3YxL2F1dGgucHJvdG8SDXZpZ2lsLmF1dGgudjEibAoEVXNlchIQCgh1c2VybmFtZRgBIAEoCRIhCgRyb2xlGAIgASgOMhMudmlnaWwuYXV0aC52MS5Sb2xlEi8KC2NyZWF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCg9SZWdpc3RlclJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSIQoEcm9sZRgDIAEoDjITLnZpZ2lsLmF1dGgudjEuUm9sZSI1ChBSZWdpc3RlclJlc3BvbnNlEiEKBHVzZXIYASABKAsyEy52aWdpbC5hdXRoLnYxLlVzZXIiMgoMTG9naW5SZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIuUBCgZUb2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEjwKGGFjY2Vzc190b2tlbl9leHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVmcmVzaF90b2tlbhgDIAEoCRI9ChlyZWZyZXNoX3Rva2VuX2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhCgR1c2VyGAUgASgLMhMudmlnaWwuYXV0aC52MS5Vc2VyEg4KBnNjb3BlcxgGIAMoCSI2Cg1Mb2dpblJlc3BvbnNlEiUKBnRva2VucxgBIAEoCzIVLnZpZ2lsLmF1dGgudjEuVG9rZW5zIicKDlJlZnJlc2hSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiOAoPUmVmcmVzaFJlc3BvbnNlEiUKBnRva2VucxgBIAEoCzIVLnZpZ2lsLmF1dGgudjEuVG9rZW5zIiYKDUxvZ291dFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSpkCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABINCglST0xFX1VTRVIQARIOCgpST0xFX0FETUlOEAISEgoOUk9MRV9DTElOSUNJQU4QAxITCg9ST0xFX1RFQ0hOSUNJQU4QBDKvAgoLQXV0aFNlcnZpY2USSwoIUmVnaXN0ZXISHi52aWdpbC5hdXRoLnYxLlJlZ2lzdGVyUmVxdWVzdBofLnZpZ2lsLmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZRJCCgVMb2dpbhIbLnZpZ2lsLmF1dGgudjEuTG9naW5SZXF1ZXN0GhwudmlnaWwuYXV0aC52MS5Mb2dpblJlc3BvbnNlEkgKB1JlZnJlc2gSHS52aWdpbC5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0Gh4udmlnaWwuYXV0aC52MS5SZWZyZXNoUmVzcG9uc2USRQoGTG9nb3V0EhwudmlnaWwuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0Gh0udmlnaWwuYXV0aC52MS5Mb2dvdXRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message vigil.auth.v1.User
@@ -245,7 +245,10 @@ export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
   messageDesc(file_vigil_auth_v1_auth, 9);
 
 /**
- * Role decides a user's scopes: an admin has all; a user reads and edits readings.
+ * Role decides a user's scopes: an admin has all; a user reads and edits
+ * readings and reads sites, the fleet summary, procedures and maintenance; a
+ * clinician also records procedures and outcomes; a technician also
+ * records maintenance.
  *
  * @generated from enum vigil.auth.v1.Role
  */
@@ -264,10 +267,23 @@ export const Role = {
    * @generated from enum value: ROLE_ADMIN = 2;
    */
   ADMIN: 2,
+
+  /**
+   * @generated from enum value: ROLE_CLINICIAN = 3;
+   */
+  CLINICIAN: 3,
+
+  /**
+   * @generated from enum value: ROLE_TECHNICIAN = 4;
+   */
+  TECHNICIAN: 4,
 } as const;
 
 /**
- * Role decides a user's scopes: an admin has all; a user reads and edits readings.
+ * Role decides a user's scopes: an admin has all; a user reads and edits
+ * readings and reads sites, the fleet summary, procedures and maintenance; a
+ * clinician also records procedures and outcomes; a technician also
+ * records maintenance.
  *
  * @generated from enum vigil.auth.v1.Role
  */

@@ -2,17 +2,17 @@
 // @generated from file vigil/devices/v1/devices.proto (package vigil.devices.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file vigil/devices/v1/devices.proto.
  */
 export const file_vigil_devices_v1_devices: GenFile = /*@__PURE__*/
-  fileDesc("Ch52aWdpbC9kZXZpY2VzL3YxL2RldmljZXMucHJvdG8SEHZpZ2lsLmRldmljZXMudjEi0gMKBkRldmljZRIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIMCgRraW5kGAMgASgJEg0KBW1vZGVsGAQgASgJEgwKBHNpdGUYBSABKAkSNAoGbGFiZWxzGAYgAygLMiQudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UuTGFiZWxzRW50cnkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRpc2FibGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF9zZWVuX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm9ubGluZRgKIAEoCBIpCgRrZXlzGAsgAygLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSLwoKcmF0ZV9saW1pdBgMIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuUmF0ZUxpbWl0EhcKD2xhc3Rfc3RvcmVkX3NlcRgNIAEoBBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIq4BCglEZXZpY2VLZXkSDgoGcHJlZml4GAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjcKCVJhdGVMaW1pdBIbChNyZWFkaW5nc19wZXJfc2Vjb25kGAEgASgNEg0KBWJ1cnN0GAIgASgNIoECChNDcmVhdGVEZXZpY2VSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNEgwKBGtpbmQYAyABKAkSDQoFbW9kZWwYBCABKAkSDAoEc2l0ZRgFIAEoCRJBCgZsYWJlbHMYBiADKAsyMS52aWdpbC5kZXZpY2VzLnYxLkNyZWF0ZURldmljZVJlcXVlc3QuTGFiZWxzRW50cnkSLwoKcmF0ZV9saW1pdBgHIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuUmF0ZUxpbWl0Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoUQ3JlYXRlRGV2aWNlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2USDwoHYXBpX2tleRgCIAEoCSIwChBHZXREZXZpY2VSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNIj0KEUdldERldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlImkKEkxpc3REZXZpY2VzUmVxdWVzdBIMCgRjb2RlGAEgASgJEhMKBm9ubGluZRgCIAEoCEgAiAEBEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJQgkKB19vbmxpbmUiWQoTTGlzdERldmljZXNSZXNwb25zZRIpCgdkZXZpY2VzGAEgAygLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImcKFlJvdGF0ZURldmljZUtleVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SLwoMZ3JhY2VfcGVyaW9kGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIn4KF1JvdGF0ZURldmljZUtleVJlc3BvbnNlEg8KB2FwaV9rZXkYASABKAkSKAoDa2V5GAIgASgLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSKAoGZGV2aWNlGAMgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiRgoWUmV2b2tlRGV2aWNlS2V5UmVxdWVzdBIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIOCgZwcmVmaXgYAyABKAkiQwoXUmV2b2tlRGV2aWNlS2V5UmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiNAoURGlzYWJsZURldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0iQQoVRGlzYWJsZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlMtwECg1EZXZpY2VTZXJ2aWNlEl0KDENyZWF0ZURldmljZRIlLnZpZ2lsLmRldmljZXMudjEuQ3JlYXRlRGV2aWNlUmVxdWVzdBomLnZpZ2lsLmRldmljZXMudjEuQ3JlYXRlRGV2aWNlUmVzcG9uc2USWQoJR2V0RGV2aWNlEiIudmlnaWwuZGV2aWNlcy52MS5HZXREZXZpY2VSZXF1ZXN0GiMudmlnaWwuZGV2aWNlcy52MS5HZXREZXZpY2VSZXNwb25zZSIDkAIBEl8KC0xpc3REZXZpY2VzEiQudmlnaWwuZGV2aWNlcy52MS5MaXN0RGV2aWNlc1JlcXVlc3QaJS52aWdpbC5kZXZpY2VzLnYxLkxpc3REZXZpY2VzUmVzcG9uc2UiA5ACARJmCg9Sb3RhdGVEZXZpY2VLZXkSKC52aWdpbC5kZXZpY2VzLnYxLlJvdGF0ZURldmljZUtleVJlcXVlc3QaKS52aWdpbC5kZXZpY2VzLnYxLlJvdGF0ZURldmljZUtleVJlc3BvbnNlEmYKD1Jldm9rZURldmljZUtleRIoLnZpZ2lsLmRldmljZXMudjEuUmV2b2tlRGV2aWNlS2V5UmVxdWVzdBopLnZpZ2lsLmRldmljZXMudjEuUmV2b2tlRGV2aWNlS2V5UmVzcG9uc2USYAoNRGlzYWJsZURldmljZRImLnZpZ2lsLmRldmljZXMudjEuRGlzYWJsZURldmljZVJlcXVlc3QaJy52aWdpbC5kZXZpY2VzLnYxLkRpc2FibGVEZXZpY2VSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch52aWdpbC9kZXZpY2VzL3YxL2RldmljZXMucHJvdG8SEHZpZ2lsLmRldmljZXMudjEirQUKBkRldmljZRIMCgRjb2RlGAEgASgJEg4KBm51bWJlchgCIAEoDRIMCgRraW5kGAMgASgJEg0KBW1vZGVsGAQgASgJEgwKBHNpdGUYBSABKAkSNAoGbGFiZWxzGAYgAygLMiQudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UuTGFiZWxzRW50cnkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRpc2FibGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF9zZWVuX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm9ubGluZRgKIAEoCBIpCgRrZXlzGAsgAygLMhsudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VLZXkSLwoKcmF0ZV9saW1pdBgMIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuUmF0ZUxpbWl0EhcKD2xhc3Rfc3RvcmVkX3NlcRgNIAEoBBIUCgxtYW51ZmFjdHVyZXIYDiABKAkSFQoNc2VyaWFsX251bWJlchgPIAEoCRIQCghmaXJtd2FyZRgQIAEoCRIuCgZzdGF0dXMYESABKA4yHi52aWdpbC5kZXZpY2VzLnYxLkRldmljZVN0YXR1cxIvCgtkZWxldGVfdGltZRgSIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOQoMY2VydGlmaWNhdGVzGBMgAygLMiMudmlnaWwuZGV2aWNlcy52MS5EZXZpY2VDZXJ0aWZpY2F0ZRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItICChFEZXZpY2VDZXJ0aWZpY2F0ZRITCgtmaW5nZXJwcmludBgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEg4KBmlzc3VlchgDIAEoCRIVCg1zZXJpYWxfbnVtYmVyGAQgASgJEi4KCm5vdF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCW5vdF9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAirgEKCURldmljZUtleRIOCgZwcmVmaXgYASABKAkSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNwoJUmF0ZUxpbWl0EhsKE3JlYWRpbmdzX3Blcl9zZWNvbmQYASABKA0SDQoFYnVyc3QYAiABKA0i8AIKE0NyZWF0ZURldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SDAoEa2luZBgDIAEoCRINCgVtb2RlbBgEIAEoCRIMCgRzaXRlGAUgASgJEkEKBmxhYmVscxgGIAMoCzIxLnZpZ2lsLmRldmljZXMudjEuQ3JlYXRlRGV2aWNlUmVxdWVzdC5MYWJlbHNFbnRyeRIvCgpyYXRlX2xpbWl0GAcgASgLMhsudmlnaWwuZGV2aWNlcy52MS5SYXRlTGltaXQSFAoMbWFudWZhY3R1cmVyGAggASgJEhUKDXNlcmlhbF9udW1iZXIYCSABKAkSEAoIZmlybXdhcmUYCiABKAkSLgoGc3RhdHVzGAsgASgOMh4udmlnaWwuZGV2aWNlcy52MS5EZXZpY2VTdGF0dXMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJRChRDcmVhdGVEZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZRIPCgdhcGlfa2V5GAIgASgJIjAKEEdldERldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0iPQoRR2V0RGV2aWNlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UivAIKEkxpc3REZXZpY2VzUmVxdWVzdBIMCgRjb2RlGAEgASgJEhMKBm9ubGluZRgCIAEoCEgAiAEBEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJEgwKBHNpdGUYBSABKAkSDAoEa2luZBgGIAEoCRJACgZsYWJlbHMYByADKAsyMC52aWdpbC5kZXZpY2VzLnYxLkxpc3REZXZpY2VzUmVxdWVzdC5MYWJlbHNFbnRyeRIuCgZzdGF0dXMYCCABKA4yHi52aWdpbC5kZXZpY2VzLnYxLkRldmljZVN0YXR1cxIUCgxzaG93X2RlbGV0ZWQYCSABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfb25saW5lIlkKE0xpc3REZXZpY2VzUmVzcG9uc2USKQoHZGV2aWNlcxgBIAMoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJnChZSb3RhdGVEZXZpY2VLZXlSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNEi8KDGdyYWNlX3BlcmlvZBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJ+ChdSb3RhdGVEZXZpY2VLZXlSZXNwb25zZRIPCgdhcGlfa2V5GAEgASgJEigKA2tleRgCIAEoCzIbLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlS2V5EigKBmRldmljZRgDIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIkYKFlJldm9rZURldmljZUtleVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SDgoGcHJlZml4GAMgASgJIkMKF1Jldm9rZURldmljZUtleVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIjQKFERpc2FibGVEZXZpY2VSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNIkEKFURpc2FibGVEZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZSJwChNVcGRhdGVEZXZpY2VSZXF1ZXN0EigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJAChRVcGRhdGVEZXZpY2VSZXNwb25zZRIoCgZkZXZpY2UYASABKAsyGC52aWdpbC5kZXZpY2VzLnYxLkRldmljZSIzChNFbmFibGVEZXZpY2VSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNIkAKFEVuYWJsZURldmljZVJlc3BvbnNlEigKBmRldmljZRgBIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIjMKE0RlbGV0ZURldmljZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0iQAoURGVsZXRlRGV2aWNlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiWQogUmVnaXN0ZXJEZXZpY2VDZXJ0aWZpY2F0ZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SFwoPY2VydGlmaWNhdGVfcGVtGAMgASgJIocBCiFSZWdpc3RlckRldmljZUNlcnRpZmljYXRlUmVzcG9uc2USOAoLY2VydGlmaWNhdGUYASABKAsyIy52aWdpbC5kZXZpY2VzLnYxLkRldmljZUNlcnRpZmljYXRlEigKBmRldmljZRgCIAEoCzIYLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlIogBCh5Sb3RhdGVEZXZpY2VDZXJ0aWZpY2F0ZVJlcXVlc3QSDAoEY29kZRgBIAEoCRIOCgZudW1iZXIYAiABKA0SFwoPY2VydGlmaWNhdGVfcGVtGAMgASgJEi8KDGdyYWNlX3BlcmlvZBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKFAQofUm90YXRlRGV2aWNlQ2VydGlmaWNhdGVSZXNwb25zZRI4CgtjZXJ0aWZpY2F0ZRgBIAEoCzIjLnZpZ2lsLmRldmljZXMudjEuRGV2aWNlQ2VydGlmaWNhdGUSKAoGZGV2aWNlGAIgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UiUwoeUmV2b2tlRGV2aWNlQ2VydGlmaWNhdGVSZXF1ZXN0EgwKBGNvZGUYASABKAkSDgoGbnVtYmVyGAIgASgNEhMKC2ZpbmdlcnByaW50GAMgASgJIksKH1Jldm9rZURldmljZUNlcnRpZmljYXRlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgLMhgudmlnaWwuZGV2aWNlcy52MS5EZXZpY2UqhAEKDERldmljZVN0YXR1cxIdChlERVZJQ0VfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUREVWSUNFX1NUQVRVU19BQ1RJVkUQARIgChxERVZJQ0VfU1RBVFVTX0lOX01BSU5URU5BTkNFEAISGQoVREVWSUNFX1NUQVRVU19SRVRJUkVEEAMygAoKDURldmljZVNlcnZpY2USXQoMQ3JlYXRlRGV2aWNlEiUudmlnaWwuZGV2aWNlcy52MS5DcmVhdGVEZXZpY2VSZXF1ZXN0GiYudmlnaWwuZGV2aWNlcy52MS5DcmVhdGVEZXZpY2VSZXNwb25zZRJZCglHZXREZXZpY2USIi52aWdpbC5kZXZpY2VzLnYxLkdldERldmljZVJlcXVlc3QaIy52aWdpbC5kZXZpY2VzLnYxLkdldERldmljZVJlc3BvbnNlIgOQAgESXwoLTGlzdERldmljZXMSJC52aWdpbC5kZXZpY2VzLnYxLkxpc3REZXZpY2VzUmVxdWVzdBolLnZpZ2lsLmRldmljZXMudjEuTGlzdERldmljZXNSZXNwb25zZSIDkAIBEmYKD1JvdGF0ZURldmljZUtleRIoLnZpZ2lsLmRldmljZXMudjEuUm90YXRlRGV2aWNlS2V5UmVxdWVzdBopLnZpZ2lsLmRldmljZXMudjEuUm90YXRlRGV2aWNlS2V5UmVzcG9uc2USZgoPUmV2b2tlRGV2aWNlS2V5EigudmlnaWwuZGV2aWNlcy52MS5SZXZva2VEZXZpY2VLZXlSZXF1ZXN0GikudmlnaWwuZGV2aWNlcy52MS5SZXZva2VEZXZpY2VLZXlSZXNwb25zZRJgCg1EaXNhYmxlRGV2aWNlEiYudmlnaWwuZGV2aWNlcy52MS5EaXNhYmxlRGV2aWNlUmVxdWVzdBonLnZpZ2lsLmRldmljZXMudjEuRGlzYWJsZURldmljZVJlc3BvbnNlEoQBChlSZWdpc3RlckRldmljZUNlcnRpZmljYXRlEjIudmlnaWwuZGV2aWNlcy52MS5SZWdpc3RlckRldmljZUNlcnRpZmljYXRlUmVxdWVzdBozLnZpZ2lsLmRldmljZXMudjEuUmVnaXN0ZXJEZXZpY2VDZXJ0aWZpY2F0ZVJlc3BvbnNlEn4KF1JvdGF0ZURldmljZUNlcnRpZmljYXRlEjAudmlnaWwuZGV2aWNlcy52MS5Sb3RhdGVEZXZpY2VDZXJ0aWZpY2F0ZVJlcXVlc3QaMS52aWdpbC5kZXZpY2VzLnYxLlJvdGF0ZURldmljZUNlcnRpZmljYXRlUmVzcG9uc2USfgoXUmV2b2tlRGV2aWNlQ2VydGlmaWNhdGUSMC52aWdpbC5kZXZpY2VzLnYxLlJldm9rZURldmljZUNlcnRpZmljYXRlUmVxdWVzdBoxLnZpZ2lsLmRldmljZXMudjEuUmV2b2tlRGV2aWNlQ2VydGlmaWNhdGVSZXNwb25zZRJdCgxVcGRhdGVEZXZpY2USJS52aWdpbC5kZXZpY2VzLnYxLlVwZGF0ZURldmljZVJlcXVlc3QaJi52aWdpbC5kZXZpY2VzLnYxLlVwZGF0ZURldmljZVJlc3BvbnNlEl0KDEVuYWJsZURldmljZRIlLnZpZ2lsLmRldmljZXMudjEuRW5hYmxlRGV2aWNlUmVxdWVzdBomLnZpZ2lsLmRldmljZXMudjEuRW5hYmxlRGV2aWNlUmVzcG9uc2USXQoMRGVsZXRlRGV2aWNlEiUudmlnaWwuZGV2aWNlcy52MS5EZWxldGVEZXZpY2VSZXF1ZXN0GiYudmlnaWwuZGV2aWNlcy52MS5EZWxldGVEZXZpY2VSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * Device is a registered robot or sensor.
@@ -100,6 +100,40 @@ export type Device = Message<"vigil.devices.v1.Device"> & {
    * @generated from field: uint64 last_stored_seq = 13;
    */
   lastStoredSeq: bigint;
+
+  /**
+   * @generated from field: string manufacturer = 14;
+   */
+  manufacturer: string;
+
+  /**
+   * @generated from field: string serial_number = 15;
+   */
+  serialNumber: string;
+
+  /**
+   * @generated from field: string firmware = 16;
+   */
+  firmware: string;
+
+  /**
+   * @generated from field: vigil.devices.v1.DeviceStatus status = 17;
+   */
+  status: DeviceStatus;
+
+  /**
+   * Set once the device is deleted (soft).
+   *
+   * @generated from field: google.protobuf.Timestamp delete_time = 18;
+   */
+  deleteTime?: Timestamp | undefined;
+
+  /**
+   * Client certificates registered for mutual TLS, newest first.
+   *
+   * @generated from field: repeated vigil.devices.v1.DeviceCertificate certificates = 19;
+   */
+  certificates: DeviceCertificate[];
 };
 
 /**
@@ -108,6 +142,73 @@ export type Device = Message<"vigil.devices.v1.Device"> & {
  */
 export const DeviceSchema: GenMessage<Device> = /*@__PURE__*/
   messageDesc(file_vigil_devices_v1_devices, 0);
+
+/**
+ * DeviceCertificate is an X.509 client certificate registered to a device.
+ *
+ * @generated from message vigil.devices.v1.DeviceCertificate
+ */
+export type DeviceCertificate = Message<"vigil.devices.v1.DeviceCertificate"> & {
+  /**
+   * SHA-256 of the certificate's DER encoding, lower-case hex: the device's identity on the wire.
+   *
+   * @generated from field: string fingerprint = 1;
+   */
+  fingerprint: string;
+
+  /**
+   * Subject and issuer distinguished names, as the certificate states them (informational).
+   *
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: string issuer = 3;
+   */
+  issuer: string;
+
+  /**
+   * Serial number, hex.
+   *
+   * @generated from field: string serial_number = 4;
+   */
+  serialNumber: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp not_before = 5;
+   */
+  notBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp not_after = 6;
+   */
+  notAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When a rotated-out certificate stops working; unset for a current one.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 8;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp revoke_time = 9;
+   */
+  revokeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.DeviceCertificate.
+ * Use `create(DeviceCertificateSchema)` to create a new message.
+ */
+export const DeviceCertificateSchema: GenMessage<DeviceCertificate> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 1);
 
 /**
  * DeviceKey describes a key without revealing it.
@@ -145,7 +246,7 @@ export type DeviceKey = Message<"vigil.devices.v1.DeviceKey"> & {
  * Use `create(DeviceKeySchema)` to create a new message.
  */
 export const DeviceKeySchema: GenMessage<DeviceKey> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 1);
+  messageDesc(file_vigil_devices_v1_devices, 2);
 
 /**
  * RateLimit is a token bucket in readings.
@@ -169,7 +270,7 @@ export type RateLimit = Message<"vigil.devices.v1.RateLimit"> & {
  * Use `create(RateLimitSchema)` to create a new message.
  */
 export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 2);
+  messageDesc(file_vigil_devices_v1_devices, 3);
 
 /**
  * @generated from message vigil.devices.v1.CreateDeviceRequest
@@ -209,6 +310,28 @@ export type CreateDeviceRequest = Message<"vigil.devices.v1.CreateDeviceRequest"
    * @generated from field: vigil.devices.v1.RateLimit rate_limit = 7;
    */
   rateLimit?: RateLimit | undefined;
+
+  /**
+   * @generated from field: string manufacturer = 8;
+   */
+  manufacturer: string;
+
+  /**
+   * @generated from field: string serial_number = 9;
+   */
+  serialNumber: string;
+
+  /**
+   * @generated from field: string firmware = 10;
+   */
+  firmware: string;
+
+  /**
+   * DEVICE_STATUS_ACTIVE when unspecified.
+   *
+   * @generated from field: vigil.devices.v1.DeviceStatus status = 11;
+   */
+  status: DeviceStatus;
 };
 
 /**
@@ -216,7 +339,7 @@ export type CreateDeviceRequest = Message<"vigil.devices.v1.CreateDeviceRequest"
  * Use `create(CreateDeviceRequestSchema)` to create a new message.
  */
 export const CreateDeviceRequestSchema: GenMessage<CreateDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 3);
+  messageDesc(file_vigil_devices_v1_devices, 4);
 
 /**
  * @generated from message vigil.devices.v1.CreateDeviceResponse
@@ -240,7 +363,7 @@ export type CreateDeviceResponse = Message<"vigil.devices.v1.CreateDeviceRespons
  * Use `create(CreateDeviceResponseSchema)` to create a new message.
  */
 export const CreateDeviceResponseSchema: GenMessage<CreateDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 4);
+  messageDesc(file_vigil_devices_v1_devices, 5);
 
 /**
  * @generated from message vigil.devices.v1.GetDeviceRequest
@@ -262,7 +385,7 @@ export type GetDeviceRequest = Message<"vigil.devices.v1.GetDeviceRequest"> & {
  * Use `create(GetDeviceRequestSchema)` to create a new message.
  */
 export const GetDeviceRequestSchema: GenMessage<GetDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 5);
+  messageDesc(file_vigil_devices_v1_devices, 6);
 
 /**
  * @generated from message vigil.devices.v1.GetDeviceResponse
@@ -279,7 +402,7 @@ export type GetDeviceResponse = Message<"vigil.devices.v1.GetDeviceResponse"> & 
  * Use `create(GetDeviceResponseSchema)` to create a new message.
  */
 export const GetDeviceResponseSchema: GenMessage<GetDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 6);
+  messageDesc(file_vigil_devices_v1_devices, 7);
 
 /**
  * @generated from message vigil.devices.v1.ListDevicesRequest
@@ -310,6 +433,41 @@ export type ListDevicesRequest = Message<"vigil.devices.v1.ListDevicesRequest"> 
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Only devices at this site; all when empty.
+   *
+   * @generated from field: string site = 5;
+   */
+  site: string;
+
+  /**
+   * Only devices of this kind, such as "surgical_robot"; all when empty.
+   *
+   * @generated from field: string kind = 6;
+   */
+  kind: string;
+
+  /**
+   * Only devices carrying every one of these labels with these values.
+   *
+   * @generated from field: map<string, string> labels = 7;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Only devices with this status; all when unspecified.
+   *
+   * @generated from field: vigil.devices.v1.DeviceStatus status = 8;
+   */
+  status: DeviceStatus;
+
+  /**
+   * Include soft-deleted devices.
+   *
+   * @generated from field: bool show_deleted = 9;
+   */
+  showDeleted: boolean;
 };
 
 /**
@@ -317,7 +475,7 @@ export type ListDevicesRequest = Message<"vigil.devices.v1.ListDevicesRequest"> 
  * Use `create(ListDevicesRequestSchema)` to create a new message.
  */
 export const ListDevicesRequestSchema: GenMessage<ListDevicesRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 7);
+  messageDesc(file_vigil_devices_v1_devices, 8);
 
 /**
  * @generated from message vigil.devices.v1.ListDevicesResponse
@@ -339,7 +497,7 @@ export type ListDevicesResponse = Message<"vigil.devices.v1.ListDevicesResponse"
  * Use `create(ListDevicesResponseSchema)` to create a new message.
  */
 export const ListDevicesResponseSchema: GenMessage<ListDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 8);
+  messageDesc(file_vigil_devices_v1_devices, 9);
 
 /**
  * @generated from message vigil.devices.v1.RotateDeviceKeyRequest
@@ -368,7 +526,7 @@ export type RotateDeviceKeyRequest = Message<"vigil.devices.v1.RotateDeviceKeyRe
  * Use `create(RotateDeviceKeyRequestSchema)` to create a new message.
  */
 export const RotateDeviceKeyRequestSchema: GenMessage<RotateDeviceKeyRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 9);
+  messageDesc(file_vigil_devices_v1_devices, 10);
 
 /**
  * @generated from message vigil.devices.v1.RotateDeviceKeyResponse
@@ -397,7 +555,7 @@ export type RotateDeviceKeyResponse = Message<"vigil.devices.v1.RotateDeviceKeyR
  * Use `create(RotateDeviceKeyResponseSchema)` to create a new message.
  */
 export const RotateDeviceKeyResponseSchema: GenMessage<RotateDeviceKeyResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 10);
+  messageDesc(file_vigil_devices_v1_devices, 11);
 
 /**
  * @generated from message vigil.devices.v1.RevokeDeviceKeyRequest
@@ -426,7 +584,7 @@ export type RevokeDeviceKeyRequest = Message<"vigil.devices.v1.RevokeDeviceKeyRe
  * Use `create(RevokeDeviceKeyRequestSchema)` to create a new message.
  */
 export const RevokeDeviceKeyRequestSchema: GenMessage<RevokeDeviceKeyRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 11);
+  messageDesc(file_vigil_devices_v1_devices, 12);
 
 /**
  * @generated from message vigil.devices.v1.RevokeDeviceKeyResponse
@@ -443,7 +601,7 @@ export type RevokeDeviceKeyResponse = Message<"vigil.devices.v1.RevokeDeviceKeyR
  * Use `create(RevokeDeviceKeyResponseSchema)` to create a new message.
  */
 export const RevokeDeviceKeyResponseSchema: GenMessage<RevokeDeviceKeyResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 12);
+  messageDesc(file_vigil_devices_v1_devices, 13);
 
 /**
  * @generated from message vigil.devices.v1.DisableDeviceRequest
@@ -465,7 +623,7 @@ export type DisableDeviceRequest = Message<"vigil.devices.v1.DisableDeviceReques
  * Use `create(DisableDeviceRequestSchema)` to create a new message.
  */
 export const DisableDeviceRequestSchema: GenMessage<DisableDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 13);
+  messageDesc(file_vigil_devices_v1_devices, 14);
 
 /**
  * @generated from message vigil.devices.v1.DisableDeviceResponse
@@ -482,12 +640,340 @@ export type DisableDeviceResponse = Message<"vigil.devices.v1.DisableDeviceRespo
  * Use `create(DisableDeviceResponseSchema)` to create a new message.
  */
 export const DisableDeviceResponseSchema: GenMessage<DisableDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_devices_v1_devices, 14);
+  messageDesc(file_vigil_devices_v1_devices, 15);
 
 /**
- * DeviceService manages devices and their API keys. Admin only. Every
- * change is written to the audit log and reaches every receiver within a
- * second (revoked keys and disabled devices lose their open streams).
+ * @generated from message vigil.devices.v1.UpdateDeviceRequest
+ */
+export type UpdateDeviceRequest = Message<"vigil.devices.v1.UpdateDeviceRequest"> & {
+  /**
+   * code and number name the device; the fields listed in update_mask are
+   * set from here, the others are left as they are.
+   *
+   * @generated from field: vigil.devices.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+
+  /**
+   * Paths: site, labels, kind, model, manufacturer, serial_number,
+   * firmware, status, rate_limit. At least one; labels and rate_limit are
+   * replaced whole (an empty rate_limit restores the receivers' default).
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.UpdateDeviceRequest.
+ * Use `create(UpdateDeviceRequestSchema)` to create a new message.
+ */
+export const UpdateDeviceRequestSchema: GenMessage<UpdateDeviceRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 16);
+
+/**
+ * @generated from message vigil.devices.v1.UpdateDeviceResponse
+ */
+export type UpdateDeviceResponse = Message<"vigil.devices.v1.UpdateDeviceResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.UpdateDeviceResponse.
+ * Use `create(UpdateDeviceResponseSchema)` to create a new message.
+ */
+export const UpdateDeviceResponseSchema: GenMessage<UpdateDeviceResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 17);
+
+/**
+ * @generated from message vigil.devices.v1.EnableDeviceRequest
+ */
+export type EnableDeviceRequest = Message<"vigil.devices.v1.EnableDeviceRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+};
+
+/**
+ * Describes the message vigil.devices.v1.EnableDeviceRequest.
+ * Use `create(EnableDeviceRequestSchema)` to create a new message.
+ */
+export const EnableDeviceRequestSchema: GenMessage<EnableDeviceRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 18);
+
+/**
+ * @generated from message vigil.devices.v1.EnableDeviceResponse
+ */
+export type EnableDeviceResponse = Message<"vigil.devices.v1.EnableDeviceResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.EnableDeviceResponse.
+ * Use `create(EnableDeviceResponseSchema)` to create a new message.
+ */
+export const EnableDeviceResponseSchema: GenMessage<EnableDeviceResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 19);
+
+/**
+ * @generated from message vigil.devices.v1.DeleteDeviceRequest
+ */
+export type DeleteDeviceRequest = Message<"vigil.devices.v1.DeleteDeviceRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+};
+
+/**
+ * Describes the message vigil.devices.v1.DeleteDeviceRequest.
+ * Use `create(DeleteDeviceRequestSchema)` to create a new message.
+ */
+export const DeleteDeviceRequestSchema: GenMessage<DeleteDeviceRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 20);
+
+/**
+ * @generated from message vigil.devices.v1.DeleteDeviceResponse
+ */
+export type DeleteDeviceResponse = Message<"vigil.devices.v1.DeleteDeviceResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.DeleteDeviceResponse.
+ * Use `create(DeleteDeviceResponseSchema)` to create a new message.
+ */
+export const DeleteDeviceResponseSchema: GenMessage<DeleteDeviceResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 21);
+
+/**
+ * @generated from message vigil.devices.v1.RegisterDeviceCertificateRequest
+ */
+export type RegisterDeviceCertificateRequest = Message<"vigil.devices.v1.RegisterDeviceCertificateRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+
+  /**
+   * The certificate, PEM ("-----BEGIN CERTIFICATE-----…"), at most 16 KiB. Never its key.
+   *
+   * @generated from field: string certificate_pem = 3;
+   */
+  certificatePem: string;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RegisterDeviceCertificateRequest.
+ * Use `create(RegisterDeviceCertificateRequestSchema)` to create a new message.
+ */
+export const RegisterDeviceCertificateRequestSchema: GenMessage<RegisterDeviceCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 22);
+
+/**
+ * @generated from message vigil.devices.v1.RegisterDeviceCertificateResponse
+ */
+export type RegisterDeviceCertificateResponse = Message<"vigil.devices.v1.RegisterDeviceCertificateResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.DeviceCertificate certificate = 1;
+   */
+  certificate?: DeviceCertificate | undefined;
+
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 2;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RegisterDeviceCertificateResponse.
+ * Use `create(RegisterDeviceCertificateResponseSchema)` to create a new message.
+ */
+export const RegisterDeviceCertificateResponseSchema: GenMessage<RegisterDeviceCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 23);
+
+/**
+ * @generated from message vigil.devices.v1.RotateDeviceCertificateRequest
+ */
+export type RotateDeviceCertificateRequest = Message<"vigil.devices.v1.RotateDeviceCertificateRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+
+  /**
+   * The new certificate, PEM.
+   *
+   * @generated from field: string certificate_pem = 3;
+   */
+  certificatePem: string;
+
+  /**
+   * How long the device's current certificates keep working; unset means 24 hours, 0s ends them now.
+   *
+   * @generated from field: google.protobuf.Duration grace_period = 4;
+   */
+  gracePeriod?: Duration | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RotateDeviceCertificateRequest.
+ * Use `create(RotateDeviceCertificateRequestSchema)` to create a new message.
+ */
+export const RotateDeviceCertificateRequestSchema: GenMessage<RotateDeviceCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 24);
+
+/**
+ * @generated from message vigil.devices.v1.RotateDeviceCertificateResponse
+ */
+export type RotateDeviceCertificateResponse = Message<"vigil.devices.v1.RotateDeviceCertificateResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.DeviceCertificate certificate = 1;
+   */
+  certificate?: DeviceCertificate | undefined;
+
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 2;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RotateDeviceCertificateResponse.
+ * Use `create(RotateDeviceCertificateResponseSchema)` to create a new message.
+ */
+export const RotateDeviceCertificateResponseSchema: GenMessage<RotateDeviceCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 25);
+
+/**
+ * @generated from message vigil.devices.v1.RevokeDeviceCertificateRequest
+ */
+export type RevokeDeviceCertificateRequest = Message<"vigil.devices.v1.RevokeDeviceCertificateRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 number = 2;
+   */
+  number: number;
+
+  /**
+   * Fingerprint of the certificate to revoke, as listed in Device.certificates.
+   *
+   * @generated from field: string fingerprint = 3;
+   */
+  fingerprint: string;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RevokeDeviceCertificateRequest.
+ * Use `create(RevokeDeviceCertificateRequestSchema)` to create a new message.
+ */
+export const RevokeDeviceCertificateRequestSchema: GenMessage<RevokeDeviceCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 26);
+
+/**
+ * @generated from message vigil.devices.v1.RevokeDeviceCertificateResponse
+ */
+export type RevokeDeviceCertificateResponse = Message<"vigil.devices.v1.RevokeDeviceCertificateResponse"> & {
+  /**
+   * @generated from field: vigil.devices.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message vigil.devices.v1.RevokeDeviceCertificateResponse.
+ * Use `create(RevokeDeviceCertificateResponseSchema)` to create a new message.
+ */
+export const RevokeDeviceCertificateResponseSchema: GenMessage<RevokeDeviceCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_devices_v1_devices, 27);
+
+/**
+ * DeviceStatus is where a device is in its working life.
+ *
+ * @generated from enum vigil.devices.v1.DeviceStatus
+ */
+export const DeviceStatus = {
+  /**
+   * Treated as active.
+   *
+   * @generated from enum value: DEVICE_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * In service.
+   *
+   * @generated from enum value: DEVICE_STATUS_ACTIVE = 1;
+   */
+  ACTIVE: 1,
+
+  /**
+   * Out of service for maintenance; it may still send readings.
+   *
+   * @generated from enum value: DEVICE_STATUS_IN_MAINTENANCE = 2;
+   */
+  IN_MAINTENANCE: 2,
+
+  /**
+   * Out of service for good: left out of maintenance forecasts.
+   *
+   * @generated from enum value: DEVICE_STATUS_RETIRED = 3;
+   */
+  RETIRED: 3,
+} as const;
+
+/**
+ * DeviceStatus is where a device is in its working life.
+ *
+ * @generated from enum vigil.devices.v1.DeviceStatus
+ */
+export type DeviceStatus = (typeof DeviceStatus)[keyof typeof DeviceStatus] | UnknownEnum;
+
+/**
+ * Describes the enum vigil.devices.v1.DeviceStatus.
+ */
+export const DeviceStatusSchema: GenEnum<DeviceStatus> = /*@__PURE__*/
+  enumDesc(file_vigil_devices_v1_devices, 0);
+
+/**
+ * DeviceService manages devices and their API keys. Admin only (the
+ * devices:admin scope). Every change is written to the audit log and
+ * reaches every receiver within a second (revoked keys and disabled or
+ * deleted devices lose their open streams).
  *
  * @generated from service vigil.devices.v1.DeviceService
  */
@@ -552,6 +1038,73 @@ export const DeviceService: GenService<{
     methodKind: "unary";
     input: typeof DisableDeviceRequestSchema;
     output: typeof DisableDeviceResponseSchema;
+  },
+  /**
+   * RegisterDeviceCertificate registers an X.509 client certificate for mutual
+   * TLS, instead of or besides an API key. The receiver knows the device by the
+   * certificate's SHA-256 fingerprint, once the certificate has verified
+   * against the receivers' device CA (RECEIVER_CLIENT_CA_FILE).
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.RegisterDeviceCertificate
+   */
+  registerDeviceCertificate: {
+    methodKind: "unary";
+    input: typeof RegisterDeviceCertificateRequestSchema;
+    output: typeof RegisterDeviceCertificateResponseSchema;
+  },
+  /**
+   * RotateDeviceCertificate registers a new certificate; the device's current
+   * certificates keep working until the grace period ends.
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.RotateDeviceCertificate
+   */
+  rotateDeviceCertificate: {
+    methodKind: "unary";
+    input: typeof RotateDeviceCertificateRequestSchema;
+    output: typeof RotateDeviceCertificateResponseSchema;
+  },
+  /**
+   * RevokeDeviceCertificate stops a certificate at once; streams using it are closed.
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.RevokeDeviceCertificate
+   */
+  revokeDeviceCertificate: {
+    methodKind: "unary";
+    input: typeof RevokeDeviceCertificateRequestSchema;
+    output: typeof RevokeDeviceCertificateResponseSchema;
+  },
+  /**
+   * UpdateDevice changes the fields named in update_mask (site, labels,
+   * kind, model, manufacturer, serial number, firmware, status, rate limit).
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.UpdateDevice
+   */
+  updateDevice: {
+    methodKind: "unary";
+    input: typeof UpdateDeviceRequestSchema;
+    output: typeof UpdateDeviceResponseSchema;
+  },
+  /**
+   * EnableDevice lets a disabled device connect again with its active keys.
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.EnableDevice
+   */
+  enableDevice: {
+    methodKind: "unary";
+    input: typeof EnableDeviceRequestSchema;
+    output: typeof EnableDeviceResponseSchema;
+  },
+  /**
+   * DeleteDevice soft-deletes a device: it is disabled, hidden from
+   * listings (unless show_deleted), and its readings, procedures and
+   * maintenance records are kept. Its code and number stay taken.
+   *
+   * @generated from rpc vigil.devices.v1.DeviceService.DeleteDevice
+   */
+  deleteDevice: {
+    methodKind: "unary";
+    input: typeof DeleteDeviceRequestSchema;
+    output: typeof DeleteDeviceResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_vigil_devices_v1_devices, 0);
