@@ -630,12 +630,6 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(renderError(undefined, { ...base, "natsCluster.replicas": "2" })).toMatch(/replicas/);
     });
 
-    it("refuses the values key of chart 0.1, maintainer, saying how to move it to lifecycle", () => {
-      expect(renderError(undefined, { ...base, "maintainer.config.MAINTAINER_INTERVAL_MS": "60000" })).toMatch(
-        /maintainer.\* was renamed lifecycle.\* in chart 0.2.0: move those values under lifecycle, and rename MAINTAINER_INTERVAL_MS/,
-      );
-    });
-
     it("refuses a JetStream store that cannot hold the stream or does not fit its volume, reading sizes as NATS does", () => {
       const nats = { ...base, "natsCluster.enabled": "true" };
       // NATS reads G as 10^9 bytes: 1G is less than the stream's 1 GiB bound, and every
@@ -679,6 +673,12 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       expect(renderError(undefined, { ...nats, "natsCluster.jetstream.maxFileStore": "8Gb2" })).toMatch(/maxFileStore/);
       // Without the bundled NATS the chart cannot know the servers' stores.
       expect(renderError(undefined, { ...base, "natsCluster.jetstream.maxFileStore": "1G" })).toBe("");
+    });
+
+    it("refuses the values key of chart 0.1, maintainer, saying how to move it to lifecycle", () => {
+      expect(renderError(undefined, { ...base, "maintainer.config.MAINTAINER_INTERVAL_MS": "60000" })).toMatch(
+        /maintainer.\* was renamed lifecycle.\* in chart 0.2.0: move those values under lifecycle, and rename MAINTAINER_INTERVAL_MS/,
+      );
     });
 
     it("refuses lifecycle settings the lifecycle service would refuse at start, or that would lose the archive", () => {
