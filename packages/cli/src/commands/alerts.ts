@@ -22,10 +22,10 @@ import {
 import type { Cli } from "../cli.ts";
 import { duration, integer } from "../flags.ts";
 import { type Column, messageJson } from "../output.ts";
+import { collectPages } from "../paging.ts";
 import { UsageError } from "../usage-error.ts";
 
 /** Largest page the API serves; lists longer than that are fetched page by page. */
-const MAX_PAGE = 1000;
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 /** A rule file is a few hundred bytes; anything past this is not one. */
 const MAX_RULE_FILE_BYTES = 1024 * 1024;
@@ -124,7 +124,7 @@ export function alertsCommand(cli: Cli) {
         sensor: o.sensor,
         ruleId: o.rule === undefined ? undefined : BigInt(o.rule),
       };
-      const found = await collect<Alert>(o.limit, async (pageSize, pageToken) => {
+      const found = await collectPages<Alert>(o.limit, async (pageSize, pageToken) => {
         const page = await vigil.alerts.listAlerts({ filter, pageSize, pageToken }, cli.call);
         return [page.alerts, page.nextPageToken];
       });
@@ -234,7 +234,7 @@ export function alertsCommand(cli: Cli) {
     .option("--limit <n>", "at most this many", integer(1, 100_000), 1000)
     .action(async (o) => {
       const vigil = await cli.api();
-      const found = await collect<Silence>(o.limit, async (pageSize, pageToken) => {
+      const found = await collectPages<Silence>(o.limit, async (pageSize, pageToken) => {
         const page = await vigil.alerts.listSilences({ includeExpired: o.all === true, pageSize, pageToken }, cli.call);
         return [page.silences, page.nextPageToken];
       });
@@ -258,7 +258,7 @@ function alertsRules(rules: Command, cli: Cli): void {
     .option("--limit <n>", "at most this many", integer(1, 100_000), 10_000)
     .action(async (o) => {
       const vigil = await cli.api();
-      const found = await collect<AlertRule>(o.limit, async (pageSize, pageToken) => {
+      const found = await collectPages<AlertRule>(o.limit, async (pageSize, pageToken) => {
         const page = await vigil.alerts.listAlertRules({ pageSize, pageToken }, cli.call);
         return [page.rules, page.nextPageToken];
       });
@@ -333,7 +333,7 @@ function alertsChannels(channels: Command, cli: Cli): void {
     .option("--limit <n>", "at most this many", integer(1, 100_000), 10_000)
     .action(async (o) => {
       const vigil = await cli.api();
-      const found = await collect<NotificationChannel>(o.limit, async (pageSize, pageToken) => {
+      const found = await collectPages<NotificationChannel>(o.limit, async (pageSize, pageToken) => {
         const page = await vigil.alerts.listNotificationChannels({ pageSize, pageToken }, cli.call);
         return [page.channels, page.nextPageToken];
       });
@@ -411,7 +411,7 @@ function alertsDeliveries(deliveries: Command, cli: Cli): void {
     .option("--limit <n>", "at most this many", integer(1, 100_000), 100)
     .action(async (o) => {
       const vigil = await cli.api();
-      const found = await collect<Delivery>(o.limit, async (pageSize, pageToken) => {
+      const found = await collectPages<Delivery>(o.limit, async (pageSize, pageToken) => {
         const page = await vigil.alerts.listDeliveries(
           {
             state: o.state ? DELIVERY_STATES[o.state] : undefined,
@@ -438,21 +438,6 @@ function alertsDeliveries(deliveries: Command, cli: Cli): void {
       const { delivery } = await (await cli.api()).alerts.retryDelivery({ id: BigInt(o.id) }, cli.call);
       cli.output.object(messageJson(DeliverySchema, delivery ?? create(DeliverySchema)));
     });
-}
-
-/** Pages through a list until `limit` items or its end. */
-async function collect<T>(
-  limit: number,
-  page: (pageSize: number, pageToken: string) => Promise<[T[], string]>,
-): Promise<T[]> {
-  const out: T[] = [];
-  let pageToken = "";
-  do {
-    const [items, next] = await page(Math.min(MAX_PAGE, limit - out.length), pageToken);
-    out.push(...items);
-    pageToken = next;
-  } while (pageToken && out.length < limit);
-  return out.slice(0, limit);
 }
 
 /**

@@ -6,6 +6,7 @@ import type { AuditChainHead } from "@vigil/db";
 import type { Cli } from "../cli.ts";
 import { integer, time } from "../flags.ts";
 import { messageJson } from "../output.ts";
+import { collectPages } from "../paging.ts";
 import { CliError, UsageError } from "../usage-error.ts";
 
 /** `vigil audit …`: the audit log over AuditService (scope audit:read, admins). */
@@ -24,25 +25,22 @@ export function auditCommand(cli: Cli) {
     .option("--limit <n>", "at most this many", integer(1, 100_000), 100)
     .action(async (o) => {
       const vigil = await cli.api();
-      const out: AuditEntry[] = [];
-      let pageToken = "";
-      do {
+      const out = await collectPages<AuditEntry>(o.limit, async (pageSize, pageToken) => {
         const page = await vigil.audit.listAuditLog(
           {
             actor: o.actor,
             action: o.action,
             startTime: o.from === undefined ? undefined : timestampFromMs(o.from),
             endTime: o.to === undefined ? undefined : timestampFromMs(o.to),
-            pageSize: Math.min(1000, o.limit - out.length),
+            pageSize,
             pageToken,
           },
           cli.call,
         );
-        out.push(...page.entries);
-        pageToken = page.nextPageToken;
-      } while (pageToken && out.length < o.limit);
+        return [page.entries, page.nextPageToken];
+      });
       cli.output.list(
-        out.slice(0, o.limit).map((e) => messageJson(AuditEntrySchema, e)),
+        out.map((e) => messageJson(AuditEntrySchema, e)),
         ["id", "time", "actor", "action", "target", "rowsAffected"],
       );
     });

@@ -3,6 +3,7 @@ import { type DeadLetter, DeadLetterSchema, ReplayDeadLetterResponseSchema } fro
 import type { Cli } from "../cli.ts";
 import { integer } from "../flags.ts";
 import { messageJson } from "../output.ts";
+import { collectPages } from "../paging.ts";
 
 /** `vigil dead-letters …`: DeadLetterService (admins: scope devices:admin). */
 export function deadLettersCommand(cli: Cli) {
@@ -18,25 +19,22 @@ export function deadLettersCommand(cli: Cli) {
     .option("--limit <n>", "at most this many", integer(1, 100_000), 100)
     .action(async (o) => {
       const vigil = await cli.api();
-      const out: DeadLetter[] = [];
-      let pageToken = "";
-      do {
+      const out = await collectPages<DeadLetter>(o.limit, async (pageSize, pageToken) => {
         const page = await vigil.deadLetters.listDeadLetters(
           {
             deviceCode: o.code,
             deviceNumber: o.number,
             source: o.source,
             includeReplayed: o.all === true,
-            pageSize: Math.min(1000, o.limit - out.length),
+            pageSize,
             pageToken,
           },
           cli.call,
         );
-        out.push(...page.deadLetters);
-        pageToken = page.nextPageToken;
-      } while (pageToken && out.length < o.limit);
+        return [page.deadLetters, page.nextPageToken];
+      });
       cli.output.list(
-        out.slice(0, o.limit).map((d) => messageJson(DeadLetterSchema, d)),
+        out.map((d) => messageJson(DeadLetterSchema, d)),
         ["id", "device", "seq", "source", "code", "reason", "createTime", "replayTime", "payloadBytes"],
       );
     });

@@ -16,6 +16,7 @@ import {
 import type { Cli } from "../cli.ts";
 import { boolean, duration, integer, keyValue } from "../flags.ts";
 import { type Column, messageJson } from "../output.ts";
+import { collectPages } from "../paging.ts";
 import { CliError, UsageError } from "../usage-error.ts";
 
 const MAX_NUMBER = 2_147_483_647;
@@ -130,9 +131,7 @@ export function devicesCommand(cli: Cli) {
     .option("--limit <n>", "at most this many", integer(1, 100_000), 1000)
     .action(async (o) => {
       const vigil = await cli.api();
-      const out: Device[] = [];
-      let pageToken = "";
-      do {
+      const out = await collectPages<Device>(o.limit, async (pageSize, pageToken) => {
         const page = await vigil.devices.listDevices(
           {
             code: o.code,
@@ -142,16 +141,15 @@ export function devicesCommand(cli: Cli) {
             labels: o.label,
             status: o.status === undefined ? undefined : STATUSES[o.status],
             showDeleted: o.deleted === true,
-            pageSize: Math.min(1000, o.limit - out.length),
+            pageSize,
             pageToken,
           },
           cli.call,
         );
-        out.push(...page.devices);
-        pageToken = page.nextPageToken;
-      } while (pageToken && out.length < o.limit);
+        return [page.devices, page.nextPageToken];
+      });
       cli.output.list(
-        out.slice(0, o.limit).map((d) => messageJson(DeviceSchema, d)),
+        out.map((d) => messageJson(DeviceSchema, d)),
         deviceColumns,
       );
     });

@@ -12,6 +12,7 @@ import {
 import type { Cli } from "../cli.ts";
 import { duration, integer, time } from "../flags.ts";
 import { type Column, messageJson } from "../output.ts";
+import { collectPages } from "../paging.ts";
 import { UsageError } from "../usage-error.ts";
 
 const MAX_NUMBER = 2_147_483_647;
@@ -147,9 +148,7 @@ export function maintenanceCommand(cli: Cli) {
       if (o.from !== undefined && o.to !== undefined && o.from >= o.to)
         throw new UsageError("--from must be before --to");
       const vigil = await cli.api();
-      const out: MaintenanceRecord[] = [];
-      let pageToken = "";
-      do {
+      const out = await collectPages<MaintenanceRecord>(o.limit, async (pageSize, pageToken) => {
         const page = await vigil.maintenance.listMaintenanceRecords(
           {
             deviceCode: o.code,
@@ -159,16 +158,15 @@ export function maintenanceCommand(cli: Cli) {
             component: o.component,
             startTime: o.from === undefined ? undefined : timestampFromMs(o.from),
             endTime: o.to === undefined ? undefined : timestampFromMs(o.to),
-            pageSize: Math.min(1000, o.limit - out.length),
+            pageSize,
             pageToken,
           },
           cli.call,
         );
-        out.push(...page.records);
-        pageToken = page.nextPageToken;
-      } while (pageToken && out.length < o.limit);
+        return [page.records, page.nextPageToken];
+      });
       cli.output.list(
-        out.slice(0, o.limit).map((r) => messageJson(MaintenanceRecordSchema, r)),
+        out.map((r) => messageJson(MaintenanceRecordSchema, r)),
         recordColumns,
       );
     });
@@ -216,23 +214,20 @@ export function maintenanceCommand(cli: Cli) {
     .option("--limit <n>", "at most this many", integer(1, 100_000), 100)
     .action(async (o) => {
       const vigil = await cli.api();
-      const out: ComponentForecast[] = [];
-      let pageToken = "";
-      do {
+      const out = await collectPages<ComponentForecast>(o.limit, async (pageSize, pageToken) => {
         const page = await vigil.maintenance.listMaintenanceForecasts(
           {
             site: o.site,
             statuses: (o.status ?? []).map((s) => STATUSES[s]),
             within: o.within === undefined ? undefined : durationFromMs(o.within),
-            pageSize: Math.min(1000, o.limit - out.length),
+            pageSize,
             pageToken,
           },
           cli.call,
         );
-        out.push(...page.forecasts);
-        pageToken = page.nextPageToken;
-      } while (pageToken && out.length < o.limit);
-      cli.output.list(out.slice(0, o.limit).map(forecastJson), forecastColumns);
+        return [page.forecasts, page.nextPageToken];
+      });
+      cli.output.list(out.map(forecastJson), forecastColumns);
     });
 
   return maintenance;

@@ -12,6 +12,7 @@ import {
 import type { Cli } from "../cli.ts";
 import { integer, time } from "../flags.ts";
 import { type Column, messageJson } from "../output.ts";
+import { collectPages } from "../paging.ts";
 import { UsageError } from "../usage-error.ts";
 
 const MAX_NUMBER = 2_147_483_647;
@@ -60,9 +61,7 @@ export function proceduresCommand(cli: Cli) {
       if (o.from !== undefined && o.to !== undefined && o.from >= o.to)
         throw new UsageError("--from must be before --to");
       const vigil = await cli.api();
-      const out: Procedure[] = [];
-      let pageToken = "";
-      do {
+      const out = await collectPages<Procedure>(o.limit, async (pageSize, pageToken) => {
         const page = await vigil.procedures.listProcedures(
           {
             deviceCode: o.code,
@@ -73,16 +72,15 @@ export function proceduresCommand(cli: Cli) {
             state: o.state === undefined ? undefined : STATES[o.state],
             startTime: o.from === undefined ? undefined : timestampFromMs(o.from),
             endTime: o.to === undefined ? undefined : timestampFromMs(o.to),
-            pageSize: Math.min(1000, o.limit - out.length),
+            pageSize,
             pageToken,
           },
           cli.call,
         );
-        out.push(...page.procedures);
-        pageToken = page.nextPageToken;
-      } while (pageToken && out.length < o.limit);
+        return [page.procedures, page.nextPageToken];
+      });
       cli.output.list(
-        out.slice(0, o.limit).map((p) => messageJson(ProcedureSchema, p)),
+        out.map((p) => messageJson(ProcedureSchema, p)),
         procedureColumns,
       );
     });

@@ -5,6 +5,7 @@ import { type Site, SiteSchema } from "@vigil/client";
 import type { Cli } from "../cli.ts";
 import { integer } from "../flags.ts";
 import { type Column, messageJson } from "../output.ts";
+import { collectPages } from "../paging.ts";
 import { UsageError } from "../usage-error.ts";
 
 const siteColumns: Column[] = ["name", "displayName", "timeZone", "availableHoursPerDay", "deviceCount", "updateTime"];
@@ -88,18 +89,12 @@ export function sitesCommand(cli: Cli) {
     .option("--limit <n>", "at most this many", integer(1, 100_000), 1000)
     .action(async (o) => {
       const vigil = await cli.api();
-      const out: Site[] = [];
-      let pageToken = "";
-      do {
-        const page = await vigil.fleet.listSites(
-          { pageSize: Math.min(1000, o.limit - out.length), pageToken },
-          cli.call,
-        );
-        out.push(...page.sites);
-        pageToken = page.nextPageToken;
-      } while (pageToken && out.length < o.limit);
+      const out = await collectPages<Site>(o.limit, async (pageSize, pageToken) => {
+        const page = await vigil.fleet.listSites({ pageSize, pageToken }, cli.call);
+        return [page.sites, page.nextPageToken];
+      });
       cli.output.list(
-        out.slice(0, o.limit).map((s) => messageJson(SiteSchema, s)),
+        out.map((s) => messageJson(SiteSchema, s)),
         siteColumns,
       );
     });
