@@ -133,6 +133,8 @@ export interface UsersTable {
   disabled_at: Date | null;
   /** Raised to end every access token of the user at once; tokens carry it as `tv`. */
   token_version: Generated<number>;
+  /** A deleted user's tombstone: the username stays taken, the credentials are gone (0016). */
+  deleted_at: Date | null;
 }
 
 export interface RefreshTokensTable {

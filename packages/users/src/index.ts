@@ -15,6 +15,20 @@ export {
 } from "./token-versions.ts";
 export { UserError } from "./user-errors.ts";
 export {
+  type ChangeActor,
+  changePassword,
+  deleteUser,
+  disableUser,
+  enableUser,
+  type ListUsersOptions,
+  listUsers,
+  resetPassword,
+  setUserRole,
+  type TokenChange,
+  type UserRecord,
+  WRONG_CURRENT_PASSWORD,
+} from "./user-lifecycle.ts";
+export {
   checkCredentials,
   createUser,
   findUser,

@@ -27,6 +27,7 @@ import {
   ProcedureService,
   ReadingService,
   reflection,
+  UserService,
 } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
 import { handleOpsRequest, metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
@@ -43,6 +44,7 @@ import { KeyedLimiter } from "./auth/keyed-limiter.ts";
 import { actorOf, clientAddressKey, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
 import { TokenVersions } from "./auth/token-versions.ts";
+import { userService } from "./auth/user-service.ts";
 import { clientAddress, proxyMatcher } from "./client-address.ts";
 import { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { type QueryConfig, secretValue } from "./config.ts";
@@ -246,9 +248,15 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
                 config.AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN,
                 config.AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN,
               ),
+              // As strict as sign-ins per username: guessing through a stolen token is no cheaper.
+              passwordChecksPerUser: new KeyedLimiter(
+                config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,
+                config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,
+              ),
             }),
             publicLimits,
           );
+          router.service(UserService, userService({ db, tokenVersions: versions }));
           router.service(
             DeviceService,
             deviceService({ db, actor: actorOf, publish: (e) => readyBus.deviceEvents.publish(e) }),
@@ -275,6 +283,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
           const served = [
             ReadingService,
             AuthService,
+            UserService,
             DeviceService,
             DeadLetterService,
             AuditService,

@@ -69,6 +69,7 @@ const userCodes: Record<UserError["kind"], Code> = {
   exists: Code.AlreadyExists,
   not_found: Code.NotFound,
   unauthenticated: Code.Unauthenticated,
+  failed_precondition: Code.FailedPrecondition,
 };
 
 const alertCodes: Record<AlertError["kind"], Code> = {

@@ -13,6 +13,7 @@ import {
   type RegisterRequest,
   Role,
   reflection,
+  UserService,
 } from "@vigil/proto";
 import type { Scope } from "@vigil/users";
 
@@ -35,6 +36,11 @@ export function accessRules(options: AccessOptions): Map<string, Rule> {
     [AuthService, "Login", "public"],
     [AuthService, "Refresh", "public"],
     [AuthService, "Logout", "public"],
+    // Anyone signed in changes their own password (the current one is checked, and limited).
+    [AuthService, "ChangePassword", "signed-in"],
+    ...["ListUsers", "DisableUser", "EnableUser", "DeleteUser", "SetUserRole", "ResetPassword"].map(
+      (m) => [UserService, m, "users:admin"] as [{ typeName: string }, string, Rule],
+    ),
     [
       AuthService,
       "Register",

@@ -20,6 +20,7 @@ import {
   type Role as UserRole,
 } from "@vigil/users";
 import { tooManyRequests } from "./auth-interceptor.ts";
+import { changePasswordHandler } from "./change-password.ts";
 import type { KeyedLimiter } from "./keyed-limiter.ts";
 import { actorOf, clientAddressKey, principalOf, traceIdOf } from "./principal.ts";
 import type { TokenSigner } from "./token-signer.ts";
@@ -38,6 +39,8 @@ export interface AuthServiceDeps {
   loginFailuresPerUsername: KeyedLimiter;
   /** …and per client address, whatever the username. */
   loginFailuresPerAddress: KeyedLimiter;
+  /** ChangePassword's current-password checks per user (change-password.ts). */
+  passwordChecksPerUser: KeyedLimiter;
 }
 
 const BAD_CREDENTIALS = "invalid username or password";
@@ -138,6 +141,8 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
       if (userId !== undefined && version !== undefined) await deps.tokenVersions.announce(userId, version);
       return {};
     },
+
+    changePassword: changePasswordHandler(deps),
   };
 }
 

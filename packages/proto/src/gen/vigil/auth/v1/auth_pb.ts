@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file vigil/auth/v1/auth.proto.
  */
 export const file_vigil_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("Chh2aWdpbC9hdXRoL3YxL2F1dGgucHJvdG8SDXZpZ2lsLmF1dGgudjEibAoEVXNlchIQCgh1c2VybmFtZRgBIAEoCRIhCgRyb2xlGAIgASgOMhMudmlnaWwuYXV0aC52MS5Sb2xlEi8KC2NyZWF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCg9SZWdpc3RlclJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSIQoEcm9sZRgDIAEoDjITLnZpZ2lsLmF1dGgudjEuUm9sZSI1ChBSZWdpc3RlclJlc3BvbnNlEiEKBHVzZXIYASABKAsyEy52aWdpbC5hdXRoLnYxLlVzZXIiMgoMTG9naW5SZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIuUBCgZUb2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEjwKGGFjY2Vzc190b2tlbl9leHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVmcmVzaF90b2tlbhgDIAEoCRI9ChlyZWZyZXNoX3Rva2VuX2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhCgR1c2VyGAUgASgLMhMudmlnaWwuYXV0aC52MS5Vc2VyEg4KBnNjb3BlcxgGIAMoCSI2Cg1Mb2dpblJlc3BvbnNlEiUKBnRva2VucxgBIAEoCzIVLnZpZ2lsLmF1dGgudjEuVG9rZW5zIicKDlJlZnJlc2hSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiOAoPUmVmcmVzaFJlc3BvbnNlEiUKBnRva2VucxgBIAEoCzIVLnZpZ2lsLmF1dGgudjEuVG9rZW5zIiYKDUxvZ291dFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSpkCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABINCglST0xFX1VTRVIQARIOCgpST0xFX0FETUlOEAISEgoOUk9MRV9DTElOSUNJQU4QAxITCg9ST0xFX1RFQ0hOSUNJQU4QBDKvAgoLQXV0aFNlcnZpY2USSwoIUmVnaXN0ZXISHi52aWdpbC5hdXRoLnYxLlJlZ2lzdGVyUmVxdWVzdBofLnZpZ2lsLmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZRJCCgVMb2dpbhIbLnZpZ2lsLmF1dGgudjEuTG9naW5SZXF1ZXN0GhwudmlnaWwuYXV0aC52MS5Mb2dpblJlc3BvbnNlEkgKB1JlZnJlc2gSHS52aWdpbC5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0Gh4udmlnaWwuYXV0aC52MS5SZWZyZXNoUmVzcG9uc2USRQoGTG9nb3V0EhwudmlnaWwuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0Gh0udmlnaWwuYXV0aC52MS5Mb2dvdXRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chh2aWdpbC9hdXRoL3YxL2F1dGgucHJvdG8SDXZpZ2lsLmF1dGgudjEingEKBFVzZXISEAoIdXNlcm5hbWUYASABKAkSIQoEcm9sZRgCIAEoDjITLnZpZ2lsLmF1dGgudjEuUm9sZRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMZGlzYWJsZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCg9SZWdpc3RlclJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSIQoEcm9sZRgDIAEoDjITLnZpZ2lsLmF1dGgudjEuUm9sZSI1ChBSZWdpc3RlclJlc3BvbnNlEiEKBHVzZXIYASABKAsyEy52aWdpbC5hdXRoLnYxLlVzZXIiMgoMTG9naW5SZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIuUBCgZUb2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEjwKGGFjY2Vzc190b2tlbl9leHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVmcmVzaF90b2tlbhgDIAEoCRI9ChlyZWZyZXNoX3Rva2VuX2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhCgR1c2VyGAUgASgLMhMudmlnaWwuYXV0aC52MS5Vc2VyEg4KBnNjb3BlcxgGIAMoCSI2Cg1Mb2dpblJlc3BvbnNlEiUKBnRva2VucxgBIAEoCzIVLnZpZ2lsLmF1dGgudjEuVG9rZW5zIicKDlJlZnJlc2hSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiOAoPUmVmcmVzaFJlc3BvbnNlEiUKBnRva2VucxgBIAEoCzIVLnZpZ2lsLmF1dGgudjEuVG9rZW5zIiYKDUxvZ291dFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiPwoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIlCgZ0b2tlbnMYASABKAsyFS52aWdpbC5hdXRoLnYxLlRva2VucyKAAQoQTGlzdFVzZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIhCgRyb2xlGAMgASgOMhMudmlnaWwuYXV0aC52MS5Sb2xlEhUKCGRpc2FibGVkGAQgASgISACIAQFCCwoJX2Rpc2FibGVkIlAKEUxpc3RVc2Vyc1Jlc3BvbnNlEiIKBXVzZXJzGAEgAygLMhMudmlnaWwuYXV0aC52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSImChJEaXNhYmxlVXNlclJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiOAoTRGlzYWJsZVVzZXJSZXNwb25zZRIhCgR1c2VyGAEgASgLMhMudmlnaWwuYXV0aC52MS5Vc2VyIiUKEUVuYWJsZVVzZXJSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJIjcKEkVuYWJsZVVzZXJSZXNwb25zZRIhCgR1c2VyGAEgASgLMhMudmlnaWwuYXV0aC52MS5Vc2VyIiUKEURlbGV0ZVVzZXJSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSJJChJTZXRVc2VyUm9sZVJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSIQoEcm9sZRgCIAEoDjITLnZpZ2lsLmF1dGgudjEuUm9sZSI4ChNTZXRVc2VyUm9sZVJlc3BvbnNlEiEKBHVzZXIYASABKAsyEy52aWdpbC5hdXRoLnYxLlVzZXIiOgoUUmVzZXRQYXNzd29yZFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiVgoVUmVzZXRQYXNzd29yZFJlc3BvbnNlEiEKBHVzZXIYASABKAsyEy52aWdpbC5hdXRoLnYxLlVzZXISGgoSZ2VuZXJhdGVkX3Bhc3N3b3JkGAIgASgJKmQKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg0KCVJPTEVfVVNFUhABEg4KClJPTEVfQURNSU4QAhISCg5ST0xFX0NMSU5JQ0lBThADEhMKD1JPTEVfVEVDSE5JQ0lBThAEMo4DCgtBdXRoU2VydmljZRJLCghSZWdpc3RlchIeLnZpZ2lsLmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0Gh8udmlnaWwuYXV0aC52MS5SZWdpc3RlclJlc3BvbnNlEkIKBUxvZ2luEhsudmlnaWwuYXV0aC52MS5Mb2dpblJlcXVlc3QaHC52aWdpbC5hdXRoLnYxLkxvZ2luUmVzcG9uc2USSAoHUmVmcmVzaBIdLnZpZ2lsLmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaHi52aWdpbC5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZRJFCgZMb2dvdXQSHC52aWdpbC5hdXRoLnYxLkxvZ291dFJlcXVlc3QaHS52aWdpbC5hdXRoLnYxLkxvZ291dFJlc3BvbnNlEl0KDkNoYW5nZVBhc3N3b3JkEiQudmlnaWwuYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaJS52aWdpbC5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UyiwQKC1VzZXJTZXJ2aWNlEk4KCUxpc3RVc2VycxIfLnZpZ2lsLmF1dGgudjEuTGlzdFVzZXJzUmVxdWVzdBogLnZpZ2lsLmF1dGgudjEuTGlzdFVzZXJzUmVzcG9uc2USVAoLRGlzYWJsZVVzZXISIS52aWdpbC5hdXRoLnYxLkRpc2FibGVVc2VyUmVxdWVzdBoiLnZpZ2lsLmF1dGgudjEuRGlzYWJsZVVzZXJSZXNwb25zZRJRCgpFbmFibGVVc2VyEiAudmlnaWwuYXV0aC52MS5FbmFibGVVc2VyUmVxdWVzdBohLnZpZ2lsLmF1dGgudjEuRW5hYmxlVXNlclJlc3BvbnNlElEKCkRlbGV0ZVVzZXISIC52aWdpbC5hdXRoLnYxLkRlbGV0ZVVzZXJSZXF1ZXN0GiEudmlnaWwuYXV0aC52MS5EZWxldGVVc2VyUmVzcG9uc2USVAoLU2V0VXNlclJvbGUSIS52aWdpbC5hdXRoLnYxLlNldFVzZXJSb2xlUmVxdWVzdBoiLnZpZ2lsLmF1dGgudjEuU2V0VXNlclJvbGVSZXNwb25zZRJaCg1SZXNldFBhc3N3b3JkEiMudmlnaWwuYXV0aC52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBokLnZpZ2lsLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message vigil.auth.v1.User
@@ -32,6 +32,14 @@ export type User = Message<"vigil.auth.v1.User"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 3;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * When an admin disabled the user; unset while enabled. A disabled user
+   * cannot sign in and holds no working token.
+   *
+   * @generated from field: google.protobuf.Timestamp disable_time = 4;
+   */
+  disableTime?: Timestamp | undefined;
 };
 
 /**
@@ -245,6 +253,300 @@ export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
   messageDesc(file_vigil_auth_v1_auth, 9);
 
 /**
+ * @generated from message vigil.auth.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"vigil.auth.v1.ChangePasswordRequest"> & {
+  /**
+   * The password the caller signs in with now.
+   *
+   * @generated from field: string current_password = 1;
+   */
+  currentPassword: string;
+
+  /**
+   * At least 12 characters, at most 1024.
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message vigil.auth.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 10);
+
+/**
+ * @generated from message vigil.auth.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponse = Message<"vigil.auth.v1.ChangePasswordResponse"> & {
+  /**
+   * A new sign-in for the caller: every earlier token of the user, this
+   * request's included, no longer works.
+   *
+   * @generated from field: vigil.auth.v1.Tokens tokens = 1;
+   */
+  tokens?: Tokens | undefined;
+};
+
+/**
+ * Describes the message vigil.auth.v1.ChangePasswordResponse.
+ * Use `create(ChangePasswordResponseSchema)` to create a new message.
+ */
+export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 11);
+
+/**
+ * @generated from message vigil.auth.v1.ListUsersRequest
+ */
+export type ListUsersRequest = Message<"vigil.auth.v1.ListUsersRequest"> & {
+  /**
+   * Users per page, 1 to 1000; 0 means 100.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Only users with this role; all when unspecified.
+   *
+   * @generated from field: vigil.auth.v1.Role role = 3;
+   */
+  role: Role;
+
+  /**
+   * Only disabled (true) or enabled (false) users; all when unset.
+   *
+   * @generated from field: optional bool disabled = 4;
+   */
+  disabled?: boolean | undefined;
+};
+
+/**
+ * Describes the message vigil.auth.v1.ListUsersRequest.
+ * Use `create(ListUsersRequestSchema)` to create a new message.
+ */
+export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 12);
+
+/**
+ * @generated from message vigil.auth.v1.ListUsersResponse
+ */
+export type ListUsersResponse = Message<"vigil.auth.v1.ListUsersResponse"> & {
+  /**
+   * @generated from field: repeated vigil.auth.v1.User users = 1;
+   */
+  users: User[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message vigil.auth.v1.ListUsersResponse.
+ * Use `create(ListUsersResponseSchema)` to create a new message.
+ */
+export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 13);
+
+/**
+ * @generated from message vigil.auth.v1.DisableUserRequest
+ */
+export type DisableUserRequest = Message<"vigil.auth.v1.DisableUserRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+};
+
+/**
+ * Describes the message vigil.auth.v1.DisableUserRequest.
+ * Use `create(DisableUserRequestSchema)` to create a new message.
+ */
+export const DisableUserRequestSchema: GenMessage<DisableUserRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 14);
+
+/**
+ * @generated from message vigil.auth.v1.DisableUserResponse
+ */
+export type DisableUserResponse = Message<"vigil.auth.v1.DisableUserResponse"> & {
+  /**
+   * @generated from field: vigil.auth.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message vigil.auth.v1.DisableUserResponse.
+ * Use `create(DisableUserResponseSchema)` to create a new message.
+ */
+export const DisableUserResponseSchema: GenMessage<DisableUserResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 15);
+
+/**
+ * @generated from message vigil.auth.v1.EnableUserRequest
+ */
+export type EnableUserRequest = Message<"vigil.auth.v1.EnableUserRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+};
+
+/**
+ * Describes the message vigil.auth.v1.EnableUserRequest.
+ * Use `create(EnableUserRequestSchema)` to create a new message.
+ */
+export const EnableUserRequestSchema: GenMessage<EnableUserRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 16);
+
+/**
+ * @generated from message vigil.auth.v1.EnableUserResponse
+ */
+export type EnableUserResponse = Message<"vigil.auth.v1.EnableUserResponse"> & {
+  /**
+   * @generated from field: vigil.auth.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message vigil.auth.v1.EnableUserResponse.
+ * Use `create(EnableUserResponseSchema)` to create a new message.
+ */
+export const EnableUserResponseSchema: GenMessage<EnableUserResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 17);
+
+/**
+ * @generated from message vigil.auth.v1.DeleteUserRequest
+ */
+export type DeleteUserRequest = Message<"vigil.auth.v1.DeleteUserRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+};
+
+/**
+ * Describes the message vigil.auth.v1.DeleteUserRequest.
+ * Use `create(DeleteUserRequestSchema)` to create a new message.
+ */
+export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 18);
+
+/**
+ * @generated from message vigil.auth.v1.DeleteUserResponse
+ */
+export type DeleteUserResponse = Message<"vigil.auth.v1.DeleteUserResponse"> & {
+};
+
+/**
+ * Describes the message vigil.auth.v1.DeleteUserResponse.
+ * Use `create(DeleteUserResponseSchema)` to create a new message.
+ */
+export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 19);
+
+/**
+ * @generated from message vigil.auth.v1.SetUserRoleRequest
+ */
+export type SetUserRoleRequest = Message<"vigil.auth.v1.SetUserRoleRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+
+  /**
+   * The new role; ROLE_UNSPECIFIED is refused.
+   *
+   * @generated from field: vigil.auth.v1.Role role = 2;
+   */
+  role: Role;
+};
+
+/**
+ * Describes the message vigil.auth.v1.SetUserRoleRequest.
+ * Use `create(SetUserRoleRequestSchema)` to create a new message.
+ */
+export const SetUserRoleRequestSchema: GenMessage<SetUserRoleRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 20);
+
+/**
+ * @generated from message vigil.auth.v1.SetUserRoleResponse
+ */
+export type SetUserRoleResponse = Message<"vigil.auth.v1.SetUserRoleResponse"> & {
+  /**
+   * @generated from field: vigil.auth.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message vigil.auth.v1.SetUserRoleResponse.
+ * Use `create(SetUserRoleResponseSchema)` to create a new message.
+ */
+export const SetUserRoleResponseSchema: GenMessage<SetUserRoleResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 21);
+
+/**
+ * @generated from message vigil.auth.v1.ResetPasswordRequest
+ */
+export type ResetPasswordRequest = Message<"vigil.auth.v1.ResetPasswordRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+
+  /**
+   * The new password, 12 to 1024 characters; empty: the server generates a
+   * strong one and returns it once.
+   *
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message vigil.auth.v1.ResetPasswordRequest.
+ * Use `create(ResetPasswordRequestSchema)` to create a new message.
+ */
+export const ResetPasswordRequestSchema: GenMessage<ResetPasswordRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 22);
+
+/**
+ * @generated from message vigil.auth.v1.ResetPasswordResponse
+ */
+export type ResetPasswordResponse = Message<"vigil.auth.v1.ResetPasswordResponse"> & {
+  /**
+   * @generated from field: vigil.auth.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * The generated password, shown here once; empty when the request gave one.
+   *
+   * @generated from field: string generated_password = 2;
+   */
+  generatedPassword: string;
+};
+
+/**
+ * Describes the message vigil.auth.v1.ResetPasswordResponse.
+ * Use `create(ResetPasswordResponseSchema)` to create a new message.
+ */
+export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_auth_v1_auth, 23);
+
+/**
  * Role decides a user's scopes: an admin has all; a user reads and edits
  * readings and reads sites, the fleet summary, procedures and maintenance; a
  * clinician also records procedures and outcomes; a technician also
@@ -345,6 +647,98 @@ export const AuthService: GenService<{
     input: typeof LogoutRequestSchema;
     output: typeof LogoutResponseSchema;
   },
+  /**
+   * ChangePassword changes the caller's own password. It needs the current
+   * password (failures are limited like failed sign-ins), ends every other
+   * session and token of the user, and returns fresh tokens for this one.
+   *
+   * @generated from rpc vigil.auth.v1.AuthService.ChangePassword
+   */
+  changePassword: {
+    methodKind: "unary";
+    input: typeof ChangePasswordRequestSchema;
+    output: typeof ChangePasswordResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_vigil_auth_v1_auth, 0);
+
+/**
+ * UserService is the lifecycle of people's accounts, for admins (scope
+ * users:admin). Every change is audited. Disabling, deleting, a role change
+ * and a password reset end the user's tokens on every replica at once. The
+ * last enabled admin cannot be disabled, deleted or demoted, and an admin
+ * cannot disable or delete themselves.
+ *
+ * @generated from service vigil.auth.v1.UserService
+ */
+export const UserService: GenService<{
+  /**
+   * ListUsers lists users by username, the disabled ones included (with
+   * their disable_time); deleted users are not listed.
+   *
+   * @generated from rpc vigil.auth.v1.UserService.ListUsers
+   */
+  listUsers: {
+    methodKind: "unary";
+    input: typeof ListUsersRequestSchema;
+    output: typeof ListUsersResponseSchema;
+  },
+  /**
+   * DisableUser refuses the user's sign-ins and ends every session and token
+   * they hold. Disabling a disabled user changes nothing.
+   *
+   * @generated from rpc vigil.auth.v1.UserService.DisableUser
+   */
+  disableUser: {
+    methodKind: "unary";
+    input: typeof DisableUserRequestSchema;
+    output: typeof DisableUserResponseSchema;
+  },
+  /**
+   * EnableUser lets a disabled user sign in again (their earlier sessions
+   * stay ended).
+   *
+   * @generated from rpc vigil.auth.v1.UserService.EnableUser
+   */
+  enableUser: {
+    methodKind: "unary";
+    input: typeof EnableUserRequestSchema;
+    output: typeof EnableUserResponseSchema;
+  },
+  /**
+   * DeleteUser removes the account for good: it cannot sign in, is not
+   * listed, and its username is not given to anyone else, so the audit log's
+   * entries naming it keep naming one person.
+   *
+   * @generated from rpc vigil.auth.v1.UserService.DeleteUser
+   */
+  deleteUser: {
+    methodKind: "unary";
+    input: typeof DeleteUserRequestSchema;
+    output: typeof DeleteUserResponseSchema;
+  },
+  /**
+   * SetUserRole changes what the user may do; their live tokens end at once
+   * and their next refresh carries the new role's scopes.
+   *
+   * @generated from rpc vigil.auth.v1.UserService.SetUserRole
+   */
+  setUserRole: {
+    methodKind: "unary";
+    input: typeof SetUserRoleRequestSchema;
+    output: typeof SetUserRoleResponseSchema;
+  },
+  /**
+   * ResetPassword sets a new password for a user who lost theirs (or
+   * generates one, returned once) and ends every session they hold.
+   *
+   * @generated from rpc vigil.auth.v1.UserService.ResetPassword
+   */
+  resetPassword: {
+    methodKind: "unary";
+    input: typeof ResetPasswordRequestSchema;
+    output: typeof ResetPasswordResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_vigil_auth_v1_auth, 1);
 
