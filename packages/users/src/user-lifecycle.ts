@@ -67,11 +67,12 @@ export async function listUsers(db: Kysely<Database>, options: ListUsersOptions)
 /** Refuses the user's sign-ins and ends every session and token they hold. Idempotent. */
 export async function disableUser(db: Kysely<Database>, username: string, by: ChangeActor): Promise<TokenChange> {
   return db.transaction().execute(async (tx) => {
+    const admins = await lockEnabledAdmins(tx);
     const target = await lockUser(tx, username);
     if (target.id === by.userId) {
       throw new UserError("failed_precondition", "you cannot disable your own account: ask another admin");
     }
-    if (target.role === "admin" && target.disabledAt === null) await requireAnotherAdmin(tx, target, "disabled");
+    requireAnotherAdmin(admins, target, "disabled");
     await tx
       .updateTable("users")
       .set({ disabled_at: sql<Date>`coalesce(disabled_at, now())` })
@@ -107,11 +108,12 @@ export async function deleteUser(db: Kysely<Database>, username: string, by: Cha
   // A hash of a password nobody knows: a sign-in with the deleted name costs a full hash, as an unknown name does.
   const unusableHash = await hashPassword(randomBytes(32).toString("base64url"));
   return db.transaction().execute(async (tx) => {
+    const admins = await lockEnabledAdmins(tx);
     const target = await lockUser(tx, username);
     if (target.id === by.userId) {
       throw new UserError("failed_precondition", "you cannot delete your own account: ask another admin");
     }
-    if (target.role === "admin" && target.disabledAt === null) await requireAnotherAdmin(tx, target, "deleted");
+    requireAnotherAdmin(admins, target, "deleted");
     await tx
       .updateTable("users")
       .set({
@@ -136,10 +138,9 @@ export async function setUserRole(
   by: ChangeActor,
 ): Promise<TokenChange> {
   return db.transaction().execute(async (tx) => {
+    const admins = await lockEnabledAdmins(tx);
     const target = await lockUser(tx, username);
-    if (target.role === "admin" && role !== "admin" && target.disabledAt === null) {
-      await requireAnotherAdmin(tx, target, "demoted");
-    }
+    if (role !== "admin") requireAnotherAdmin(admins, target, "demoted");
     await tx.updateTable("users").set({ role }).where("id", "=", target.id).execute();
     const tokenVersion = await bumped(tx, target.id);
     await audit(tx, by, "user.set_role", target, { from: target.role, to: role });
@@ -247,19 +248,27 @@ async function lockUser(tx: Kysely<Database>, username: string): Promise<UserRec
 }
 
 /**
- * Refuses to take away the last enabled admin. The enabled admins' rows are
- * locked first, so two admins removing each other at the same moment are
- * serialised and the second sees the first's change.
+ * The enabled admins, locked for this transaction, in id order. Every change
+ * that can take an admin away locks them first and in the same order, so
+ * two admins removing each other at the same moment are serialised (not
+ * deadlocked) and the second sees the first's change.
  */
-async function requireAnotherAdmin(tx: Kysely<Database>, target: UserRecord, what: string): Promise<void> {
-  const admins = await tx
+async function lockEnabledAdmins(tx: Kysely<Database>): Promise<number[]> {
+  const rows = await tx
     .selectFrom("users")
     .select("id")
     .where("role", "=", "admin")
     .where("disabled_at", "is", null)
+    .orderBy("id")
     .forUpdate()
     .execute();
-  if (!admins.some((a) => a.id !== target.id)) {
+  return rows.map((r) => r.id);
+}
+
+/** Refuses to take away the last enabled admin (`admins` from lockEnabledAdmins). */
+function requireAnotherAdmin(admins: number[], target: UserRecord, what: string): void {
+  if (!admins.includes(target.id)) return;
+  if (!admins.some((id) => id !== target.id)) {
     throw new UserError(
       "failed_precondition",
       `${target.username} is the last enabled admin and cannot be ${what}: make another admin first`,

@@ -685,7 +685,7 @@ export const UserService: GenService<{
   },
   /**
    * DisableUser refuses the user's sign-ins and ends every session and token
-   * they hold. Disabling a disabled user changes nothing.
+   * they hold. Disabling a disabled user again is harmless.
    *
    * @generated from rpc vigil.auth.v1.UserService.DisableUser
    */
