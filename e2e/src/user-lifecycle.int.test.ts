@@ -1,4 +1,7 @@
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { sql } from "@vigil/db";
+import { ReadingService } from "@vigil/proto";
 import type { QueryApp } from "@vigil/query";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_PASSWORD, type Pipeline, roleUrl, USER_PASSWORD } from "./pipeline.ts";
@@ -111,6 +114,33 @@ describe("user lifecycle", () => {
       { action: "user.disable", actor: "user:admin", target: "user:nurse" },
       { action: "user.enable", actor: "user:admin", target: "user:nurse" },
     ]);
+  });
+
+  it("ends a disabled user's open live tail at once, on another replica too", async () => {
+    await register("watcher");
+    const token = (await login("watcher", USER_PASSWORD)).body.tokens.accessToken;
+    const transport = createConnectTransport({
+      baseUrl: replicaUrl,
+      httpVersion: "1.1",
+      interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))],
+    });
+    const abort = new AbortController();
+    // How the stream ended, observed from the start: it may end before DisableUser answers.
+    const outcome = (async () => {
+      for await (const _ of createClient(ReadingService, transport).watchReadings({}, { signal: abort.signal })) {
+        // No readings flow here: the stream only waits.
+      }
+    })().then(
+      () => "completed",
+      (err) => ConnectError.from(err).code,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const started = Date.now();
+    expect((await users("DisableUser", { username: "watcher" }, await adminToken())).status).toBe(200);
+    const ended = await Promise.race([outcome, new Promise((r) => setTimeout(() => r("still open"), 5_000))]);
+    abort.abort();
+    expect(ended).toBe(Code.Unauthenticated);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("applies a role change to the user's live token at once; a refresh carries the new scopes", async () => {

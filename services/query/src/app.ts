@@ -42,6 +42,7 @@ import { createAuth } from "./auth/auth-interceptor.ts";
 import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
 import { actorOf, clientAddressKey, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
+import { streamRevocationInterceptor } from "./auth/stream-revocation.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
 import { TokenVersions } from "./auth/token-versions.ts";
 import { userService } from "./auth/user-service.ts";
@@ -323,7 +324,12 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
           }
         },
         // Outermost first: errors are mapped for everything, including refused auth.
-        interceptors: [telemetryInterceptor(log), errorInterceptor(log), auth.interceptor],
+        interceptors: [
+          telemetryInterceptor(log),
+          errorInterceptor(log),
+          auth.interceptor,
+          streamRevocationInterceptor(versions),
+        ],
         contextValues: (req) =>
           createContextValues()
             .set(clientAddressKey, clientAddress(req, trustedProxy))

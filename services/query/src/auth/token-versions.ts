@@ -27,6 +27,7 @@ export class TokenVersions {
   private readonly cache: TokenVersionCache;
   private readonly deps: TokenVersionsDeps;
   private subscription: { stop(): void } | undefined;
+  private readonly listeners = new Set<(userId: number, tokenVersion: number) => void>();
 
   constructor(deps: TokenVersionsDeps) {
     this.deps = deps;
@@ -38,6 +39,7 @@ export class TokenVersions {
     this.subscription ??= this.deps.events.subscribe((e) => {
       if (Number.isSafeInteger(e.userId) && Number.isSafeInteger(e.tokenVersion)) {
         this.cache.observe(e.userId, e.tokenVersion);
+        this.notify(e.userId, e.tokenVersion);
       }
     });
   }
@@ -58,8 +60,22 @@ export class TokenVersions {
    */
   async announce(userId: number, tokenVersion: number): Promise<void> {
     this.cache.observe(userId, tokenVersion);
+    this.notify(userId, tokenVersion);
     await this.deps.events.publish({ userId, tokenVersion }).catch((err) => {
       this.deps.log.warn({ err, userId }, "could not announce a token version; other replicas apply it within the TTL");
     });
+  }
+
+  /**
+   * Calls `listener` with every version raised here or announced by another
+   * replica (open streams end with their token). Returns the unsubscribe.
+   */
+  onRaised(listener: (userId: number, tokenVersion: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private notify(userId: number, tokenVersion: number): void {
+    for (const listener of this.listeners) listener(userId, tokenVersion);
   }
 }
