@@ -17,7 +17,7 @@ import { maintenanceCommand } from "./commands/maintenance.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { proceduresCommand } from "./commands/procedures.ts";
 import { sitesCommand } from "./commands/sites.ts";
-import { usersCommand } from "./commands/users.ts";
+import { passwordCommand, usersCommand } from "./commands/users.ts";
 import { describeError } from "./describe-error.ts";
 import { httpUrl } from "./flags.ts";
 import { CliError, UsageError } from "./usage-error.ts";
@@ -33,6 +33,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 function buildProgram(cli: Cli, program: Command<[], { server?: string; json?: boolean }>): void {
   program.addCommand(loginCommand(cli));
   program.addCommand(logoutCommand(cli));
+  program.addCommand(passwordCommand(cli));
   program.addCommand(devicesCommand(cli));
   program.addCommand(sitesCommand(cli));
   program.addCommand(fleetCommand(cli));

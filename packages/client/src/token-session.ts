@@ -57,6 +57,11 @@ export class TokenSession {
     return tokens;
   }
 
+  /** Keeps tokens another call issued (ChangePassword's new sign-in) in place of the current ones. */
+  async keep(tokens: Tokens): Promise<void> {
+    await this.#store.save(tokens);
+  }
+
   /** Revokes the refresh token on the server (every token of this sign-in) and forgets the tokens. */
   async logout(): Promise<void> {
     const tokens = await this.#store.load();

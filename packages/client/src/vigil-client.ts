@@ -1,8 +1,8 @@
-import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { AlertService } from "../../proto/src/gen/vigil/alerts/v1/alerts_pb.ts";
 import { AuditService } from "../../proto/src/gen/vigil/audit/v1/audit_pb.ts";
-import { AuthService, type Tokens } from "../../proto/src/gen/vigil/auth/v1/auth_pb.ts";
+import { AuthService, type Tokens, UserService } from "../../proto/src/gen/vigil/auth/v1/auth_pb.ts";
 import { DeviceService } from "../../proto/src/gen/vigil/devices/v1/devices_pb.ts";
 import { FleetService } from "../../proto/src/gen/vigil/fleet/v1/fleet_pb.ts";
 import { DeadLetterService } from "../../proto/src/gen/vigil/ingest/v1/dead_letters_pb.ts";
@@ -39,6 +39,8 @@ export interface VigilClient {
   readonly audit: Client<typeof AuditService>;
   readonly alerts: Client<typeof AlertService>;
   readonly auth: Client<typeof AuthService>;
+  /** People's accounts, for admins: list, disable, enable, delete, change role, reset password. */
+  readonly users: Client<typeof UserService>;
   /** Sites and the fleet summary. */
   readonly fleet: Client<typeof FleetService>;
   /** Procedures, outcomes and a procedure's telemetry. */
@@ -50,6 +52,11 @@ export interface VigilClient {
   login(username: string, password: string): Promise<Tokens>;
   /** Ends the sign-in on the server and forgets the tokens. */
   logout(): Promise<void>;
+  /**
+   * Changes the signed-in user's password. The server ends every other
+   * session of the user and returns a new sign-in, which this session keeps.
+   */
+  changePassword(currentPassword: string, newPassword: string): Promise<Tokens>;
 }
 
 /**
@@ -75,18 +82,26 @@ export function createVigilClient(options: VigilClientOptions): VigilClient {
     refreshBeforeMs: options.refreshBeforeMs,
   });
   const transport = makeTransport({ baseUrl: options.baseUrl, interceptors: [...extra, session.interceptor()] });
+  const auth = createClient(AuthService, transport);
   return {
     readings: createClient(ReadingService, transport),
     devices: createClient(DeviceService, transport),
     deadLetters: createClient(DeadLetterService, transport),
     audit: createClient(AuditService, transport),
     alerts: createClient(AlertService, transport),
-    auth: createClient(AuthService, transport),
+    auth,
+    users: createClient(UserService, transport),
     fleet: createClient(FleetService, transport),
     procedures: createClient(ProcedureService, transport),
     maintenance: createClient(MaintenanceService, transport),
     session,
     login: (username, password) => session.login(username, password),
     logout: () => session.logout(),
+    async changePassword(currentPassword, newPassword) {
+      const { tokens } = await auth.changePassword({ currentPassword, newPassword });
+      if (!tokens) throw new ConnectError("the server returned no tokens", Code.Internal);
+      await session.keep(tokens);
+      return tokens;
+    },
   };
 }
