@@ -35,6 +35,7 @@ import {
   openApiDocumentUrl,
   ProcedureService,
   ReadingService,
+  UserService,
 } from "./index.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: a parsed JSON document, walked by the assertions.
@@ -55,6 +56,7 @@ const registry = createRegistry(
 const webServices = [
   ReadingService,
   AuthService,
+  UserService,
   DeviceService,
   DeadLetterService,
   AuditService,
