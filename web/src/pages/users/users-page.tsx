@@ -1,26 +1,23 @@
-import { createConnectQueryKey, useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
+import { createConnectQueryKey, useMutation, useTransport } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
-import { AuditService, AuthService, Role } from "@vigil/proto";
+import { AuthService, Role, UserService } from "@vigil/proto";
 import { type FormEvent, useId, useState } from "react";
 import { errorMessage } from "../../api/transport.ts";
 import { PageHeading } from "../../app/page-heading.tsx";
-import { useScopes } from "../../auth/session-context.tsx";
-import { QueryState } from "../../ui/query-state.tsx";
-import { ScrollRegion } from "../../ui/scroll-region.tsx";
-import { formatDateTime, ms } from "../../ui/time.ts";
+import { ROLE_CHOICES } from "./roles.ts";
+import { UserList } from "./user-list.tsx";
 
 /**
- * Users as far as the API goes today: create one (AuthService/Register) and
- * see who was created, from the audit log. Listing, disabling and role
- * changes come with UserService (issue 13).
+ * People's accounts, for admins: create one (AuthService/Register), and list,
+ * disable, enable, change the role of, reset the password of and delete
+ * them (UserService).
  */
 export default function UsersPage() {
-  const scopes = useScopes();
   return (
     <section>
       <PageHeading title="Users" />
+      <UserList />
       <CreateUser />
-      {scopes.includes("audit:read") && <CreatedUsers />}
     </section>
   );
 }
@@ -39,7 +36,7 @@ function CreateUser() {
       setUsername("");
       setPassword("");
       void queryClient.invalidateQueries({
-        queryKey: createConnectQueryKey({ schema: AuditService, transport, cardinality: undefined }),
+        queryKey: createConnectQueryKey({ schema: UserService, transport, cardinality: undefined }),
       });
     },
   });
@@ -88,26 +85,20 @@ function CreateUser() {
         </div>
         <fieldset>
           <legend>Role</legend>
-          <div className="field checkbox">
-            <input
-              id={`${id}-role-user`}
-              type="radio"
-              name="role"
-              checked={role === Role.USER}
-              onChange={() => setRole(Role.USER)}
-            />
-            <label htmlFor={`${id}-role-user`}>User: reads and corrects readings</label>
-          </div>
-          <div className="field checkbox">
-            <input
-              id={`${id}-role-admin`}
-              type="radio"
-              name="role"
-              checked={role === Role.ADMIN}
-              onChange={() => setRole(Role.ADMIN)}
-            />
-            <label htmlFor={`${id}-role-admin`}>Admin: everything, including devices, users and the audit log</label>
-          </div>
+          {ROLE_CHOICES.map((r) => (
+            <div className="field checkbox" key={r.value}>
+              <input
+                id={`${id}-role-${r.value}`}
+                type="radio"
+                name="role"
+                checked={role === r.value}
+                onChange={() => setRole(r.value)}
+              />
+              <label htmlFor={`${id}-role-${r.value}`}>
+                {r.label}: {r.does}
+              </label>
+            </div>
+          ))}
         </fieldset>
         <button type="submit" className="primary" disabled={register.isPending}>
           Create user
@@ -123,44 +114,6 @@ function CreateUser() {
           </p>
         )}
       </form>
-    </section>
-  );
-}
-
-function CreatedUsers() {
-  const q = useQuery(AuditService.method.listAuditLog, { action: "user.create", pageSize: 200 });
-  return (
-    <section aria-labelledby="created-users">
-      <h2 id="created-users">Users created</h2>
-      <p className="muted">From the audit log (the newest 200).</p>
-      <QueryState isPending={q.isPending} error={q.error}>
-        <ScrollRegion label="Users created">
-          <table>
-            <caption className="visually-hidden">Users created, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Role</th>
-                <th scope="col">Created</th>
-                <th scope="col">By</th>
-              </tr>
-            </thead>
-            <tbody>
-              {q.data?.entries.map((e) => {
-                const details = (e.details ?? {}) as { username?: unknown; role?: unknown };
-                return (
-                  <tr key={String(e.id)}>
-                    <th scope="row">{String(details.username ?? e.target.replace(/^user:/, ""))}</th>
-                    <td>{typeof details.role === "string" ? details.role : "—"}</td>
-                    <td>{formatDateTime(ms(e.time))}</td>
-                    <td>{e.actor}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </ScrollRegion>
-      </QueryState>
     </section>
   );
 }
