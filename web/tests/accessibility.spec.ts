@@ -51,6 +51,11 @@ const pages: Array<[string, string, (page: Page) => Promise<void>]> = [
     },
   ],
   ["/admin/users", "users", async (p) => void (await expect(p.getByRole("row", { name: /nurse/ })).toBeVisible())],
+  [
+    "/account",
+    "your account",
+    async (p) => void (await expect(p.getByRole("heading", { name: "Change your password" })).toBeVisible()),
+  ],
   ["/no/such/page", "not found", async (p) => void (await expect(p.getByText("There is no page")).toBeVisible())],
 ];
 

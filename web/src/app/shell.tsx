@@ -1,5 +1,5 @@
 import { type FormEvent, useId, useState } from "react";
-import { NavLink, Outlet, useNavigate } from "react-router";
+import { Link, NavLink, Outlet, useNavigate } from "react-router";
 import { useSession, useSessionStore } from "../auth/session-context.tsx";
 import { canOpen } from "../pages/console-page.ts";
 import { parseDeviceName } from "./device-name.ts";
@@ -44,7 +44,10 @@ export function Shell() {
         <div className="user">
           <span>
             <span className="visually-hidden">Signed in as </span>
-            <strong>{session?.username}</strong> <span className="muted">({session?.role})</span>
+            <Link to="/account" title="Your account: change your password">
+              <strong>{session?.username}</strong>
+            </Link>{" "}
+            <span className="muted">({session?.role})</span>
           </span>
           <button type="button" onClick={() => void store.signOut()}>
             Sign out

@@ -3,6 +3,7 @@
  * index.ts default-exports a ConsolePage). Navigation order comes from each
  * page's nav.order, not from this list.
  */
+export { default as account } from "./account/index.ts";
 export { default as audit } from "./audit/index.ts";
 export { default as deadLetters } from "./dead-letters/index.ts";
 export { default as device } from "./device/index.ts";
