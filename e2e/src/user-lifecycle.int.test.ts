@@ -8,7 +8,8 @@ import { ADMIN_PASSWORD, type Pipeline, roleUrl, USER_PASSWORD } from "./pipelin
 import { runCli } from "./run-cli.ts";
 import { startTestPipeline } from "./test-pipeline.ts";
 
-type Answer = { status: number; body: Record<string, any> }; // biome-ignore lint/suspicious/noExplicitAny: JSON answers
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers of many shapes, checked by the assertions
+type Answer = { status: number; body: Record<string, any> };
 
 /**
  * People's accounts over the real query service, PostgreSQL (as the query
@@ -122,7 +123,12 @@ describe("user lifecycle", () => {
     const transport = createConnectTransport({
       baseUrl: replicaUrl,
       httpVersion: "1.1",
-      interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))],
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${token}`);
+          return next(req);
+        },
+      ],
     });
     const abort = new AbortController();
     // How the stream ended, observed from the start: it may end before DisableUser answers.
