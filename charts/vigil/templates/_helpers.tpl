@@ -536,6 +536,18 @@ spec:
 {{- end }}
 
 {{/* Hooks that run before install run before the release's ServiceAccount exists. */}}
+{{/* Non-empty when the migrations run as an ordinary Job beside the pods rather than as a hook: the
+     first install with the bundled TimescaleDB, which does not exist before the release does. */}}
+{{- define "vigil.migrationsBesidePods" -}}
+{{- if and .Values.timescaledb.enabled .Release.IsInstall }}true{{ end }}
+{{- end }}
+
+{{/* The migrations Job's (and its NetworkPolicy's) name: the install-time Job has its own, so the
+     upgrades' hook of the usual name never collides with it while Helm removes it. */}}
+{{- define "vigil.migrationsName" -}}
+{{- include "vigil.componentName" (dict "root" . "component" (ternary "migrations-install" "migrations" (eq (include "vigil.migrationsBesidePods" .) "true"))) }}
+{{- end }}
+
 {{- define "vigil.hookServiceAccountName" -}}
 {{- if and .Values.serviceAccount.create (not .Values.timescaledb.enabled) }}default{{ else }}{{ include "vigil.serviceAccountName" . }}{{ end }}
 {{- end }}
