@@ -304,8 +304,16 @@ its own network namespace.
   protocol: TCP
 {{- end }}
 
-{{/* Readiness (NATS and the database answer) and liveness on the ops port. */}}
+{{/* Readiness (the schema is there, NATS and the database answer) and liveness on the ops port;
+     a startup probe holds liveness off while the process loads (slow on busy or small nodes). */}}
 {{- define "vigil.probes.ops" -}}
+{{- $scheme := include "vigil.scheme" .root }}
+{{- with .probes.startup }}
+startupProbe:
+  httpGet: { path: /healthz, port: metrics, scheme: {{ $scheme }} }
+  periodSeconds: {{ .periodSeconds }}
+  failureThreshold: {{ .failureThreshold }}
+{{- end }}
 readinessProbe:
   httpGet: { path: /readyz, port: metrics, scheme: {{ include "vigil.scheme" .root }} }
   periodSeconds: {{ .probes.readiness.periodSeconds }}
