@@ -7,6 +7,7 @@ import {
   consumerSettings,
   natsTls,
   type ReadingBus,
+  retryWhileUnavailable,
   streamSettings,
 } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase, waitForSchema } from "@vigil/db";
@@ -192,13 +193,20 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
         publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,
       });
       const db = database.db;
-      feed = await bus.openFeed({
-        partitions: config.ALERTER_PARTITIONS,
-        maxBytes: config.ALERTER_FEED_MAX_BYTES,
-        maxAgeMs: config.ALERTER_FEED_MAX_AGE_MS,
-        replicas: config.NATS_STREAM_REPLICAS,
-        storage: config.ALERTER_FEED_STORAGE,
-      });
+      const feedBus = bus;
+      // Right after a NATS cluster starts, creating the feed (R3, sourced from the readings) can time
+      // out while the servers elect leaders: wait that out, not ready, instead of exiting.
+      feed = await retryWhileUnavailable(
+        () =>
+          feedBus.openFeed({
+            partitions: config.ALERTER_PARTITIONS,
+            maxBytes: config.ALERTER_FEED_MAX_BYTES,
+            maxAgeMs: config.ALERTER_FEED_MAX_AGE_MS,
+            replicas: config.NATS_STREAM_REPLICAS,
+            storage: config.ALERTER_FEED_STORAGE,
+          }),
+        { what: "open the alerters' feed", log, signal: shutdown.signal },
+      );
       const book = new RuleBook(db);
       rules = book;
       await book.refresh({ devicesEveryMs: 0, forceDevices: true });
