@@ -67,6 +67,15 @@ export function render(ciFile?: string, set: Record<string, string> = {}): Manif
     .filter((m): m is Manifest => m !== null);
 }
 
+/** `helm template --is-upgrade`: what an upgrade of the release renders (hooks differ from an install). */
+export function renderUpgrade(ciFile?: string, set: Record<string, string> = {}): Manifest[] {
+  const r = helm(["template", release, chartDir, "--namespace", namespace, "--is-upgrade", ...valuesArgs(ciFile, set)]);
+  if (r.status !== 0) throw new Error(r.stderr.trim());
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+}
+
 /** The error helm prints when it refuses to render. */
 export function renderError(ciFile?: string, set: Record<string, string> = {}): string {
   const r = helm(["template", release, chartDir, "--namespace", namespace, ...valuesArgs(ciFile, set)]);

@@ -18,6 +18,7 @@ import {
   podSpec,
   render,
   renderError,
+  renderUpgrade,
   renderYaml,
   tempFile,
   valuesArgs,
@@ -272,10 +273,24 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
       const job = find(manifests, "Job", "migrations");
       if (!job) return; // migrations.enabled=false (ci/minimal-values.yaml): run `vigil migrate` by hand
       const hooks = job.metadata.annotations?.["helm.sh/hook"]?.split(",") ?? [];
-      expect(hooks).toContain("pre-upgrade");
       const bundledDatabase = find(manifests, "StatefulSet", "timescaledb") !== undefined;
-      // Pre-install hooks complete before Helm creates the release's other objects.
-      expect(hooks).toContain(bundledDatabase ? "post-install" : "pre-install");
+      if (bundledDatabase) {
+        // The bundled database is created with the release: the first migration is an ordinary Job
+        // beside the pods (which wait for their tables, not ready), not a post-install hook, which
+        // `helm install --wait` would start only after every pod is ready: never.
+        expect(hooks).toEqual([]);
+        expect(job.metadata.name).toMatch(/-migrations-install$/);
+        const policy = find(manifests, "NetworkPolicy", "migrations");
+        if (policy) expect(policy.metadata.annotations?.["helm.sh/hook"]).toBeUndefined();
+        // Upgrades migrate in the pre-upgrade hook, under the usual name (the install's Job goes).
+        const upgrade = renderUpgrade(file);
+        const hook = get(upgrade, "Job", "migrations");
+        expect(hook.metadata.name).toBe(job.metadata.name.replace(/-install$/, ""));
+        expect(hook.metadata.annotations?.["helm.sh/hook"]?.split(",")).toContain("pre-upgrade");
+      } else {
+        // Pre-install hooks complete before Helm creates the release's other objects.
+        expect(hooks).toEqual(["pre-install", "pre-upgrade"]);
+      }
       expect(containers(job)[0].args).toEqual(["migrate"]);
       for (const d of manifests.filter((m) => m.kind === "Deployment")) {
         expect(d.metadata.annotations?.["helm.sh/hook"], d.metadata.name).toBeUndefined();

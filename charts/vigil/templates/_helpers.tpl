@@ -304,8 +304,16 @@ its own network namespace.
   protocol: TCP
 {{- end }}
 
-{{/* Readiness (NATS and the database answer) and liveness on the ops port. */}}
+{{/* Readiness (the schema is there, NATS and the database answer) and liveness on the ops port;
+     a startup probe holds liveness off while the process loads (slow on busy or small nodes). */}}
 {{- define "vigil.probes.ops" -}}
+{{- $scheme := include "vigil.scheme" .root }}
+{{- with .probes.startup }}
+startupProbe:
+  httpGet: { path: /healthz, port: metrics, scheme: {{ $scheme }} }
+  periodSeconds: {{ .periodSeconds }}
+  failureThreshold: {{ .failureThreshold }}
+{{- end }}
 readinessProbe:
   httpGet: { path: /readyz, port: metrics, scheme: {{ include "vigil.scheme" .root }} }
   periodSeconds: {{ .probes.readiness.periodSeconds }}
@@ -536,6 +544,18 @@ spec:
 {{- end }}
 
 {{/* Hooks that run before install run before the release's ServiceAccount exists. */}}
+{{/* Non-empty when the migrations run as an ordinary Job beside the pods rather than as a hook: the
+     first install with the bundled TimescaleDB, which does not exist before the release does. */}}
+{{- define "vigil.migrationsBesidePods" -}}
+{{- if and .Values.timescaledb.enabled .Release.IsInstall }}true{{ end }}
+{{- end }}
+
+{{/* The migrations Job's (and its NetworkPolicy's) name: the install-time Job has its own, so the
+     upgrades' hook of the usual name never collides with it while Helm removes it. */}}
+{{- define "vigil.migrationsName" -}}
+{{- include "vigil.componentName" (dict "root" . "component" (ternary "migrations-install" "migrations" (eq (include "vigil.migrationsBesidePods" .) "true"))) }}
+{{- end }}
+
 {{- define "vigil.hookServiceAccountName" -}}
 {{- if and .Values.serviceAccount.create (not .Values.timescaledb.enabled) }}default{{ else }}{{ include "vigil.serviceAccountName" . }}{{ end }}
 {{- end }}

@@ -17,6 +17,8 @@ export interface FleetStatus {
 export interface FleetOptions {
   /** The receiver Service's address, host:port. */
   target: string;
+  /** Verify the receivers' certificate against this CA, for this name (the Service's, not its address). */
+  tls: { caFile: string; serverName: string };
   /** Where the simulator registers its devices (the release's database, through its Service). */
   databaseUrl: string;
   /** Device code of this fleet: each case has its own, so its rows can be told apart. */
@@ -52,6 +54,8 @@ export class Fleet {
       "simulator/src/main.ts",
       {
         SIMULATOR_TARGET: options.target,
+        SIMULATOR_TLS_CA_FILE: options.tls.caFile,
+        SIMULATOR_TLS_SERVER_NAME: options.tls.serverName,
         DATABASE_URL: options.databaseUrl,
         SIMULATOR_PROVISION: String(options.devices),
         SIMULATOR_CODE: options.code,

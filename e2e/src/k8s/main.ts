@@ -2,9 +2,10 @@
  * `npm run test:k8s`: Vigil on a real single-node Kubernetes cluster built on
  * this machine (scripts/k8s). Brings the cluster up (building what is not
  * cached), builds and loads the images, installs the chart with the bundled
- * NATS (3 servers, JetStream R3) and TimescaleDB, runs `helm test`, then
- * drives simulated devices through the receiver's Service while it breaks
- * things, one case at a time:
+ * NATS (3 servers, JetStream R3), TimescaleDB and the alerters, with TLS on
+ * every Vigil port (a certificate from the development CA, scripts/k8s/tls.sh),
+ * runs `helm test`, then drives simulated devices through the receiver's
+ * Service over TLS while it breaks things, one case at a time:
  *
  *   1. a receiver pod force-deleted   2. a writer pod force-deleted
  *   3. the stream leader's NATS server killed   4. a rolling upgrade
@@ -75,6 +76,11 @@ async function main(): Promise<Report> {
   await run(script("volumes.sh"), []);
   const cleanupS = (performance.now() - t0) / 1000;
 
+  // The release's certificate (the Secret must exist before the pods that mount it).
+  const t4 = performance.now();
+  const caFile = (await run(script("tls.sh"), [release, namespace])).trim().split("\n").at(-1)!;
+  const tlsSecretS = (performance.now() - t4) / 1000;
+
   const t1 = performance.now();
   await helm([
     "install",
@@ -108,6 +114,8 @@ async function main(): Promise<Report> {
     databaseUrl,
     fleet: {
       target: `${receiver}:50051`,
+      // The certificate names the Service, not its address.
+      tls: { caFile, serverName: `${release}-receiver.${namespace}.svc` },
       databaseUrl,
       devices: Number(flags.devices),
       intervalMs: Number(flags["interval-ms"]),
@@ -129,6 +137,7 @@ async function main(): Promise<Report> {
     results,
     steps: readTimings(readFileSync(timingsFile, "utf8")),
     cleanupS,
+    tlsSecretS,
     installS,
     helmTestS,
     helmTestAfterS,

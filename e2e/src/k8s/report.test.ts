@@ -21,6 +21,7 @@ describe("test:k8s report", () => {
     results: { a: clean, b: { ...clean, upgradeS: 41.26 } },
     steps: {},
     cleanupS: 0,
+    tlsSecretS: 0,
     installS: 60,
     helmTestS: 10,
     helmTestAfterS: 9,

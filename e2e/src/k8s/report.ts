@@ -19,6 +19,8 @@ export interface Report {
     helmTestAfterCasesS: number;
     /** Removing the previous run's release and volumes. */
     cleanupS: number;
+    /** Making the release's certificate and its Secret (scripts/k8s/tls.sh). */
+    tlsSecretS: number;
     /** What the scripts reported, step by step (seconds). */
     steps: Record<string, number>;
     totalS: number;
@@ -39,6 +41,7 @@ export interface RunFacts {
   results: Record<string, CaseResult>;
   steps: Record<string, number>;
   cleanupS: number;
+  tlsSecretS: number;
   installS: number;
   helmTestS: number;
   helmTestAfterS: number;
@@ -69,6 +72,7 @@ export function summarize(f: RunFacts): Report {
       helmTestS: round(f.helmTestS),
       helmTestAfterCasesS: round(f.helmTestAfterS),
       cleanupS: round(f.cleanupS),
+      tlsSecretS: round(f.tlsSecretS),
       steps: f.steps,
       totalS: round(f.totalS),
     },

@@ -33,6 +33,7 @@ export {
 } from "./jetstream-bus.ts";
 export { createMemoryBus, type MemoryBusOptions } from "./memory-bus.ts";
 export type * from "./reading-bus.ts";
+export { isJetStreamUnavailable, type RetryUnavailableOptions, retryWhileUnavailable } from "./retry-unavailable.ts";
 export {
   batchMessageId,
   deviceSubject,

@@ -65,6 +65,7 @@ export {
   refreshRollups,
 } from "./rollup-refresh.ts";
 export type * from "./schema.ts";
+export { type SchemaGaps, type SchemaWaitOptions, schemaGaps, waitForSchema } from "./schema-wait.ts";
 export {
   lookupSensors,
   registerSensors,

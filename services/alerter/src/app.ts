@@ -7,9 +7,10 @@ import {
   consumerSettings,
   natsTls,
   type ReadingBus,
+  retryWhileUnavailable,
   streamSettings,
 } from "@vigil/bus";
-import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
+import { openDatabase, pingDatabase, type VigilDatabase, waitForSchema } from "@vigil/db";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
 import { type CertificateFiles, serverTransport } from "@vigil/tls";
@@ -20,6 +21,18 @@ import { DeliveryWorker } from "./delivery-worker.ts";
 import { PartitionLeases } from "./partition-leases.ts";
 import { PartitionWorker } from "./partition-worker.ts";
 import { RuleBook } from "./rule-book.ts";
+
+/** The tables the alerter reads and writes: it waits for them (not ready) before it starts evaluating. */
+export const ALERTER_TABLES = [
+  "devices",
+  "alert_rules",
+  "alerts",
+  "silences",
+  "notification_channels",
+  "alert_deliveries",
+  "alerter_members",
+  "alerter_partitions",
+] as const;
 
 export interface AlerterDeps {
   logger: Logger;
@@ -66,11 +79,14 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
   let tls: CertificateFiles | undefined;
   let refresher: NodeJS.Timeout | undefined;
   let stopping = false;
+  /** Set once start() has finished: /readyz says no until the schema is there and every part runs. */
+  let serving = false;
+  const shutdown = new AbortController();
   const workers = new Map<number, PartitionWorker>();
   let gapRule: Promise<number> | undefined;
 
   async function ready(): Promise<boolean> {
-    if (stopping || !bus || !database) return false;
+    if (!serving || stopping || !bus || !database) return false;
     return bus.isConnected() && (await pingDatabase(database.db));
   }
 
@@ -151,6 +167,23 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
         log,
       );
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-alerter", maxConnections: 8 });
+      // The ops port answers from here on (alive, not ready), while the alerter waits for its schema.
+      if (deps.opsServer !== false) {
+        ops = await startOpsServer({
+          host: config.ALERTER_OPS_HOST,
+          port: config.ALERTER_OPS_PORT,
+          registry: metricsRegistry(),
+          ready,
+          tls,
+        });
+      }
+      const schema = await waitForSchema(database.db, {
+        component: "alerter",
+        tables: ALERTER_TABLES,
+        log,
+        signal: shutdown.signal,
+      });
+      if (!schema) return;
       bus ??= await connectJetStreamBus({
         tls: natsTls(config),
         servers: config.NATS_URL,
@@ -160,13 +193,20 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
         publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,
       });
       const db = database.db;
-      feed = await bus.openFeed({
-        partitions: config.ALERTER_PARTITIONS,
-        maxBytes: config.ALERTER_FEED_MAX_BYTES,
-        maxAgeMs: config.ALERTER_FEED_MAX_AGE_MS,
-        replicas: config.NATS_STREAM_REPLICAS,
-        storage: config.ALERTER_FEED_STORAGE,
-      });
+      const feedBus = bus;
+      // Right after a NATS cluster starts, creating the feed (R3, sourced from the readings) can time
+      // out while the servers elect leaders: wait that out, not ready, instead of exiting.
+      feed = await retryWhileUnavailable(
+        () =>
+          feedBus.openFeed({
+            partitions: config.ALERTER_PARTITIONS,
+            maxBytes: config.ALERTER_FEED_MAX_BYTES,
+            maxAgeMs: config.ALERTER_FEED_MAX_AGE_MS,
+            replicas: config.NATS_STREAM_REPLICAS,
+            storage: config.ALERTER_FEED_STORAGE,
+          }),
+        { what: "open the alerters' feed", log, signal: shutdown.signal },
+      );
       const book = new RuleBook(db);
       rules = book;
       await book.refresh({ devicesEveryMs: 0, forceDevices: true });
@@ -223,15 +263,7 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
         },
       });
       await leases.start();
-      if (deps.opsServer !== false) {
-        ops = await startOpsServer({
-          host: config.ALERTER_OPS_HOST,
-          port: config.ALERTER_OPS_PORT,
-          registry: metricsRegistry(),
-          ready,
-          tls,
-        });
-      }
+      serving = true;
       log.info(
         {
           member,
@@ -246,6 +278,7 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
 
     async stop() {
       stopping = true;
+      shutdown.abort();
       clearInterval(refresher);
       // Workers commit and checkpoint, then their leases go back: the others take over at once.
       await leases?.stop();

@@ -1,5 +1,12 @@
 import { type ArchiveStore, openArchiveStore } from "@vigil/archive";
-import { hasTimescale, openDatabase, pingDatabase, reconcilePolicies, type VigilDatabase } from "@vigil/db";
+import {
+  hasTimescale,
+  openDatabase,
+  pingDatabase,
+  reconcilePolicies,
+  type VigilDatabase,
+  waitForSchema,
+} from "@vigil/db";
 import { forecastSettings } from "@vigil/maintenance";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
@@ -8,6 +15,19 @@ import { type LifecycleConfig, lifecycleSettings } from "./config.ts";
 import { emptyMetrics, type LifecycleMetrics } from "./lifecycle-metrics.ts";
 import { exposeLifecycleMetrics } from "./lifecycle-prometheus.ts";
 import { type LifecycleContext, type RunOptions, runLifecycle } from "./lifecycle-run.ts";
+
+/**
+ * The tables the lifecycle service works on: it waits for them (not ready) before it starts, so it
+ * also learns whether the migrations made the database a TimescaleDB one before it decides.
+ */
+export const LIFECYCLE_TABLES = [
+  "readings",
+  "devices",
+  "dead_letters",
+  "alerts",
+  "maintenance_forecasts",
+  "archive_holds",
+] as const;
 
 export interface LifecycleDeps {
   logger: Logger;
@@ -42,6 +62,9 @@ export function createLifecycleApp(config: LifecycleConfig, deps: LifecycleDeps)
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   let stopped = false;
+  /** Set once start() has finished: /readyz says no while it waits for its schema. */
+  let serving = false;
+  const shutdown = new AbortController();
   let ops: OpsServer | undefined;
   let tls: CertificateFiles | undefined;
   const unexpose = exposeLifecycleMetrics(metrics);
@@ -82,6 +105,24 @@ export function createLifecycleApp(config: LifecycleConfig, deps: LifecycleDeps)
         log,
       );
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-lifecycle", maxConnections: 3 });
+      const db = database.db;
+      // The ops port answers from here on (alive, not ready), while the service waits for its schema.
+      if (deps.opsServer !== false) {
+        ops = await startOpsServer({
+          host: config.LIFECYCLE_OPS_HOST,
+          port: config.LIFECYCLE_OPS_PORT,
+          registry: metricsRegistry(),
+          ready: async () => serving && !stopped && (await pingDatabase(db)),
+          tls,
+        });
+      }
+      const schema = await waitForSchema(db, {
+        component: "lifecycle service",
+        tables: LIFECYCLE_TABLES,
+        log,
+        signal: shutdown.signal,
+      });
+      if (!schema) return;
       const timescale = await hasTimescale(database.db);
       const settings = lifecycleSettings(config);
       if (timescale) {
@@ -110,16 +151,7 @@ export function createLifecycleApp(config: LifecycleConfig, deps: LifecycleDeps)
         deadLetterRetentionMs: config.DEAD_LETTERS_RETENTION_MS,
       };
       schedule(deps.firstRunDelayMs ?? 1_000);
-      if (deps.opsServer !== false) {
-        const db = database.db;
-        ops = await startOpsServer({
-          host: config.LIFECYCLE_OPS_HOST,
-          port: config.LIFECYCLE_OPS_PORT,
-          registry: metricsRegistry(),
-          ready: async () => !stopped && (await pingDatabase(db)),
-          tls,
-        });
-      }
+      serving = true;
       log.info(
         {
           engine: timescale ? "timescaledb" : "postgresql",
@@ -132,6 +164,7 @@ export function createLifecycleApp(config: LifecycleConfig, deps: LifecycleDeps)
 
     async stop() {
       stopped = true;
+      shutdown.abort();
       clearTimeout(timer);
       await running;
       await ops?.close();

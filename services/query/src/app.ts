@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
 import { openAlertCounts } from "@vigil/alerts";
 import { connectJetStreamBus, consumerSettings, natsTls, type ReadingBus, streamSettings } from "@vigil/bus";
-import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
+import { openDatabase, pingDatabase, type VigilDatabase, waitForSchema } from "@vigil/db";
 import { forecastSettings } from "@vigil/maintenance";
 import {
   AlertService,
@@ -92,6 +92,23 @@ type Res = http.ServerResponse | http2.Http2ServerResponse;
  * behind one auth interceptor — plus /healthz (the process runs) and /readyz
  * (the database answers).
  */
+/**
+ * Tables the query service needs before it serves (one from each part of the API, the newest
+ * included): it waits for them, its ops port alive and not ready, before it listens.
+ */
+export const QUERY_TABLES = [
+  "devices",
+  "readings",
+  "sensors",
+  "users",
+  "refresh_tokens",
+  "audit_log",
+  "dead_letters",
+  "alert_rules",
+  "sites",
+  "maintenance_forecasts",
+] as const;
+
 export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   const log = deps.logger;
   let database = deps.database;
@@ -103,11 +120,14 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   const trustedProxy = proxyMatcher(config.QUERY_TRUSTED_PROXIES);
   let port = 0;
   let stopping = false;
+  /** Set once start() has finished: not ready while it waits for its schema. */
+  let serving = false;
+  const shutdown = new AbortController();
   let alertHub: AlertWatchHub | undefined;
 
   /** Ready while the database and NATS (live tail, replays) answer. */
   async function ready(): Promise<boolean> {
-    if (stopping || !database || !bus) return false;
+    if (!serving || stopping || !database || !bus) return false;
     return bus.isConnected() && (await pingDatabase(database.db));
   }
 
@@ -159,6 +179,22 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
         applicationName: "vigil-query",
         statementTimeoutMs: config.QUERY_STATEMENT_TIMEOUT_MS,
       });
+      if (deps.opsServer !== false) {
+        ops = await startOpsServer({
+          host: config.QUERY_HOST,
+          port: config.QUERY_OPS_PORT,
+          registry: metricsRegistry(),
+          ready,
+          tls,
+        });
+      }
+      const schema = await waitForSchema(database.db, {
+        component: "query service",
+        tables: QUERY_TABLES,
+        log,
+        signal: shutdown.signal,
+      });
+      if (!schema) return;
       bus ??= await connectJetStreamBus({
         tls: natsTls(config),
         servers: config.NATS_URL,
@@ -363,20 +399,13 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
         listening.listen(config.QUERY_PORT, config.QUERY_HOST, () => resolve());
       });
       port = (listening.address() as AddressInfo).port;
-      if (deps.opsServer !== false) {
-        ops = await startOpsServer({
-          host: config.QUERY_HOST,
-          port: config.QUERY_OPS_PORT,
-          registry: metricsRegistry(),
-          ready,
-          tls,
-        });
-      }
+      serving = true;
       log.info({ port, opsPort: ops?.port, tls: tls !== undefined }, "query service listening");
     },
 
     async stop() {
       stopping = true;
+      shutdown.abort();
       alertHub?.stop();
       await server?.shutdown(5_000);
       tokenVersions?.stop();

@@ -7,7 +7,7 @@ import {
   type ReadingBus,
   streamSettings,
 } from "@vigil/bus";
-import { openDatabase, pingDatabase, type VigilDatabase } from "@vigil/db";
+import { openDatabase, pingDatabase, type VigilDatabase, waitForSchema } from "@vigil/db";
 import type { App, Logger } from "@vigil/runtime";
 import { metricsRegistry, type OpsServer, startOpsServer } from "@vigil/telemetry";
 import { type CertificateFiles, serverTransport } from "@vigil/tls";
@@ -17,6 +17,9 @@ import { ReadingWriter } from "./reading-writer.ts";
 import { readingsStore } from "./readings-store.ts";
 import { SensorDictionary } from "./sensor-dictionary.ts";
 import { trackBacklog, writerMetrics } from "./writer-metrics.ts";
+
+/** The tables the writer uses: it waits for them (not ready, not consuming) before it joins the consumer. */
+export const WRITER_TABLES = ["devices", "sensors", "readings", "dead_letters"] as const;
 
 export interface WriterDeps {
   logger: Logger;
@@ -39,7 +42,7 @@ export interface WriterApp extends App {
   readonly stats: Readonly<WriterStats>;
   /** The bound ops port (0 when not serving one). */
   readonly opsPort: number;
-  /** Ready: the database and NATS answer. */
+  /** Ready: its schema is there, it consumes, and the database and NATS answer. */
   ready(): Promise<boolean>;
 }
 
@@ -52,6 +55,10 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
   const log = deps.logger;
   const stats: WriterStats = { batches: 0, readings: 0, inserted: 0, deadLettered: 0 };
   const stopping = new AbortController();
+  /** Aborted as soon as stop() is called (stopping waits for the last groups first). */
+  const shutdown = new AbortController();
+  /** Set once start() has finished: /readyz says no while the writer waits for its schema. */
+  let serving = false;
   let bus = deps.bus;
   let database = deps.database;
   let consumer: BatchConsumer | undefined;
@@ -61,7 +68,7 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
   let untrack: (() => void) | undefined;
 
   async function ready(): Promise<boolean> {
-    if (stopping.signal.aborted || !bus || !database) return false;
+    if (!serving || stopping.signal.aborted || !bus || !database) return false;
     return bus.isConnected() && (await pingDatabase(database.db));
   }
 
@@ -112,6 +119,24 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
         applicationName: "vigil-writer",
         maxConnections: config.WRITER_CONCURRENCY + 1,
       });
+      // The ops port answers from here on (alive, not ready), while the writer waits for its schema:
+      // consuming before the tables exist would only send every batch round the redelivery loop.
+      if (deps.opsServer !== false) {
+        ops = await startOpsServer({
+          host: config.WRITER_OPS_HOST,
+          port: config.WRITER_OPS_PORT,
+          registry: metricsRegistry(),
+          ready,
+          tls,
+        });
+      }
+      const schema = await waitForSchema(database.db, {
+        component: "writer",
+        tables: WRITER_TABLES,
+        log,
+        signal: shutdown.signal,
+      });
+      if (!schema) return;
       bus ??= await connectJetStreamBus({
         tls: natsTls(config),
         servers: config.NATS_URL,
@@ -137,19 +162,12 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
         log.fatal({ err }, "consumer loop failed");
         throw err;
       });
-      if (deps.opsServer !== false) {
-        ops = await startOpsServer({
-          host: config.WRITER_OPS_HOST,
-          port: config.WRITER_OPS_PORT,
-          registry: metricsRegistry(),
-          ready,
-          tls,
-        });
-      }
+      serving = true;
       log.info({ consumer: config.NATS_CONSUMER, opsPort: ops?.port }, "writer consuming");
     },
 
     async stop() {
+      shutdown.abort();
       await consumer?.stop();
       // Let the last groups commit; a database that is down gets a bounded wait.
       const abort = setTimeout(() => stopping.abort(), 5_000);
