@@ -5,7 +5,8 @@ import {
   type AlertFeed,
   connectJetStreamBus,
   consumerSettings,
-  natsTls,
+  feedSettings,
+  natsAccess,
   type ReadingBus,
   streamSettings,
 } from "@vigil/bus";
@@ -152,7 +153,7 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
       );
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-alerter", maxConnections: 8 });
       bus ??= await connectJetStreamBus({
-        tls: natsTls(config),
+        ...natsAccess(config, "alerter"),
         servers: config.NATS_URL,
         name: "vigil-alerter",
         stream: streamSettings(config),
@@ -160,13 +161,7 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
         publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,
       });
       const db = database.db;
-      feed = await bus.openFeed({
-        partitions: config.ALERTER_PARTITIONS,
-        maxBytes: config.ALERTER_FEED_MAX_BYTES,
-        maxAgeMs: config.ALERTER_FEED_MAX_AGE_MS,
-        replicas: config.NATS_STREAM_REPLICAS,
-        storage: config.ALERTER_FEED_STORAGE,
-      });
+      feed = await bus.openFeed(feedSettings(config));
       const book = new RuleBook(db);
       rules = book;
       await book.refresh({ devicesEveryMs: 0, forceDevices: true });
