@@ -355,7 +355,9 @@ class JetStreamFeed implements AlertFeed {
       async *[Symbol.asyncIterator]() {
         // An ordered consumer: ephemeral, no acks, recreated by the client after a break.
         const consumer = await js.consumers.get(FEED_STREAM_NAME, {
-          filter_subjects: [`${FEED_SUBJECT_PREFIX}.${partition}.>`],
+          // One filter as a string: nats.js then names the consumer in the API subject
+          // (CONSUMER.CREATE.<stream>.<name>.<filter>), which permissions.ts allows.
+          filter_subjects: `${FEED_SUBJECT_PREFIX}.${partition}.>`,
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: Math.max(1, fromSeq),
         });
@@ -462,7 +464,8 @@ class JetStreamBus implements ReadingBus {
     return {
       async *[Symbol.asyncIterator]() {
         const consumer = await js.consumers.get(STREAM_NAME, {
-          filter_subjects: [watchSubject(filter)],
+          // A string, not a list: see JetStreamFeed.read.
+          filter_subjects: watchSubject(filter),
           deliver_policy: DeliverPolicy.New,
         });
         if (stopped) return;
