@@ -13,11 +13,9 @@ import {
   type NatsComponent,
   natsAuthorizationConfig,
   natsInboxPrefix,
-  natsSetupOptions,
   natsUser,
   type ReadingBus,
   STREAM_NAME,
-  setupJetStream,
 } from "@vigil/bus";
 import { sql } from "@vigil/db";
 import { createTestDatabase, type NatsServer, startNats } from "@vigil/testkit";
@@ -26,6 +24,7 @@ import { startAlerter } from "./alert-kit.ts";
 import { runFleetToCompletion } from "./fleet-run.ts";
 import { type Pipeline, roleUrl, startPipeline } from "./pipeline.ts";
 import { openRawStream } from "./raw-stream.ts";
+import { runCli } from "./run-cli.ts";
 import { ackedBatches, storedBatches } from "./stored-batches.ts";
 
 const CONSUMER = "vigil-writer";
@@ -86,15 +85,27 @@ describe("NATS users per component", () => {
     );
 
   beforeAll(async () => {
-    nats = await startNats({
-      extraConfig: natsAuthorizationConfig(
-        CONSUMER,
-        Object.fromEntries(NATS_COMPONENTS.map((c) => [c, { literal: passwords[c] }])),
-      ),
-    });
-    const env = { NATS_URL: nats.url, ALERTER_PARTITIONS: "4", NATS_STREAM_REPLICAS: "1" };
+    // The server runs what `vigil nats config` prints for an external NATS (docs/deploy.md), each
+    // password from the server's environment.
+    const printed = await runCli(["nats", "config", "--consumer", CONSUMER], { PATH: process.env.PATH });
+    expect(printed.code, printed.stderr).toBe(0);
+    for (const c of NATS_COMPONENTS) process.env[`VIGIL_${c.toUpperCase()}_PASSWORD`] = passwords[c];
+    try {
+      nats = await startNats({ extraConfig: printed.stdout });
+    } finally {
+      for (const c of NATS_COMPONENTS) delete process.env[`VIGIL_${c.toUpperCase()}_PASSWORD`];
+    }
     // What the chart's setup Job runs: `vigil nats setup` as the admin user.
-    await setupJetStream(natsSetupOptions({ ...env, ...natsEnv("admin") }, true));
+    const setupEnv = { PATH: process.env.PATH, NATS_URL: nats.url, ALERTER_PARTITIONS: "4", NATS_STREAM_REPLICAS: "1" };
+    const refused = await runCli(["nats", "setup"], { ...setupEnv, ...natsEnv("receiver") });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /Permissions Violation .*needs the admin user \(vigil-admin\), not user vigil-receiver/,
+    );
+    expect(refused.stderr).not.toContain(passwords.receiver);
+    const setup = await runCli(["nats", "setup"], { ...setupEnv, ...natsEnv("admin") });
+    expect(setup.code, setup.stderr).toBe(0);
+    expect(setup.out).toEqual({ stream: STREAM_NAME, consumer: CONSUMER, feed: FEED_STREAM_NAME });
     pipeline = await startPipeline({
       databaseUrl: await createTestDatabase(inject("postgresUrl"), "natsusers"),
       natsUrl: nats.url,

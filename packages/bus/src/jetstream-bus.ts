@@ -215,6 +215,15 @@ export async function setupJetStream(
       consumer: options.consumer.durable,
       ...(options.feed ? { feed: FEED_STREAM_NAME } : {}),
     };
+  } catch (err) {
+    if (!/Permissions Violation/.test(String(err))) throw err;
+    const who = options.auth ? `user ${options.auth.user}` : "a connection without a user";
+    throw new Error(
+      `${(err as Error).message}: setting up the streams needs the admin user (vigil-admin), not ${who}`,
+      {
+        cause: err,
+      },
+    );
   } finally {
     await nc.close();
   }
