@@ -225,6 +225,13 @@ describe("NATS users per component", () => {
     );
     // The writers' durable consumer is theirs: the query service can neither delete nor replace it.
     expect(await failure(queryJsm.consumers.delete(STREAM_NAME, CONSUMER))).toMatch(/Permissions Violation/);
+    // Nor pull the writers' batches from their consumer.
+    const query = await connectAs("query");
+    expect(
+      await failure(
+        query.request(`$JS.API.CONSUMER.MSG.NEXT.${STREAM_NAME}.${CONSUMER}`, '{"batch":1}', { timeout: 3_000 }),
+      ),
+    ).toMatch(/Permissions Violation for Publish to "\$JS.API.CONSUMER.MSG.NEXT/);
     expect(await failure(queryJsm.streams.add({ name: "VIGIL_EVIL", subjects: ["evil.>"] }))).toMatch(
       /Permissions Violation/,
     );
