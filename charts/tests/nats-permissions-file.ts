@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NATS_COMPONENTS, natsAuthorizationConfig, natsPermissions } from "@vigil/bus";
@@ -37,6 +38,11 @@ export function withExample(doc: string, example: string): string {
 
 if (process.argv[2] === "--write") {
   writeFileSync(PERMISSIONS_FILE, permissionsFile());
+  // In the repository's formatting, so `biome check` passes; the test compares the parsed JSON.
+  const biome = spawnSync(join(repoRoot, "node_modules/.bin/biome"), ["format", "--write", PERMISSIONS_FILE], {
+    encoding: "utf8",
+  });
+  if (biome.status !== 0) throw new Error(`biome format failed: ${biome.stderr}`);
   writeFileSync(DEPLOY_DOC, withExample(readFileSync(DEPLOY_DOC, "utf8"), externalNatsExample()));
   process.stdout.write(`${PERMISSIONS_FILE} and ${DEPLOY_DOC}: NATS users written\n`);
 }

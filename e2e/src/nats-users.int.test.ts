@@ -152,6 +152,8 @@ describe("NATS users per component", () => {
     ]);
     watch.stop();
     expect(got?.device).toMatchObject({ code: "TAIL", number: 1 });
+    // The receiver's resume lookup (a device's last batch in the log) is allowed.
+    expect(await failure(receiver.last({ id: 1, code: "TAIL", number: 1 }))).toBe("allowed");
 
     const [device] = await pipeline.provision("NUREV", 1);
     const stream = openRawStream(pipeline.receiver.port, device!.apiKey);

@@ -75,7 +75,14 @@ export function natsPermissions(consumer: string): Record<NatsComponent, Subject
     // device revocations.
     receiver: {
       publish: {
-        allow: [readings, ...common, `${API}.STREAM.MSG.GET.${STREAM_NAME}`, `${API}.DIRECT.GET.${STREAM_NAME}.>`],
+        allow: [
+          readings,
+          ...common,
+          // A device's last batch on resume (last_by_subj). NATS cannot narrow this to one
+          // device's subject (it is in the request's body): a receiver's user can fetch any
+          // batch still in the log (docs/security.md, residuals), though not subscribe to them.
+          `${API}.STREAM.MSG.GET.${STREAM_NAME}`,
+        ],
       },
       subscribe: { allow: [inbox("receiver"), DEVICE_EVENTS_SUBJECT] },
     },
