@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -15,6 +15,7 @@ import {
   setupJetStream,
 } from "@vigil/bus";
 import { freePort } from "@vigil/testkit";
+import { createCertificateAuthority, issueServerCertificate } from "@vigil/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findTool, get, helmBin, type Manifest, podSpec, render } from "./chart-render.ts";
 import {
@@ -275,5 +276,74 @@ describe.skipIf(!helmBin || !natsServer)("the bundled NATS's rendered configurat
     } finally {
       await nc.close();
     }
+  });
+});
+
+/**
+ * The bundled NATS's tls-reloader sidecar, its script as rendered, run
+ * against a real nats-server: when the certificate files change (cert-manager
+ * renewed the Secret), nats-server serves the new certificate without a restart.
+ */
+describe.skipIf(!helmBin || !natsServer)("the bundled NATS's certificate reload", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vigil-chart-nats-tls-"));
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of children) c.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("makes nats-server serve a renewed certificate", async () => {
+    const script = get(render("dev-values.yaml"), "ConfigMap", "nats").data!["tls-reload.sh"]!;
+    const [oldCa, newCa] = [
+      await createCertificateAuthority({ name: "old" }),
+      await createCertificateAuthority({ name: "new" }),
+    ];
+    const tlsDir = join(dir, "tls");
+    mkdirSync(tlsDir);
+    const install = async (ca: typeof oldCa) => {
+      const server = await issueServerCertificate(["localhost"], { ca });
+      // As the kubelet updates a Secret volume: each file replaced whole.
+      for (const [name, content] of [
+        ["tls.crt", server.cert],
+        ["tls.key", server.key],
+      ] as const) {
+        writeFileSync(join(tlsDir, `.${name}`), content, { mode: 0o600 });
+        renameSync(join(tlsDir, `.${name}`), join(tlsDir, name));
+      }
+    };
+    await install(oldCa);
+    writeFileSync(join(dir, "old-ca.pem"), oldCa.cert);
+    writeFileSync(join(dir, "new-ca.pem"), newCa.cert);
+    const port = await freePort();
+    writeFileSync(
+      join(dir, "nats.conf"),
+      [
+        `listen: 127.0.0.1:${port}`,
+        `pid_file: "${join(dir, "nats.pid")}"`,
+        `tls { cert_file: "${join(tlsDir, "tls.crt")}", key_file: "${join(tlsDir, "tls.key")}", timeout: 2 }`,
+      ].join("\n"),
+    );
+    children.push(spawn(natsServer!, ["-c", join(dir, "nats.conf")], { stdio: "ignore" }));
+    const trusting = (caFile: string) =>
+      connect({ servers: `tls://localhost:${port}`, tls: { caFile }, reconnect: false, timeout: 2_000 }).then(
+        (nc) => nc.close().then(() => "connected"),
+        (err: Error) => err.message,
+      );
+    await expect.poll(() => trusting(join(dir, "old-ca.pem")), { timeout: 10_000 }).toBe("connected");
+    children.push(
+      spawn("sh", ["-c", script], {
+        env: {
+          PATH: `${join(natsServer!, "..")}:${process.env.PATH}`,
+          TLS_DIR: tlsDir,
+          PID_FILE: join(dir, "nats.pid"),
+          INTERVAL_SECONDS: "1",
+        },
+        stdio: "ignore",
+      }),
+    );
+    expect(await trusting(join(dir, "new-ca.pem"))).not.toBe("connected");
+    await install(newCa);
+    await expect.poll(() => trusting(join(dir, "new-ca.pem")), { timeout: 15_000 }).toBe("connected");
+    expect(await trusting(join(dir, "old-ca.pem"))).not.toBe("connected");
   });
 });
