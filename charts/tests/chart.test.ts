@@ -247,7 +247,8 @@ describe.skipIf(!helmBin)("Helm chart charts/vigil", () => {
 
     it("keeps secrets out of ConfigMaps and plain env values", () => {
       for (const cm of manifests.filter((m) => m.kind === "ConfigMap")) {
-        const text = JSON.stringify(cm.data);
+        // The bundled NATS's users name their passwords as the server's environment variables.
+        const text = JSON.stringify(cm.data).replaceAll(/password: \$VIGIL_[A-Z]+_PASSWORD/g, "");
         expect(text, cm.metadata.name).not.toMatch(/DATABASE_URL|postgres(ql)?:\/\/|password/i);
       }
       for (const m of manifests.filter((x) => workloadKinds.has(x.kind))) {

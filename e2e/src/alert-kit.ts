@@ -3,12 +3,18 @@ import type { AddressInfo } from "node:net";
 import { type AlerterApp, createAlerterApp, loadAlerterConfig } from "@vigil/alerter";
 import { createLogger } from "@vigil/runtime";
 import { Webhook } from "standardwebhooks";
-import type { Pipeline } from "./pipeline.ts";
+import { type Pipeline, roleUrl } from "./pipeline.ts";
 
-/** Starts an alerter in this process against the pipeline's database and NATS. */
+/**
+ * Starts an alerter in this process against the pipeline's database and NATS,
+ * signed in as its own role (vigil_alerter) as the chart runs it, so every
+ * alert test also checks its grants.
+ */
 export async function startAlerter(pipeline: Pipeline, env: Record<string, string> = {}): Promise<AlerterApp> {
   const config = loadAlerterConfig({
-    DATABASE_URL: pipeline.databaseUrl,
+    DATABASE_URL: pipeline.databaseUrl.startsWith("postgres")
+      ? roleUrl(pipeline.databaseUrl, "alerter")
+      : pipeline.databaseUrl,
     NATS_URL: pipeline.natsUrl,
     ALERTER_OPS_PORT: "0",
     ALERTER_OPS_HOST: "127.0.0.1",

@@ -50,6 +50,8 @@ export async function startPipeline(options: {
   env?: Record<string, string>;
   /** Each service signs in to PostgreSQL as its own role (vigil_receiver, …), as in production. */
   componentRoles?: boolean;
+  /** More environment per service, on top of `env` (such as each one's NATS user). */
+  componentEnv?: Partial<Record<"receiver" | "writer" | "query", Record<string, string>>>;
 }): Promise<Pipeline> {
   const env = {
     DATABASE_URL: options.databaseUrl,
@@ -76,8 +78,11 @@ export async function startPipeline(options: {
   await migrateToLatest(database.db);
   // Embedded databases live in this process only: share the one handle.
   const shared = options.databaseUrl.startsWith("embedded:") ? { database } : {};
-  const as = (component: Component) =>
-    options.componentRoles ? { ...env, DATABASE_URL: roleUrl(options.databaseUrl, component) } : env;
+  const as = (component: "receiver" | "writer" | "query") => ({
+    ...env,
+    ...(options.componentRoles ? { DATABASE_URL: roleUrl(options.databaseUrl, component) } : {}),
+    ...options.componentEnv?.[component],
+  });
   const receiver = createReceiverApp(loadReceiverConfig(as("receiver")), { logger, ...shared });
   const writer = createWriterApp(loadWriterConfig(as("writer")), { logger, ...shared });
   const query = createQueryApp(loadQueryConfig(as("query")), { logger, ...shared });
@@ -126,7 +131,7 @@ export async function startPipeline(options: {
       return (await login(username, USER_PASSWORD)).accessToken;
     },
     async startQuery(extra = {}) {
-      const replica = createQueryApp(loadQueryConfig({ ...env, ...extra }), {
+      const replica = createQueryApp(loadQueryConfig({ ...as("query"), ...extra }), {
         logger: logger.child({ replica: replicas.length + 1 }),
         ...shared,
       });

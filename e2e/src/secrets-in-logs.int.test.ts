@@ -1,8 +1,16 @@
 import { execFile } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  NATS_COMPONENTS,
+  type NatsComponent,
+  natsAuthorizationConfig,
+  natsSetupOptions,
+  natsUser,
+  setupJetStream,
+} from "@vigil/bus";
 import { migrateToLatest, openDatabase } from "@vigil/db";
 import {
   createTestDatabase,
@@ -43,8 +51,26 @@ describe("secrets in logs", () => {
   const { privateKey } = generateKeyPairSync("ed25519");
   const jwk = { ...privateKey.export({ format: "jwk" }), kid: "logs-test", alg: "EdDSA" };
 
+  // Each service on its own NATS user, its password in a file: neither may appear in a log.
+  const natsPasswords = Object.fromEntries(
+    NATS_COMPONENTS.map((c) => [c, `nats-${c}-password-never-logged`]),
+  ) as Record<NatsComponent, string>;
+
   beforeAll(async () => {
-    nats = await startNats();
+    nats = await startNats({
+      extraConfig: natsAuthorizationConfig(
+        "vigil-writer",
+        Object.fromEntries(NATS_COMPONENTS.map((c) => [c, { literal: natsPasswords[c] }])),
+      ),
+    });
+    const dir = await mkdtemp(join(tmpdir(), "vigil-logs-nats-"));
+    const natsEnv = async (c: NatsComponent) => {
+      const file = join(dir, c);
+      await writeFile(file, natsPasswords[c], { mode: 0o600 });
+      secrets.set(`NATS password of ${c}`, natsPasswords[c]);
+      return { NATS_USER: natsUser(c), NATS_PASSWORD_FILE: file, NATS_MANAGE_STREAMS: "false" };
+    };
+    await setupJetStream(natsSetupOptions({ NATS_URL: nats.url, ...(await natsEnv("admin")) }, false));
     const url = new URL(await createTestDatabase(inject("postgresUrl")));
     // The test server trusts loopback, so the password is only there to be leaked, or not.
     url.password = DB_PASSWORD;
@@ -75,9 +101,21 @@ describe("secrets in logs", () => {
     secrets.set("admin password", ADMIN_PASSWORD);
     secrets.set("user password", USER_PASSWORD);
     services.push(
-      await startServiceProcess("services/receiver/src/main.ts", env, /receiver listening/),
-      await startServiceProcess("services/writer/src/main.ts", env, /writer consuming/),
-      await startServiceProcess("services/query/src/main.ts", env, /query service listening/),
+      await startServiceProcess(
+        "services/receiver/src/main.ts",
+        { ...env, ...(await natsEnv("receiver")) },
+        /receiver listening/,
+      ),
+      await startServiceProcess(
+        "services/writer/src/main.ts",
+        { ...env, ...(await natsEnv("writer")) },
+        /writer consuming/,
+      ),
+      await startServiceProcess(
+        "services/query/src/main.ts",
+        { ...env, ...(await natsEnv("query")) },
+        /query service listening/,
+      ),
     );
   });
 

@@ -130,7 +130,7 @@ annotations:
 
 {{/* The migrations set each component role's password from its Secret's `password`. */}}
 {{- define "vigil.env.rolePasswords" -}}
-{{- range $c := list "receiver" "writer" "query" "lifecycle" }}
+{{- range $c := list "receiver" "writer" "query" "lifecycle" "alerter" }}
 {{- with index $.Values.database.componentSecrets $c }}
 - name: {{ printf "DATABASE_ROLE_PASSWORD_%s" (upper $c) }}
   valueFrom:
@@ -139,54 +139,117 @@ annotations:
 {{- end }}
 {{- end }}
 
+{{/* NATS ------------------------------------------------------------------------------------ */}}
+
+{{/* TLS on the bundled NATS's client port: with the release's certificate (tls.*), unless turned off. */}}
+{{- define "vigil.natsClusterTls" -}}
+{{- if and .Values.natsCluster.enabled .Values.tls.enabled .Values.natsCluster.tls.enabled }}true{{ end }}
+{{- end }}
+
+{{/* The Secret of a component's NATS user (keys `user`, `password`), or "" for none: the bundled
+     NATS's (made by the nats-credentials hook Job), else nats.credentials.<component>. */}}
+{{- define "vigil.natsCredentialsSecret" -}}
+{{- $root := .root }}
+{{- if $root.Values.natsCluster.enabled }}
+{{- if $root.Values.natsCluster.auth.enabled }}
+{{- printf "%s-%s" (include "vigil.componentName" (dict "root" $root "component" "nats")) .component }}
+{{- end }}
+{{- else }}
+{{- index $root.Values.nats.credentials .component | default "" }}
+{{- end }}
+{{- end }}
+
+{{/* A component's NATS connection: URL, TLS, and its own user (dict "root" . "component" "receiver"). */}}
 {{- define "vigil.env.nats" -}}
-{{- if .Values.natsCluster.enabled }}
+{{- $root := .root }}
+{{- if $root.Values.natsCluster.enabled }}
 - name: NATS_URL
-  value: {{ printf "nats://%s:4222" (include "vigil.componentName" (dict "root" . "component" "nats")) | quote }}
-{{- else if .Values.nats.existingSecret }}
+  value: {{ printf "%s://%s:4222" (ternary "tls" "nats" (eq (include "vigil.natsClusterTls" $root) "true")) (include "vigil.componentName" (dict "root" $root "component" "nats")) | quote }}
+{{- else if $root.Values.nats.existingSecret }}
 - name: NATS_URL
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.nats.existingSecret }}
-      key: {{ .Values.nats.existingSecretKey }}
+      name: {{ $root.Values.nats.existingSecret }}
+      key: {{ $root.Values.nats.existingSecretKey }}
 {{- else }}
 - name: NATS_URL
-  value: {{ .Values.nats.url | quote }}
+  value: {{ $root.Values.nats.url | quote }}
 {{- end }}
-{{- $t := .Values.nats.tls }}
+{{- $t := $root.Values.nats.tls }}
+{{- if eq (include "vigil.natsClusterTls" $root) "true" }}
+- name: NATS_TLS_CA_FILE
+  value: {{ printf "%s/ca.crt" (include "vigil.tlsDir" $root) | quote }}
+{{- else }}
 - name: NATS_TLS_CA_FILE
   value: {{ ternary (printf "/etc/vigil/nats-ca/%s" $t.caKey) "" (ne $t.caSecret "") | quote }}
+{{- end }}
 - name: NATS_TLS_CERT_FILE
   value: {{ ternary "/etc/vigil/nats-client/tls.crt" "" (ne $t.clientCertSecret "") | quote }}
 - name: NATS_TLS_KEY_FILE
   value: {{ ternary "/etc/vigil/nats-client/tls.key" "" (ne $t.clientCertSecret "") | quote }}
+{{- with include "vigil.natsCredentialsSecret" . }}
+# Its own NATS user; the streams are the admin's (the NATS setup Job), which this user may not change.
+- name: NATS_USER
+  valueFrom:
+    secretKeyRef: { name: {{ . }}, key: user }
+- name: NATS_PASSWORD_FILE
+  value: /etc/vigil/nats-auth/password
+- name: NATS_MANAGE_STREAMS
+  value: "false"
+{{- else }}
+# No NATS user: the component creates the streams it needs.
+- name: NATS_USER
+  value: ""
+- name: NATS_PASSWORD_FILE
+  value: ""
+- name: NATS_MANAGE_STREAMS
+  value: "true"
+{{- end }}
+# Never a password in the environment: only NATS_PASSWORD_FILE.
+- name: NATS_PASSWORD
+  value: ""
 {{- end }}
 
-{{/* The NATS TLS Secrets as volumes and mounts (receiver, writer, query). */}}
+{{/* The NATS TLS Secrets and the component's NATS password as volumes and mounts (dict "root" . "component" …). */}}
 {{- define "vigil.natsTlsVolumes" -}}
-{{- with .Values.nats.tls.caSecret }}
+{{- $root := .root }}
+{{- with $root.Values.nats.tls.caSecret }}
 - name: nats-ca
   secret:
     secretName: {{ . }}
 {{- end }}
-{{- with .Values.nats.tls.clientCertSecret }}
+{{- with $root.Values.nats.tls.clientCertSecret }}
 - name: nats-client
   secret:
     secretName: {{ . }}
     # 0440
     defaultMode: 288
 {{- end }}
+{{- with include "vigil.natsCredentialsSecret" . }}
+- name: nats-auth
+  secret:
+    secretName: {{ . }}
+    items: [{ key: password, path: password }]
+    # 0440
+    defaultMode: 288
+{{- end }}
 {{- end }}
 
 {{- define "vigil.natsTlsMounts" -}}
-{{- if .Values.nats.tls.caSecret }}
+{{- $root := .root }}
+{{- if $root.Values.nats.tls.caSecret }}
 - name: nats-ca
   mountPath: /etc/vigil/nats-ca
   readOnly: true
 {{- end }}
-{{- if .Values.nats.tls.clientCertSecret }}
+{{- if $root.Values.nats.tls.clientCertSecret }}
 - name: nats-client
   mountPath: /etc/vigil/nats-client
+  readOnly: true
+{{- end }}
+{{- if include "vigil.natsCredentialsSecret" . }}
+- name: nats-auth
+  mountPath: /etc/vigil/nats-auth
   readOnly: true
 {{- end }}
 {{- end }}
@@ -644,7 +707,7 @@ spec:
 {{/* Every in-cluster name of the receiver's and the query service's Services. */}}
 {{- define "vigil.serviceDnsNames" -}}
 {{- $ns := .Release.Namespace }}
-{{- range $c := list "receiver" "query" }}
+{{- range $c := concat (list "receiver" "query") (ternary (list "nats") (list) (eq (include "vigil.natsClusterTls" $) "true")) }}
 {{- $svc := include "vigil.componentName" (dict "root" $ "component" $c) }}
 - {{ $svc }}
 - {{ printf "%s.%s" $svc $ns }}

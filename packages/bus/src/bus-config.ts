@@ -1,5 +1,6 @@
 import { envInt, envOptionalString } from "@vigil/runtime";
 import { z } from "zod";
+import type { FeedSettings } from "./alert-feed.ts";
 import type { ConsumerSettings, StreamSettings } from "./jetstream-bus.ts";
 
 const DAY_MS = 86_400_000;
@@ -57,6 +58,35 @@ export const consumerEnv = {
   NATS_MAX_DELIVER: envInt(10, 1, 1_000),
   NATS_MAX_ACK_PENDING: envInt(20_000, 1, 1_000_000),
 };
+
+/**
+ * Environment variables of the alerters' feed (VIGIL_ALERTING), read by the
+ * alerters and by `vigil nats setup`, which creates the feed where the
+ * alerters' NATS user may not.
+ */
+export const feedEnv = {
+  /** Partitions of the feed: devices are split among replicas a partition at a time (fixed per deployment). */
+  ALERTER_PARTITIONS: envInt(16, 1, 1_024),
+  /** The feed keeps at most this many bytes of batches (the oldest go first); an alerter away longer reports a gap. */
+  ALERTER_FEED_MAX_BYTES: envInt(1024 ** 3, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+  /** ... and batches at most this old (0: bounded by bytes only). */
+  ALERTER_FEED_MAX_AGE_MS: envInt(3_600_000, 0, 7 * DAY_MS),
+  /** "file" survives a NATS restart; "memory" saves NATS the disk writes. */
+  ALERTER_FEED_STORAGE: z.enum(["file", "memory"]).default("file"),
+};
+
+type FeedEnv = { [K in keyof typeof feedEnv]: z.output<(typeof feedEnv)[K]> };
+
+/** The feed's settings (replicas follow the readings' stream). */
+export function feedSettings(env: FeedEnv & { NATS_STREAM_REPLICAS: number }): FeedSettings {
+  return {
+    partitions: env.ALERTER_PARTITIONS,
+    maxBytes: env.ALERTER_FEED_MAX_BYTES,
+    maxAgeMs: env.ALERTER_FEED_MAX_AGE_MS,
+    replicas: env.NATS_STREAM_REPLICAS,
+    storage: env.ALERTER_FEED_STORAGE,
+  };
+}
 
 type StreamEnv = { [K in keyof typeof streamEnv]: z.output<(typeof streamEnv)[K]> };
 type ConsumerEnv = { [K in keyof typeof consumerEnv]: z.output<(typeof consumerEnv)[K]> };

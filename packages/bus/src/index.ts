@@ -10,6 +10,8 @@ export {
 export {
   consumerEnv,
   consumerSettings,
+  feedEnv,
+  feedSettings,
   type NatsTls,
   natsTls,
   natsTlsEnv,
@@ -29,11 +31,25 @@ export {
   type ConsumerSettings,
   connectJetStreamBus,
   type JetStreamBusOptions,
+  type JetStreamSetupOptions,
   type StreamSettings,
+  setupJetStream,
 } from "./jetstream-bus.ts";
 export { createMemoryBus, type MemoryBusOptions } from "./memory-bus.ts";
+export { type NatsAccess, type NatsAuth, natsAccess, natsAuth, natsAuthEnv } from "./nats-auth.ts";
+export {
+  NATS_COMPONENTS,
+  type NatsComponent,
+  natsAuthorizationConfig,
+  natsInboxPrefix,
+  natsPermissions,
+  natsUser,
+  type PasswordSource,
+  type SubjectPermissions,
+} from "./permissions.ts";
 export type * from "./reading-bus.ts";
 export { isJetStreamUnavailable, type RetryUnavailableOptions, retryWhileUnavailable } from "./retry-unavailable.ts";
+export { natsSetupOptions } from "./setup-config.ts";
 export {
   batchMessageId,
   deviceSubject,

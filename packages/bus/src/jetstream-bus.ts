@@ -13,7 +13,13 @@ import {
   type StoredMsg,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { type MsgHdrs, type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/nats-core";
+import {
+  type MsgHdrs,
+  type NatsConnection,
+  nanos,
+  headers as natsHeaders,
+  usernamePasswordAuthenticator,
+} from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import {
   type AlertFeed,
@@ -25,6 +31,8 @@ import {
 } from "./alert-feed.ts";
 import type { NatsTls } from "./bus-config.ts";
 import { type DeviceEvents, natsDeviceEvents } from "./device-events.ts";
+import type { NatsAuth } from "./nats-auth.ts";
+import { type NatsComponent, natsInboxPrefix } from "./permissions.ts";
 import type {
   AppendResult,
   Backlog,
@@ -57,6 +65,18 @@ export interface JetStreamBusOptions {
   name: string;
   /** TLS to the servers (NATS_TLS_*); unset: what the server asks for, with the system's roots. */
   tls?: NatsTls;
+  /** Credentials (NATS_USER, NATS_PASSWORD_FILE); unset: none. */
+  auth?: NatsAuth;
+  /** Which component connects: its replies arrive on its own inbox prefix (permissions.ts). */
+  component?: NatsComponent;
+  /**
+   * false: the streams and the writers' consumer are set up by the admin
+   * user (`vigil nats setup`); this connection only waits up to
+   * `setupWaitMs` for them to exist, and never creates or changes them.
+   * Default true: create or update them (a NATS without per-component users).
+   */
+  manageStreams?: boolean;
+  setupWaitMs?: number;
   /**
    * Create the stream or bring it to these settings (receivers and writers,
    * which share the same configuration). Omitted: the stream must exist
@@ -104,24 +124,109 @@ export interface ConsumerSettings {
 
 /**
  * Connects to NATS and creates or updates the VIGIL_READINGS stream, so
- * receivers and writers can start in any order.
+ * receivers and writers can start in any order; with `manageStreams: false`
+ * waits for the admin's setup to have created them instead.
  */
 export async function connectJetStreamBus(options: JetStreamBusOptions): Promise<ReadingBus> {
-  const nc = await connect({
+  const nc = await connectNats(options);
+  const jsm = await jetstreamManager(nc);
+  const manage = options.manageStreams ?? true;
+  if (options.stream && manage) await ensureStream(jsm, options.stream);
+  else if (!manage) await waitForSetup(`stream ${STREAM_NAME}`, options, () => jsm.streams.info(STREAM_NAME));
+  else await jsm.streams.info(STREAM_NAME);
+  if (options.consumer && manage) await ensureConsumer(jsm, options.consumer, options.ownsConsumer ?? false);
+  else if (options.consumer) {
+    const durable = options.consumer.durable;
+    await waitForSetup(`consumer ${durable}`, options, () => jsm.consumers.info(STREAM_NAME, durable));
+  }
+  return new JetStreamBus(nc, jsm, jetstream(nc), options);
+}
+
+/** The NATS connection options shared by the bus and the admin's setup. */
+function connectNats(options: Pick<JetStreamBusOptions, "servers" | "name" | "tls" | "auth" | "component">) {
+  return connect({
     servers: options.servers.split(",").map((s) => s.trim()),
     name: options.name,
     ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.auth ? { authenticator: usernamePasswordAuthenticator(options.auth.user, options.auth.password) } : {}),
+    ...(options.component ? { inboxPrefix: natsInboxPrefix(options.component) } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     // Without it every request (each publish's PubAck) builds Error objects up front to keep
     // the caller's stack for a possible timeout: 8 % of the receiver's CPU in the profile.
     noAsyncTraces: true,
   });
-  const jsm = await jetstreamManager(nc);
-  if (options.stream) await ensureStream(jsm, options.stream);
-  else await jsm.streams.info(STREAM_NAME);
-  if (options.consumer) await ensureConsumer(jsm, options.consumer, options.ownsConsumer ?? false);
-  return new JetStreamBus(nc, jsm, jetstream(nc), options);
+}
+
+/** Waits for what the admin's setup creates; any error but "not found" (a permission refused) is final. */
+async function waitForSetup(
+  what: string,
+  options: Pick<JetStreamBusOptions, "setupWaitMs">,
+  probe: () => Promise<unknown>,
+): Promise<void> {
+  const deadline = Date.now() + (options.setupWaitMs ?? 0);
+  for (;;) {
+    try {
+      await probe();
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `NATS ${what} does not exist: with NATS_MANAGE_STREAMS=false it is created by \`vigil nats setup\` as the admin user (the chart's NATS setup Job)`,
+          { cause: err },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
+}
+
+export interface JetStreamSetupOptions extends Pick<JetStreamBusOptions, "servers" | "name" | "tls" | "auth"> {
+  stream: StreamSettings;
+  consumer: ConsumerSettings;
+  /** The alerters' feed; omitted: left as it is (no alerters). */
+  feed?: FeedSettings;
+}
+
+/**
+ * The admin's setup (`vigil nats setup`): creates or updates the readings'
+ * stream, the writers' durable consumer and the alerters' feed, which the
+ * components' own NATS users may not.
+ */
+export async function setupJetStream(
+  options: JetStreamSetupOptions,
+): Promise<{ stream: string; consumer: string; feed?: string }> {
+  const nc = await connect({
+    servers: options.servers.split(",").map((s) => s.trim()),
+    name: options.name,
+    timeout: 10_000,
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.auth ? { authenticator: usernamePasswordAuthenticator(options.auth.user, options.auth.password) } : {}),
+    inboxPrefix: natsInboxPrefix("admin"),
+  });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, options.stream);
+    await ensureConsumer(jsm, options.consumer, true);
+    if (options.feed) await ensureFeedStream(jsm, options.feed);
+    return {
+      stream: STREAM_NAME,
+      consumer: options.consumer.durable,
+      ...(options.feed ? { feed: FEED_STREAM_NAME } : {}),
+    };
+  } catch (err) {
+    if (!/Permissions Violation/.test(String(err))) throw err;
+    const who = options.auth ? `user ${options.auth.user}` : "a connection without a user";
+    throw new Error(
+      `${(err as Error).message}: setting up the streams needs the admin user (vigil-admin), not ${who}`,
+      {
+        cause: err,
+      },
+    );
+  } finally {
+    await nc.close();
+  }
 }
 
 async function ensureStream(jsm: JetStreamManager, settings: StreamSettings): Promise<void> {
@@ -229,6 +334,17 @@ async function ensureFeedStream(jsm: JetStreamManager, settings: FeedSettings): 
   }
 }
 
+/** The feed set up by the admin must split devices as this alerter expects (ALERTER_PARTITIONS). */
+async function checkFeedPartitions(jsm: JetStreamManager, partitions: number): Promise<void> {
+  const info = await jsm.streams.info(FEED_STREAM_NAME);
+  const dest = info.config.sources?.[0]?.subject_transforms?.[0]?.dest ?? "";
+  if (!dest.includes(`{{partition(${partitions},1,2)}}`)) {
+    throw new Error(
+      `stream ${FEED_STREAM_NAME} is not split into ${partitions} partitions (${dest}): run \`vigil nats setup\` with the alerters' ALERTER_PARTITIONS`,
+    );
+  }
+}
+
 class JetStreamFeed implements AlertFeed {
   readonly partitions: number;
   private readonly js: JetStreamClient;
@@ -248,7 +364,9 @@ class JetStreamFeed implements AlertFeed {
       async *[Symbol.asyncIterator]() {
         // An ordered consumer: ephemeral, no acks, recreated by the client after a break.
         const consumer = await js.consumers.get(FEED_STREAM_NAME, {
-          filter_subjects: [`${FEED_SUBJECT_PREFIX}.${partition}.>`],
+          // One filter as a string: nats.js then names the consumer in the API subject
+          // (CONSUMER.CREATE.<stream>.<name>.<filter>), which permissions.ts allows.
+          filter_subjects: `${FEED_SUBJECT_PREFIX}.${partition}.>`,
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: Math.max(1, fromSeq),
         });
@@ -355,7 +473,8 @@ class JetStreamBus implements ReadingBus {
     return {
       async *[Symbol.asyncIterator]() {
         const consumer = await js.consumers.get(STREAM_NAME, {
-          filter_subjects: [watchSubject(filter)],
+          // A string, not a list: see JetStreamFeed.read.
+          filter_subjects: watchSubject(filter),
           deliver_policy: DeliverPolicy.New,
         });
         if (stopped) return;
@@ -371,7 +490,11 @@ class JetStreamBus implements ReadingBus {
   }
 
   async openFeed(settings: FeedSettings): Promise<AlertFeed> {
-    await ensureFeedStream(this.jsm, settings);
+    if (this.options.manageStreams ?? true) await ensureFeedStream(this.jsm, settings);
+    else {
+      await waitForSetup(`stream ${FEED_STREAM_NAME}`, this.options, () => this.jsm.streams.info(FEED_STREAM_NAME));
+      await checkFeedPartitions(this.jsm, settings.partitions);
+    }
     return new JetStreamFeed(this.js, this.jsm, settings.partitions);
   }
 

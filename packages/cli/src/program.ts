@@ -15,6 +15,7 @@ import { jwtKeysCommand } from "./commands/jwt-keys.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { maintenanceCommand } from "./commands/maintenance.ts";
 import { migrateCommand } from "./commands/migrate.ts";
+import { natsCommand } from "./commands/nats.ts";
 import { proceduresCommand } from "./commands/procedures.ts";
 import { sitesCommand } from "./commands/sites.ts";
 import { passwordCommand, usersCommand } from "./commands/users.ts";
@@ -45,6 +46,7 @@ function buildProgram(cli: Cli, program: Command<[], { server?: string; json?: b
   program.addCommand(alertsCommand(cli));
   program.addCommand(checkCommand(cli));
   program.addCommand(migrateCommand(cli));
+  program.addCommand(natsCommand(cli));
   program.addCommand(archiveCommand(cli));
   program.addCommand(demoCommand(cli));
   program.addCommand(jwtKeysCommand(cli));

@@ -2,7 +2,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 
 /** The services that get a database role of their own. */
-export const COMPONENTS = ["receiver", "writer", "query", "lifecycle"] as const;
+export const COMPONENTS = ["receiver", "writer", "query", "lifecycle", "alerter"] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** The PostgreSQL role of a component: `vigil_receiver`, … */
@@ -25,7 +25,13 @@ type Privilege = "SELECT" | "INSERT" | "UPDATE" | "DELETE" | `SELECT (${string})
  * Sequences of identity columns follow their table's INSERT.
  */
 export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, "lifecycle">, Privilege[]>>> = {
-  devices: { receiver: ["SELECT", "UPDATE"], writer: ["SELECT", "UPDATE"], query: ["SELECT", "INSERT", "UPDATE"] },
+  // The alerter reads devices to match rules' selectors (code, number, kind, labels, site).
+  devices: {
+    receiver: ["SELECT", "UPDATE"],
+    writer: ["SELECT", "UPDATE"],
+    query: ["SELECT", "INSERT", "UPDATE"],
+    alerter: ["SELECT"],
+  },
   device_keys: { receiver: ["SELECT"], query: ["SELECT", "INSERT", "UPDATE"] },
   device_certificates: { receiver: ["SELECT"], query: ["SELECT", "INSERT", "UPDATE"] },
   // Receivers register new names under a per-device quota (sensor-names.ts); writers and corrections too.
@@ -42,7 +48,7 @@ export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, 
   // Reversible corrections (the query service's UpdateReadings, DeleteReadings, UndeleteReadings).
   reading_corrections: { query: ["SELECT", "INSERT"] },
   reading_history: { query: ["SELECT", "INSERT"] },
-  audit_log: { receiver: ["INSERT"], writer: ["INSERT"], query: ["SELECT", "INSERT"] },
+  audit_log: { receiver: ["INSERT"], writer: ["INSERT"], query: ["SELECT", "INSERT"], alerter: ["INSERT"] },
   // Advanced only by the audit trigger, which runs as the schema owner (SECURITY DEFINER).
   audit_chain_head: { query: ["SELECT"] },
   users: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
@@ -60,14 +66,16 @@ export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, 
   readings_1h_fleet: { query: ["SELECT"] },
   readings_1h_fleet_rollup: { query: ["SELECT"] },
   // Alerts (issue 14): the query service's AlertService manages rules, channels, silences and
-  // acknowledgements. The alerter has no role of its own yet: it runs with the owner's URL.
-  notification_channels: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
-  alert_rules: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
-  alerts: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
-  silences: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
-  alert_deliveries: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
-  alerter_members: { query: ["SELECT"] },
-  alerter_partitions: { query: ["SELECT"] },
+  // acknowledgements. The alerter (vigil_alerter) reads rules and silences, creates the external
+  // rules it raises gap alerts through, moves alerts through their lifecycle, queues and sends
+  // notifications (a channel's token bucket is an UPDATE), and shares partitions among replicas.
+  notification_channels: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"], alerter: ["SELECT", "UPDATE"] },
+  alert_rules: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"], alerter: ["SELECT", "INSERT"] },
+  alerts: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"], alerter: ["SELECT", "INSERT", "UPDATE"] },
+  silences: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"], alerter: ["SELECT"] },
+  alert_deliveries: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"], alerter: ["SELECT", "INSERT", "UPDATE"] },
+  alerter_members: { query: ["SELECT"], alerter: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
+  alerter_partitions: { query: ["SELECT"], alerter: ["SELECT", "INSERT", "UPDATE"] },
   // The fleet layer (issue 15): FleetService, ProcedureService and MaintenanceService write these;
   // a maintenance record recomputes its robot's forecasts at once, the lifecycle service all of them.
   sites: { query: ["SELECT", "INSERT", "UPDATE"] },

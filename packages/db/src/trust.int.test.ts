@@ -170,6 +170,23 @@ describe("component roles", () => {
     // The receiver counts a device's recent rejects, but never reads their payloads.
     expect(await asRole("receiver", "SELECT count(*) FROM dead_letters WHERE device_id = 1")).toBe("ok");
     expect(await asRole("receiver", "SELECT payload FROM dead_letters")).toBe(INSUFFICIENT_PRIVILEGE);
+    // The alerter (vigil_alerter, migration 0019): alerts, not accounts, keys or readings.
+    expect(await asRole("alerter", "SELECT password_hash FROM users")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await asRole("alerter", "SELECT * FROM refresh_tokens")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await asRole("alerter", "SELECT * FROM device_keys")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await asRole("alerter", "SELECT * FROM readings")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await asRole("alerter", "UPDATE devices SET disabled_at = now()")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await asRole("alerter", "DELETE FROM alert_rules")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await asRole("alerter", "UPDATE alert_rules SET enabled = false")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(
+      await asRole(
+        "alerter",
+        "INSERT INTO silences (starts_at, ends_at, created_by) VALUES (now(), now() + interval '1 h', 'x')",
+      ),
+    ).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await asRole("alerter", "DELETE FROM alerts")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await asRole("alerter", "UPDATE audit_log SET actor = 'x'")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await asRole("alerter", "CREATE TABLE x (a int)")).toBe(INSUFFICIENT_PRIVILEGE);
   });
 
   it("allow what each component does", async () => {
@@ -194,6 +211,16 @@ describe("component roles", () => {
     expect(await asRole("query", "SELECT count(*) FROM readings_1h")).toBe("ok");
     expect(await asRole("query", "SELECT username FROM users")).toBe("ok");
     expect(await asRole("query", "UPDATE readings SET value = 2, updated_at = now() WHERE device_id = 1")).toBe("ok");
+    expect(await asRole("alerter", "SELECT code, number, labels FROM devices")).toBe("ok");
+    expect(await asRole("alerter", "SELECT count(*) FROM alert_rules r JOIN silences s ON true")).toBe("ok");
+    expect(await asRole("alerter", "INSERT INTO alerter_members (id) VALUES ('role-test')")).toBe("ok");
+    expect(await asRole("alerter", "UPDATE alerter_members SET heartbeat_at = now() WHERE id = 'role-test'")).toBe(
+      "ok",
+    );
+    expect(await asRole("alerter", "DELETE FROM alerter_members WHERE id = 'role-test'")).toBe("ok");
+    expect(await asRole("alerter", "INSERT INTO alerter_partitions (partition, partitions) VALUES (0, 1)")).toBe("ok");
+    expect(await asRole("alerter", "UPDATE alerts SET state = state")).toBe("ok");
+    expect(await asRole("alerter", "UPDATE alert_deliveries SET attempts = attempts")).toBe("ok");
     expect((await verifyAuditChain(database.db)).ok).toBe(true);
   });
 

@@ -26,6 +26,8 @@ export interface NatsServerOptions {
    * client must also present a certificate signed by it (`verify: true`).
    */
   tls?: { cert: string; key: string; clientCa?: string };
+  /** More configuration, such as an `authorization` block (users and their permissions). */
+  extraConfig?: string;
 }
 
 /** Starts nats-server with JetStream on a free loopback port. */
@@ -57,6 +59,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
         : []),
       // As the chart's NATS: room for the receiver's largest message (RECEIVER_MAX_MESSAGE_BYTES) and its headers.
       "max_payload: 8MB",
+      ...(options.extraConfig ? [options.extraConfig] : []),
       "jetstream {",
       `  store_dir: "${join(dir, "store")}"`,
       "  max_memory_store: 256MB",

@@ -5,7 +5,8 @@ import {
   type AlertFeed,
   connectJetStreamBus,
   consumerSettings,
-  natsTls,
+  feedSettings,
+  natsAccess,
   type ReadingBus,
   retryWhileUnavailable,
   streamSettings,
@@ -185,7 +186,7 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
       });
       if (!schema) return;
       bus ??= await connectJetStreamBus({
-        tls: natsTls(config),
+        ...natsAccess(config, "alerter"),
         servers: config.NATS_URL,
         name: "vigil-alerter",
         stream: streamSettings(config),
@@ -197,14 +198,7 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
       // Right after a NATS cluster starts, creating the feed (R3, sourced from the readings) can time
       // out while the servers elect leaders: wait that out, not ready, instead of exiting.
       feed = await retryWhileUnavailable(
-        () =>
-          feedBus.openFeed({
-            partitions: config.ALERTER_PARTITIONS,
-            maxBytes: config.ALERTER_FEED_MAX_BYTES,
-            maxAgeMs: config.ALERTER_FEED_MAX_AGE_MS,
-            replicas: config.NATS_STREAM_REPLICAS,
-            storage: config.ALERTER_FEED_STORAGE,
-          }),
+        () => feedBus.openFeed(feedSettings(config)),
         { what: "open the alerters' feed", log, signal: shutdown.signal },
       );
       const book = new RuleBook(db);

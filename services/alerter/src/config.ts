@@ -1,4 +1,4 @@
-import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
+import { consumerEnv, feedEnv, natsAuthEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
 import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
@@ -14,15 +14,9 @@ export const alerterEnv = z.object({
   ...serverTlsEnv,
   ...streamEnv,
   ...natsTlsEnv,
+  ...natsAuthEnv,
   ...consumerEnv,
-  /** Partitions of the feed: devices are split among replicas a partition at a time (fixed per deployment). */
-  ALERTER_PARTITIONS: envInt(16, 1, 1_024),
-  /** The feed keeps at most this many bytes of batches (the oldest go first); an alerter away longer reports a gap. */
-  ALERTER_FEED_MAX_BYTES: envInt(1024 ** 3, 1024 * 1024, Number.MAX_SAFE_INTEGER),
-  /** ... and batches at most this old (0: bounded by bytes only). */
-  ALERTER_FEED_MAX_AGE_MS: envInt(3_600_000, 0, 7 * DAY_MS),
-  /** "file" survives a NATS restart; "memory" saves NATS the disk writes. */
-  ALERTER_FEED_STORAGE: z.enum(["file", "memory"]).default("file"),
+  ...feedEnv,
   /** A replica that has not renewed its partitions for this long loses them to the others. */
   ALERTER_LEASE_TTL_MS: envInt(5_000, 1_000, 600_000),
   /** How often each partition's detector state and feed position are saved (a takeover replays from there). */

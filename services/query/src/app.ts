@@ -3,7 +3,7 @@ import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
 import { openAlertCounts } from "@vigil/alerts";
-import { connectJetStreamBus, consumerSettings, natsTls, type ReadingBus, streamSettings } from "@vigil/bus";
+import { connectJetStreamBus, consumerSettings, natsAccess, type ReadingBus, streamSettings } from "@vigil/bus";
 import { openDatabase, pingDatabase, type VigilDatabase, waitForSchema } from "@vigil/db";
 import { forecastSettings } from "@vigil/maintenance";
 import {
@@ -196,7 +196,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       if (!schema) return;
       bus ??= await connectJetStreamBus({
-        tls: natsTls(config),
+        ...natsAccess(config, "query"),
         servers: config.NATS_URL,
         name: "vigil-query",
         stream: streamSettings(config),

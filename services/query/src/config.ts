@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
+import { consumerEnv, natsAuthEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
 import { forecastEnv } from "@vigil/maintenance";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
@@ -25,6 +25,7 @@ export const queryEnv = z
     ...serverTlsEnv,
     ...streamEnv,
     ...natsTlsEnv,
+    ...natsAuthEnv,
     ...consumerEnv,
     ...readingRulesEnv,
     ...forecastEnv,

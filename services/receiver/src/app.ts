@@ -4,7 +4,7 @@ import {
   connectJetStreamBus,
   consumerSettings,
   type DeviceEvent,
-  natsTls,
+  natsAccess,
   type ReadingBus,
   streamSettings,
 } from "@vigil/bus";
@@ -299,7 +299,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
         : undefined;
       database ??= await openDatabase(config.DATABASE_URL, { applicationName: "vigil-receiver", maxConnections: 5 });
       bus ??= await connectJetStreamBus({
-        tls: natsTls(config),
+        ...natsAccess(config, "receiver"),
         servers: config.NATS_URL,
         name: "vigil-receiver",
         stream: streamSettings(config),

@@ -1,4 +1,4 @@
-import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
+import { consumerEnv, natsAuthEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
 import { serverTlsEnv } from "@vigil/tls";
@@ -21,6 +21,7 @@ export const receiverEnv = z.object({
   RECEIVER_CLIENT_CA_FILE: envOptionalString(),
   ...streamEnv,
   ...natsTlsEnv,
+  ...natsAuthEnv,
   ...consumerEnv,
   /** Most readings in one batch (also: in one series, checked while decoding). */
   RECEIVER_MAX_BATCH_READINGS: envInt(10_000, 1, 1_000_000),

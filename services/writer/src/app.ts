@@ -3,7 +3,7 @@ import {
   connectJetStreamBus,
   consumerSettings,
   type Delivery,
-  natsTls,
+  natsAccess,
   type ReadingBus,
   streamSettings,
 } from "@vigil/bus";
@@ -138,7 +138,7 @@ export function createWriterApp(config: WriterConfig, deps: WriterDeps): WriterA
       });
       if (!schema) return;
       bus ??= await connectJetStreamBus({
-        tls: natsTls(config),
+        ...natsAccess(config, "writer"),
         servers: config.NATS_URL,
         name: "vigil-writer",
         stream: streamSettings(config),

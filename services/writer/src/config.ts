@@ -1,4 +1,4 @@
-import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
+import { consumerEnv, natsAuthEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { envInt, envLogLevel, envPort, parseEnvConfig } from "@vigil/runtime";
 import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
@@ -13,6 +13,7 @@ export const writerEnv = z.object({
   ...serverTlsEnv,
   ...streamEnv,
   ...natsTlsEnv,
+  ...natsAuthEnv,
   ...consumerEnv,
   /** Readings per write transaction: more amortises statement cost, fewer bounds latency and memory. */
   WRITER_MAX_BATCH_ROWS: envInt(20_000, 1, 1_000_000),

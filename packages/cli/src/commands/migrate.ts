@@ -3,7 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import type { Cli } from "../cli.ts";
 import { UsageError } from "../usage-error.ts";
 
-const COMPONENTS = ["receiver", "writer", "query", "lifecycle"] as const;
+const COMPONENTS = ["receiver", "writer", "query", "lifecycle", "alerter"] as const;
 
 /** The variable holding a component role's password: DATABASE_ROLE_PASSWORD_RECEIVER, … (or …_FILE). */
 export function rolePasswordVariable(component: string): string {
@@ -20,7 +20,7 @@ export function rolePasswordVariable(component: string): string {
 export function migrateCommand(cli: Cli) {
   return new Command("migrate")
     .description(
-      "bring the database schema (DATABASE_URL) to this version's latest; create the components' roles (vigil_receiver, vigil_writer, vigil_query, vigil_lifecycle) with their grants and set their passwords from DATABASE_ROLE_PASSWORD_<COMPONENT> or …_FILE",
+      "bring the database schema (DATABASE_URL) to this version's latest; create the components' roles (vigil_receiver, vigil_writer, vigil_query, vigil_lifecycle, vigil_alerter) with their grants and set their passwords from DATABASE_ROLE_PASSWORD_<COMPONENT> or …_FILE",
     )
     .action(async () => {
       const passwords = rolePasswords(cli.io.env);
