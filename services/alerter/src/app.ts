@@ -197,10 +197,11 @@ export function createAlerterApp(config: AlerterConfig, deps: AlerterDeps): Aler
       const feedBus = bus;
       // Right after a NATS cluster starts, creating the feed (R3, sourced from the readings) can time
       // out while the servers elect leaders: wait that out, not ready, instead of exiting.
-      feed = await retryWhileUnavailable(
-        () => feedBus.openFeed(feedSettings(config)),
-        { what: "open the alerters' feed", log, signal: shutdown.signal },
-      );
+      feed = await retryWhileUnavailable(() => feedBus.openFeed(feedSettings(config)), {
+        what: "open the alerters' feed",
+        log,
+        signal: shutdown.signal,
+      });
       const book = new RuleBook(db);
       rules = book;
       await book.refresh({ devicesEveryMs: 0, forceDevices: true });
