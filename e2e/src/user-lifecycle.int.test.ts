@@ -90,11 +90,16 @@ describe("user lifecycle", () => {
       .poll(async () => (await listReadings(session.accessToken, replicaUrl)).status, { timeout: 2_000 })
       .toBe(401);
     expect((await refresh(session.refreshToken)).status).toBe(401);
-    // Signing in is refused, with the answer a wrong password gets: no hint that the account exists.
-    const refused = await login("nurse", USER_PASSWORD);
+    // Signing in is refused. Only whoever knows the password is told why; a wrong password gets
+    // the answer an unknown user gets, so the account's state is not told to a stranger.
+    expect(await login("nurse", USER_PASSWORD)).toMatchObject({
+      status: 403,
+      body: { code: "permission_denied", message: "this account is disabled: ask an administrator" },
+    });
     const wrong = await login("nurse", "not-the-password-at-all");
-    expect(refused).toMatchObject({ status: 401, body: { message: "invalid username or password" } });
-    expect(refused.body).toEqual(wrong.body);
+    const unknown = await login("nobody-here", "not-the-password-at-all");
+    expect(wrong).toMatchObject({ status: 401, body: { message: "invalid username or password" } });
+    expect(wrong.body).toEqual(unknown.body);
 
     const listed = await users("ListUsers", { disabled: true }, admin);
     expect(listed.body.users.map((u: { username: string }) => u.username)).toEqual(["nurse"]);
