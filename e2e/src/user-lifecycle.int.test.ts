@@ -109,6 +109,9 @@ describe("user lifecycle", () => {
     expect(enabled.body.user.disableTime).toBeUndefined();
     const again = (await login("nurse", USER_PASSWORD)).body.tokens;
     expect((await listReadings(again.accessToken)).status).toBe(200);
+    // Enabling an enabled user changes nothing: their sessions go on.
+    expect((await users("EnableUser", { username: "nurse" }, admin)).status).toBe(200);
+    expect((await listReadings(again.accessToken)).status).toBe(200);
     expect((await listReadings(again.accessToken, replicaUrl)).status).toBe(200);
     // What the disable ended stays ended.
     expect((await refresh(session.refreshToken)).status).toBe(401);
@@ -168,6 +171,9 @@ describe("user lifecycle", () => {
     expect(renewed.body.tokens.scopes).toContain("devices:admin");
     expect((await listDevices(renewed.body.tokens.accessToken)).status).toBe(200);
 
+    // The same role again changes nothing: the token goes on.
+    expect((await users("SetUserRole", { username: "tech", role: "ROLE_ADMIN" }, admin)).status).toBe(200);
+    expect((await listDevices(renewed.body.tokens.accessToken)).status).toBe(200);
     // And back: the admin token just issued stops working at once.
     expect((await users("SetUserRole", { username: "tech", role: "ROLE_TECHNICIAN" }, admin)).status).toBe(200);
     expect((await listDevices(renewed.body.tokens.accessToken)).status).toBe(401);
@@ -255,6 +261,10 @@ describe("user lifecycle", () => {
       statuses.push(r.status);
     }
     expect(statuses).toEqual([400, 400, 400, 429, 429, 429]);
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM audit_log
+      WHERE action = 'user.password_change_refused' AND actor = 'user:doctor'`.execute(pipeline.database.db);
+    expect(rows[0]!.n).toBe(4);
   });
 
   it("resets a password: set or generated (shown once), every session of the user ends", async () => {
