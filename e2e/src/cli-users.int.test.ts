@@ -59,6 +59,8 @@ describe("vigil users and vigil password", () => {
     const refused = await nurse(["sites", "list"]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("[unauthenticated]");
+    const relogin = await nurse(["login", "--username", "nurse"], USER_PASSWORD);
+    expect(relogin).toMatchObject({ code: 1, stderr: expect.stringContaining("this account is disabled") });
     expect((await admin(["users", "list", "--disabled", "true"])).out).toEqual([
       expect.objectContaining({ username: "nurse" }),
     ]);

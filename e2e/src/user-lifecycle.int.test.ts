@@ -90,11 +90,16 @@ describe("user lifecycle", () => {
       .poll(async () => (await listReadings(session.accessToken, replicaUrl)).status, { timeout: 2_000 })
       .toBe(401);
     expect((await refresh(session.refreshToken)).status).toBe(401);
-    // Signing in is refused, with the answer a wrong password gets: no hint that the account exists.
-    const refused = await login("nurse", USER_PASSWORD);
+    // Signing in is refused. Only whoever knows the password is told why; a wrong password gets
+    // the answer an unknown user gets, so the account's state is not told to a stranger.
+    expect(await login("nurse", USER_PASSWORD)).toMatchObject({
+      status: 403,
+      body: { code: "permission_denied", message: "this account is disabled: ask an administrator" },
+    });
     const wrong = await login("nurse", "not-the-password-at-all");
-    expect(refused).toMatchObject({ status: 401, body: { message: "invalid username or password" } });
-    expect(refused.body).toEqual(wrong.body);
+    const unknown = await login("nobody-here", "not-the-password-at-all");
+    expect(wrong).toMatchObject({ status: 401, body: { message: "invalid username or password" } });
+    expect(wrong.body).toEqual(unknown.body);
 
     const listed = await users("ListUsers", { disabled: true }, admin);
     expect(listed.body.users.map((u: { username: string }) => u.username)).toEqual(["nurse"]);
@@ -103,6 +108,9 @@ describe("user lifecycle", () => {
     expect(enabled.status).toBe(200);
     expect(enabled.body.user.disableTime).toBeUndefined();
     const again = (await login("nurse", USER_PASSWORD)).body.tokens;
+    expect((await listReadings(again.accessToken)).status).toBe(200);
+    // Enabling an enabled user changes nothing: their sessions go on.
+    expect((await users("EnableUser", { username: "nurse" }, admin)).status).toBe(200);
     expect((await listReadings(again.accessToken)).status).toBe(200);
     expect((await listReadings(again.accessToken, replicaUrl)).status).toBe(200);
     // What the disable ended stays ended.
@@ -163,6 +171,9 @@ describe("user lifecycle", () => {
     expect(renewed.body.tokens.scopes).toContain("devices:admin");
     expect((await listDevices(renewed.body.tokens.accessToken)).status).toBe(200);
 
+    // The same role again changes nothing: the token goes on.
+    expect((await users("SetUserRole", { username: "tech", role: "ROLE_ADMIN" }, admin)).status).toBe(200);
+    expect((await listDevices(renewed.body.tokens.accessToken)).status).toBe(200);
     // And back: the admin token just issued stops working at once.
     expect((await users("SetUserRole", { username: "tech", role: "ROLE_TECHNICIAN" }, admin)).status).toBe(200);
     expect((await listDevices(renewed.body.tokens.accessToken)).status).toBe(401);
@@ -250,6 +261,10 @@ describe("user lifecycle", () => {
       statuses.push(r.status);
     }
     expect(statuses).toEqual([400, 400, 400, 429, 429, 429]);
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM audit_log
+      WHERE action = 'user.password_change_refused' AND actor = 'user:doctor'`.execute(pipeline.database.db);
+    expect(rows[0]!.n).toBe(4);
   });
 
   it("resets a password: set or generated (shown once), every session of the user ends", async () => {

@@ -30,12 +30,14 @@ export {
 } from "./user-lifecycle.ts";
 export {
   checkCredentials,
+  checkSignIn,
   createUser,
   findUser,
   hasAdmin,
   MAX_PASSWORD_LENGTH,
   MIN_PASSWORD_LENGTH,
   normalizeUsername,
+  type SignInCheck,
   USERNAME_PATTERN,
   type User,
 } from "./user-store.ts";

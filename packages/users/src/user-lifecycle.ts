@@ -64,7 +64,7 @@ export async function listUsers(db: Kysely<Database>, options: ListUsersOptions)
   return rows.map(toRecord);
 }
 
-/** Refuses the user's sign-ins and ends every session and token they hold. Idempotent. */
+/** Refuses the user's sign-ins and ends every session and token they hold. A disabled user stays as is. */
 export async function disableUser(db: Kysely<Database>, username: string, by: ChangeActor): Promise<TokenChange> {
   return db.transaction().execute(async (tx) => {
     const admins = await lockEnabledAdmins(tx);
@@ -73,11 +73,8 @@ export async function disableUser(db: Kysely<Database>, username: string, by: Ch
       throw new UserError("failed_precondition", "you cannot disable your own account: ask another admin");
     }
     requireAnotherAdmin(admins, target, "disabled");
-    await tx
-      .updateTable("users")
-      .set({ disabled_at: sql<Date>`coalesce(disabled_at, now())` })
-      .where("id", "=", target.id)
-      .execute();
+    if (target.disabledAt !== null) return unchanged(target);
+    await tx.updateTable("users").set({ disabled_at: sql<Date>`now()` }).where("id", "=", target.id).execute();
     await revokeRefreshTokens(tx, target.id);
     const tokenVersion = await bumped(tx, target.id);
     await audit(tx, by, "user.disable", target);
@@ -93,6 +90,8 @@ export async function disableUser(db: Kysely<Database>, username: string, by: Ch
 export async function enableUser(db: Kysely<Database>, username: string, by: ChangeActor): Promise<TokenChange> {
   return db.transaction().execute(async (tx) => {
     const target = await lockUser(tx, username);
+    // Enabling an enabled user must not end their sessions.
+    if (target.disabledAt === null) return unchanged(target);
     await tx.updateTable("users").set({ disabled_at: null }).where("id", "=", target.id).execute();
     const tokenVersion = await bumped(tx, target.id);
     await audit(tx, by, "user.enable", target);
@@ -141,6 +140,7 @@ export async function setUserRole(
     const admins = await lockEnabledAdmins(tx);
     const target = await lockUser(tx, username);
     if (role !== "admin") requireAnotherAdmin(admins, target, "demoted");
+    if (target.role === role) return unchanged(target);
     await tx.updateTable("users").set({ role }).where("id", "=", target.id).execute();
     const tokenVersion = await bumped(tx, target.id);
     await audit(tx, by, "user.set_role", target, { from: target.role, to: role });
@@ -232,6 +232,11 @@ function checkPassword(password: string, field: string): void {
   if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
     throw new UserError("invalid", `${field} must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`);
   }
+}
+
+/** What a change that had nothing to do returns: no new version, no audit entry. */
+function unchanged(user: UserRecord): TokenChange {
+  return { user, tokenVersion: user.tokenVersion };
 }
 
 /** The user by name, locked for this transaction; not_found for unknown and deleted users. */

@@ -54,15 +54,17 @@ export async function createUser(
   });
 }
 
+/** What a sign-in attempt comes to. */
+export type SignInCheck = { ok: true; user: User } | { ok: false; reason: "credentials" | "disabled" };
+
 /**
- * The user a username and password identify, or undefined. Unknown users
- * cost a full hash too, so timing does not reveal which usernames exist.
+ * Checks a username and password. Unknown users cost a full hash too, so
+ * timing does not reveal which usernames exist. "disabled" is told only
+ * after the password matched: whoever does not know it learns nothing about
+ * the account (a deleted user's hash is of a random secret, so it is never
+ * "disabled", always "credentials").
  */
-export async function checkCredentials(
-  db: Kysely<Database>,
-  username: string,
-  password: string,
-): Promise<User | undefined> {
+export async function checkSignIn(db: Kysely<Database>, username: string, password: string): Promise<SignInCheck> {
   const row = await db
     .selectFrom("users")
     .select(["id", "username", "role", "created_at", "token_version", "password_hash", "disabled_at"])
@@ -70,11 +72,21 @@ export async function checkCredentials(
     .executeTakeFirst();
   if (!row) {
     await verifyPassword(password, await DUMMY_HASH_PROMISE);
-    return undefined;
+    return { ok: false, reason: "credentials" };
   }
-  const ok = await verifyPassword(password, row.password_hash);
-  if (!ok || row.disabled_at) return undefined;
-  return toUser(row);
+  if (!(await verifyPassword(password, row.password_hash))) return { ok: false, reason: "credentials" };
+  if (row.disabled_at) return { ok: false, reason: "disabled" };
+  return { ok: true, user: toUser(row) };
+}
+
+/** The enabled user a username and password identify, or undefined (checkSignIn without the reason). */
+export async function checkCredentials(
+  db: Kysely<Database>,
+  username: string,
+  password: string,
+): Promise<User | undefined> {
+  const check = await checkSignIn(db, username, password);
+  return check.ok ? check.user : undefined;
 }
 
 /** An enabled user by id, or undefined. */

@@ -5,7 +5,7 @@ import { type Database, type Kysely, recordAudit } from "@vigil/db";
 import { type AuthService, Role, type Tokens, TokensSchema, type User as UserMessage } from "@vigil/proto";
 import {
   bumpTokenVersion,
-  checkCredentials,
+  checkSignIn,
   createUser,
   findUser,
   issueRefreshToken,
@@ -44,6 +44,7 @@ export interface AuthServiceDeps {
 }
 
 const BAD_CREDENTIALS = "invalid username or password";
+const DISABLED = "this account is disabled: ask an administrator";
 
 /** vigil.auth.v1.AuthService: users sign in with a password and hold rotating refresh tokens. */
 export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
@@ -105,12 +106,17 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
         userKey === undefined ? 0 : deps.loginFailuresPerUsername.take(userKey),
       );
       if (wait > 0) throw tooManyRequests(wait, "too many failed sign-ins");
-      const user = possible ? await checkCredentials(deps.db, username, req.password) : undefined;
-      if (user) {
+      const check = possible ? await checkSignIn(deps.db, username, req.password) : undefined;
+      const disabled = check !== undefined && !check.ok && check.reason === "disabled";
+      if (check?.ok || disabled) {
+        // The right password: not a guess, whatever the account's state.
         deps.loginFailuresPerAddress.refund(address);
         if (userKey !== undefined) deps.loginFailuresPerUsername.refund(userKey);
       }
-      if (!user) throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);
+      // Told only to whoever knows the password, so the person locked out knows to ask an admin.
+      if (disabled) throw new ConnectError(DISABLED, Code.PermissionDenied);
+      if (!check?.ok) throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);
+      const user = check.user;
       const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTokenTtlMs);
       await recordAudit(deps.db, {
         actor: `user:${user.username}`,

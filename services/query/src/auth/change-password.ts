@@ -1,9 +1,10 @@
 import type { HandlerContext } from "@connectrpc/connect";
+import { recordAudit } from "@vigil/db";
 import type { ChangePasswordRequest, ChangePasswordResponse } from "@vigil/proto";
 import { changePassword, UserError, WRONG_CURRENT_PASSWORD } from "@vigil/users";
 import { tooManyRequests } from "./auth-interceptor.ts";
 import type { KeyedLimiter } from "./keyed-limiter.ts";
-import { actorOf, principalOf, traceIdOf } from "./principal.ts";
+import { actorOf, clientAddressKey, principalOf, traceIdOf } from "./principal.ts";
 import { type SessionTokenDeps, startSession } from "./session-tokens.ts";
 import type { TokenVersions } from "./token-versions.ts";
 
@@ -33,9 +34,20 @@ export function changePasswordHandler(deps: ChangePasswordDeps) {
       principal.userId,
       { currentPassword: req.currentPassword, newPassword: req.newPassword },
       { actor: actorOf(ctx), traceId: traceIdOf(ctx) },
-    ).catch((err: unknown) => {
-      // Only a wrong current password counts against the user (a too-short new one does not).
-      if (!(err instanceof UserError && err.message === WRONG_CURRENT_PASSWORD)) deps.passwordChecksPerUser.refund(key);
+    ).catch(async (err: unknown) => {
+      // Only a wrong current password counts against the user (a too-short new one does not), and
+      // is audited: guesses through a stolen token show up for the security officer.
+      if (!(err instanceof UserError && err.message === WRONG_CURRENT_PASSWORD)) {
+        deps.passwordChecksPerUser.refund(key);
+        throw err;
+      }
+      await recordAudit(deps.db, {
+        actor: actorOf(ctx),
+        action: "user.password_change_refused",
+        target: `user:${principal.username}`,
+        details: { address: ctx.values.get(clientAddressKey) },
+        traceId: traceIdOf(ctx),
+      });
       throw err;
     });
     deps.passwordChecksPerUser.refund(key);
