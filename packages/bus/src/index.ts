@@ -37,8 +37,10 @@ export {
   batchMessageId,
   deviceSubject,
   parseDeviceSubject,
+  SOURCE_HEADER,
   STREAM_NAME,
   SUBJECT_PREFIX,
+  sourceIdOf,
   watchSubject,
 } from "./subjects.ts";
 export {

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
@@ -14,6 +15,15 @@ export const receiverEnv = z.object({
   RECEIVER_OPS_PORT: envPort(9101),
   /** Serve gRPC server reflection (grpcurl and buf curl without proto files). */
   RECEIVER_REFLECTION: envBool(false),
+  /**
+   * This receiver's name in readings' provenance (reading_sources.receiver):
+   * the host name by default, which in Kubernetes is the pod's name.
+   */
+  RECEIVER_INSTANCE: z
+    .string()
+    .min(1)
+    .max(253)
+    .default(() => hostname()),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
   ...serverTlsEnv,
