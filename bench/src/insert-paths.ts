@@ -1,29 +1,17 @@
 /**
- * `node bench/src/insert-paths.ts [--rows 1000000] [--rounds 3] [--only <text>]
- * [--engine postgresql|timescaledb]`: the ways a writer can put readings
- * into `readings`, on a private PostgreSQL (or the TimescaleDB build, a
- * hypertable), in groups of 20,000 rows per transaction as the writer does,
- * rounds interleaved so the machine's load drifts over all of them alike.
- * Reports rows per second, and PostgreSQL's and Node's CPU seconds per
- * million rows (less noisy than the rate on a shared machine).
- *
- * Provenance (migration 0018) is measured in pairs: "COPY binary into
- * readings" writes source_id, "…, without provenance" the columns before it;
- * `provenance` reports with/without per round (`--only "into readings|without
- * provenance"` runs just the pair; `|` separates alternatives).
+ * `node bench/src/insert-paths.ts [--rows 1000000] [--rounds 3]`: the ways a
+ * writer can put readings into `readings`, on a private PostgreSQL, in
+ * groups of 20,000 rows per transaction as the writer does, rounds
+ * interleaved so the machine's load drifts over all of them alike. Reports
+ * rows per second, and PostgreSQL's and Node's CPU seconds per million
+ * rows (less noisy than the rate on a shared machine).
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
-import { hasTimescale, migrateToLatest, openDatabase } from "@vigil/db";
+import { migrateToLatest, openDatabase } from "@vigil/db";
 import { createTestDatabase, ensureTools, startPostgres } from "@vigil/testkit";
-import {
-  COPY_COLUMNS,
-  COPY_COLUMNS_WITHOUT_SOURCE,
-  type DecodedDelivery,
-  toCopyRows,
-  toReadingColumns,
-} from "@vigil/writer";
+import { COPY_COLUMNS, type DecodedDelivery, toCopyRows, toReadingColumns } from "@vigil/writer";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { postmasterPid, treeCpuSecondsOf } from "./process-stats.ts";
@@ -34,7 +22,6 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "3" },
     group: { type: "string", default: "20000" },
     only: { type: "string" },
-    engine: { type: "string", default: "postgresql" },
   },
 });
 const totalRows = Number(flags.rows);
@@ -52,12 +39,11 @@ const variants: Record<string, Insert> = {
   "unnest (text arrays)": async (client, group) => {
     const c = toReadingColumns(group, sensorIds);
     await client.query(
-      `INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id, source_id)
-       SELECT to_timestamp(t / 1000.0), v, q, to_timestamp(r / 1000.0), d, s, src
-       FROM unnest($1::float8[], $2::float8[], $3::int8[], $4::float8[], $5::int4[], $6::int4[], $7::int4[])
-         AS u(t, v, q, r, d, s, src)
+      `INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id)
+       SELECT to_timestamp(t / 1000.0), v, q, to_timestamp(r / 1000.0), d, s
+       FROM unnest($1::float8[], $2::float8[], $3::int8[], $4::float8[], $5::int4[], $6::int4[]) AS u(t, v, q, r, d, s)
        ON CONFLICT DO NOTHING`,
-      [c.timesMs, c.values, c.seqs, c.receivedAtMs, c.deviceIds, c.sensorIds, c.sourceIds],
+      [c.timesMs, c.values, c.seqs, c.receivedAtMs, c.deviceIds, c.sensorIds],
     );
   },
   "COPY binary into readings": async (client, group) => {
@@ -65,14 +51,6 @@ const variants: Record<string, Insert> = {
     await pipeline(
       Readable.from([data]),
       client.query(copyFrom(`COPY readings (${COPY_COLUMNS}) FROM STDIN (FORMAT binary)`)),
-    );
-  },
-  // The pair of the one above: the same rows without source_id (the writer before migration 0018).
-  "COPY binary into readings, without provenance": async (client, group) => {
-    const { data } = toCopyRows(group, sensorIds, { withSource: false });
-    await pipeline(
-      Readable.from([data]),
-      client.query(copyFrom(`COPY readings (${COPY_COLUMNS_WITHOUT_SOURCE}) FROM STDIN (FORMAT binary)`)),
     );
   },
   // For comparison only: what the rollup invalidation trigger (transition table) costs.
@@ -88,7 +66,7 @@ const variants: Record<string, Insert> = {
   "COPY binary into a temp table, INSERT … ON CONFLICT": async (client, group) => {
     const { data } = toCopyRows(group, sensorIds);
     await client.query(
-      "CREATE TEMP TABLE IF NOT EXISTS readings_in (time timestamptz, value float8, seq int8, received_at timestamptz, device_id int4, sensor_id int4) ON COMMIT DELETE ROWS",
+      "CREATE TEMP TABLE IF NOT EXISTS readings_in (time timestamptz, value float8, seq int8, received_at timestamptz, device_id int4, sensor_id int4, source_id int4) ON COMMIT DELETE ROWS",
     );
     await pipeline(
       Readable.from([data]),
@@ -119,23 +97,17 @@ const variants: Record<string, Insert> = {
 };
 
 const log = (msg: string) => process.stderr.write(`insert-paths: ${msg}\n`);
-const timescale = flags.engine === "timescaledb";
-if (!timescale && flags.engine !== "postgresql") throw new Error("--engine: postgresql or timescaledb");
-ensureTools([timescale ? "timescaledb" : "postgresql"]);
-const server = await startPostgres(timescale ? { timescaledb: "preloaded" } : {});
+ensureTools(["postgresql"]);
+const server = await startPostgres();
 try {
   const url = await createTestDatabase(server.url, "inserts");
   const database = await openDatabase(url);
   await migrateToLatest(database.db);
-  log(`engine: ${(await hasTimescale(database.db)) ? "TimescaleDB (hypertable)" : "PostgreSQL (partitioned table)"}`);
   await database.close();
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   const pgPid = postmasterPid(server.port)!;
   const groups = makeGroups();
-  // The rollup trigger exists on plain PostgreSQL only.
-  const names = Object.keys(variants)
-    .filter((n) => !flags.only || flags.only.split("|").some((part) => n.includes(part)))
-    .filter((n) => !timescale || !n.includes("rollup trigger"));
+  const names = Object.keys(variants).filter((n) => !flags.only || n.includes(flags.only));
   const results = new Map<string, Array<{ rate: number; pgCpu: number; nodeCpu: number }>>();
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse();
@@ -175,20 +147,7 @@ try {
       },
     ]),
   );
-  // With provenance over without, round by round (each pair ran in the same round, back to back).
-  const withSource = results.get("COPY binary into readings");
-  const without = results.get("COPY binary into readings, without provenance");
-  const provenance =
-    withSource && without
-      ? {
-          rows_per_s_ratio: withSource.map((r, i) => round3(r.rate / without[i]!.rate)),
-          postgres_cpu_ratio: withSource.map((r, i) => round3(r.pgCpu / without[i]!.pgCpu)),
-          node_cpu_ratio: withSource.map((r, i) => round3(r.nodeCpu / without[i]!.nodeCpu)),
-        }
-      : undefined;
-  process.stdout.write(
-    `${JSON.stringify({ engine: flags.engine, rows: totalRows, group_rows: groupRows, variants: summary, provenance })}\n`,
-  );
+  process.stdout.write(`${JSON.stringify({ rows: totalRows, group_rows: groupRows, variants: summary })}\n`);
 } finally {
   await server.stop();
 }
@@ -209,7 +168,6 @@ function makeGroups(): DecodedDelivery[][] {
       times,
       values: Float64Array.from({ length: SAMPLES }, () => Math.round(Math.random() * 10_000) / 100),
     }));
-    // One provenance id per device, as when each device streams through one receiver.
     group.push({ deviceId: device, storedAtMs: Date.now() + 0.123, sourceId: device, batch: { seq, series } });
     inGroup += batchRows;
     if (inGroup >= groupRows) {
@@ -220,10 +178,6 @@ function makeGroups(): DecodedDelivery[][] {
   }
   if (group.length) groups.push(group);
   return groups;
-}
-
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }
 
 function round2(x: number): number {
