@@ -84,7 +84,7 @@ const variants: Record<string, Insert> = {
         const sensor = sensorIds.get(s.sensor);
         for (let i = 0; i < s.values.length; i++) {
           lines.push(
-            `${new Date(s.times[i]!).toISOString()}\t${s.values[i]}\t${d.batch.seq}\t${received}\t${d.deviceId}\t${sensor}\n`,
+            `${new Date(s.times[i]!).toISOString()}\t${s.values[i]}\t${d.batch.seq}\t${received}\t${d.deviceId}\t${sensor}\t${d.sourceId ?? "\\N"}\n`,
           );
         }
       }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { hostname } from "node:os";
 import { type ChannelOptions, Server, ServerCredentials, status } from "@grpc/grpc-js";
 import {
   connectJetStreamBus,
@@ -329,7 +330,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
         config.RECEIVER_AUTH_CACHE_MS,
         now,
       );
-      sources = new ReadingSources(db, config.RECEIVER_INSTANCE);
+      sources = new ReadingSources(db, config.RECEIVER_INSTANCE ?? hostname());
       const maxAppendBytes = readyBus.maxPayloadBytes();
       if (maxAppendBytes < config.RECEIVER_MAX_MESSAGE_BYTES) {
         log.warn(

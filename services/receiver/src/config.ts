@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import { consumerEnv, natsTlsEnv, streamEnv } from "@vigil/bus";
 import { readingRulesEnv } from "@vigil/ingest";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
@@ -16,14 +15,10 @@ export const receiverEnv = z.object({
   /** Serve gRPC server reflection (grpcurl and buf curl without proto files). */
   RECEIVER_REFLECTION: envBool(false),
   /**
-   * This receiver's name in readings' provenance (reading_sources.receiver):
-   * the host name by default, which in Kubernetes is the pod's name.
+   * This receiver's name in readings' provenance (reading_sources.receiver);
+   * unset: the host name (in Kubernetes, the pod's name).
    */
-  RECEIVER_INSTANCE: z
-    .string()
-    .min(1)
-    .max(253)
-    .default(() => hostname()),
+  RECEIVER_INSTANCE: z.string().min(1).max(253).optional(),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
   ...serverTlsEnv,
