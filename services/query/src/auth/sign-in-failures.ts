@@ -55,7 +55,9 @@ export class SignInFailures {
   record(username: string | undefined, address: string): void {
     const now = this.now();
     let key = username ?? IMPOSSIBLE;
-    if (!this.tallies.has(key) && this.tallies.size >= this.options.maxUsernames) key = OVERFLOW;
+    if (key !== IMPOSSIBLE && !this.tallies.has(key) && this.namedUsernames() >= this.options.maxUsernames) {
+      key = OVERFLOW;
+    }
     let tally = this.tallies.get(key);
     if (!tally) {
       tally = { failures: 0, addresses: new Set(), fromOtherAddresses: 0, firstMs: now, lastMs: now };
@@ -74,6 +76,11 @@ export class SignInFailures {
     }
     this.timer ??= setTimeout(() => void this.flush(), this.options.windowMs);
     this.timer.unref?.();
+  }
+
+  /** Usernames with a tally of their own this window. */
+  private namedUsernames(): number {
+    return this.tallies.size - (this.tallies.has(IMPOSSIBLE) ? 1 : 0) - (this.tallies.has(OVERFLOW) ? 1 : 0);
   }
 
   /** Writes the window in progress now (on shutdown, and for tests). */
