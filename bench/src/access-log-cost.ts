@@ -2,9 +2,8 @@
  * `npm run bench:access-log -- [--workers 16] [--seconds 5] [--rounds 3]`:
  * what the access log costs a read of readings, on a private PostgreSQL.
  * `--workers` clients each run a page read (100 readings of one device, as
- * ListReadings does) in a loop, three ways, phase by phase in the same run
- * (the order rotating each round, so a shared machine's load falls on all
- * alike):
+ * ListReadings does) in a loop, in phases that mix two ways request by
+ * request (so both meet the same load at the same moment):
  *
  * - `read`: the page only (no access log);
  * - `read + batched entry`: then the audit entry through AuditBatcher, the
@@ -12,8 +11,10 @@
  * - `read + own INSERT`: then one recordAudit per read (each its own append
  *   to the hash chain: the design the batcher replaces).
  *
- * Reports reads per second and latency percentiles per way and round, and
- * each way's throughput over `read`'s.
+ * Phases: plain reads beside reads with a batched entry, and plain reads
+ * beside reads with their own INSERT. Reports reads per second and latency
+ * percentiles per way and round, and each way's latency over the plain
+ * read's in the same phase.
  */
 import { parseArgs } from "node:util";
 import { AuditBatcher, migrateToLatest, openDatabase, recordAudit, sql, verifyAuditChain } from "@vigil/db";
@@ -79,46 +80,71 @@ try {
     },
   };
 
-  const results = new Map<string, Array<{ perS: number; p50: number; p95: number; p99: number }>>();
+  // Two pairings, each phase mixing its two ways request by request (worker w's i-th request is
+  // way (w + i) % 2), so both meet the same load at the same moment.
+  const pairings: Array<[string, string]> = [
+    ["read", "read + batched entry"],
+    ["read", "read + own INSERT"],
+  ];
+  type Stats = { perS: number; p50: number; p95: number; p99: number };
+  const results = new Map<string, Stats[]>();
   for (let round = 0; round < rounds; round++) {
-    const names = Object.keys(ways);
-    const order = names.map((_, i) => names[(i + round) % names.length]!);
-    for (const name of order) {
-      const latencies: number[] = [];
+    const order = round % 2 === 0 ? pairings : [...pairings].reverse();
+    for (const pair of order) {
+      const latencies = new Map<string, number[]>(pair.map((name) => [name, []]));
       const until = performance.now() + phaseMs;
       await Promise.all(
         Array.from({ length: workers }, async (_, w) => {
           for (let i = 0; performance.now() < until; i++) {
+            const name = pair[(w + i) % 2]!;
             const t0 = performance.now();
             await ways[name]!(w, 1 + ((w + i) % DEVICES));
-            latencies.push(performance.now() - t0);
+            latencies.get(name)!.push(performance.now() - t0);
           }
         }),
       );
-      latencies.sort((a, b) => a - b);
-      const at = (q: number) => round2(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!);
-      const r = { perS: Math.round(latencies.length / (phaseMs / 1000)), p50: at(0.5), p95: at(0.95), p99: at(0.99) };
-      log(`round ${round + 1} ${name}: ${JSON.stringify(r)}`);
-      results.set(name, [...(results.get(name) ?? []), r]);
+      for (const [name, list] of latencies) {
+        list.sort((a, b) => a - b);
+        const at = (q: number) => round2(list[Math.min(list.length - 1, Math.floor(q * list.length))]!);
+        const r = { perS: Math.round(list.length / (phaseMs / 1000)), p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+        const key = `${name} (beside ${pair.find((p) => p !== name)})`;
+        log(`round ${round + 1} ${key}: ${JSON.stringify(r)}`);
+        results.set(key, [...(results.get(key) ?? []), r]);
+      }
     }
   }
   await batcher.close();
   const chain = await verifyAuditChain(db);
   log(`audit chain: ${chain.ok ? "verifies" : "BROKEN"}, ${chain.entries} entries`);
-  const base = results.get("read")!;
   const summary = Object.fromEntries(
     [...results].map(([name, rs]) => [
       name,
       {
         reads_per_s: rs.map((r) => r.perS),
-        ratio_to_read: rs.map((r, i) => Math.round((r.perS / base[i]!.perS) * 1000) / 1000),
         p50_ms: rs.map((r) => r.p50),
         p95_ms: rs.map((r) => r.p95),
         p99_ms: rs.map((r) => r.p99),
       },
     ]),
   );
-  process.stdout.write(`${JSON.stringify({ workers, seconds: phaseMs / 1000, chain_ok: chain.ok, ways: summary })}\n`);
+  // Each way's p50 and p95 over the plain read's in the same phase.
+  const ratios = Object.fromEntries(
+    pairings.map(([base, way]) => {
+      const a = results.get(`${base} (beside ${way})`)!;
+      const b = results.get(`${way} (beside ${base})`)!;
+      return [
+        way,
+        {
+          p50_ratio: b.map((r, i) => round2(r.p50 / a[i]!.p50)),
+          p95_ratio: b.map((r, i) => round2(r.p95 / a[i]!.p95)),
+          p50_added_ms: b.map((r, i) => round2(r.p50 - a[i]!.p50)),
+        },
+      ];
+    }),
+  );
+  process.stdout.write(
+    `${JSON.stringify({ workers, seconds: phaseMs / 1000, chain_ok: chain.ok, ways: summary, ratios })}\n`,
+  );
   await database.close();
 } finally {
   await server.stop();

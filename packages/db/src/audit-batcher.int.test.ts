@@ -81,6 +81,27 @@ describe("AuditBatcher", () => {
     await expect(batcher.record({ actor: "user:late", action: "readings.list" })).rejects.toThrow(/closed/);
   });
 
+  it("enqueue() returns once queued, before the COMMIT; the entry is written all the same, and a failure is reported", async () => {
+    const batcher = new AuditBatcher(database.db, { maxPending: 100, maxBatch: 100 });
+    const before = await auditRows();
+    const errors: unknown[] = [];
+    // Hold the chain's lock: nothing can be committed until it is released.
+    const release = Promise.withResolvers<void>();
+    const holding = database.db.transaction().execute(async (tx) => {
+      await sql`SELECT 1 FROM audit_chain_head FOR UPDATE`.execute(tx);
+      await release.promise;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    await batcher.enqueue({ actor: "user:async", action: "readings.list" }, (err) => errors.push(err));
+    await batcher.enqueue({ actor: "user:\u0000", action: "readings.list" }, (err) => errors.push(err));
+    expect(await auditRows()).toBe(before);
+    release.resolve();
+    await holding;
+    await batcher.close();
+    expect(await auditRows()).toBe(before + 1);
+    expect(errors).toHaveLength(1);
+  });
+
   it("rejects the entries of a write that fails, and goes on with the next ones", async () => {
     const batcher = new AuditBatcher(database.db, { maxPending: 100, maxBatch: 100 });
     // A NUL byte cannot be stored in text: the database refuses the whole statement.

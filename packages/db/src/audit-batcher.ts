@@ -44,13 +44,29 @@ export class AuditBatcher {
 
   /** Appends an entry; resolves once it is committed with its batch. */
   async record(entry: AuditEntry): Promise<void> {
+    const { committed } = await this.admit(entry);
+    return committed;
+  }
+
+  /**
+   * Appends an entry without waiting for its COMMIT: resolves once it is
+   * queued (after waiting for room, as record() does). A failed write goes
+   * to `onError`. What a crash loses: the entries queued and not yet written.
+   */
+  async enqueue(entry: AuditEntry, onError: (err: unknown) => void): Promise<void> {
+    const { committed } = await this.admit(entry);
+    committed.catch(onError);
+  }
+
+  /** Queues an entry once there is room; `committed` settles with its batch's write. */
+  private async admit(entry: AuditEntry): Promise<{ committed: Promise<void> }> {
     while (this.queue.length >= this.options.maxPending && !this.closed) {
       await new Promise<void>((resolve) => this.room.push(resolve));
     }
     if (this.closed) throw new Error("the audit log is closed (shutting down)");
-    const done = new Promise<void>((resolve, reject) => this.queue.push({ entry, resolve, reject }));
+    const committed = new Promise<void>((resolve, reject) => this.queue.push({ entry, resolve, reject }));
     this.writing ??= this.writeAll();
-    return done;
+    return { committed };
   }
 
   /** Entries waiting to be written (a gauge). */

@@ -246,7 +246,12 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
                 maxFutureSkewMs: config.READINGS_MAX_FUTURE_SKEW_MS,
               },
               maxCorrectionRows: config.QUERY_MAX_CORRECTION_ROWS,
-              access: batcher,
+              access: config.QUERY_ACCESS_LOG_WAIT
+                ? batcher
+                : {
+                    record: (entry) =>
+                      batcher.enqueue(entry, (err) => log.error({ err }, "could not write an access entry")),
+                  },
             }),
           );
           router.service(

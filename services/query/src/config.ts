@@ -72,6 +72,11 @@ export const queryEnv = z
     QUERY_MAX_CORRECTION_ROWS: envInt(10_000, 1, 1_000_000),
     /** Audit entries (reads of readings and stats, sign-outs) waiting to be written before requests wait for room. */
     QUERY_AUDIT_MAX_PENDING: envInt(10_000, 1, 1_000_000),
+    /**
+     * A read of readings or stats is answered only once its audit entry is committed (true), or as
+     * soon as the entry is queued (false: less latency; a crash loses entries not yet written).
+     */
+    QUERY_ACCESS_LOG_WAIT: envBool(true),
     /** Most audit entries one INSERT writes (one extension of the hash chain). */
     QUERY_AUDIT_MAX_BATCH: envInt(500, 1, 10_000),
     /** Failed sign-ins are summed per username over this window, then written to the audit log. */
