@@ -200,13 +200,38 @@ describe("provenance and access logging", () => {
     expect(stats[0]).toMatchObject({ target: "devices:PC-1", rowsAffected: 3n });
     expect(stats[0]!.details).toMatchObject({ deviceCode: "PC", deviceNumber: 1, bucketMs: 3_600_000 });
     // The family filter finds reads of both kinds.
-    const family = (await audit.listAuditLog({ actor: "user:nurse", action: "readings.*" })).entries;
+    const family = (await audit.listAuditLog({ actor: "user:nurse", action: "readings.*" })).entries.filter(
+      (e) => e.action !== "readings.watch",
+    );
     expect(family.map((e) => e.action).sort()).toEqual([
       "readings.list",
       "readings.list",
       "readings.list",
       "readings.stats",
     ]);
+  });
+
+  it("records who opened a live tail of which devices", async () => {
+    const abort = new AbortController();
+    const watch = as(ReadingService, userToken).watchReadings(
+      { filter: { deviceCode: "PK", deviceNumber: 1 } },
+      { signal: abort.signal },
+    );
+    const audit = as(AuditService, adminToken);
+    const reading = (async () => {
+      for await (const _ of watch) break;
+    })().catch(() => {});
+    await waitFor(
+      "the watch recorded",
+      async () => (await audit.listAuditLog({ action: "readings.watch" })).entries.length === 1,
+      10_000,
+      50,
+    );
+    abort.abort();
+    await reading;
+    const [entry] = (await audit.listAuditLog({ action: "readings.watch" })).entries;
+    expect(entry).toMatchObject({ actor: "user:nurse", target: "devices:PK-1" });
+    expect(entry!.details).toMatchObject({ deviceCode: "PK", deviceNumber: 1 });
   });
 
   it("records failed sign-ins summed per username and window, and sign-outs", async () => {

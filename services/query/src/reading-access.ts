@@ -7,8 +7,8 @@ import type { ReadingFilter } from "./reading-filter.ts";
  * Access logging of readings (issue 13): one audit entry per request (never
  * per row) saying who read which devices over which time range, and how many
  * rows the answer held. Actions: `readings.list` (ListReadings),
- * `readings.stats` (GetStats); `vigil audit list --action 'readings.*'`
- * shows them.
+ * `readings.stats` (GetStats), `readings.watch` (WatchReadings, when it
+ * opens); `vigil audit list --action 'readings.*'` shows them.
  */
 export interface AccessLog {
   /** Resolves once the entry is committed (AuditBatcher): the caller answers only then. */
@@ -56,6 +56,21 @@ export function statsAccessEntry(
     target: target(filter),
     details: { ...filterDetails(filter), bucketMs, buckets: result.buckets, source: result.source },
     rowsAffected: result.readings,
+    traceId: traceIdOf(ctx),
+  };
+}
+
+/**
+ * WatchReadings: who opened a live tail of which devices, recorded when it
+ * opens (the readings it will stream are not known yet, and a tail may run
+ * for hours).
+ */
+export function watchAccessEntry(ctx: HandlerContext, filter: ReadingFilter): AuditEntry {
+  return {
+    actor: actorOf(ctx),
+    action: "readings.watch",
+    target: target(filter),
+    details: filterDetails(filter),
     traceId: traceIdOf(ctx),
   };
 }

@@ -24,7 +24,7 @@ import {
 import { actorOf, cutConnectionKey, principalOf, traceIdOf } from "./auth/principal.ts";
 import type { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
-import { type AccessLog, listAccessEntry, statsAccessEntry } from "./reading-access.ts";
+import { type AccessLog, listAccessEntry, statsAccessEntry, watchAccessEntry } from "./reading-access.ts";
 import { applyCorrection, correctionChanges, type ReadingChangeRow, readingHistory } from "./reading-corrections.ts";
 import type { ReadingFilter } from "./reading-filter.ts";
 import { PROVENANCE_SCOPE, ReadingProvenanceResolver } from "./reading-provenance.ts";
@@ -219,6 +219,8 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
         );
       }
       try {
+        // On record before the first reading streams (reading-access.ts).
+        await deps.access.record(watchAccessEntry(ctx, filter));
         // Site, kind and labels select devices by what they are when the watch starts.
         const byMetadata =
           filter.site !== undefined || filter.deviceKind !== undefined || filter.deviceLabels !== undefined;
