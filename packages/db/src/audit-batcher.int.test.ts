@@ -102,6 +102,23 @@ describe("AuditBatcher", () => {
     expect(errors).toHaveLength(1);
   });
 
+  it("fails only the entry the database refuses, not the others written with it", async () => {
+    const batcher = new AuditBatcher(database.db, { maxPending: 100, maxBatch: 100 });
+    const before = await auditRows();
+    // Three entries queued behind a first one: they go in one batch, with the bad one in the middle.
+    const first = batcher.record({ actor: "user:first", action: "readings.list" });
+    const outcomes = await Promise.allSettled([
+      first,
+      batcher.record({ actor: "user:ok1", action: "readings.list" }),
+      batcher.record({ actor: "user:bad", action: "readings.list", details: { label: "\u0000" } }),
+      batcher.record({ actor: "user:ok2", action: "readings.list" }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+    expect(await auditRows()).toBe(before + 3);
+    await batcher.close();
+    expect((await verifyAuditChain(database.db)).ok).toBe(true);
+  });
+
   it("rejects the entries of a write that fails, and goes on with the next ones", async () => {
     const batcher = new AuditBatcher(database.db, { maxPending: 100, maxBatch: 100 });
     // A NUL byte cannot be stored in text: the database refuses the whole statement.

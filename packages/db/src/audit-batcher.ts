@@ -26,8 +26,9 @@ interface Waiting {
  *
  * Bounded: beyond `maxPending` waiting entries record() waits for room, so
  * a database that cannot keep up slows callers down instead of growing
- * memory or dropping entries. A write that fails rejects its entries (the
- * callers fail too); later entries are tried again in a fresh write.
+ * memory or dropping entries. A batch the database refuses is written entry
+ * by entry, so only an entry it refuses on its own fails (and its caller);
+ * when the database is down each entry fails and its caller with it.
  */
 export class AuditBatcher {
   private readonly db: Kysely<Database>;
@@ -81,28 +82,45 @@ export class AuditBatcher {
     await this.writing;
   }
 
+  private async insert(batch: Waiting[]): Promise<void> {
+    await this.db
+      .insertInto("audit_log")
+      .values(
+        batch.map(({ entry }) => ({
+          actor: entry.actor,
+          action: entry.action,
+          target: entry.target ?? "",
+          details: JSON.stringify(entry.details ?? {}),
+          rows_affected: entry.rowsAffected ?? null,
+          trace_id: entry.traceId ?? null,
+        })),
+      )
+      .execute();
+  }
+
   private async writeAll(): Promise<void> {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.options.maxBatch);
         for (const wake of this.room.splice(0, batch.length)) wake();
         try {
-          await this.db
-            .insertInto("audit_log")
-            .values(
-              batch.map(({ entry }) => ({
-                actor: entry.actor,
-                action: entry.action,
-                target: entry.target ?? "",
-                details: JSON.stringify(entry.details ?? {}),
-                rows_affected: entry.rowsAffected ?? null,
-                trace_id: entry.traceId ?? null,
-              })),
-            )
-            .execute();
+          await this.insert(batch);
           for (const w of batch) w.resolve();
         } catch (err) {
-          for (const w of batch) w.reject(err);
+          if (batch.length === 1) {
+            batch[0]!.reject(err);
+            continue;
+          }
+          // One entry the database refuses (a value it cannot store) must not fail the others:
+          // each is tried alone.
+          for (const w of batch) {
+            try {
+              await this.insert([w]);
+              w.resolve();
+            } catch (alone) {
+              w.reject(alone);
+            }
+          }
         }
       }
     } finally {
