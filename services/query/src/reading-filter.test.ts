@@ -29,6 +29,7 @@ describe("parseReadingFilter", () => {
     // Control characters (NUL above all, which cannot be stored in the access log) are refused up front.
     expect(bad({ site: "theatre\u0000" })).toThrow(/filter.site: must not contain control characters/);
     expect(bad({ deviceLabels: { team: "a\nb" } })).toThrow(/control characters/);
+    expect(bad({ deviceKind: "robot\ud800" })).toThrow(/filter.device_kind: must be valid Unicode/);
     expect(bad({ startTime: timestampFromMs(2000), endTime: timestampFromMs(1000) })).toThrow(
       new InvalidArgumentError("filter.start_time", "must not be after end_time"),
     );
