@@ -55,6 +55,7 @@ function* copyChunks(rows: number, devices: number, sensorIds: Map<string, numbe
       deliveries.push({
         deviceId: Math.floor(pair / sensors.length) + 1,
         storedAtMs: Date.now(),
+        sourceId: 1,
         batch: { seq: round + 1, series: [{ sensor: sensors[pair % sensors.length]!, times, values }] },
       });
     }

@@ -66,7 +66,7 @@ const variants: Record<string, Insert> = {
   "COPY binary into a temp table, INSERT … ON CONFLICT": async (client, group) => {
     const { data } = toCopyRows(group, sensorIds);
     await client.query(
-      "CREATE TEMP TABLE IF NOT EXISTS readings_in (time timestamptz, value float8, seq int8, received_at timestamptz, device_id int4, sensor_id int4) ON COMMIT DELETE ROWS",
+      "CREATE TEMP TABLE IF NOT EXISTS readings_in (time timestamptz, value float8, seq int8, received_at timestamptz, device_id int4, sensor_id int4, source_id int4) ON COMMIT DELETE ROWS",
     );
     await pipeline(
       Readable.from([data]),
@@ -84,7 +84,7 @@ const variants: Record<string, Insert> = {
         const sensor = sensorIds.get(s.sensor);
         for (let i = 0; i < s.values.length; i++) {
           lines.push(
-            `${new Date(s.times[i]!).toISOString()}\t${s.values[i]}\t${d.batch.seq}\t${received}\t${d.deviceId}\t${sensor}\n`,
+            `${new Date(s.times[i]!).toISOString()}\t${s.values[i]}\t${d.batch.seq}\t${received}\t${d.deviceId}\t${sensor}\t${d.sourceId ?? "\\N"}\n`,
           );
         }
       }
@@ -168,7 +168,7 @@ function makeGroups(): DecodedDelivery[][] {
       times,
       values: Float64Array.from({ length: SAMPLES }, () => Math.round(Math.random() * 10_000) / 100),
     }));
-    group.push({ deviceId: device, storedAtMs: Date.now() + 0.123, batch: { seq, series } });
+    group.push({ deviceId: device, storedAtMs: Date.now() + 0.123, sourceId: device, batch: { seq, series } });
     inGroup += batchRows;
     if (inGroup >= groupRows) {
       groups.push(group);

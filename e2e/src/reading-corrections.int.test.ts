@@ -56,11 +56,16 @@ for (const engine of ["PostgreSQL", "TimescaleDB (embedded)"] as const) {
       const { db } = pipeline.database;
       await sql`INSERT INTO devices (code, number) VALUES ('COR', ${number}) ON CONFLICT DO NOTHING`.execute(db);
       await sql`INSERT INTO sensors (name) VALUES (${sensor}) ON CONFLICT DO NOTHING`.execute(db);
+      // With provenance, as a receiver would have recorded it.
       await sql`
-        INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id)
-        SELECT ${new Date(base)}::timestamptz + make_interval(mins => i), 20 + i, i + 1, now(), d.id, s.id
-        FROM generate_series(0, ${count - 1}) AS i, devices d, sensors s
-        WHERE d.code = 'COR' AND d.number = ${number} AND s.name = ${sensor}`.execute(db);
+        INSERT INTO reading_sources (device_id, key_prefix, receiver)
+        SELECT id, 'corkey', 'receiver-0' FROM devices WHERE code = 'COR' AND number = ${number}
+        ON CONFLICT DO NOTHING`.execute(db);
+      await sql`
+        INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id, source_id)
+        SELECT ${new Date(base)}::timestamptz + make_interval(mins => i), 20 + i, i + 1, now(), d.id, s.id, src.id
+        FROM generate_series(0, ${count - 1}) AS i, devices d, sensors s, reading_sources src
+        WHERE d.code = 'COR' AND d.number = ${number} AND s.name = ${sensor} AND src.device_id = d.id`.execute(db);
       if (await hasTimescale(db)) {
         await sql`
           SELECT compress_chunk(c, if_not_compressed => true)
@@ -152,6 +157,11 @@ for (const engine of ["PostgreSQL", "TimescaleDB (embedded)"] as const) {
         changes: { time: timestampFromMs(moved) },
       });
       expect(last.updatedCount).toBe(1n);
+      // A moved reading (deleted and inserted again) keeps its provenance.
+      const { rows: provenance } = await sql<{ key_prefix: string | null }>`
+        SELECT src.key_prefix FROM readings r LEFT JOIN reading_sources src ON src.id = r.source_id
+        WHERE r.time = ${new Date(moved)}`.execute(pipeline.database.db);
+      expect(provenance).toEqual([{ key_prefix: "corkey" }]);
 
       const history = await asUser.getReadingHistory({
         deviceCode: "COR",

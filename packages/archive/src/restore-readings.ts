@@ -49,6 +49,14 @@ export async function restoreReadings(
   // Newest export first: a range archived twice (restored, then archived
   // again) is read from its latest state; older copies only fill gaps.
   found.sort((a, b) => b.exportedAtMs - a.exportedAtMs);
+  // On record before the first row goes back: rows are inserted in many statements, so a restore
+  // that dies half way still leaves who started it (the closing entry says what it restored).
+  await recordAudit(db, {
+    actor: options.actor,
+    action: "readings.restore_start",
+    target: `readings [${new Date(options.fromMs).toISOString()}, ${new Date(options.toMs).toISOString()})`,
+    details: { store: store.location, files: found.length },
+  });
   const dir = await mkdtemp(join(tmpdir(), "vigil-restore-"));
   const outcome: RestoreOutcome = { files: 0, rows: 0, inserted: 0, holdUntil: "" };
   const fromUs = BigInt(options.fromMs) * 1000n;

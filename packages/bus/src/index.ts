@@ -54,8 +54,10 @@ export {
   batchMessageId,
   deviceSubject,
   parseDeviceSubject,
+  SOURCE_HEADER,
   STREAM_NAME,
   SUBJECT_PREFIX,
+  sourceIdOf,
   watchSubject,
 } from "./subjects.ts";
 export {

@@ -8,6 +8,21 @@ export const SUBJECT_PREFIX = "vigil.readings";
 export const DEVICE_ID_HEADER = "Vigil-Device-Id";
 /** Header carrying the batch seq. */
 export const SEQ_HEADER = "Vigil-Seq";
+/**
+ * Header carrying the batch's provenance: the reading_sources id the
+ * receiver interned for the stream's credential and itself. Not part of the
+ * dedup id: a batch resent through another receiver is still a duplicate,
+ * and the first stored copy's provenance is the one that counts.
+ */
+export const SOURCE_HEADER = "Vigil-Source";
+
+/** The reading_sources id a batch's headers carry, or null when none (or not a positive int32). */
+export function sourceIdOf(headers: Record<string, string>): number | null {
+  const text = headers[SOURCE_HEADER];
+  if (text === undefined || !/^[1-9][0-9]{0,9}$/.test(text)) return null;
+  const id = Number(text);
+  return id <= 2_147_483_647 ? id : null;
+}
 
 /** The subject of one device's batches. */
 export function deviceSubject(device: Pick<DeviceAddress, "code" | "number">): string {

@@ -39,6 +39,9 @@ export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, 
   // A correction that changes a reading's sensor or time deletes and re-inserts it (an UPDATE cannot move
   // a row to another chunk), its prior values kept in reading_history: the query service needs all four.
   readings: { writer: ["INSERT"], query: ["SELECT", "UPDATE", "INSERT", "DELETE"] },
+  // Provenance (migration 0018): receivers intern (device, credential, receiver) when a stream opens;
+  // writers only copy the id into readings.source_id; the query service shows it to admins.
+  reading_sources: { receiver: ["SELECT", "INSERT"], query: ["SELECT"] },
   // The receiver counts a device's recent rejects for its quota: those columns only, never payloads.
   dead_letters: {
     receiver: ["INSERT", "SELECT (device_id, source, created_at)"],

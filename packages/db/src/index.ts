@@ -8,6 +8,7 @@ export {
   sql,
 } from "kysely";
 export { type AuditEntry, recordAudit } from "./audit.ts";
+export { AuditBatcher, type AuditBatcherOptions } from "./audit-batcher.ts";
 export { type AuditChainHead, type AuditVerification, auditChainHead, verifyAuditChain } from "./audit-chain.ts";
 export {
   applyComponentGrants,

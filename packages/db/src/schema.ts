@@ -9,6 +9,7 @@ export interface Database {
   device_keys: DeviceKeysTable;
   sensors: SensorsTable;
   readings: ReadingsTable;
+  reading_sources: ReadingSourcesTable;
   dead_letters: DeadLettersTable;
   audit_log: AuditLogTable;
   users: UsersTable;
@@ -88,6 +89,21 @@ export interface ReadingsTable {
   deleted_at: Date | null;
   device_id: number;
   sensor_id: number;
+  /** reading_sources.id: the credential and receiver that took the reading (null: unknown, before migration 0018). */
+  source_id: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
+/** One (device, credential, receiver) that readings came from (migration 0018). */
+export interface ReadingSourcesTable {
+  id: Generated<number>;
+  device_id: number;
+  /** Prefix of the API key ("" when the stream had none). */
+  key_prefix: ColumnType<string, string | undefined, never>;
+  /** SHA-256 of the client certificate, hex ("" when none). */
+  cert_fingerprint: ColumnType<string, string | undefined, never>;
+  /** Receiver instance (pod name). */
+  receiver: string;
+  created_at: Generated<Date>;
 }
 
 export interface DeadLettersTable {

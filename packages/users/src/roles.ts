@@ -4,6 +4,8 @@ export const SCOPES = [
   // Corrections of clinical data (UpdateReadings): bounded, kept in the readings' history.
   "readings:correct",
   "readings:delete",
+  // Which credential sent a reading and which receiver took it (ListReadings' provenance): admins.
+  "readings:provenance",
   "devices:admin",
   "users:admin",
   "audit:read",

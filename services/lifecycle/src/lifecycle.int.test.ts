@@ -389,6 +389,17 @@ for (const { name, timescale, embedded, url, skip } of engines)
       });
       expect(outcome).toMatchObject({ files: 2, rows: want.length, inserted: want.length });
       expect(await snapshot(database.db, from, to)).toEqual(want);
+      // In the audit log: who started it (before the first row went back) and what it restored.
+      const audit = await database.db
+        .selectFrom("audit_log")
+        .select(["actor", "action", "rows_affected"])
+        .where("action", "in", ["readings.restore_start", "readings.restore"])
+        .orderBy("chain_seq")
+        .execute();
+      expect(audit).toEqual([
+        { actor: "test", action: "readings.restore_start", rows_affected: null },
+        { actor: "test", action: "readings.restore", rows_affected: want.length },
+      ]);
       // Restoring twice changes nothing.
       expect((await restoreReadings(database.db, store, { fromMs: from, toMs: to, actor: "test" })).inserted).toBe(0);
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
 import { openAlertCounts } from "@vigil/alerts";
 import { connectJetStreamBus, consumerSettings, natsAccess, type ReadingBus, streamSettings } from "@vigil/bus";
-import { openDatabase, pingDatabase, type VigilDatabase, waitForSchema } from "@vigil/db";
+import { AuditBatcher, openDatabase, pingDatabase, type VigilDatabase, waitForSchema } from "@vigil/db";
 import { forecastSettings } from "@vigil/maintenance";
 import {
   AlertService,
@@ -42,6 +42,7 @@ import { createAuth } from "./auth/auth-interceptor.ts";
 import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
 import { actorOf, clientAddressKey, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
+import { SignInFailures } from "./auth/sign-in-failures.ts";
 import { streamRevocationInterceptor } from "./auth/stream-revocation.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
 import { TokenVersions } from "./auth/token-versions.ts";
@@ -124,6 +125,9 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
   let serving = false;
   const shutdown = new AbortController();
   let alertHub: AlertWatchHub | undefined;
+  /** Reads of readings, sign-outs and failed sign-ins, written to the audit log in batches. */
+  let audit: AuditBatcher | undefined;
+  let signInFailures: SignInFailures | undefined;
 
   /** Ready while the database and NATS (live tail, replays) answer. */
   async function ready(): Promise<boolean> {
@@ -207,6 +211,24 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       const readyBus = bus;
       const hub = new AlertWatchHub(db);
       alertHub = hub;
+      const batcher = new AuditBatcher(db, {
+        maxPending: config.QUERY_AUDIT_MAX_PENDING,
+        maxBatch: config.QUERY_AUDIT_MAX_BATCH,
+      });
+      audit = batcher;
+      const failures = new SignInFailures({
+        windowMs: config.AUTH_FAILED_SIGN_IN_WINDOW_MS,
+        maxUsernames: config.AUTH_FAILED_SIGN_IN_MAX_USERNAMES,
+        maxAddresses: 20,
+        write: async (entries) => {
+          try {
+            await Promise.all(entries.map((e) => batcher.record(e)));
+          } catch (err) {
+            log.error({ err }, "could not write failed sign-ins to the audit log");
+          }
+        },
+      });
+      signInFailures = failures;
       const signer = await TokenSigner.create(secretValue(config.AUTH_JWT_KEYS, config.AUTH_JWT_KEYS_FILE));
       if (signer.ephemeral) {
         log.warn("AUTH_JWT_KEYS is not set: signing with a key generated at start; tokens end with this process");
@@ -263,6 +285,12 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
                 maxFutureSkewMs: config.READINGS_MAX_FUTURE_SKEW_MS,
               },
               maxCorrectionRows: config.QUERY_MAX_CORRECTION_ROWS,
+              access: config.QUERY_ACCESS_LOG_WAIT
+                ? batcher
+                : {
+                    record: (entry) =>
+                      batcher.enqueue(entry, (err) => log.error({ err }, "could not write an access entry")),
+                  },
             }),
           );
           router.service(
@@ -290,6 +318,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
                 config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,
                 config.AUTH_LOGIN_ATTEMPTS_PER_USERNAME_PER_MIN,
               ),
+              signInFailures: failures,
+              audit: batcher,
             }),
             publicLimits,
           );
@@ -409,6 +439,9 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       alertHub?.stop();
       await server?.shutdown(5_000);
       tokenVersions?.stop();
+      // After the last request: what they recorded is written before the database closes.
+      await signInFailures?.flush();
+      await audit?.close();
       await ops?.close();
       tls?.close();
       if (!deps.bus) await bus?.close();

@@ -1,7 +1,7 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { Database, Kysely } from "@vigil/db";
+import { type Database, type Kysely, sql } from "@vigil/db";
 import { AuditEntrySchema, type AuditService, ReadingFilterSchema } from "@vigil/proto";
 import { checkedPageSize, decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
 import { parseReadingFilter } from "./reading-filter.ts";
@@ -18,7 +18,11 @@ export function auditService(deps: { db: Kysely<Database> }): ServiceImpl<typeof
       const after = req.pageToken ? decodeCursor(req.pageToken, req, isIdCursor) : undefined;
       let q = deps.db.selectFrom("audit_log").selectAll();
       if (req.actor) q = q.where("actor", "=", req.actor);
-      if (req.action) q = q.where("action", "=", req.action);
+      if (req.action.endsWith(".*")) {
+        // A family of actions: "readings.*" is every read and change of readings.
+        const prefix = req.action.slice(0, -1);
+        q = q.where(sql<boolean>`starts_with(action, ${prefix})`);
+      } else if (req.action) q = q.where("action", "=", req.action);
       if (range.startMs !== undefined) q = q.where("at", ">=", new Date(range.startMs));
       if (range.endMs !== undefined) q = q.where("at", "<", new Date(range.endMs));
       if (after) q = q.where("id", "<", after.id);

@@ -71,6 +71,19 @@ export const queryEnv = z
     QUERY_WATCH_BUFFER_BATCHES: envInt(1_000, 1, 1_000_000),
     /** Most readings one UpdateReadings, DeleteReadings or UndeleteReadings call may change. */
     QUERY_MAX_CORRECTION_ROWS: envInt(10_000, 1, 1_000_000),
+    /** Audit entries (reads of readings and stats, sign-outs) waiting to be written before requests wait for room. */
+    QUERY_AUDIT_MAX_PENDING: envInt(10_000, 1, 1_000_000),
+    /**
+     * A read of readings or stats is answered only once its audit entry is committed (true), or as
+     * soon as the entry is queued (false: less latency; a crash loses entries not yet written).
+     */
+    QUERY_ACCESS_LOG_WAIT: envBool(true),
+    /** Most audit entries one INSERT writes (one extension of the hash chain). */
+    QUERY_AUDIT_MAX_BATCH: envInt(500, 1, 10_000),
+    /** Failed sign-ins are summed per username over this window, then written to the audit log. */
+    AUTH_FAILED_SIGN_IN_WINDOW_MS: envInt(60_000, 1_000, 3_600_000),
+    /** Usernames with their own failed sign-in entry per window; the rest are summed into one. */
+    AUTH_FAILED_SIGN_IN_MAX_USERNAMES: envInt(100, 1, 100_000),
     /** The console's built files, served at /; a relative path is from the repository's root (/app in the image); empty: no console. */
     QUERY_CONSOLE_DIR: z.string().default("web/dist"),
     /** Ed25519 private JWK set signing access tokens (first key signs, all verify). Unset: a key generated at start. */

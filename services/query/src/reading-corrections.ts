@@ -69,6 +69,8 @@ interface TargetRow {
   deleted_us: string | null;
   seq: string;
   received_us: string;
+  /** Provenance (migration 0018), carried over when a correction moves the reading. */
+  source_id: number | null;
 }
 
 /**
@@ -109,7 +111,7 @@ export async function applyCorrection(db: Kysely<Database>, req: CorrectionReque
         : (
             await sql<TargetRow>`
               SELECT sensor_id, ${micros("time")} AS time_us, value, ${micros("deleted_at")} AS deleted_us,
-                     seq::text AS seq, ${micros("received_at")} AS received_us
+                     seq::text AS seq, ${micros("received_at")} AS received_us, source_id
               FROM readings
               WHERE device_id = ${deviceId} AND time >= ${start} AND time < ${end}
                 ${filterSensor === undefined ? sql`` : sql`AND sensor_id = ${filterSensor}`}
@@ -178,11 +180,13 @@ export async function applyCorrection(db: Kysely<Database>, req: CorrectionReque
         const removed = await sql`DELETE FROM readings AS r USING ${keys} WHERE ${matchKeys}`.execute(tx);
         changed = Number(removed.numAffectedRows ?? 0);
         await sql`
-          INSERT INTO readings (time, value, seq, received_at, updated_at, deleted_at, device_id, sensor_id)
-          SELECT ${fromMicros("t")}, v, q, ${fromMicros("rcv")}, now(), NULL, ${deviceId}, s
+          INSERT INTO readings (time, value, seq, received_at, updated_at, deleted_at, device_id, sensor_id, source_id)
+          SELECT ${fromMicros("t")}, v, q, ${fromMicros("rcv")}, now(), NULL, ${deviceId}, s, src
           FROM unnest(${after.map((a) => a.timeUs)}::int8[], ${after.map((a) => a.value)}::float8[],
                       ${rows.map((r) => r.seq)}::int8[], ${rows.map((r) => r.received_us)}::int8[],
-                      ${after.map((a) => a.sensor)}::int4[]) AS m(t, v, q, rcv, s)`
+                      ${after.map((a) => a.sensor)}::int4[],
+                      -- A moved reading keeps its provenance.
+                      ${rows.map((r) => r.source_id)}::int4[]) AS m(t, v, q, rcv, s, src)`
           .execute(tx)
           .catch((err: unknown) => {
             if ((err as { code?: string }).code === "23505") {

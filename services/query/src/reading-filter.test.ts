@@ -26,6 +26,10 @@ describe("parseReadingFilter", () => {
     expect(bad({ deviceCode: "or'; DROP TABLE readings;--" })).toThrow(/filter.device_code/);
     expect(bad({ deviceNumber: 0 })).toThrow(/filter.device_number/);
     expect(bad({ sensor: "x' OR 1=1" })).toThrow(/filter.sensor/);
+    // Control characters (NUL above all, which cannot be stored in the access log) are refused up front.
+    expect(bad({ site: "theatre\u0000" })).toThrow(/filter.site: must not contain control characters/);
+    expect(bad({ deviceLabels: { team: "a\nb" } })).toThrow(/control characters/);
+    expect(bad({ deviceKind: "robot\ud800" })).toThrow(/filter.device_kind: must be valid Unicode/);
     expect(bad({ startTime: timestampFromMs(2000), endTime: timestampFromMs(1000) })).toThrow(
       new InvalidArgumentError("filter.start_time", "must not be after end_time"),
     );

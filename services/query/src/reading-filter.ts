@@ -72,6 +72,9 @@ const MAX_LABELS = 64;
 /** Device metadata values are at most 200 characters (as stored). */
 function boundedText(value: string, field: string): string {
   if (value.length > 200) throw new InvalidArgumentError(field, "must be at most 200 characters");
+  // NUL cannot be stored (the filter goes into the access log) and no name holds control characters.
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidArgumentError(field, "must not contain control characters");
+  if (!value.isWellFormed()) throw new InvalidArgumentError(field, "must be valid Unicode (a lone surrogate)");
   return value;
 }
 

@@ -15,6 +15,7 @@ import {
   type Reading,
   type ReadingChange,
   ReadingChangeSchema,
+  type ReadingProvenance,
   ReadingSchema,
   type ReadingService,
   StatsBucketSchema,
@@ -23,8 +24,10 @@ import {
 import { actorOf, cutConnectionKey, principalOf, traceIdOf } from "./auth/principal.ts";
 import type { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { decodeCursor, encodeCursor, hasIntegers } from "./paging.ts";
+import { type AccessLog, listAccessEntry, statsAccessEntry, watchAccessEntry } from "./reading-access.ts";
 import { applyCorrection, correctionChanges, type ReadingChangeRow, readingHistory } from "./reading-corrections.ts";
 import type { ReadingFilter } from "./reading-filter.ts";
+import { PROVENANCE_SCOPE, ReadingProvenanceResolver } from "./reading-provenance.ts";
 import {
   parseDeleteRequest,
   parseHistoryRequest,
@@ -55,6 +58,8 @@ export interface ReadingServiceDeps {
   watches: ConcurrencyLimit;
   /** Most readings one correction may change (QUERY_MAX_CORRECTION_ROWS). */
   maxCorrectionRows: number;
+  /** Where reads of readings and stats are recorded (one audit entry per request). */
+  access: AccessLog;
 }
 
 /** Where the next page starts (the sort key of the last row) and the total counted on the first page. */
@@ -79,8 +84,9 @@ const isChangeCursor = (c: unknown): c is ChangeCursor =>
 /** vigil.readings.v1.ReadingService over Connect, gRPC and gRPC-Web. */
 export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof ReadingService> {
   const { db } = deps;
+  const provenance = new ReadingProvenanceResolver(db);
   return {
-    async listReadings(req) {
+    async listReadings(req, ctx) {
       const { filter, pageSize, newestFirst } = parseListRequest(req);
       const cursor = req.pageToken ? decodeCursor(req.pageToken, req, isReadingCursor) : undefined;
       const ids = await resolveSeriesIds(db, filter);
@@ -94,8 +100,21 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
       const more = rows.length > pageSize;
       const shown = more ? rows.slice(0, pageSize) : rows;
       const last = shown.at(-1);
+      const sources = principalOf(ctx)?.scopes.includes(PROVENANCE_SCOPE)
+        ? await provenance.resolve(shown.map((r) => r.source_id))
+        : undefined;
+      // On record before it is answered (batched with concurrent reads: reading-access.ts).
+      await deps.access.record(
+        listAccessEntry(
+          ctx,
+          filter,
+          { nextPage: cursor !== undefined, newestFirst },
+          shown.map((r) => `${r.device_code}-${r.device_number}`),
+          shown.length,
+        ),
+      );
       return {
-        readings: shown.map(toReading),
+        readings: shown.map((r) => toReading(r, sources)),
         nextPageToken:
           more && last
             ? encodeCursor({ t: last.time.getTime(), d: last.device_id, s: last.sensor_id, n: total }, req)
@@ -163,11 +182,14 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
       };
     },
 
-    async getStats(req) {
+    async getStats(req, ctx) {
       const nowMs = Date.now();
       const { filter, bucketMs } = parseStatsRequest(req, nowMs);
       const source = statsSource(filter, bucketMs, { nowMs });
       const rows = await readingStats(db, filter, bucketMs, { source, nowMs });
+      let readings = 0;
+      for (const r of rows) readings += Number(r.count);
+      await deps.access.record(statsAccessEntry(ctx, filter, bucketMs, { buckets: rows.length, readings, source }));
       return {
         source: STATS_SOURCES[source],
         buckets: rows.map((r) =>
@@ -197,6 +219,8 @@ export function readingService(deps: ReadingServiceDeps): ServiceImpl<typeof Rea
         );
       }
       try {
+        // On record before the first reading streams (reading-access.ts).
+        await deps.access.record(watchAccessEntry(ctx, filter));
         // Site, kind and labels select devices by what they are when the watch starts.
         const byMetadata =
           filter.site !== undefined || filter.deviceKind !== undefined || filter.deviceLabels !== undefined;
@@ -253,7 +277,8 @@ function toChange(row: ReadingChangeRow): ReadingChange {
   });
 }
 
-function toReading(row: ReadingRow): Reading {
+function toReading(row: ReadingRow, sources?: Map<number, ReadingProvenance>): Reading {
+  const provenance = row.source_id === null ? undefined : sources?.get(row.source_id);
   return create(ReadingSchema, {
     deviceCode: row.device_code,
     deviceNumber: row.device_number,
@@ -263,5 +288,6 @@ function toReading(row: ReadingRow): Reading {
     seq: BigInt(row.seq),
     receivedAt: timestampFromMs(row.received_at.getTime()),
     updatedAt: row.updated_at ? timestampFromMs(row.updated_at.getTime()) : undefined,
+    provenance,
   });
 }

@@ -21,6 +21,8 @@ export interface ReadingRow {
   updated_at: Date | null;
   device_id: number;
   sensor_id: number;
+  /** reading_sources id (provenance); null when unknown. */
+  source_id: number | null;
   device_code: string;
   device_number: number;
   sensor: string;
@@ -87,6 +89,7 @@ export async function listReadings(
       "r.updated_at",
       "r.device_id",
       "r.sensor_id",
+      "r.source_id",
       "d.code as device_code",
       "d.number as device_number",
       "s.name as sensor",

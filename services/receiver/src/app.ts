@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { hostname } from "node:os";
 import { type ChannelOptions, Server, ServerCredentials, status } from "@grpc/grpc-js";
 import {
   connectJetStreamBus,
@@ -31,6 +32,7 @@ import { DeviceAuthenticator } from "./device-authenticator.ts";
 import { type IngestCall, IngestStream, type StreamContext } from "./ingest-stream.ts";
 import { OpenStreams } from "./open-streams.ts";
 import { RateLimiter } from "./rate-limiter.ts";
+import { ReadingSources } from "./reading-sources.ts";
 import { receiverMetrics, trackOpenStreams } from "./receiver-metrics.ts";
 import { SensorRegistry } from "./sensor-registry.ts";
 import { decodeStreamRequest } from "./stream-request-codec.ts";
@@ -89,6 +91,8 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
   let authenticator: DeviceAuthenticator | undefined;
   /** Client certificates by fingerprint (mTLS), cached like keys. */
   let certificates: DeviceAuthenticator | undefined;
+  /** Provenance ids of (device, credential, this receiver). */
+  let sources: ReadingSources | undefined;
   let context: StreamContext | undefined;
   let stopEvents: (() => void) | undefined;
   let draining = false;
@@ -146,7 +150,8 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
     const fail = (code: status, details: string) => {
       call.emit("error", { code, details });
     };
-    if (draining || !authenticator || !context) return fail(status.UNAVAILABLE, "receiver is shutting down, reconnect");
+    if (draining || !authenticator || !context || !sources)
+      return fail(status.UNAVAILABLE, "receiver is shutting down, reconnect");
     const apiKey = call.metadata.get("x-api-key")[0];
     // Present only when the certificate verified against RECEIVER_CLIENT_CA_FILE (grpc-js hides others).
     const fingerprint = clientCertificateFingerprint(call);
@@ -182,10 +187,17 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
     const device: AuthenticatedDevice = byKey
       ? { ...byKey, ...(byCert ? { certFingerprint: byCert.certFingerprint } : {}) }
       : (byCert as AuthenticatedDevice);
+    let sourceId: number;
+    try {
+      sourceId = await sources.idFor(device);
+    } catch (err) {
+      log.error({ err }, "could not record the stream's provenance");
+      return fail(status.UNAVAILABLE, "cannot open the stream right now, reconnect later");
+    }
     if (draining) return fail(status.UNAVAILABLE, "receiver is shutting down, reconnect");
     metrics.streamsOpened.inc();
     rateLimiter.setLimit(device.id, device.rateLimit, now());
-    streams.add(new IngestStream(call, device, context));
+    streams.add(new IngestStream(call, device, context, sourceId));
   }
 
   function onDeviceEvent(event: DeviceEvent): void {
@@ -318,6 +330,7 @@ export function createReceiverApp(config: ReceiverConfig, deps: ReceiverDeps): R
         config.RECEIVER_AUTH_CACHE_MS,
         now,
       );
+      sources = new ReadingSources(db, config.RECEIVER_INSTANCE ?? hostname());
       const maxAppendBytes = readyBus.maxPayloadBytes();
       if (maxAppendBytes < config.RECEIVER_MAX_MESSAGE_BYTES) {
         log.warn(

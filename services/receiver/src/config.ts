@@ -14,6 +14,11 @@ export const receiverEnv = z.object({
   RECEIVER_OPS_PORT: envPort(9101),
   /** Serve gRPC server reflection (grpcurl and buf curl without proto files). */
   RECEIVER_REFLECTION: envBool(false),
+  /**
+   * This receiver's name in readings' provenance (reading_sources.receiver);
+   * unset: the host name (in Kubernetes, the pod's name).
+   */
+  RECEIVER_INSTANCE: z.string().min(1).max(253).optional(),
   DATABASE_URL: z.string().default("postgres://vigil@127.0.0.1:5432/vigil"),
   LOG_LEVEL: envLogLevel,
   ...serverTlsEnv,

@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type ServerDuplexStream, status } from "@grpc/grpc-js";
 import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import type { AppendResult, OutgoingBatch, ReadingBus } from "@vigil/bus";
+import { type AppendResult, type OutgoingBatch, type ReadingBus, SOURCE_HEADER } from "@vigil/bus";
 import { type AuthenticatedDevice, deviceLabel } from "@vigil/devices";
 import { type BatchLimits, type DeadLetterInput, type Violation, validateBatch } from "@vigil/ingest";
 import {
@@ -121,9 +121,13 @@ export class IngestStream {
   /** The trace context a device sent in the stream's metadata: the parent of batches that carry none. */
   private readonly streamTrace: Context;
 
-  constructor(call: IngestCall, device: AuthenticatedDevice, ctx: StreamContext) {
+  /** reading_sources id of this stream's credential at this receiver, sent with every batch (provenance). */
+  private readonly sourceHeader: string;
+
+  constructor(call: IngestCall, device: AuthenticatedDevice, ctx: StreamContext, sourceId: number) {
     this.call = call;
     this.device = device;
+    this.sourceHeader = String(sourceId);
     this.ctx = ctx;
     this.log = ctx.logger.child({ device: deviceLabel(device) });
     this.streamTrace = contextFromTraceparent(
@@ -428,6 +432,7 @@ export class IngestStream {
     );
     try {
       const headers = headersFromContext(trace.setSpan(ROOT_CONTEXT, send));
+      headers[SOURCE_HEADER] = this.sourceHeader;
       return await this.appendUntilDurable({ device: this.device, seq: item.seq, payload: item.bytes, headers });
     } catch (err) {
       send.setStatus({ code: SpanStatusCode.ERROR, message: "stream ended before the batch was durable" });

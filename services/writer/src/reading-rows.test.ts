@@ -8,6 +8,7 @@ describe("toReadingColumns", () => {
         {
           deviceId: 7,
           storedAtMs: 1000.5,
+          sourceId: 5,
           batch: {
             seq: 3,
             series: [
@@ -19,6 +20,7 @@ describe("toReadingColumns", () => {
         {
           deviceId: 8,
           storedAtMs: 2000,
+          sourceId: null,
           batch: { seq: 1, series: [{ sensor: "b", times: Float64Array.from([5]), values: Float64Array.from([0]) }] },
         },
       ],
@@ -35,6 +37,7 @@ describe("toReadingColumns", () => {
       receivedAtMs: "{1000.5,1000.5,1000.5,2000}",
       deviceIds: "{7,7,7,8}",
       sensorIds: "{1,1,2,2}",
+      sourceIds: "{5,5,5,NULL}",
     });
   });
 
@@ -45,6 +48,7 @@ describe("toReadingColumns", () => {
           {
             deviceId: 1,
             storedAtMs: 0,
+            sourceId: null,
             batch: { seq: 1, series: [{ sensor: "x", times: Float64Array.of(1), values: Float64Array.of(1) }] },
           },
         ],

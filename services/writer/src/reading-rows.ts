@@ -4,6 +4,8 @@ import type { ColumnarBatch } from "@vigil/proto";
 export interface DecodedDelivery {
   deviceId: number;
   storedAtMs: number;
+  /** reading_sources id from the batch's headers (provenance); null when it carried none. */
+  sourceId: number | null;
   batch: ColumnarBatch;
 }
 
@@ -20,6 +22,7 @@ export interface ReadingColumns {
   receivedAtMs: string;
   deviceIds: string;
   sensorIds: string;
+  sourceIds: string;
 }
 
 export function toReadingColumns(deliveries: DecodedDelivery[], sensorIds: Map<string, number>): ReadingColumns {
@@ -29,6 +32,7 @@ export function toReadingColumns(deliveries: DecodedDelivery[], sensorIds: Map<s
   const received: string[] = [];
   const devices: string[] = [];
   const sensors: string[] = [];
+  const sources: string[] = [];
   let rows = 0;
   for (const d of deliveries) {
     for (const s of d.batch.series) {
@@ -43,6 +47,7 @@ export function toReadingColumns(deliveries: DecodedDelivery[], sensorIds: Map<s
       received.push(repeat(d.storedAtMs, n));
       devices.push(repeat(d.deviceId, n));
       sensors.push(repeat(sensorId, n));
+      sources.push(repeat(d.sourceId ?? "NULL", n));
     }
   }
   const literal = (parts: string[]) => `{${parts.join(",")}}`;
@@ -54,10 +59,11 @@ export function toReadingColumns(deliveries: DecodedDelivery[], sensorIds: Map<s
     receivedAtMs: literal(received),
     deviceIds: literal(devices),
     sensorIds: literal(sensors),
+    sourceIds: literal(sources),
   };
 }
 
-function repeat(value: number, n: number): string {
+function repeat(value: number | string, n: number): string {
   const s = `${value},`;
   return s.repeat(n).slice(0, -1);
 }

@@ -1,5 +1,5 @@
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import type { Delivery } from "@vigil/bus";
+import { type Delivery, sourceIdOf } from "@vigil/bus";
 import type { Database, Kysely } from "@vigil/db";
 import { recordDeadLetter } from "@vigil/ingest";
 import { DecodeError, decodeReadingBatch } from "@vigil/proto";
@@ -108,7 +108,13 @@ export class ReadingWriter {
       }
       try {
         const batch = decodeReadingBatch(delivery.payload);
-        const item = { delivery, decoded: { deviceId: delivery.device.id, storedAtMs: delivery.storedAtMs, batch } };
+        const decoded = {
+          deviceId: delivery.device.id,
+          storedAtMs: delivery.storedAtMs,
+          sourceId: sourceIdOf(delivery.headers),
+          batch,
+        };
+        const item = { delivery, decoded };
         (delivery.deliveryCount > this.maxDeliver ? alone : good).push(item);
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;

@@ -105,11 +105,12 @@ async function insertReadings(
   const c = toReadingColumns(decoded, sensorIds);
   return db.transaction().execute(async (tx) => {
     const result = await sql`
-      INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id)
-      SELECT to_timestamp(t / 1000.0), v, q, to_timestamp(r / 1000.0), d, s
+      INSERT INTO readings (time, value, seq, received_at, device_id, sensor_id, source_id)
+      SELECT to_timestamp(t / 1000.0), v, q, to_timestamp(r / 1000.0), d, s, src
       FROM unnest(${c.timesMs}::float8[], ${c.values}::float8[], ${c.seqs}::int8[],
-                  ${c.receivedAtMs}::float8[], ${c.deviceIds}::int4[], ${c.sensorIds}::int4[])
-        AS u(t, v, q, r, d, s)
+                  ${c.receivedAtMs}::float8[], ${c.deviceIds}::int4[], ${c.sensorIds}::int4[],
+                  ${c.sourceIds}::int4[])
+        AS u(t, v, q, r, d, s, src)
       ON CONFLICT DO NOTHING`.execute(tx);
     await updateLastSeqs(decoded).execute(tx);
     return { readings: c.rows, inserted: Number(result.numAffectedRows ?? 0) };

@@ -19,7 +19,10 @@ export function auditCommand(cli: Cli) {
     .command("list")
     .description("audit entries, newest first")
     .option("--actor <actor>", 'only this actor, such as "user:alice"')
-    .option("--action <action>", 'only this action, such as "device_key.revoke"')
+    .option(
+      "--action <action>",
+      'only this action, such as "device_key.revoke"; "readings.*" for a family (reads: readings.list, readings.stats)',
+    )
     .option("--from <time>", "entries at or after this ISO 8601 time", time)
     .option("--to <time>", "entries before this ISO 8601 time", time)
     .option("--limit <n>", "at most this many", integer(1, 100_000), 100)

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { type Database, type Kysely, recordAudit } from "@vigil/db";
+import { type AuditBatcher, type Database, type Kysely, recordAudit } from "@vigil/db";
 import { type AuthService, Role, type Tokens, TokensSchema, type User as UserMessage } from "@vigil/proto";
 import {
   bumpTokenVersion,
@@ -23,6 +23,7 @@ import { tooManyRequests } from "./auth-interceptor.ts";
 import { changePasswordHandler } from "./change-password.ts";
 import type { KeyedLimiter } from "./keyed-limiter.ts";
 import { actorOf, clientAddressKey, principalOf, traceIdOf } from "./principal.ts";
+import type { SignInFailures } from "./sign-in-failures.ts";
 import type { TokenSigner } from "./token-signer.ts";
 import type { TokenVersions } from "./token-versions.ts";
 
@@ -41,6 +42,10 @@ export interface AuthServiceDeps {
   loginFailuresPerAddress: KeyedLimiter;
   /** ChangePassword's current-password checks per user (change-password.ts). */
   passwordChecksPerUser: KeyedLimiter;
+  /** Failed sign-ins, summed per username and window into the audit log. */
+  signInFailures: SignInFailures;
+  /** Sign-outs are recorded here (the query service's audit batcher). */
+  audit: Pick<AuditBatcher, "record">;
 }
 
 const BAD_CREDENTIALS = "invalid username or password";
@@ -115,7 +120,10 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
       }
       // Told only to whoever knows the password, so the person locked out knows to ask an admin.
       if (disabled) throw new ConnectError(DISABLED, Code.PermissionDenied);
-      if (!check?.ok) throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);
+      if (!check?.ok) {
+        deps.signInFailures.record(possible ? username : undefined, address);
+        throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);
+      }
       const user = check.user;
       const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTokenTtlMs);
       await recordAudit(deps.db, {
@@ -139,12 +147,14 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
       return { tokens: await tokensFor(user, outcome.next) };
     },
 
-    async logout(req) {
+    async logout(req, ctx) {
       // Signing out ends the sign-in's refresh tokens and every access token the user holds
       // (other sessions then refresh, with their own refresh tokens, to go on).
       const userId = await revokeRefreshToken(deps.db, req.refreshToken);
       const version = userId === undefined ? undefined : await bumpTokenVersion(deps.db, userId);
       if (userId !== undefined && version !== undefined) await deps.tokenVersions.announce(userId, version);
+      // Recorded only for a token that was valid: a stranger's made-up tokens write nothing.
+      if (userId !== undefined) await auditLogout(deps, userId, ctx);
       return {};
     },
 
@@ -161,6 +171,18 @@ function refusal(reason: "unknown" | "expired" | "revoked" | "reused"): string {
     default:
       return "refresh token is not valid: sign in again";
   }
+}
+
+async function auditLogout(deps: AuthServiceDeps, userId: number, ctx: HandlerContext): Promise<void> {
+  const user = await deps.db.selectFrom("users").select("username").where("id", "=", userId).executeTakeFirst();
+  const name = user ? `user:${user.username}` : `user-id:${userId}`;
+  await deps.audit.record({
+    actor: name,
+    action: "user.logout",
+    target: name,
+    details: { address: ctx.values.get(clientAddressKey) },
+    traceId: traceIdOf(ctx),
+  });
 }
 
 async function auditReuse(db: Kysely<Database>, ctx: HandlerContext): Promise<void> {

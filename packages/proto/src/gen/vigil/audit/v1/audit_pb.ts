@@ -92,7 +92,8 @@ export type ListAuditLogRequest = Message<"vigil.audit.v1.ListAuditLogRequest"> 
   actor: string;
 
   /**
-   * Only entries with this action.
+   * Only entries with this action, such as "readings.list"; one ending in ".*"
+   * selects a family, such as "readings.*" or "auth.*".
    *
    * @generated from field: string action = 2;
    */

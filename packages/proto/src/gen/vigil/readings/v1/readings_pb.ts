@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file vigil/readings/v1/readings.proto.
  */
 export const file_vigil_readings_v1_readings: GenFile = /*@__PURE__*/
-  fileDesc("CiB2aWdpbC9yZWFkaW5ncy92MS9yZWFkaW5ncy5wcm90bxIRdmlnaWwucmVhZGluZ3MudjEi4wIKDVJlYWRpbmdGaWx0ZXISEwoLZGV2aWNlX2NvZGUYASABKAkSGgoNZGV2aWNlX251bWJlchgCIAEoDUgAiAEBEg4KBnNlbnNvchgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEc2l0ZRgGIAEoCRITCgtkZXZpY2Vfa2luZBgHIAEoCRJJCg1kZXZpY2VfbGFiZWxzGAggAygLMjIudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlci5EZXZpY2VMYWJlbHNFbnRyeRozChFEZXZpY2VMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhAKDl9kZXZpY2VfbnVtYmVyIuwBCgdSZWFkaW5nEhMKC2RldmljZV9jb2RlGAEgASgJEhUKDWRldmljZV9udW1iZXIYAiABKA0SDgoGc2Vuc29yGAMgASgJEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXZhbHVlGAUgASgBEgsKA3NlcRgGIAEoBBIvCgtyZWNlaXZlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilwEKE0xpc3RSZWFkaW5nc1JlcXVlc3QSMAoGZmlsdGVyGAEgASgLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlchIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRInCgVvcmRlchgEIAEoDjIYLnZpZ2lsLnJlYWRpbmdzLnYxLk9yZGVyInEKFExpc3RSZWFkaW5nc1Jlc3BvbnNlEiwKCHJlYWRpbmdzGAEgAygLMhoudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoAyJ4Cg5SZWFkaW5nQ2hhbmdlcxITCgZzZW5zb3IYASABKAlIAIgBARISCgV2YWx1ZRgCIAEoAUgBiAEBEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgkKB19zZW5zb3JCCAoGX3ZhbHVlIo0BChVVcGRhdGVSZWFkaW5nc1JlcXVlc3QSMAoGZmlsdGVyGAEgASgLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlchIyCgdjaGFuZ2VzGAIgASgLMiEudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0NoYW5nZXMSDgoGcmVhc29uGAMgASgJIkYKFlVwZGF0ZVJlYWRpbmdzUmVzcG9uc2USFQoNdXBkYXRlZF9jb3VudBgBIAEoAxIVCg1jb3JyZWN0aW9uX2lkGAIgASgDIlkKFURlbGV0ZVJlYWRpbmdzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyEg4KBnJlYXNvbhgCIAEoCSJGChZEZWxldGVSZWFkaW5nc1Jlc3BvbnNlEhUKDWRlbGV0ZWRfY291bnQYASABKAMSFQoNY29ycmVjdGlvbl9pZBgCIAEoAyJbChdVbmRlbGV0ZVJlYWRpbmdzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyEg4KBnJlYXNvbhgCIAEoCSJKChhVbmRlbGV0ZVJlYWRpbmdzUmVzcG9uc2USFwoPdW5kZWxldGVkX2NvdW50GAEgASgDEhUKDWNvcnJlY3Rpb25faWQYAiABKAMivgEKGEdldFJlYWRpbmdIaXN0b3J5UmVxdWVzdBITCgtkZXZpY2VfY29kZRgBIAEoCRIVCg1kZXZpY2VfbnVtYmVyGAIgASgNEg4KBnNlbnNvchgDIAEoCRIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1jb3JyZWN0aW9uX2lkGAUgASgDEhEKCXBhZ2Vfc2l6ZRgGIAEoBRISCgpwYWdlX3Rva2VuGAcgASgJImoKDlJlYWRpbmdWZXJzaW9uEg4KBnNlbnNvchgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgV2YWx1ZRgDIAEoARIPCgdkZWxldGVkGAQgASgIIpcCCg1SZWFkaW5nQ2hhbmdlEhUKDWNvcnJlY3Rpb25faWQYASABKAMSDgoGYWN0aW9uGAIgASgJEg0KBWFjdG9yGAMgASgJEi8KC2NoYW5nZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBSABKAkSMQoGYmVmb3JlGAYgASgLMiEudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ1ZlcnNpb24SMAoFYWZ0ZXIYByABKAsyIS52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nVmVyc2lvbhITCgtkZXZpY2VfY29kZRgIIAEoCRIVCg1kZXZpY2VfbnVtYmVyGAkgASgNImcKGUdldFJlYWRpbmdIaXN0b3J5UmVzcG9uc2USMQoHY2hhbmdlcxgBIAMoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdDaGFuZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlMKD0dldFN0YXRzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyEg4KBmJ1Y2tldBgCIAEoCSKqAQoLU3RhdHNCdWNrZXQSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2Vuc29yGAIgASgJEg0KBWNvdW50GAMgASgDEgsKA21pbhgEIAEoARILCgNtYXgYBSABKAESCwoDYXZnGAYgASgBEgsKA3A1MBgHIAEoARILCgNwOTUYCCABKAESCwoDcDk5GAkgASgBInMKEEdldFN0YXRzUmVzcG9uc2USLwoHYnVja2V0cxgBIAMoCzIeLnZpZ2lsLnJlYWRpbmdzLnYxLlN0YXRzQnVja2V0Ei4KBnNvdXJjZRgCIAEoDjIeLnZpZ2lsLnJlYWRpbmdzLnYxLlN0YXRzU291cmNlIkgKFFdhdGNoUmVhZGluZ3NSZXF1ZXN0EjAKBmZpbHRlchgBIAEoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdGaWx0ZXIiRQoVV2F0Y2hSZWFkaW5nc1Jlc3BvbnNlEiwKCHJlYWRpbmdzGAEgAygLMhoudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZypOCgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEhYKEk9SREVSX09MREVTVF9GSVJTVBABEhYKEk9SREVSX05FV0VTVF9GSVJTVBACKn8KC1N0YXRzU291cmNlEhwKGFNUQVRTX1NPVVJDRV9VTlNQRUNJRklFRBAAEhQKEFNUQVRTX1NPVVJDRV9SQVcQARIdChlTVEFUU19TT1VSQ0VfQUdHUkVHQVRFXzFNEAISHQoZU1RBVFNfU09VUkNFX0FHR1JFR0FURV8xSBADMuYFCg5SZWFkaW5nU2VydmljZRJkCgxMaXN0UmVhZGluZ3MSJi52aWdpbC5yZWFkaW5ncy52MS5MaXN0UmVhZGluZ3NSZXF1ZXN0GicudmlnaWwucmVhZGluZ3MudjEuTGlzdFJlYWRpbmdzUmVzcG9uc2UiA5ACARJlCg5VcGRhdGVSZWFkaW5ncxIoLnZpZ2lsLnJlYWRpbmdzLnYxLlVwZGF0ZVJlYWRpbmdzUmVxdWVzdBopLnZpZ2lsLnJlYWRpbmdzLnYxLlVwZGF0ZVJlYWRpbmdzUmVzcG9uc2USZQoORGVsZXRlUmVhZGluZ3MSKC52aWdpbC5yZWFkaW5ncy52MS5EZWxldGVSZWFkaW5nc1JlcXVlc3QaKS52aWdpbC5yZWFkaW5ncy52MS5EZWxldGVSZWFkaW5nc1Jlc3BvbnNlEmsKEFVuZGVsZXRlUmVhZGluZ3MSKi52aWdpbC5yZWFkaW5ncy52MS5VbmRlbGV0ZVJlYWRpbmdzUmVxdWVzdBorLnZpZ2lsLnJlYWRpbmdzLnYxLlVuZGVsZXRlUmVhZGluZ3NSZXNwb25zZRJzChFHZXRSZWFkaW5nSGlzdG9yeRIrLnZpZ2lsLnJlYWRpbmdzLnYxLkdldFJlYWRpbmdIaXN0b3J5UmVxdWVzdBosLnZpZ2lsLnJlYWRpbmdzLnYxLkdldFJlYWRpbmdIaXN0b3J5UmVzcG9uc2UiA5ACARJYCghHZXRTdGF0cxIiLnZpZ2lsLnJlYWRpbmdzLnYxLkdldFN0YXRzUmVxdWVzdBojLnZpZ2lsLnJlYWRpbmdzLnYxLkdldFN0YXRzUmVzcG9uc2UiA5ACARJkCg1XYXRjaFJlYWRpbmdzEicudmlnaWwucmVhZGluZ3MudjEuV2F0Y2hSZWFkaW5nc1JlcXVlc3QaKC52aWdpbC5yZWFkaW5ncy52MS5XYXRjaFJlYWRpbmdzUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiB2aWdpbC9yZWFkaW5ncy92MS9yZWFkaW5ncy5wcm90bxIRdmlnaWwucmVhZGluZ3MudjEi4wIKDVJlYWRpbmdGaWx0ZXISEwoLZGV2aWNlX2NvZGUYASABKAkSGgoNZGV2aWNlX251bWJlchgCIAEoDUgAiAEBEg4KBnNlbnNvchgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEc2l0ZRgGIAEoCRITCgtkZXZpY2Vfa2luZBgHIAEoCRJJCg1kZXZpY2VfbGFiZWxzGAggAygLMjIudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlci5EZXZpY2VMYWJlbHNFbnRyeRozChFEZXZpY2VMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhAKDl9kZXZpY2VfbnVtYmVyIqYCCgdSZWFkaW5nEhMKC2RldmljZV9jb2RlGAEgASgJEhUKDWRldmljZV9udW1iZXIYAiABKA0SDgoGc2Vuc29yGAMgASgJEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXZhbHVlGAUgASgBEgsKA3NlcRgGIAEoBBIvCgtyZWNlaXZlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOAoKcHJvdmVuYW5jZRgJIAEoCzIkLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdQcm92ZW5hbmNlInYKEVJlYWRpbmdQcm92ZW5hbmNlEhIKCmtleV9wcmVmaXgYASABKAkSHwoXY2VydGlmaWNhdGVfZmluZ2VycHJpbnQYAiABKAkSGgoSY2VydGlmaWNhdGVfc2VyaWFsGAMgASgJEhAKCHJlY2VpdmVyGAQgASgJIpcBChNMaXN0UmVhZGluZ3NSZXF1ZXN0EjAKBmZpbHRlchgBIAEoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdGaWx0ZXISEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSJwoFb3JkZXIYBCABKA4yGC52aWdpbC5yZWFkaW5ncy52MS5PcmRlciJxChRMaXN0UmVhZGluZ3NSZXNwb25zZRIsCghyZWFkaW5ncxgBIAMoCzIaLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmcSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAMieAoOUmVhZGluZ0NoYW5nZXMSEwoGc2Vuc29yGAEgASgJSACIAQESEgoFdmFsdWUYAiABKAFIAYgBARIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIJCgdfc2Vuc29yQggKBl92YWx1ZSKNAQoVVXBkYXRlUmVhZGluZ3NSZXF1ZXN0EjAKBmZpbHRlchgBIAEoCzIgLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdGaWx0ZXISMgoHY2hhbmdlcxgCIAEoCzIhLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdDaGFuZ2VzEg4KBnJlYXNvbhgDIAEoCSJGChZVcGRhdGVSZWFkaW5nc1Jlc3BvbnNlEhUKDXVwZGF0ZWRfY291bnQYASABKAMSFQoNY29ycmVjdGlvbl9pZBgCIAEoAyJZChVEZWxldGVSZWFkaW5nc1JlcXVlc3QSMAoGZmlsdGVyGAEgASgLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlchIOCgZyZWFzb24YAiABKAkiRgoWRGVsZXRlUmVhZGluZ3NSZXNwb25zZRIVCg1kZWxldGVkX2NvdW50GAEgASgDEhUKDWNvcnJlY3Rpb25faWQYAiABKAMiWwoXVW5kZWxldGVSZWFkaW5nc1JlcXVlc3QSMAoGZmlsdGVyGAEgASgLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlchIOCgZyZWFzb24YAiABKAkiSgoYVW5kZWxldGVSZWFkaW5nc1Jlc3BvbnNlEhcKD3VuZGVsZXRlZF9jb3VudBgBIAEoAxIVCg1jb3JyZWN0aW9uX2lkGAIgASgDIr4BChhHZXRSZWFkaW5nSGlzdG9yeVJlcXVlc3QSEwoLZGV2aWNlX2NvZGUYASABKAkSFQoNZGV2aWNlX251bWJlchgCIAEoDRIOCgZzZW5zb3IYAyABKAkSKAoEdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY29ycmVjdGlvbl9pZBgFIAEoAxIRCglwYWdlX3NpemUYBiABKAUSEgoKcGFnZV90b2tlbhgHIAEoCSJqCg5SZWFkaW5nVmVyc2lvbhIOCgZzZW5zb3IYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFdmFsdWUYAyABKAESDwoHZGVsZXRlZBgEIAEoCCKXAgoNUmVhZGluZ0NoYW5nZRIVCg1jb3JyZWN0aW9uX2lkGAEgASgDEg4KBmFjdGlvbhgCIAEoCRINCgVhY3RvchgDIAEoCRIvCgtjaGFuZ2VfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAUgASgJEjEKBmJlZm9yZRgGIAEoCzIhLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmdWZXJzaW9uEjAKBWFmdGVyGAcgASgLMiEudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ1ZlcnNpb24SEwoLZGV2aWNlX2NvZGUYCCABKAkSFQoNZGV2aWNlX251bWJlchgJIAEoDSJnChlHZXRSZWFkaW5nSGlzdG9yeVJlc3BvbnNlEjEKB2NoYW5nZXMYASADKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nQ2hhbmdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJTCg9HZXRTdGF0c1JlcXVlc3QSMAoGZmlsdGVyGAEgASgLMiAudmlnaWwucmVhZGluZ3MudjEuUmVhZGluZ0ZpbHRlchIOCgZidWNrZXQYAiABKAkiqgEKC1N0YXRzQnVja2V0Ei4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnNlbnNvchgCIAEoCRINCgVjb3VudBgDIAEoAxILCgNtaW4YBCABKAESCwoDbWF4GAUgASgBEgsKA2F2ZxgGIAEoARILCgNwNTAYByABKAESCwoDcDk1GAggASgBEgsKA3A5ORgJIAEoASJzChBHZXRTdGF0c1Jlc3BvbnNlEi8KB2J1Y2tldHMYASADKAsyHi52aWdpbC5yZWFkaW5ncy52MS5TdGF0c0J1Y2tldBIuCgZzb3VyY2UYAiABKA4yHi52aWdpbC5yZWFkaW5ncy52MS5TdGF0c1NvdXJjZSJIChRXYXRjaFJlYWRpbmdzUmVxdWVzdBIwCgZmaWx0ZXIYASABKAsyIC52aWdpbC5yZWFkaW5ncy52MS5SZWFkaW5nRmlsdGVyIkUKFVdhdGNoUmVhZGluZ3NSZXNwb25zZRIsCghyZWFkaW5ncxgBIAMoCzIaLnZpZ2lsLnJlYWRpbmdzLnYxLlJlYWRpbmcqTgoFT3JkZXISFQoRT1JERVJfVU5TUEVDSUZJRUQQABIWChJPUkRFUl9PTERFU1RfRklSU1QQARIWChJPUkRFUl9ORVdFU1RfRklSU1QQAip/CgtTdGF0c1NvdXJjZRIcChhTVEFUU19TT1VSQ0VfVU5TUEVDSUZJRUQQABIUChBTVEFUU19TT1VSQ0VfUkFXEAESHQoZU1RBVFNfU09VUkNFX0FHR1JFR0FURV8xTRACEh0KGVNUQVRTX1NPVVJDRV9BR0dSRUdBVEVfMUgQAzLmBQoOUmVhZGluZ1NlcnZpY2USZAoMTGlzdFJlYWRpbmdzEiYudmlnaWwucmVhZGluZ3MudjEuTGlzdFJlYWRpbmdzUmVxdWVzdBonLnZpZ2lsLnJlYWRpbmdzLnYxLkxpc3RSZWFkaW5nc1Jlc3BvbnNlIgOQAgESZQoOVXBkYXRlUmVhZGluZ3MSKC52aWdpbC5yZWFkaW5ncy52MS5VcGRhdGVSZWFkaW5nc1JlcXVlc3QaKS52aWdpbC5yZWFkaW5ncy52MS5VcGRhdGVSZWFkaW5nc1Jlc3BvbnNlEmUKDkRlbGV0ZVJlYWRpbmdzEigudmlnaWwucmVhZGluZ3MudjEuRGVsZXRlUmVhZGluZ3NSZXF1ZXN0GikudmlnaWwucmVhZGluZ3MudjEuRGVsZXRlUmVhZGluZ3NSZXNwb25zZRJrChBVbmRlbGV0ZVJlYWRpbmdzEioudmlnaWwucmVhZGluZ3MudjEuVW5kZWxldGVSZWFkaW5nc1JlcXVlc3QaKy52aWdpbC5yZWFkaW5ncy52MS5VbmRlbGV0ZVJlYWRpbmdzUmVzcG9uc2UScwoRR2V0UmVhZGluZ0hpc3RvcnkSKy52aWdpbC5yZWFkaW5ncy52MS5HZXRSZWFkaW5nSGlzdG9yeVJlcXVlc3QaLC52aWdpbC5yZWFkaW5ncy52MS5HZXRSZWFkaW5nSGlzdG9yeVJlc3BvbnNlIgOQAgESWAoIR2V0U3RhdHMSIi52aWdpbC5yZWFkaW5ncy52MS5HZXRTdGF0c1JlcXVlc3QaIy52aWdpbC5yZWFkaW5ncy52MS5HZXRTdGF0c1Jlc3BvbnNlIgOQAgESZAoNV2F0Y2hSZWFkaW5ncxInLnZpZ2lsLnJlYWRpbmdzLnYxLldhdGNoUmVhZGluZ3NSZXF1ZXN0GigudmlnaWwucmVhZGluZ3MudjEuV2F0Y2hSZWFkaW5nc1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * ReadingFilter selects readings; every field is optional and the set
@@ -138,6 +138,15 @@ export type Reading = Message<"vigil.readings.v1.Reading"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 8;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * Which credential sent the reading and which receiver took it. Set only
+   * for callers with the scope readings:provenance (admins), and only for
+   * readings stored since provenance was recorded (migration 0018).
+   *
+   * @generated from field: vigil.readings.v1.ReadingProvenance provenance = 9;
+   */
+  provenance?: ReadingProvenance | undefined;
 };
 
 /**
@@ -146,6 +155,50 @@ export type Reading = Message<"vigil.readings.v1.Reading"> & {
  */
 export const ReadingSchema: GenMessage<Reading> = /*@__PURE__*/
   messageDesc(file_vigil_readings_v1_readings, 1);
+
+/**
+ * ReadingProvenance says where a stored reading came from.
+ *
+ * @generated from message vigil.readings.v1.ReadingProvenance
+ */
+export type ReadingProvenance = Message<"vigil.readings.v1.ReadingProvenance"> & {
+  /**
+   * Prefix of the device API key that authenticated the stream; empty when
+   * the device used only a client certificate.
+   *
+   * @generated from field: string key_prefix = 1;
+   */
+  keyPrefix: string;
+
+  /**
+   * SHA-256 fingerprint (lower-case hex) of the client certificate the
+   * device presented (mTLS); empty when it used only an API key.
+   *
+   * @generated from field: string certificate_fingerprint = 2;
+   */
+  certificateFingerprint: string;
+
+  /**
+   * Serial number of that certificate, as registered; empty when none.
+   *
+   * @generated from field: string certificate_serial = 3;
+   */
+  certificateSerial: string;
+
+  /**
+   * The receiver instance (its pod name) that made the batch durable.
+   *
+   * @generated from field: string receiver = 4;
+   */
+  receiver: string;
+};
+
+/**
+ * Describes the message vigil.readings.v1.ReadingProvenance.
+ * Use `create(ReadingProvenanceSchema)` to create a new message.
+ */
+export const ReadingProvenanceSchema: GenMessage<ReadingProvenance> = /*@__PURE__*/
+  messageDesc(file_vigil_readings_v1_readings, 2);
 
 /**
  * @generated from message vigil.readings.v1.ListReadingsRequest
@@ -182,7 +235,7 @@ export type ListReadingsRequest = Message<"vigil.readings.v1.ListReadingsRequest
  * Use `create(ListReadingsRequestSchema)` to create a new message.
  */
 export const ListReadingsRequestSchema: GenMessage<ListReadingsRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 2);
+  messageDesc(file_vigil_readings_v1_readings, 3);
 
 /**
  * @generated from message vigil.readings.v1.ListReadingsResponse
@@ -215,7 +268,7 @@ export type ListReadingsResponse = Message<"vigil.readings.v1.ListReadingsRespon
  * Use `create(ListReadingsResponseSchema)` to create a new message.
  */
 export const ListReadingsResponseSchema: GenMessage<ListReadingsResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 3);
+  messageDesc(file_vigil_readings_v1_readings, 4);
 
 /**
  * ReadingChanges lists the corrections to apply; unset fields are kept.
@@ -244,7 +297,7 @@ export type ReadingChanges = Message<"vigil.readings.v1.ReadingChanges"> & {
  * Use `create(ReadingChangesSchema)` to create a new message.
  */
 export const ReadingChangesSchema: GenMessage<ReadingChanges> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 4);
+  messageDesc(file_vigil_readings_v1_readings, 5);
 
 /**
  * A correction (update, delete or undelete) names one device (device_code
@@ -280,7 +333,7 @@ export type UpdateReadingsRequest = Message<"vigil.readings.v1.UpdateReadingsReq
  * Use `create(UpdateReadingsRequestSchema)` to create a new message.
  */
 export const UpdateReadingsRequestSchema: GenMessage<UpdateReadingsRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 5);
+  messageDesc(file_vigil_readings_v1_readings, 6);
 
 /**
  * @generated from message vigil.readings.v1.UpdateReadingsResponse
@@ -304,7 +357,7 @@ export type UpdateReadingsResponse = Message<"vigil.readings.v1.UpdateReadingsRe
  * Use `create(UpdateReadingsResponseSchema)` to create a new message.
  */
 export const UpdateReadingsResponseSchema: GenMessage<UpdateReadingsResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 6);
+  messageDesc(file_vigil_readings_v1_readings, 7);
 
 /**
  * @generated from message vigil.readings.v1.DeleteReadingsRequest
@@ -328,7 +381,7 @@ export type DeleteReadingsRequest = Message<"vigil.readings.v1.DeleteReadingsReq
  * Use `create(DeleteReadingsRequestSchema)` to create a new message.
  */
 export const DeleteReadingsRequestSchema: GenMessage<DeleteReadingsRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 7);
+  messageDesc(file_vigil_readings_v1_readings, 8);
 
 /**
  * @generated from message vigil.readings.v1.DeleteReadingsResponse
@@ -350,7 +403,7 @@ export type DeleteReadingsResponse = Message<"vigil.readings.v1.DeleteReadingsRe
  * Use `create(DeleteReadingsResponseSchema)` to create a new message.
  */
 export const DeleteReadingsResponseSchema: GenMessage<DeleteReadingsResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 8);
+  messageDesc(file_vigil_readings_v1_readings, 9);
 
 /**
  * @generated from message vigil.readings.v1.UndeleteReadingsRequest
@@ -374,7 +427,7 @@ export type UndeleteReadingsRequest = Message<"vigil.readings.v1.UndeleteReading
  * Use `create(UndeleteReadingsRequestSchema)` to create a new message.
  */
 export const UndeleteReadingsRequestSchema: GenMessage<UndeleteReadingsRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 9);
+  messageDesc(file_vigil_readings_v1_readings, 10);
 
 /**
  * @generated from message vigil.readings.v1.UndeleteReadingsResponse
@@ -396,7 +449,7 @@ export type UndeleteReadingsResponse = Message<"vigil.readings.v1.UndeleteReadin
  * Use `create(UndeleteReadingsResponseSchema)` to create a new message.
  */
 export const UndeleteReadingsResponseSchema: GenMessage<UndeleteReadingsResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 10);
+  messageDesc(file_vigil_readings_v1_readings, 11);
 
 /**
  * @generated from message vigil.readings.v1.GetReadingHistoryRequest
@@ -449,7 +502,7 @@ export type GetReadingHistoryRequest = Message<"vigil.readings.v1.GetReadingHist
  * Use `create(GetReadingHistoryRequestSchema)` to create a new message.
  */
 export const GetReadingHistoryRequestSchema: GenMessage<GetReadingHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 11);
+  messageDesc(file_vigil_readings_v1_readings, 12);
 
 /**
  * ReadingVersion is a reading as it was before or after a change.
@@ -483,7 +536,7 @@ export type ReadingVersion = Message<"vigil.readings.v1.ReadingVersion"> & {
  * Use `create(ReadingVersionSchema)` to create a new message.
  */
 export const ReadingVersionSchema: GenMessage<ReadingVersion> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 12);
+  messageDesc(file_vigil_readings_v1_readings, 13);
 
 /**
  * ReadingChange is one reading changed by one correction.
@@ -546,7 +599,7 @@ export type ReadingChange = Message<"vigil.readings.v1.ReadingChange"> & {
  * Use `create(ReadingChangeSchema)` to create a new message.
  */
 export const ReadingChangeSchema: GenMessage<ReadingChange> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 13);
+  messageDesc(file_vigil_readings_v1_readings, 14);
 
 /**
  * @generated from message vigil.readings.v1.GetReadingHistoryResponse
@@ -572,7 +625,7 @@ export type GetReadingHistoryResponse = Message<"vigil.readings.v1.GetReadingHis
  * Use `create(GetReadingHistoryResponseSchema)` to create a new message.
  */
 export const GetReadingHistoryResponseSchema: GenMessage<GetReadingHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 14);
+  messageDesc(file_vigil_readings_v1_readings, 15);
 
 /**
  * @generated from message vigil.readings.v1.GetStatsRequest
@@ -596,7 +649,7 @@ export type GetStatsRequest = Message<"vigil.readings.v1.GetStatsRequest"> & {
  * Use `create(GetStatsRequestSchema)` to create a new message.
  */
 export const GetStatsRequestSchema: GenMessage<GetStatsRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 15);
+  messageDesc(file_vigil_readings_v1_readings, 16);
 
 /**
  * StatsBucket summarises one sensor's readings in one time bucket.
@@ -655,7 +708,7 @@ export type StatsBucket = Message<"vigil.readings.v1.StatsBucket"> & {
  * Use `create(StatsBucketSchema)` to create a new message.
  */
 export const StatsBucketSchema: GenMessage<StatsBucket> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 16);
+  messageDesc(file_vigil_readings_v1_readings, 17);
 
 /**
  * @generated from message vigil.readings.v1.GetStatsResponse
@@ -679,7 +732,7 @@ export type GetStatsResponse = Message<"vigil.readings.v1.GetStatsResponse"> & {
  * Use `create(GetStatsResponseSchema)` to create a new message.
  */
 export const GetStatsResponseSchema: GenMessage<GetStatsResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 17);
+  messageDesc(file_vigil_readings_v1_readings, 18);
 
 /**
  * @generated from message vigil.readings.v1.WatchReadingsRequest
@@ -698,7 +751,7 @@ export type WatchReadingsRequest = Message<"vigil.readings.v1.WatchReadingsReque
  * Use `create(WatchReadingsRequestSchema)` to create a new message.
  */
 export const WatchReadingsRequestSchema: GenMessage<WatchReadingsRequest> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 18);
+  messageDesc(file_vigil_readings_v1_readings, 19);
 
 /**
  * @generated from message vigil.readings.v1.WatchReadingsResponse
@@ -717,7 +770,7 @@ export type WatchReadingsResponse = Message<"vigil.readings.v1.WatchReadingsResp
  * Use `create(WatchReadingsResponseSchema)` to create a new message.
  */
 export const WatchReadingsResponseSchema: GenMessage<WatchReadingsResponse> = /*@__PURE__*/
-  messageDesc(file_vigil_readings_v1_readings, 19);
+  messageDesc(file_vigil_readings_v1_readings, 20);
 
 /**
  * Order of readings in a listing.
