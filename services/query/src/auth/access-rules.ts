@@ -13,6 +13,7 @@ import {
   type RegisterRequest,
   Role,
   reflection,
+  SsoService,
 } from "@vigil/proto";
 import type { Scope } from "@vigil/users";
 
@@ -35,6 +36,9 @@ export function accessRules(options: AccessOptions): Map<string, Rule> {
     [AuthService, "Login", "public"],
     [AuthService, "Refresh", "public"],
     [AuthService, "Logout", "public"],
+    // Single sign-on: whether it is on (for the console's button), and the code exchange.
+    [SsoService, "GetSsoConfig", "public"],
+    [SsoService, "ExchangeSsoCode", "public"],
     [
       AuthService,
       "Register",

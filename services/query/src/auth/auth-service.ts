@@ -176,7 +176,7 @@ function roleOf(value: Role): UserRole {
   return role;
 }
 
-function toUser(user: User): UserMessage {
+export function toUser(user: User): UserMessage {
   return {
     $typeName: "vigil.auth.v1.User",
     username: user.username,
