@@ -37,8 +37,8 @@ export const oidcEnv = {
   OIDC_SIGNIN_TTL_MS: envInt(600_000, 60_000, 1_800_000),
   /** Sign-ins sent to the provider and not back yet, across replicas; more are refused until some finish or expire. */
   OIDC_MAX_PENDING_SIGNINS: envInt(1_000, 1, 1_000_000),
-  /** Sign-ins one client address may start per minute (per replica). */
-  OIDC_SIGNINS_PER_ADDRESS_PER_MIN: envInt(20, 1, 100_000),
+  /** Requests to /auth/oidc/login and /auth/oidc/callback one client address may make per minute (per replica); a sign-in makes two. */
+  OIDC_SIGNINS_PER_ADDRESS_PER_MIN: envInt(60, 1, 100_000),
 };
 
 /** What single sign-on runs with, checked (see oidcSettings). */

@@ -68,14 +68,27 @@ export function oidcRoutes(deps: OidcRoutesDeps): (req: Req, res: Res) => boolea
     });
   }
 
-  async function fail(res: Res, address: string, reason: SsoFailure, detail?: string): Promise<void> {
+  /**
+   * Sends the browser to the console with the reason, audited (unless the users package did).
+   * The state cookie is cleared only once this browser's sign-in is spent: a forged callback
+   * (a link to it with another state) must not end a sign-in the victim has in progress.
+   */
+  async function fail(
+    res: Res,
+    address: string,
+    reason: SsoFailure,
+    options: { detail?: string; spent?: boolean; audited?: boolean } = {},
+  ): Promise<void> {
+    const detail = options.detail?.slice(0, 200);
     deps.log.warn({ address, reason, detail }, "single sign-on refused");
-    await recordAudit(deps.db, {
-      actor: "anonymous",
-      action: "user.sso_login_failed",
-      details: { address, reason, ...(detail ? { detail: detail.slice(0, 200) } : {}) },
-    }).catch((err) => deps.log.error({ err }, "could not audit a failed single sign-on"));
-    redirect(res, `${consoleSignIn}#sso_error=${reason}`, cookie("", 0));
+    if (!options.audited) {
+      await recordAudit(deps.db, {
+        actor: "anonymous",
+        action: "user.sso_login_failed",
+        details: { address, reason, ...(detail ? { detail } : {}) },
+      }).catch((err) => deps.log.error({ err }, "could not audit a failed single sign-on"));
+    }
+    redirect(res, `${consoleSignIn}#sso_error=${reason}`, options.spent === false ? undefined : cookie("", 0));
   }
 
   async function login(res: Res, address: string): Promise<void> {
@@ -89,7 +102,7 @@ export function oidcRoutes(deps: OidcRoutesDeps): (req: Req, res: Res) => boolea
       ttlMs: deps.settings.signInTtlMs,
       max: deps.settings.maxPendingSignIns,
     });
-    if (!added) return fail(res, address, "busy", "pending sign-ins at their limit");
+    if (!added) return fail(res, address, "busy", { detail: "pending sign-ins at their limit", spent: false });
     // The state goes in a cookie too: the callback must come back to the browser that started it,
     // so nobody can sign a victim's browser into the attacker's account (login CSRF).
     redirect(res, start.authorizationUrl.href, cookie(start.state, Math.floor(deps.settings.signInTtlMs / 1000)));
@@ -101,22 +114,23 @@ export function oidcRoutes(deps: OidcRoutesDeps): (req: Req, res: Res) => boolea
     const state = params.get("state") ?? "";
     const fromCookie = cookieValue(req.headers.cookie, cookieName);
     if (!state || !fromCookie || !sameText(state, fromCookie)) {
-      return fail(res, address, "expired", "state missing or not this browser's");
+      return fail(res, address, "expired", { detail: "state missing or not this browser's", spent: false });
     }
     const pending = await takePendingSignIn(deps.db, state);
-    if (!pending) return fail(res, address, "expired", "no pending sign-in for this state");
+    if (!pending) return fail(res, address, "expired", { detail: "no pending sign-in for this state" });
     const error = params.get("error");
-    if (error) return fail(res, address, "denied", `provider: ${error.replace(/[^a-z_]/g, "").slice(0, 64)}`);
+    if (error)
+      return fail(res, address, "denied", { detail: `provider: ${error.replace(/[^a-z_]/g, "").slice(0, 64)}` });
     let claims: Record<string, unknown>;
     try {
       claims = await deps.client.finish(params, state, pending);
     } catch (err) {
-      return fail(res, address, "failed", (err as Error).message);
+      return fail(res, address, "failed", { detail: (err as Error).message });
     }
     const issuer = String(claims.iss);
     const subject = String(claims.sub);
     const role = roleFromClaims(claims, deps.settings);
-    if (!role) return fail(res, address, "unmapped", `no role for ${issuer} ${subject.slice(0, 255)}`);
+    if (!role) return fail(res, address, "unmapped", { detail: `no role for ${issuer} ${subject.slice(0, 255)}` });
     try {
       const signedIn = await signInWithIdentity(
         deps.db,
@@ -127,8 +141,10 @@ export function oidcRoutes(deps: OidcRoutesDeps): (req: Req, res: Res) => boolea
       const code = await issueSignInCode(deps.db, signedIn.user.id);
       redirect(res, `${consoleSignIn}#sso_code=${code}`, cookie("", 0));
     } catch (err) {
-      if (err instanceof UserError && err.kind === "unauthenticated") return fail(res, address, "disabled");
-      if (err instanceof UserError) return fail(res, address, "failed", err.message);
+      if (err instanceof UserError && err.kind === "unauthenticated") {
+        return fail(res, address, "disabled", { audited: true });
+      }
+      if (err instanceof UserError) return fail(res, address, "failed", { detail: err.message });
       throw err;
     }
   }
