@@ -28,7 +28,7 @@ export const oidcEnv = {
    * Claim values to Vigil roles, tried in order, the first the user has wins:
    * `vigil-admins=admin,ward-7=clinician`, or a JSON object for values with commas.
    */
-  OIDC_ROLE_MAP: z.string().default(""),
+  OIDC_ROLE_MAP: envOptionalString(),
   /** The role of a user matching no entry of OIDC_ROLE_MAP; unset: such a user is refused. Never admin. */
   OIDC_DEFAULT_ROLE: envOptionalString(),
   /** The sign-in button's label on the console. */
@@ -84,7 +84,7 @@ export function oidcSettings(env: OidcEnv, clientSecret: string | undefined): Oi
   if (defaultRole !== undefined && (!isRole(defaultRole) || defaultRole === "admin")) {
     throw new Error("OIDC_DEFAULT_ROLE: user, clinician or technician (admin is given by a mapping only)");
   }
-  const roleMap = parseRoleMap(env.OIDC_ROLE_MAP);
+  const roleMap = parseRoleMap(env.OIDC_ROLE_MAP ?? "");
   if (roleMap.length === 0 && defaultRole === undefined) {
     throw new Error("OIDC_ROLE_MAP: set at least one mapping, or OIDC_DEFAULT_ROLE, or nobody could sign in");
   }
