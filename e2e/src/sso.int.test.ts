@@ -195,6 +195,30 @@ describe("single sign-on with an OpenID Connect provider", () => {
     expect((await rpc("vigil.audit.v1.AuditService/ListAuditLog", {}, demoted.accessToken)).status).toBe(403);
   });
 
+  it("refuses an ID token altered on its way from the provider (its signature is checked with the JWKS)", async () => {
+    const since = await lastAuditId();
+    provider.tamperIdTokens((jwt) => {
+      const [header, payload, signature] = jwt.split(".");
+      const claims = JSON.parse(Buffer.from(payload!, "base64url").toString());
+      const forged = Buffer.from(JSON.stringify({ ...claims, groups: ["vigil-admins"] })).toString("base64url");
+      return `${header}.${forged}.${signature}`;
+    });
+    try {
+      expect(await signIn("bob")).toEqual({ error: "failed" });
+    } finally {
+      provider.tamperIdTokens(undefined);
+    }
+    const actions = await auditActions(since);
+    expect(actions).toEqual([
+      expect.objectContaining({
+        action: "user.sso_login_failed",
+        details: expect.objectContaining({ reason: "failed" }),
+      }),
+    ]);
+    // Untouched, the same user is still refused for what the provider really says (no role).
+    expect(await signIn("bob")).toEqual({ error: "unmapped" });
+  });
+
   it("refuses a user whose groups map to no role, saying why, and audits it", async () => {
     const since = await lastAuditId();
     expect(await signIn("bob")).toEqual({ error: "unmapped" });

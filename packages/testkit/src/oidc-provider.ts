@@ -11,6 +11,11 @@ export interface OidcTestProvider {
   readonly issuer: string;
   /** Adds or replaces the account signing in with `login`; the next sign-in sees the new claims. */
   setAccount(login: string, claims: OidcTestClaims): void;
+  /**
+   * Rewrites the ID token in token endpoint responses (a man in the middle, or a forger); undefined:
+   * stop. Its signature is left as it was.
+   */
+  tamperIdTokens(rewrite: ((idToken: string) => string) | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -66,11 +71,22 @@ export async function startOidcProvider(options: OidcTestProviderOptions): Promi
   });
   // Silence the development-mode warnings' stack traces on errors the tests cause on purpose.
   provider.on("server_error", () => {});
+  let rewrite: ((idToken: string) => string) | undefined;
+  provider.use(async (ctx, next) => {
+    await next();
+    const body = ctx.body as { id_token?: unknown } | undefined;
+    if (rewrite && ctx.path === "/token" && typeof body?.id_token === "string") {
+      ctx.body = { ...body, id_token: rewrite(body.id_token) };
+    }
+  });
   server.on("request", provider.callback());
   return {
     issuer,
     setAccount(login, claims) {
       accounts.set(login, claims);
+    },
+    tamperIdTokens(next) {
+      rewrite = next;
     },
     async stop() {
       server.closeAllConnections();
