@@ -61,16 +61,26 @@ export async function signInWithIdentity(
   // Hashed outside the transaction (about 100 ms); only used when the user is new.
   const linked = await findLinkedUser(db, identity);
   const passwordHash = linked ? undefined : await hashPassword(randomBytes(32).toString("base64url"));
-  const outcome = await db.transaction().execute(async (tx) => {
-    const existing = await findLinkedUser(tx, identity, true);
-    if (existing?.disabled_at) return { refused: existing.username };
-    if (existing) return signInLinked(tx, existing, identity, audit);
-    return createLinked(
-      tx,
-      identity,
-      passwordHash ?? (await hashPassword(randomBytes(32).toString("base64url"))),
-      audit,
-    );
+  const attempt = () =>
+    db.transaction().execute(async (tx) => {
+      const existing = await findLinkedUser(tx, identity, true);
+      if (existing?.disabled_at) return { refused: existing.username };
+      if (existing) return signInLinked(tx, existing, identity, audit);
+      return createLinked(
+        tx,
+        identity,
+        passwordHash ?? (await hashPassword(randomBytes(32).toString("base64url"))),
+        audit,
+      );
+    });
+  // First sign-ins of one identity at once (two tabs): the later ones' link insert violates
+  // UNIQUE (issuer, subject), or the suffixed name is held by another of them; their transactions
+  // roll back and, tried again, find the link.
+  const outcome = await attempt().catch((err: unknown) => {
+    if ((err as { code?: string }).code === "23505" || (err instanceof UserError && err.kind === "exists")) {
+      return attempt();
+    }
+    throw err;
   });
   if ("refused" in outcome) {
     // Outside the transaction, which made no change: the refusal is kept.
