@@ -219,9 +219,17 @@ describe("single sign-on with an OpenID Connect provider", () => {
     expect(await signIn("bob")).toEqual({ error: "unmapped" });
   });
 
-  it("refuses a user whose groups map to no role, saying why, and audits it", async () => {
+  async function ssoMetric(outcome: string): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${query.opsPort}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith(`vigil_query_sso_signins_total{outcome="${outcome}"}`));
+    return line ? Number(line.split(" ").pop()) : 0;
+  }
+
+  it("refuses a user whose groups map to no role, saying why, and audits and counts it", async () => {
+    const before = await ssoMetric("unmapped");
     const since = await lastAuditId();
     expect(await signIn("bob")).toEqual({ error: "unmapped" });
+    expect(await ssoMetric("unmapped")).toBe(before + 1);
     const users = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE username = 'bob'`.execute(
       pipeline.database.db,
     );

@@ -8,6 +8,7 @@ import type { KeyedLimiter } from "./keyed-limiter.ts";
 import { roleFromClaims, usernameHintFromClaims } from "./oidc-claims.ts";
 import type { OidcClient } from "./oidc-client.ts";
 import { CALLBACK_PATH, LOGIN_PATH, type OidcSettings } from "./oidc-config.ts";
+import { countSsoSignIn } from "./oidc-metrics.ts";
 import { addPendingSignIn, issueSignInCode, takePendingSignIn } from "./oidc-store.ts";
 import type { TokenVersions } from "./token-versions.ts";
 
@@ -80,6 +81,7 @@ export function oidcRoutes(deps: OidcRoutesDeps): (req: Req, res: Res) => boolea
     options: { detail?: string; spent?: boolean; audited?: boolean } = {},
   ): Promise<void> {
     const detail = options.detail?.slice(0, 200);
+    countSsoSignIn(reason);
     deps.log.warn({ address, reason, detail }, "single sign-on refused");
     if (!options.audited) {
       await recordAudit(deps.db, {
@@ -139,6 +141,7 @@ export function oidcRoutes(deps: OidcRoutesDeps): (req: Req, res: Res) => boolea
       );
       if (signedIn.previousRole) await deps.tokenVersions.announce(signedIn.user.id, signedIn.user.tokenVersion);
       const code = await issueSignInCode(deps.db, signedIn.user.id);
+      countSsoSignIn("ok");
       redirect(res, `${consoleSignIn}#sso_code=${code}`, cookie("", 0));
     } catch (err) {
       if (err instanceof UserError && err.kind === "unauthenticated") {
