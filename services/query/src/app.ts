@@ -44,6 +44,7 @@ import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
 import { OidcClient } from "./auth/oidc-client.ts";
 import { oidcSettings } from "./auth/oidc-config.ts";
+import { ssoSignInCounter } from "./auth/oidc-metrics.ts";
 import { oidcRoutes } from "./auth/oidc-routes.ts";
 import { actorOf, clientAddressKey, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
 import { ssoService } from "./auth/sso-service.ts";
@@ -204,6 +205,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       const webConsole = consoleRoute(config.QUERY_CONSOLE_DIR, log);
       // Single sign-on (OIDC_ISSUER_URL): the browser's /auth/oidc routes and SsoService.
       const sso = oidcSettings(config, secretValue(config.OIDC_CLIENT_SECRET, config.OIDC_CLIENT_SECRET_FILE));
+      ssoSignInCounter(); // on /metrics whether or not single sign-on is on, as every metric is
       const ssoRoutes = sso
         ? oidcRoutes({
             db,
