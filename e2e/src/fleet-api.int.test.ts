@@ -147,6 +147,11 @@ describe("the fleet: devices, sites, procedures, maintenance and forecasts", () 
       expect(await names({ labels: { wing: "east" } })).toEqual(["OR-2"]);
       expect(await names({ labels: { theatre: "t1" } })).toEqual(["OR-1"]);
       expect(await names({ status: DeviceStatus.IN_MAINTENANCE })).toEqual(["OR-2"]);
+      const tooMany = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"]));
+      await expect(devices.listDevices({ labels: tooMany })).rejects.toMatchObject({ code: Code.InvalidArgument });
+      await expect(devices.listDevices({ labels: { ["k".repeat(64)]: "v" } })).rejects.toMatchObject({
+        code: Code.InvalidArgument,
+      });
     });
 
     it("disables, enables and soft-deletes: the key follows, the device leaves listings, the record stays", async () => {

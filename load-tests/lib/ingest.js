@@ -9,12 +9,15 @@ import { Counter, Trend } from "k6/metrics";
 import grpc from "k6/net/grpc";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "k6/timers";
 import { body, failure, login, rpc } from "./connect.js";
-import { envInt, envList, envNumber, envString } from "./env.js";
+import { envChoice, envInt, envList, envNumber, envString } from "./env.js";
 
 const METHOD = "vigil.ingest.v1.IngestService/Stream";
 
 export const ingestSettings = {
   receiver: envString("RECEIVER_ADDR", "127.0.0.1:50051"),
+  // TLS to the receiver: on with RECEIVER_TLS=true (the system's roots) or a RECEIVER_CA_FILE.
+  receiverTls: envChoice("RECEIVER_TLS", "", ["", "true", "false"]),
+  receiverCaFile: envString("RECEIVER_CA_FILE", ""),
   intervalMs: envInt("INGEST_INTERVAL_MS", 1000, 10, 3_600_000),
   batchSize: envInt("INGEST_BATCH_SIZE", 10, 1, 10_000),
   sensors: envList("INGEST_SENSORS", "patient.heart_rate_bpm,patient.spo2_pct"),
@@ -35,6 +38,16 @@ const S = ingestSettings;
 // runner), read once and shared by all VUs. open() resolves paths against this script's folder,
 // so give an absolute path.
 const fileDevices = S.devicesFile ? new SharedArray("devices", () => devicesFrom(open(S.devicesFile))) : [];
+
+// How each VU dials the receiver. A CA file (absolute path, read once here in the init context)
+// turns TLS on and is the only root trusted; RECEIVER_TLS=true alone trusts the system's roots.
+// The receiver's certificate must name the host in RECEIVER_ADDR.
+const receiverCa = S.receiverCaFile ? open(S.receiverCaFile) : undefined;
+if (S.receiverTls === "false" && receiverCa) throw new Error("RECEIVER_CA_FILE needs TLS: unset RECEIVER_TLS=false");
+const connectParams =
+  receiverCa || S.receiverTls === "true"
+    ? { plaintext: false, timeout: "30s", ...(receiverCa && { tls: { cacerts: [receiverCa] } }) }
+    : { plaintext: true, timeout: "30s" };
 
 // `vigil devices create` prints [{device: {code, number, …}, apiKey}]; flat {code, number, apiKey} works too.
 function devicesFrom(text) {
@@ -140,7 +153,7 @@ function deviceOf(data) {
 export function ingestSession(data, remainingMs = Number.POSITIVE_INFINITY) {
   state.device ??= deviceOf(data);
   if (!connected) {
-    client.connect(S.receiver, { plaintext: true, timeout: "30s" });
+    client.connect(S.receiver, connectParams);
     connected = true;
   }
   const sessionMs = Math.max(1000, Math.min(S.streamSeconds * 1000, remainingMs));

@@ -37,7 +37,13 @@ export function runK6(
   k6: string,
   script: string,
   settings: Record<string, string>,
-  options: { summaryDir: string; name: string; echo?: (line: string) => void },
+  options: {
+    summaryDir: string;
+    name: string;
+    echo?: (line: string) => void;
+    /** CA bundle k6's HTTP client trusts instead of the system's (Go reads SSL_CERT_FILE). */
+    caFile?: string;
+  },
 ): Promise<K6Run> {
   const summaryFile = join(options.summaryDir, `${options.name}.json`);
   // No REST API server: runs side by side would fight over its port (6565).
@@ -45,7 +51,8 @@ export function runK6(
   for (const [k, v] of Object.entries({ ...settings, SUMMARY_FILE: summaryFile })) args.push("-e", `${k}=${v}`);
   args.push(join(repoRoot, "load-tests", script));
   return new Promise((resolve, reject) => {
-    const child = spawn(k6, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    const env = options.caFile ? { ...process.env, SSL_CERT_FILE: options.caFile } : process.env;
+    const child = spawn(k6, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     let partial = "";
     const collect = (chunk: Buffer) => {

@@ -20,7 +20,9 @@ describe("load:smoke (k6)", () => {
   beforeAll(async () => {
     if (!k6) throw new Error("k6 is not installed: run scripts/install-tools.sh k6 (npm test does)");
     summaryDir = mkdtempSync(join(tmpdir(), "vigil-load-smoke-"));
-    stack = await startLocalStack({ devices: 10 });
+    // Over TLS, as a hospital deployment runs: k6's gRPC client trusts the stack's CA file,
+    // its HTTP client the same CA through SSL_CERT_FILE.
+    stack = await startLocalStack({ devices: 10, tls: true });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -71,6 +73,7 @@ describe("load:smoke (k6)", () => {
         SCENARIO: "smoke",
         DURATION: "3s",
         RECEIVER_ADDR: stack.receiverAddr,
+        RECEIVER_CA_FILE: stack.caFile!,
         DEVICES_FILE: stack.devicesFile,
         INGEST_VUS: "1",
         INGEST_ACK_P99_MS: "0",
@@ -79,5 +82,26 @@ describe("load:smoke (k6)", () => {
     );
     expect(run.code, run.output.slice(-3000)).toBe(99);
     expect(failedThresholds(run.summary)).toEqual(["ingest_ack_latency p(99)<0"]);
+  });
+
+  it("cannot stream in plaintext to the TLS receiver: every stream fails, nothing is acked", async () => {
+    const run = await runK6(
+      k6!,
+      "ingest.js",
+      {
+        SCENARIO: "smoke",
+        DURATION: "3s",
+        RECEIVER_ADDR: stack.receiverAddr,
+        RECEIVER_TLS: "false",
+        DEVICES_FILE: stack.devicesFile,
+        INGEST_VUS: "1",
+        INGEST_ACK_WAIT_SECONDS: "1",
+      },
+      { summaryDir, name: "ingest-plaintext" },
+    );
+    expect(run.code, run.output.slice(-3000)).toBe(99);
+    const metrics = run.summary?.metrics ?? {};
+    expect(metrics.ingest_acks?.values.count ?? 0).toBe(0);
+    expect(failedThresholds(run.summary).join()).toMatch(/ingest_/);
   });
 });

@@ -15,13 +15,16 @@ import {
   startServiceProcess,
   waitFor,
 } from "@vigil/testkit";
+import { ensureDevTls } from "@vigil/tls";
 
 /** A private Vigil deployment on this machine: real PostgreSQL and NATS JetStream, one process per service. */
 export interface LocalStack {
   /** host:port of the receiver's gRPC port. */
   receiverAddr: string;
-  /** http://127.0.0.1:<port> of the query service. */
+  /** http://127.0.0.1:<port> of the query service (https:// with `tls`). */
   queryUrl: string;
+  /** With `tls`: the development CA the receiver's and query service's certificates chain to. */
+  caFile?: string;
   databaseUrl: string;
   natsUrl: string;
   adminUsername: string;
@@ -43,6 +46,8 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Extra environment for every service. */
   env?: Record<string, string>;
+  /** Serve TLS on the receiver and the query port, with a development CA made in the stack's dir. */
+  tls?: boolean;
 }
 
 /**
@@ -83,6 +88,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const devicesFile = join(dir, "devices.json");
     writeFileSync(devicesFile, JSON.stringify(devices), { mode: 0o600 });
 
+    const tls = options.tls ? await ensureDevTls(join(dir, "tls"), ["localhost", "127.0.0.1"]) : undefined;
     const adminPassword = randomBytes(18).toString("base64url");
     const [receiverPort, queryPort] = [await freePort(), await freePort()];
     const env = {
@@ -92,6 +98,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // Free ports for the ops servers too: another stack or a quick start may hold 9101/9102.
       RECEIVER_OPS_PORT: "0",
       WRITER_OPS_PORT: "0",
+      ...(tls && { TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: tls.keyFile }),
       ...options.env,
     };
     log("starting receiver, writer and query service");
@@ -125,7 +132,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
     return {
       receiverAddr: `127.0.0.1:${receiverPort}`,
-      queryUrl: `http://127.0.0.1:${queryPort}`,
+      queryUrl: `${tls ? "https" : "http"}://127.0.0.1:${queryPort}`,
+      caFile: tls?.caFile,
       databaseUrl,
       natsUrl: nats.url,
       adminUsername: "admin",
@@ -150,6 +158,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 export async function seedReadings(stack: LocalStack, batches: number): Promise<number> {
   const fleet = new Fleet(stack.devices, {
     target: stack.receiverAddr,
+    tls: stack.caFile ? { caFile: stack.caFile } : undefined,
     devicesPerConnection: 25,
     intervalMs: 1000,
     samplesPerBatch: 20,

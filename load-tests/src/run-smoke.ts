@@ -1,6 +1,7 @@
 /**
  * `npm run load:smoke`: a private stack (PostgreSQL, NATS JetStream,
- * receiver, writer and query as processes), a 20-second k6 smoke of
+ * receiver, writer and query as processes; TLS on the receiver and the query
+ * port unless `--transport plaintext`), a 20-second k6 smoke of
  * ingest.js and query.js against it, then everything stopped. Exits 0 when
  * every threshold passed, 1 otherwise; the k6 summaries and
  * load-smoke.json go to load-tests/results (or --summary-dir).
@@ -16,11 +17,16 @@ const { values } = parseArgs({
   options: {
     "duration-s": { type: "string", default: "20" },
     "summary-dir": { type: "string", default: resolve(repoRoot, "load-tests/results") },
+    transport: { type: "string", default: "tls" },
   },
 });
 const durationS = Number(values["duration-s"]);
 if (!Number.isInteger(durationS) || durationS < 1) {
   process.stderr.write("load:smoke: --duration-s must be a positive integer\n");
+  process.exit(2);
+}
+if (values.transport !== "tls" && values.transport !== "plaintext") {
+  process.stderr.write("load:smoke: --transport must be tls or plaintext\n");
   process.exit(2);
 }
 // What a fresh clone lacks after `npm ci`, installed as `npm test` does.
@@ -32,7 +38,11 @@ if (!k6) {
 }
 const echo = (line: string) => process.stderr.write(`${line}\n`);
 const started = performance.now();
-const stack = await startLocalStack({ devices: 10, log: (l) => echo(`load:smoke: ${l}`) });
+const stack = await startLocalStack({
+  devices: 10,
+  tls: values.transport === "tls",
+  log: (l) => echo(`load:smoke: ${l}`),
+});
 let ok = false;
 try {
   const result = await runSmoke(stack, { k6, durationS, summaryDir: resolve(values["summary-dir"]), echo });

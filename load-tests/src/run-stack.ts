@@ -1,23 +1,34 @@
 /**
- * `npm run load:stack`: the same private stack as load:smoke, left running
- * for k6 runs by hand. Prints the settings k6 needs as `-e` flags, and
+ * `npm run load:stack`: the same private stack as load:smoke (TLS unless
+ * `--transport plaintext`), left running for k6 runs by hand. Prints the settings k6 needs as `-e` flags, and
  * stops everything on Ctrl-C.
  */
 import { parseArgs } from "node:util";
 import { ensureTools } from "@vigil/testkit";
 import { startLocalStack } from "./local-stack.ts";
 
-const { values } = parseArgs({ options: { devices: { type: "string", default: "200" } } });
+const { values } = parseArgs({
+  options: { devices: { type: "string", default: "200" }, transport: { type: "string", default: "tls" } },
+});
 const devices = Number(values.devices);
 if (!Number.isInteger(devices) || devices < 1) {
   process.stderr.write("load:stack: --devices must be a positive integer\n");
   process.exit(2);
 }
+if (values.transport !== "tls" && values.transport !== "plaintext") {
+  process.stderr.write("load:stack: --transport must be tls or plaintext\n");
+  process.exit(2);
+}
 // The stack's servers, and k6 for the command line printed below, as `npm test` installs them.
 ensureTools(["postgresql", "nats-server", "k6"]);
-const stack = await startLocalStack({ devices, log: (l) => process.stderr.write(`load:stack: ${l}\n`) });
+const stack = await startLocalStack({
+  devices,
+  tls: values.transport === "tls",
+  log: (l) => process.stderr.write(`load:stack: ${l}\n`),
+});
 const flags = [
   `-e RECEIVER_ADDR=${stack.receiverAddr}`,
+  ...(stack.caFile ? [`-e RECEIVER_CA_FILE=${stack.caFile}`] : []),
   `-e QUERY_URL=${stack.queryUrl}`,
   `-e ADMIN_USERNAME=${stack.adminUsername}`,
   `-e ADMIN_PASSWORD=${stack.adminPassword}`,
@@ -27,7 +38,7 @@ const flags = [
 ].join(" ");
 process.stdout.write(
   `stack ready: ${devices} devices ${stack.devices[0]!.code}-1..${devices}; PostgreSQL ${stack.databaseUrl}\n` +
-    `  .tools/bin/k6 run ${flags} -e SCENARIO=steady load-tests/mixed.js\n` +
+    `  ${stack.caFile ? `SSL_CERT_FILE=${stack.caFile} ` : ""}.tools/bin/k6 run ${flags} -e SCENARIO=steady load-tests/mixed.js\n` +
     "Ctrl-C stops it.\n",
 );
 const stop = () => {

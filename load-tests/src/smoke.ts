@@ -43,6 +43,7 @@ export async function runSmoke(stack: LocalStack, options: SmokeOptions): Promis
       {
         ...common,
         RECEIVER_ADDR: stack.receiverAddr,
+        ...(stack.caFile && { RECEIVER_CA_FILE: stack.caFile }),
         DEVICES_FILE: stack.devicesFile,
         INGEST_VUS: String(SMOKE_INGEST_VUS),
         INGEST_INTERVAL_MS: "250",
@@ -63,7 +64,7 @@ export async function runSmoke(stack: LocalStack, options: SmokeOptions): Promis
         QUERY_DEVICE_CODE: stack.devices[0]!.code,
         QUERY_DEVICE_COUNT: String(stack.devices.length),
       },
-      { summaryDir: options.summaryDir, name: "query-smoke", echo },
+      { summaryDir: options.summaryDir, name: "query-smoke", echo, caFile: stack.caFile },
     ),
   ]);
   const m = (run: K6Run, name: string, stat: string) => run.summary?.metrics[name]?.values[stat];

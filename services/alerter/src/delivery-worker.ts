@@ -11,6 +11,7 @@ import type { Database, Kysely } from "@vigil/db";
 import type { Logger } from "@vigil/runtime";
 import type { AlerterMetrics } from "./alerter-metrics.ts";
 import type { ChannelSender } from "./channels/channel-sender.ts";
+import { retryBackoffMs } from "./retry-backoff.ts";
 
 export interface DeliveryWorkerOptions {
   db: Kysely<Database>;
@@ -24,8 +25,6 @@ export interface DeliveryWorkerOptions {
   /** How often the queue is looked at without a nudge. */
   pollMs: number;
 }
-
-const FIRST_BACKOFF_MS = 1_000;
 
 /**
  * Sends queued notifications, at least once: every replica runs one; a
@@ -150,13 +149,7 @@ export class DeliveryWorker {
       kind: "retry",
       error: result.error,
       status: result.status,
-      retryAtMs: Date.now() + this.backoff(d.attempts),
+      retryAtMs: Date.now() + retryBackoffMs(d.attempts, this.o.maxBackoffMs),
     };
-  }
-
-  /** Exponential backoff with jitter: a random time between half and all of min(cap, 1 s × 2^attempts). */
-  private backoff(attempts: number): number {
-    const ceiling = Math.min(this.o.maxBackoffMs, FIRST_BACKOFF_MS * 2 ** Math.min(attempts, 30));
-    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
   }
 }

@@ -419,8 +419,9 @@ export function toQuery(f: AlertFilter | undefined): AlertQuery {
     throw new InvalidArgumentError("filter.start_time", "must not be after end_time");
   }
   return {
-    states: f.states.map((s) => STATE_NAMES[s]).filter((s) => s !== undefined),
-    severities: f.severities.map((s) => SEVERITY_NAMES[s]).filter((s) => s !== undefined),
+    // Deduplicated: a filter naming one state 100k times must not become 100k bind parameters.
+    states: [...new Set(f.states.map((s) => STATE_NAMES[s]).filter((s) => s !== undefined))],
+    severities: [...new Set(f.severities.map((s) => SEVERITY_NAMES[s]).filter((s) => s !== undefined))],
     ruleId: f.ruleId ? Number(f.ruleId) : undefined,
     deviceCode: f.deviceCode || undefined,
     deviceNumber: f.deviceNumber,
