@@ -98,7 +98,8 @@ export function oidcRoutes(deps: OidcRoutesDeps): (req: Req, res: Res) => boolea
     try {
       start = await deps.client.start();
     } catch {
-      return fail(res, address, "unavailable");
+      // Nothing of this browser's is spent: a sign-in it has in progress in another tab goes on.
+      return fail(res, address, "unavailable", { spent: false });
     }
     const added = await addPendingSignIn(deps.db, start.state, start, {
       ttlMs: deps.settings.signInTtlMs,
