@@ -354,6 +354,30 @@ describe("single sign-on with an OpenID Connect provider", () => {
     expect(post.status).toBe(405);
   });
 
+  it("starts while the provider is down, and tells the user it cannot be reached", async () => {
+    const port = await freePort();
+    const down = `http://127.0.0.1:${port}`;
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    await pipeline.startQuery({
+      QUERY_PORT: String(port),
+      OIDC_ISSUER_URL: nowhere,
+      OIDC_CLIENT_ID: CLIENT_ID,
+      OIDC_CLIENT_SECRET: CLIENT_SECRET,
+      OIDC_REDIRECT_URL: `${down}/auth/oidc/callback`,
+      OIDC_ROLE_MAP: ROLE_MAP,
+    });
+    const res = await fetch(`${down}/auth/oidc/login`, { redirect: "manual" });
+    expect(res.headers.get("location")).toBe(`${down}/sign-in#sso_error=unavailable`);
+    expect(res.headers.get("set-cookie")).toBeNull();
+    // Password sign-in on the same replica is unaffected.
+    const local = await fetch(`${down}/vigil.auth.v1.AuthService/Login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "carol", password: USER_PASSWORD }),
+    });
+    expect(local.status).toBe(200);
+  });
+
   it("keeps the client secret, codes and tokens out of the query service's answers", async () => {
     const config = await rpc("vigil.auth.v1.SsoService/GetSsoConfig", {});
     expect(JSON.stringify(config.body)).not.toContain(CLIENT_SECRET);
