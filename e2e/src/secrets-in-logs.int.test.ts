@@ -16,10 +16,13 @@ import {
   createTestDatabase,
   freePort,
   type NatsServer,
+  type OidcTestProvider,
   repoRoot,
   type ServiceProcess,
   startNats,
+  startOidcProvider,
   startServiceProcess,
+  TestBrowser,
 } from "@vigil/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ADMIN_PASSWORD, USER_PASSWORD } from "./pipeline.ts";
@@ -40,6 +43,8 @@ interface Reply {
  */
 describe("secrets in logs", () => {
   let nats: NatsServer;
+  let provider: OidcTestProvider;
+  const OIDC_CLIENT_SECRET = "oidc-client-secret-never-logged";
   let env: Record<string, string>;
   let queryUrl = "";
   let receiverPort = 0;
@@ -80,6 +85,20 @@ describe("secrets in logs", () => {
     receiverPort = await freePort();
     const queryPort = await freePort();
     queryUrl = `http://127.0.0.1:${queryPort}`;
+    // Single sign-on against a real provider: its client secret, codes and tokens are secrets too.
+    provider = await startOidcProvider({
+      client: {
+        clientId: "vigil",
+        clientSecret: OIDC_CLIENT_SECRET,
+        redirectUris: [`${queryUrl}/auth/oidc/callback`],
+      },
+      accounts: {
+        "sso.nurse": { preferred_username: "sso.nurse", groups: ["staff"] },
+        stranger: { preferred_username: "stranger", groups: [] },
+      },
+    });
+    const secretFile = join(await mkdtemp(join(tmpdir(), "vigil-logs-oidc-")), "client-secret");
+    await writeFile(secretFile, OIDC_CLIENT_SECRET, { mode: 0o600 });
     env = {
       DATABASE_URL: url.href,
       NATS_URL: nats.url,
@@ -95,11 +114,18 @@ describe("secrets in logs", () => {
       AUTH_JWT_KEYS: JSON.stringify({ keys: [jwk] }),
       AUTH_BOOTSTRAP_ADMIN_USERNAME: "admin",
       AUTH_BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      OIDC_ISSUER_URL: provider.issuer,
+      OIDC_CLIENT_ID: "vigil",
+      OIDC_CLIENT_SECRET_FILE: secretFile,
+      OIDC_REDIRECT_URL: `${queryUrl}/auth/oidc/callback`,
+      OIDC_SCOPES: "openid profile groups",
+      OIDC_ROLE_MAP: "staff=user",
     };
     secrets.set("database password", DB_PASSWORD);
     secrets.set("JWT signing key", jwk.d!);
     secrets.set("admin password", ADMIN_PASSWORD);
     secrets.set("user password", USER_PASSWORD);
+    secrets.set("OIDC client secret", OIDC_CLIENT_SECRET);
     services.push(
       await startServiceProcess(
         "services/receiver/src/main.ts",
@@ -122,6 +148,7 @@ describe("secrets in logs", () => {
   afterAll(async () => {
     for (const s of services) await s.stop().catch(() => {});
     await nats?.destroy();
+    await provider?.stop();
   });
 
   async function call(method: string, body: unknown, token?: string) {
@@ -206,6 +233,36 @@ describe("secrets in logs", () => {
     expect((await stream.next()).kind.case).toBe("ack");
     stream.end();
     await stream.status;
+    // Single sign-on: the provider's code and state, the state cookie, the console's code, the tokens;
+    // and two refusals (a tampered state, a user with no role), which are logged.
+    const browser = new TestBrowser();
+    const atCallback = (u: URL) => u.pathname === "/auth/oidc/callback";
+    const callback = await browser.browse(
+      `${queryUrl}/auth/oidc/login`,
+      { login: "sso.nurse", password: "x" },
+      atCallback,
+    );
+    secrets.set("provider's authorization code", callback.searchParams.get("code")!);
+    secrets.set("OIDC state", callback.searchParams.get("state")!);
+    const tampered = new URL(callback);
+    tampered.searchParams.set("state", "tampered-state");
+    expect((await browser.request(tampered.href)).headers.get("location")).toMatch(/sso_error=expired/);
+    const back = new URL((await browser.request(callback.href)).headers.get("location")!);
+    const ssoCode = new URLSearchParams(back.hash.slice(1)).get("sso_code")!;
+    expect(ssoCode).toMatch(/^vsc_/);
+    secrets.set("SSO sign-in code", ssoCode);
+    const sso = await call("vigil.auth.v1.SsoService/ExchangeSsoCode", { code: ssoCode });
+    expect(sso.status).toBe(200);
+    secrets.set("SSO access token", sso.body.tokens.accessToken);
+    secrets.set("SSO refresh token", sso.body.tokens.refreshToken);
+    expect((await call("vigil.auth.v1.SsoService/ExchangeSsoCode", { code: ssoCode })).status).toBe(401);
+    const stranger = await new TestBrowser().browse(
+      `${queryUrl}/auth/oidc/login`,
+      { login: "stranger", password: "x" },
+      (u) => u.pathname === "/sign-in",
+    );
+    expect(stranger.hash).toBe("#sso_error=unmapped");
+
     const forged = `${cliKey.slice(0, -6)}XXXXXX`;
     secrets.set("a forged device key", forged);
     const refused = openRawStream(receiverPort, forged);

@@ -1,6 +1,6 @@
 import AxeBuilder from "@axe-core/playwright";
 import type { Page } from "@playwright/test";
-import { expect, signIn, test } from "./fixtures.ts";
+import { expect, signIn, stack, test } from "./fixtures.ts";
 
 /** No serious or critical violation of WCAG 2.1 A/AA or axe's best practices. */
 async function expectAccessible(page: Page, what: string) {
@@ -22,6 +22,15 @@ test("the sign-in page", async ({ page }) => {
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("alert")).toBeVisible();
   await expectAccessible(page, "sign-in with an error");
+});
+
+test("the sign-in page with single sign-on, and its refusal", async ({ page }) => {
+  const { sso } = stack();
+  // As the callback sends a refused user back: a fresh load with the reason in the fragment.
+  await page.goto(`${sso.url}/sign-in#sso_error=unmapped`);
+  await expect(page.getByRole("button", { name: `Sign in with ${sso.displayName}` })).toBeVisible();
+  await expect(page.getByRole("alert")).toBeVisible();
+  await expectAccessible(page, "sign-in with single sign-on and its refusal");
 });
 
 const pages: Array<[string, string, (page: Page) => Promise<void>]> = [

@@ -21,7 +21,7 @@ import {
 } from "@vigil/e2e";
 import { recordDeadLetter } from "@vigil/ingest";
 import { encodeReadingBatch } from "@vigil/proto";
-import { createTestDatabase, startNats, startPostgres, waitFor } from "@vigil/testkit";
+import { createTestDatabase, freePort, startNats, startOidcProvider, startPostgres, waitFor } from "@vigil/testkit";
 import { distDir } from "../scripts/source-hash.ts";
 import { ROBOT_SENSORS } from "./stack-devices.ts";
 
@@ -33,6 +33,8 @@ export interface StackInfo {
   historyReadings: number;
   /** Readings in the replayable dead letter (DL-1). */
   deadLetterReadings: number;
+  /** A second query replica with single sign-on, against a real OpenID Connect provider. */
+  sso: { url: string; displayName: string; clinician: string; unmapped: string };
 }
 
 const MINUTE = 60_000;
@@ -158,12 +160,38 @@ await waitFor(
   500,
 );
 
+// Single sign-on: oidc-provider (OpenID Certified) and a query replica configured for it.
+const ssoPort = await freePort();
+const ssoUrl = `http://127.0.0.1:${ssoPort}`;
+const provider = await startOidcProvider({
+  client: {
+    clientId: "vigil-console",
+    clientSecret: "console-test-secret",
+    redirectUris: [`${ssoUrl}/auth/oidc/callback`],
+  },
+  accounts: {
+    "ward.nurse": { preferred_username: "ward.nurse", groups: ["ward-7"] },
+    visitor: { preferred_username: "visitor", groups: ["visitors"] },
+  },
+});
+await pipeline.startQuery({
+  QUERY_PORT: String(ssoPort),
+  OIDC_ISSUER_URL: provider.issuer,
+  OIDC_CLIENT_ID: "vigil-console",
+  OIDC_CLIENT_SECRET: "console-test-secret",
+  OIDC_REDIRECT_URL: `${ssoUrl}/auth/oidc/callback`,
+  OIDC_SCOPES: "openid profile groups",
+  OIDC_ROLE_MAP: "ward-7=clinician",
+  OIDC_DISPLAY_NAME: "Hospital account",
+});
+
 const info: StackInfo = {
   url: pipeline.queryUrl,
   admin: { username: "admin", password: ADMIN_PASSWORD },
   user: { username: "nurse", password: USER_PASSWORD },
   historyReadings: times.length,
   deadLetterReadings: replayTimes.length,
+  sso: { url: ssoUrl, displayName: "Hospital account", clinician: "ward.nurse", unmapped: "visitor" },
 };
 process.stdout.write(`VIGIL_STACK ${JSON.stringify(info)}\n`);
 
@@ -173,6 +201,7 @@ async function stop() {
   stopping = true;
   await Promise.all(feeds.map((f) => f.stop()));
   await pipeline.stop();
+  await provider.stop();
   await Promise.all([postgres.stop(), nats.destroy()]);
   process.exit(0);
 }

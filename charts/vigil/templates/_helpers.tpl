@@ -284,6 +284,11 @@ annotations:
 {{- end }}
 - name: AUTH_BOOTSTRAP_ADMIN_PASSWORD_FILE
   value: ""
+{{- /* The OpenID Connect client secret: a mounted file only (vigil.oidcSecretMount). */}}
+- name: OIDC_CLIENT_SECRET
+  value: ""
+- name: OIDC_CLIENT_SECRET_FILE
+  value: {{ if $a.oidcClientSecretSecret }}{{ printf "/etc/vigil/oidc/%s" $a.oidcClientSecretKey | quote }}{{ else }}""{{ end }}
 {{- end }}
 
 {{/* S3 credentials for the archive, as the AWS SDK's standard variables, from a Secret only. */}}
@@ -728,6 +733,39 @@ tlsConfig:
 {{- end }}
 
 {{/* The database server's CA (database.tls.caSecret), for sslrootcert= in DATABASE_URL. */}}
+{{/* The query service's OpenID Connect client secret (query.auth.oidcClientSecretSecret), as a file. */}}
+{{- define "vigil.oidcSecretVolume" -}}
+{{- with .Values.query.auth.oidcClientSecretSecret }}
+- name: oidc-client-secret
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0400
+{{- end }}
+{{- end }}
+
+{{- define "vigil.oidcSecretMount" -}}
+{{- if .Values.query.auth.oidcClientSecretSecret }}
+- name: oidc-client-secret
+  mountPath: /etc/vigil/oidc
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* The query pods' way out to the OpenID Connect provider, when single sign-on is on. */}}
+{{- define "vigil.egress.oidc" -}}
+{{- $a := .Values.query.auth }}
+{{- if .Values.query.config.OIDC_ISSUER_URL }}
+- ports:
+    {{- range $a.oidcProviderPorts }}
+    - { port: {{ . }}, protocol: TCP }
+    {{- end }}
+  {{- with $a.oidcProviderTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
 {{- define "vigil.dbCaVolume" -}}
 {{- with .Values.database.tls.caSecret }}
 - name: db-ca

@@ -56,6 +56,11 @@ export const COMPONENT_GRANTS: Record<string, Partial<Record<Exclude<Component, 
   audit_chain_head: { query: ["SELECT"] },
   users: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
   refresh_tokens: { query: ["SELECT", "INSERT", "UPDATE", "DELETE"] },
+  // Single sign-on (the query service's /auth/oidc routes and SsoService): identities it links,
+  // sign-ins in flight and hand-off codes, both used once (DELETE … RETURNING).
+  user_identities: { query: ["SELECT", "INSERT", "UPDATE"] },
+  oidc_pending_signins: { query: ["SELECT", "INSERT", "DELETE"] },
+  oidc_signin_codes: { query: ["SELECT", "INSERT", "DELETE"] },
   archive_exports: { query: ["SELECT"] },
   archive_holds: { query: ["SELECT"] },
   // Plain PostgreSQL's rollups: written by triggers on readings (writer's inserts, query's corrections).

@@ -17,6 +17,7 @@ import * as alerts from "./migrations/0013-alerts.ts";
 import * as fleet from "./migrations/0014-fleet.ts";
 import * as trust from "./migrations/0015-trust.ts";
 import * as userLifecycle from "./migrations/0016-user-lifecycle.ts";
+import * as singleSignOn from "./migrations/0017-single-sign-on.ts";
 import * as provenance from "./migrations/0018-provenance.ts";
 import * as alerterRole from "./migrations/0019-alerter-role.ts";
 
@@ -41,6 +42,7 @@ const migrations: Record<string, Migration> = {
   "0014-fleet": fleet,
   "0015-trust": trust,
   "0016-user-lifecycle": userLifecycle,
+  "0017-single-sign-on": singleSignOn,
   "0018-provenance": provenance,
   "0019-alerter-role": alerterRole,
 };

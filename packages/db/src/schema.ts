@@ -14,6 +14,9 @@ export interface Database {
   audit_log: AuditLogTable;
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;
+  user_identities: UserIdentitiesTable;
+  oidc_pending_signins: OidcPendingSigninsTable;
+  oidc_signin_codes: OidcSigninCodesTable;
   device_certificates: DeviceCertificatesTable;
   reading_corrections: ReadingCorrectionsTable;
   reading_history: ReadingHistoryTable;
@@ -162,6 +165,35 @@ export interface RefreshTokensTable {
   expires_at: Date;
   used_at: Date | null;
   revoked_at: Date | null;
+}
+
+/** An identity provider's account linked to a Vigil user, by (issuer, subject). */
+export interface UserIdentitiesTable {
+  id: Generated<number>;
+  user_id: number;
+  issuer: string;
+  subject: string;
+  created_at: CreatedAt;
+  last_login_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+/** An OpenID Connect sign-in sent to the provider and not back yet. */
+export interface OidcPendingSigninsTable {
+  id: Generated<number>;
+  state_hash: Buffer;
+  nonce: string;
+  code_verifier: string;
+  created_at: CreatedAt;
+  expires_at: Date;
+}
+
+/** A single-use code the console exchanges for tokens after a single sign-on. */
+export interface OidcSigninCodesTable {
+  id: Generated<number>;
+  code_hash: Buffer;
+  user_id: number;
+  created_at: CreatedAt;
+  expires_at: Date;
 }
 
 export interface DeviceCertificatesTable {

@@ -12,6 +12,7 @@ export * as health from "./gen/health/v1/health_pb.ts";
 export * from "./gen/vigil/alerts/v1/alerts_pb.ts";
 export * from "./gen/vigil/audit/v1/audit_pb.ts";
 export * from "./gen/vigil/auth/v1/auth_pb.ts";
+export * from "./gen/vigil/auth/v1/sso_pb.ts";
 export * from "./gen/vigil/devices/v1/devices_pb.ts";
 export * from "./gen/vigil/fleet/v1/fleet_pb.ts";
 export * from "./gen/vigil/ingest/v1/dead_letters_pb.ts";

@@ -24,6 +24,7 @@ import {
   file_vigil_alerts_v1_alerts,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
+  file_vigil_auth_v1_sso,
   file_vigil_devices_v1_devices,
   file_vigil_fleet_v1_fleet,
   file_vigil_ingest_v1_dead_letters,
@@ -35,6 +36,7 @@ import {
   openApiDocumentUrl,
   ProcedureService,
   ReadingService,
+  SsoService,
   UserService,
 } from "./index.ts";
 
@@ -45,6 +47,7 @@ const registry = createRegistry(
   file_vigil_alerts_v1_alerts,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
+  file_vigil_auth_v1_sso,
   file_vigil_devices_v1_devices,
   file_vigil_ingest_v1_dead_letters,
   file_vigil_ingest_v1_ingest,
@@ -57,6 +60,7 @@ const webServices = [
   ReadingService,
   AuthService,
   UserService,
+  SsoService,
   DeviceService,
   DeadLetterService,
   AuditService,

@@ -1,8 +1,13 @@
 import { getNodeAutoInstrumentations } from "@opentelemetry/auto-instrumentations-node";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 
-/** Requests the ops endpoints serve: scraping and probes are not worth a span. */
-const QUIET_PATHS = new Set(["/metrics", "/healthz", "/readyz"]);
+/**
+ * Requests without a span: the ops endpoints (scraping and probes are not worth one), and single
+ * sign-on's callback, whose URL carries the provider's authorization code and state, which a span
+ * would record (the code is useless without the PKCE verifier and spent at once, but stays out of
+ * traces all the same).
+ */
+const QUIET_PATHS = new Set(["/metrics", "/healthz", "/readyz", "/auth/oidc/callback"]);
 
 /**
  * Starts the OpenTelemetry SDK: OTLP export and sampling from the standard

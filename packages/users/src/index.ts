@@ -1,3 +1,9 @@
+export {
+  type ExternalIdentity,
+  type IdentitySignIn,
+  signInWithIdentity,
+  usernameFromHint,
+} from "./identities.ts";
 export { ARGON2_PARAMS, hashPassword, verifyPassword } from "./password.ts";
 export {
   type IssuedRefreshToken,

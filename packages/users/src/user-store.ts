@@ -111,7 +111,14 @@ export async function hasAdmin(db: Kysely<Database>): Promise<boolean> {
   return row !== undefined;
 }
 
-function toUser(row: { id: number; username: string; role: string; created_at: Date; token_version: number }): User {
+/** A users row as a User. */
+export function toUser(row: {
+  id: number;
+  username: string;
+  role: string;
+  created_at: Date;
+  token_version: number;
+}): User {
   return {
     id: row.id,
     username: row.username,

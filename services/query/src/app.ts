@@ -16,6 +16,7 @@ import {
   file_vigil_alerts_v1_alerts,
   file_vigil_audit_v1_audit,
   file_vigil_auth_v1_auth,
+  file_vigil_auth_v1_sso,
   file_vigil_devices_v1_devices,
   file_vigil_fleet_v1_fleet,
   file_vigil_ingest_v1_dead_letters,
@@ -27,6 +28,7 @@ import {
   ProcedureService,
   ReadingService,
   reflection,
+  SsoService,
   UserService,
 } from "@vigil/proto";
 import type { App, Logger } from "@vigil/runtime";
@@ -41,8 +43,13 @@ import { accessRules } from "./auth/access-rules.ts";
 import { createAuth } from "./auth/auth-interceptor.ts";
 import { authService } from "./auth/auth-service.ts";
 import { KeyedLimiter } from "./auth/keyed-limiter.ts";
+import { OidcClient } from "./auth/oidc-client.ts";
+import { oidcSettings } from "./auth/oidc-config.ts";
+import { ssoSignInCounter } from "./auth/oidc-metrics.ts";
+import { oidcRoutes } from "./auth/oidc-routes.ts";
 import { actorOf, clientAddressKey, cutConnectionKey, traceIdOf } from "./auth/principal.ts";
 import { SignInFailures } from "./auth/sign-in-failures.ts";
+import { ssoService } from "./auth/sso-service.ts";
 import { streamRevocationInterceptor } from "./auth/stream-revocation.ts";
 import { TokenSigner } from "./auth/token-signer.ts";
 import { TokenVersions } from "./auth/token-versions.ts";
@@ -257,6 +264,20 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       const apiReference = config.QUERY_API_DOCS ? apiReferenceRoute() : () => false;
       // The console's static files, for every path the API does not own.
       const webConsole = consoleRoute(config.QUERY_CONSOLE_DIR, log);
+      // Single sign-on (OIDC_ISSUER_URL): the browser's /auth/oidc routes and SsoService.
+      const sso = oidcSettings(config, secretValue(config.OIDC_CLIENT_SECRET, config.OIDC_CLIENT_SECRET_FILE));
+      ssoSignInCounter(); // on /metrics whether or not single sign-on is on, as every metric is
+      const ssoRoutes = sso
+        ? oidcRoutes({
+            db,
+            settings: sso,
+            client: new OidcClient(sso, log),
+            tokenVersions: versions,
+            perAddress: new KeyedLimiter(sso.signInsPerAddressPerMin, sso.signInsPerAddressPerMin),
+            clientAddress: (req) => clientAddress(req, trustedProxy),
+            log,
+          })
+        : () => false;
       const connect = createConnectHandler({
         // Every request, compressed or not, is read only up to this size (decompressed).
         readMaxBytes: config.QUERY_MAX_REQUEST_BYTES,
@@ -325,6 +346,21 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
           );
           router.service(UserService, userService({ db, tokenVersions: versions }));
           router.service(
+            SsoService,
+            ssoService({
+              db,
+              settings: sso,
+              signer,
+              accessTokenTtlMs: config.AUTH_ACCESS_TOKEN_TTL_MS,
+              refreshTokenTtlMs: config.AUTH_REFRESH_TOKEN_TTL_MS,
+              exchangesPerAddress: new KeyedLimiter(
+                config.AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN,
+                config.AUTH_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MIN,
+              ),
+            }),
+            publicLimits,
+          );
+          router.service(
             DeviceService,
             deviceService({ db, actor: actorOf, publish: (e) => readyBus.deviceEvents.publish(e) }),
           );
@@ -351,6 +387,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
             ReadingService,
             AuthService,
             UserService,
+            SsoService,
             DeviceService,
             DeadLetterService,
             AuditService,
@@ -375,6 +412,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
               grpcReflection([
                 file_vigil_readings_v1_readings,
                 file_vigil_auth_v1_auth,
+                file_vigil_auth_v1_sso,
                 file_vigil_devices_v1_devices,
                 file_vigil_ingest_v1_dead_letters,
                 file_vigil_audit_v1_audit,
@@ -409,7 +447,8 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       });
       server = createApiServer(
         (req, res) => {
-          if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || healthEndpoints(req, res)) return;
+          if (applyCors(config.QUERY_CORS_ORIGINS, req, res) || healthEndpoints(req, res) || ssoRoutes(req, res))
+            return;
           connect(req, res);
         },
         {

@@ -5,6 +5,7 @@ import { forecastEnv } from "@vigil/maintenance";
 import { envBool, envInt, envLogLevel, envOptionalString, envPort, parseEnvConfig } from "@vigil/runtime";
 import { serverTlsEnv } from "@vigil/tls";
 import { z } from "zod";
+import { oidcEnv, oidcSettings } from "./auth/oidc-config.ts";
 import { proxyMatcher } from "./client-address.ts";
 
 const DAY_MS = 86_400_000;
@@ -109,6 +110,7 @@ export const queryEnv = z
     AUTH_BOOTSTRAP_ADMIN_USERNAME: envOptionalString(),
     AUTH_BOOTSTRAP_ADMIN_PASSWORD: envOptionalString(),
     AUTH_BOOTSTRAP_ADMIN_PASSWORD_FILE: envOptionalString(),
+    ...oidcEnv,
   })
   .superRefine((c, ctx) => {
     if (c.QUERY_HEADERS_TIMEOUT_MS > c.QUERY_REQUEST_TIMEOUT_MS) {
@@ -117,6 +119,13 @@ export const queryEnv = z
         path: ["QUERY_HEADERS_TIMEOUT_MS"],
         message: "must not be longer than QUERY_REQUEST_TIMEOUT_MS",
       });
+    }
+    try {
+      // The secret file is read at start; here only whether one is given.
+      oidcSettings(c, c.OIDC_CLIENT_SECRET_FILE ? "(file)" : c.OIDC_CLIENT_SECRET);
+    } catch (err) {
+      const [name, ...rest] = (err as Error).message.split(": ");
+      ctx.addIssue({ code: "custom", path: [name ?? "OIDC_ISSUER_URL"], message: rest.join(": ") });
     }
     try {
       proxyMatcher(c.QUERY_TRUSTED_PROXIES);

@@ -1,6 +1,7 @@
 import type { Tokens } from "@vigil/proto";
 import type { ComponentType } from "react";
 import { LocalSignIn } from "./local-sign-in.tsx";
+import { SsoSignIn } from "./sso-sign-in.tsx";
 
 /** Props every sign-in method gets: call onSignedIn with the API's tokens. */
 export interface SignInMethodProps {
@@ -13,9 +14,13 @@ export interface SignInMethod {
 }
 
 /**
- * The ways to sign in, shown in this order on the sign-in page. Single
- * sign-on (issue 13) is added here as one more entry: a button that starts
- * the provider's flow, and a route that hands the Tokens the API returns for
- * the provider's code to onSignedIn, exactly like the local form does.
+ * The ways to sign in, shown in this order on the sign-in page: a username
+ * and password, then single sign-on when the query service has it configured
+ * (a button that starts the provider's flow; back from it, the code the
+ * callback left is exchanged for the API's Tokens, handed to onSignedIn
+ * exactly like the local form's).
  */
-export const signInMethods: SignInMethod[] = [{ id: "local", Component: LocalSignIn }];
+export const signInMethods: SignInMethod[] = [
+  { id: "local", Component: LocalSignIn },
+  { id: "sso", Component: SsoSignIn },
+];

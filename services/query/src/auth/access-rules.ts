@@ -13,6 +13,7 @@ import {
   type RegisterRequest,
   Role,
   reflection,
+  SsoService,
   UserService,
 } from "@vigil/proto";
 import type { Scope } from "@vigil/users";
@@ -41,6 +42,9 @@ export function accessRules(options: AccessOptions): Map<string, Rule> {
     ...["ListUsers", "DisableUser", "EnableUser", "DeleteUser", "SetUserRole", "ResetPassword"].map(
       (m) => [UserService, m, "users:admin"] as [{ typeName: string }, string, Rule],
     ),
+    // Single sign-on: whether it is on (for the console's button), and the code exchange.
+    [SsoService, "GetSsoConfig", "public"],
+    [SsoService, "ExchangeSsoCode", "public"],
     [
       AuthService,
       "Register",

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { type AuditBatcher, type Database, type Kysely, recordAudit } from "@vigil/db";
-import { type AuthService, Role, type Tokens, TokensSchema, type User as UserMessage } from "@vigil/proto";
+import { type AuthService, Role, type Tokens, TokensSchema } from "@vigil/proto";
 import {
   bumpTokenVersion,
   checkSignIn,
@@ -26,6 +26,7 @@ import { actorOf, clientAddressKey, principalOf, traceIdOf } from "./principal.t
 import type { SignInFailures } from "./sign-in-failures.ts";
 import type { TokenSigner } from "./token-signer.ts";
 import type { TokenVersions } from "./token-versions.ts";
+import { userMessage } from "./user-messages.ts";
 
 export interface AuthServiceDeps {
   db: Kysely<Database>;
@@ -64,7 +65,7 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
       accessTokenExpireTime: timestampFromMs(access.expiresAt.getTime()),
       refreshToken: refresh.token,
       refreshTokenExpireTime: timestampFromMs(refresh.expiresAt.getTime()),
-      user: toUser(user),
+      user: userMessage(user),
       scopes,
     });
   }
@@ -74,7 +75,7 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
       const role = roleOf(req.role);
       const input = { username: req.username, password: req.password, role } as const;
       const audit = { actor: actorOf(ctx), traceId: traceIdOf(ctx) };
-      if (principalOf(ctx)) return { user: toUser(await createUser(deps.db, input, audit)) };
+      if (principalOf(ctx)) return { user: userMessage(await createUser(deps.db, input, audit)) };
       // Open registration, anonymous caller: throttled per address, and answered the same
       // whether or not the name was free, so it cannot be used to find who has an account.
       const wait = deps.registrationsPerAddress.take(ctx.values.get(clientAddressKey));
@@ -85,7 +86,7 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
         if (!(err instanceof UserError && err.kind === "exists")) throw err;
       }
       return {
-        user: toUser({
+        user: userMessage({
           id: 0,
           username: normalizeUsername(req.username),
           role: "user",
@@ -207,13 +208,4 @@ function roleOf(value: Role): UserRole {
   const role = (Object.keys(ROLE_VALUES) as UserRole[]).find((r) => ROLE_VALUES[r] === value);
   if (!role) throw new ConnectError("role: not a known role", Code.InvalidArgument);
   return role;
-}
-
-function toUser(user: User): UserMessage {
-  return {
-    $typeName: "vigil.auth.v1.User",
-    username: user.username,
-    role: ROLE_VALUES[user.role],
-    createTime: timestampFromMs(user.createdAt.getTime()),
-  };
 }
