@@ -109,9 +109,11 @@ describe("single sign-on with an OpenID Connect provider", () => {
 
   async function auditActions(
     since: number,
-  ): Promise<Array<{ action: string; target: string; details: Record<string, unknown> }>> {
-    const rows = await sql<{ action: string; target: string; details: Record<string, unknown> }>`
-      SELECT action, target, details FROM audit_log WHERE id > ${since} ORDER BY id`.execute(pipeline.database.db);
+  ): Promise<Array<{ action: string; actor: string; target: string; details: Record<string, unknown> }>> {
+    const rows = await sql<{ action: string; actor: string; target: string; details: Record<string, unknown> }>`
+      SELECT action, actor, target, details FROM audit_log WHERE id > ${since} ORDER BY id`.execute(
+      pipeline.database.db,
+    );
     return rows.rows;
   }
 
@@ -171,8 +173,10 @@ describe("single sign-on with an OpenID Connect provider", () => {
     const refreshed = await rpc("vigil.auth.v1.AuthService/Refresh", { refreshToken: tokens.refreshToken });
     expect(refreshed.status).toBe(200);
     const actions = await auditActions(since);
-    expect(actions.map((a) => a.action)).toEqual(["user.create", "user.sso_login"]);
+    // The SSO user's read is in the access log under their name, like anyone's.
+    expect(actions.map((a) => a.action)).toEqual(["user.create", "user.sso_login", "readings.list"]);
     expect(actions[0]!.details).toMatchObject({ role: "clinician", issuer: `${provider.issuer}` });
+    expect(actions[2]!.actor).toBe("user:alice");
   });
 
   it("maps groups to roles in configured order, and re-evaluates the role at every sign-in", async () => {
