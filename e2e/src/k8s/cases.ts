@@ -143,8 +143,18 @@ const uidGone = (pods: any[], uid: string) => !pods.some((p) => p.metadata.uid =
 /** Force-deletes one ready pod of a component (no grace: as if its node vanished). */
 function forceDelete(component: string): CaseSpec["fault"] {
   return async () => {
-    const victim = (await podsOf(component)).find(isReady);
-    if (!victim) throw new Error(`no ready ${component} pod`);
+    // A pod may be briefly unready on a loaded machine (a readiness probe answered after its 1 s
+    // timeout): wait for one rather than fail the case.
+    // biome-ignore lint/suspicious/noExplicitAny: see getJson
+    let victim: any;
+    await until(
+      `a ready ${component} pod`,
+      async () => {
+        victim = (await podsOf(component)).find(isReady);
+        return victim !== undefined;
+      },
+      120,
+    );
     const at = performance.now();
     await kubectl(["delete", "pod", victim.metadata.name, "--force", "--grace-period=0", "--wait=false"]);
     return {
