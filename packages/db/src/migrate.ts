@@ -16,6 +16,7 @@ import * as fleetAggregate from "./migrations/0012-fleet-aggregate.ts";
 import * as alerts from "./migrations/0013-alerts.ts";
 import * as fleet from "./migrations/0014-fleet.ts";
 import * as trust from "./migrations/0015-trust.ts";
+import * as readingsTimeSeriesIndex from "./migrations/0020-readings-time-series-index.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -37,6 +38,7 @@ const migrations: Record<string, Migration> = {
   "0013-alerts": alerts,
   "0014-fleet": fleet,
   "0015-trust": trust,
+  "0020-readings-time-series-index": readingsTimeSeriesIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
