@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DAY_MS, migrateToLatest, openDatabase, sql } from "@vigil/db";
 import {
@@ -50,6 +50,7 @@ const { values: flags } = parseArgs({
     explain: { type: "boolean", default: false },
     "mixed-ingest": { type: "string", default: "0" },
     hold: { type: "boolean", default: false },
+    profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -69,7 +70,9 @@ if (flags.help) {
   --mixed-ingest N   while measuring, the dataset's robots send N readings/s through the receiver, a writer and
                      the lifecycle service (processes, as in production); the rows are deleted afterwards
   --explain          afterwards, print EXPLAIN (ANALYZE, BUFFERS) of the statements each request ran (auto_explain)
-  --hold             keep PostgreSQL and the query service running at the end, until Ctrl+C\n`);
+  --hold             keep PostgreSQL and the query service running at the end, until Ctrl+C
+  --profile DIR      write a CPU profile of the query service (node --cpu-prof) into DIR when it stops;
+                     summarise it with node bench/src/cpuprofile-top.ts\n`);
   process.exit(0);
 }
 const readings = positive(flags.readings, "--readings");
@@ -170,6 +173,9 @@ try {
         LOG_LEVEL: "info",
         // The bench measures queries, not the per-user rate limit.
         QUERY_USER_REQUESTS_PER_MIN: "10000000",
+        ...(flags.profile && {
+          NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(flags.profile)} --cpu-prof-name=query-${engine}-${Date.now()}.cpuprofile`,
+        }),
       },
       /query service listening/,
     );
