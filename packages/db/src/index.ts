@@ -33,6 +33,7 @@ export { type MigrationOutcome, migrateTo, migrateToLatest, pendingMigrations } 
 export {
   EMBEDDED_PREFIX,
   hasTimescale,
+  isLatencyTuned,
   type OpenDatabaseOptions,
   openDatabase,
   pingDatabase,

@@ -155,6 +155,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       database ??= await openDatabase(config.DATABASE_URL, {
         applicationName: "vigil-query",
         statementTimeoutMs: config.QUERY_STATEMENT_TIMEOUT_MS,
+        latencyTuned: true,
       });
       bus ??= await connectJetStreamBus({
         tls: natsTls(config),
