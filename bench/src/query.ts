@@ -358,12 +358,20 @@ try {
     await new Promise((r) => setTimeout(r, 10_000));
   }
   const loadBefore = loadavg(); // the machine's load as measuring starts (1, 5, 15 min)
+  // CPU time per request of the query service and of PostgreSQL (with a mixed run's ingest in it):
+  // what a change to the service saves, which the machine's load stretches far less than latency.
+  const pgPid = postmasterPid(Number(new URL(databaseUrl).port));
+  const measuredCpu = meterCpu({ query: [query.child.pid!], ...(pgPid ? { postgres: [pgPid] } : {}) });
   log(`measuring: ${warmup} + ${iterations} rounds of baseline, filtered page, deep page, 30-day hourly stats`);
   await run([baseline, filtered, deep, chart, dashboard], iterations, warmup);
   if (wideIterations > 0) {
     log(`measuring: ${Math.min(2, warmup)} + ${wideIterations} rounds of the unfiltered page and fleet-wide stats`);
     await run([wide, fleetStats], wideIterations, Math.min(2, warmup));
   }
+
+  const cpuSeconds = measuredCpu.stop();
+  const requestsMeasured =
+    (iterations + warmup) * 5 + (wideIterations > 0 ? (wideIterations + Math.min(2, warmup)) * 2 : 0);
 
   // total_size is an estimate above 1,000 matches: the exact counts of the first requests beside it.
   for (const s of [filtered, deep, wide]) {
@@ -407,6 +415,9 @@ try {
     load_vacuum_s: loaded.seconds.vacuum,
     ...figures,
     deep_page_walk_ms_p50: round(percentile(walkMs, 50)),
+    requests_measured: requestsMeasured,
+    query_service_cpu_ms_per_request: round((1000 * (cpuSeconds.query ?? 0)) / requestsMeasured),
+    postgres_cpu_ms_per_request: round((1000 * (cpuSeconds.postgres ?? 0)) / requestsMeasured),
     first_answers: Object.fromEntries(facts),
     iterations,
     warmup,
