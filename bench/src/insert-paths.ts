@@ -1,5 +1,5 @@
 /**
- * `node bench/src/insert-paths.ts [--rows 1000000] [--rounds 3]`: the ways a
+ * `npm run bench:inserts -- [--rows 1000000] [--rounds 3] [--only TEXT] [--timescaledb]`: the ways a
  * writer can put readings into `readings`, on a private PostgreSQL, in
  * groups of 20,000 rows per transaction as the writer does, rounds
  * interleaved so the machine's load drifts over all of them alike. Reports
@@ -22,6 +22,7 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "3" },
     group: { type: "string", default: "20000" },
     only: { type: "string" },
+    timescaledb: { type: "boolean", default: false },
   },
 });
 const totalRows = Number(flags.rows);
@@ -35,6 +36,30 @@ const sensorIds = new Map(SENSORS.map((s, i) => [s, i + 1]));
 
 type Insert = (client: pg.PoolClient, group: DecodedDelivery[]) => Promise<void>;
 
+const copyBinary: Insert = async (client, group) => {
+  const { data } = toCopyRows(group, sensorIds);
+  await pipeline(
+    Readable.from([data]),
+    client.query(copyFrom(`COPY readings (${COPY_COLUMNS}) FROM STDIN (FORMAT binary)`)),
+  );
+};
+
+/**
+ * The time index before and after migration 0020, compared with the writer's
+ * COPY in the same run (`--only index`): before each round of one of these,
+ * `readings` gets that index and not the other.
+ */
+const indexLayouts: Record<string, string> = {
+  "COPY binary, time index (before 0020)": "CREATE INDEX readings_time_only ON readings (time DESC)",
+  "COPY binary, (time, device_id, sensor_id) index (0020)":
+    "CREATE INDEX readings_time_series ON readings (time DESC, device_id DESC, sensor_id DESC)",
+};
+async function useIndexLayout(client: pg.PoolClient, name: string): Promise<void> {
+  await client.query("DROP INDEX IF EXISTS readings_time_only");
+  await client.query("DROP INDEX IF EXISTS readings_time_series");
+  await client.query(indexLayouts[name]!);
+}
+
 const variants: Record<string, Insert> = {
   "unnest (text arrays)": async (client, group) => {
     const c = toReadingColumns(group, sensorIds);
@@ -46,13 +71,8 @@ const variants: Record<string, Insert> = {
       [c.timesMs, c.values, c.seqs, c.receivedAtMs, c.deviceIds, c.sensorIds],
     );
   },
-  "COPY binary into readings": async (client, group) => {
-    const { data } = toCopyRows(group, sensorIds);
-    await pipeline(
-      Readable.from([data]),
-      client.query(copyFrom(`COPY readings (${COPY_COLUMNS}) FROM STDIN (FORMAT binary)`)),
-    );
-  },
+  "COPY binary into readings": copyBinary,
+  ...Object.fromEntries(Object.keys(indexLayouts).map((name) => [name, copyBinary])),
   // For comparison only: what the rollup invalidation trigger (transition table) costs.
   "COPY binary into readings, rollup trigger disabled": async (client, group) => {
     const { data } = toCopyRows(group, sensorIds);
@@ -97,8 +117,9 @@ const variants: Record<string, Insert> = {
 };
 
 const log = (msg: string) => process.stderr.write(`insert-paths: ${msg}\n`);
-ensureTools(["postgresql"]);
-const server = await startPostgres();
+ensureTools(["postgresql", ...(flags.timescaledb ? (["timescaledb"] as const) : [])]);
+// Durable defaults, as the other benches; --timescaledb: `readings` is a hypertable.
+const server = await startPostgres(flags.timescaledb ? { timescaledb: "preloaded" } : {});
 try {
   const url = await createTestDatabase(server.url, "inserts");
   const database = await openDatabase(url);
@@ -107,12 +128,16 @@ try {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   const pgPid = postmasterPid(server.port)!;
   const groups = makeGroups();
-  const names = Object.keys(variants).filter((n) => !flags.only || n.includes(flags.only));
+  // The rollup trigger is plain PostgreSQL's (TimescaleDB tracks invalidations itself).
+  const names = Object.keys(variants)
+    .filter((n) => !flags.only || n.includes(flags.only))
+    .filter((n) => !(flags.timescaledb && n.includes("rollup trigger")));
   const results = new Map<string, Array<{ rate: number; pgCpu: number; nodeCpu: number }>>();
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse();
     for (const name of order) {
       const client = await pool.connect();
+      if (name in indexLayouts) await useIndexLayout(client, name);
       await client.query("TRUNCATE readings");
       await client.query("CHECKPOINT");
       const pg0 = treeCpuSecondsOf(pgPid);
@@ -147,7 +172,8 @@ try {
       },
     ]),
   );
-  process.stdout.write(`${JSON.stringify({ rows: totalRows, group_rows: groupRows, variants: summary })}\n`);
+  const engine = flags.timescaledb ? "timescaledb" : "postgresql";
+  process.stdout.write(`${JSON.stringify({ engine, rows: totalRows, group_rows: groupRows, variants: summary })}\n`);
 } finally {
   await server.stop();
 }

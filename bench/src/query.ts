@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DAY_MS, migrateToLatest, openDatabase, sql } from "@vigil/db";
 import {
@@ -50,6 +50,7 @@ const { values: flags } = parseArgs({
     explain: { type: "boolean", default: false },
     "mixed-ingest": { type: "string", default: "0" },
     hold: { type: "boolean", default: false },
+    profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -69,7 +70,9 @@ if (flags.help) {
   --mixed-ingest N   while measuring, the dataset's robots send N readings/s through the receiver, a writer and
                      the lifecycle service (processes, as in production); the rows are deleted afterwards
   --explain          afterwards, print EXPLAIN (ANALYZE, BUFFERS) of the statements each request ran (auto_explain)
-  --hold             keep PostgreSQL and the query service running at the end, until Ctrl+C\n`);
+  --hold             keep PostgreSQL and the query service running at the end, until Ctrl+C
+  --profile DIR      write a CPU profile of the query service (node --cpu-prof) into DIR when it stops;
+                     summarise it with node bench/src/cpuprofile-top.ts\n`);
   process.exit(0);
 }
 const readings = positive(flags.readings, "--readings");
@@ -170,6 +173,9 @@ try {
         LOG_LEVEL: "info",
         // The bench measures queries, not the per-user rate limit.
         QUERY_USER_REQUESTS_PER_MIN: "10000000",
+        ...(flags.profile && {
+          NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(flags.profile)} --cpu-prof-name=query-${engine}-${Date.now()}.cpuprofile`,
+        }),
       },
       /query service listening/,
     );
@@ -352,12 +358,20 @@ try {
     await new Promise((r) => setTimeout(r, 10_000));
   }
   const loadBefore = loadavg(); // the machine's load as measuring starts (1, 5, 15 min)
+  // CPU time per request of the query service and of PostgreSQL (with a mixed run's ingest in it):
+  // what a change to the service saves, which the machine's load stretches far less than latency.
+  const pgPid = postmasterPid(Number(new URL(databaseUrl).port));
+  const measuredCpu = meterCpu({ query: [query.child.pid!], ...(pgPid ? { postgres: [pgPid] } : {}) });
   log(`measuring: ${warmup} + ${iterations} rounds of baseline, filtered page, deep page, 30-day hourly stats`);
   await run([baseline, filtered, deep, chart, dashboard], iterations, warmup);
   if (wideIterations > 0) {
     log(`measuring: ${Math.min(2, warmup)} + ${wideIterations} rounds of the unfiltered page and fleet-wide stats`);
     await run([wide, fleetStats], wideIterations, Math.min(2, warmup));
   }
+
+  const cpuSeconds = measuredCpu.stop();
+  const requestsMeasured =
+    (iterations + warmup) * 5 + (wideIterations > 0 ? (wideIterations + Math.min(2, warmup)) * 2 : 0);
 
   // total_size is an estimate above 1,000 matches: the exact counts of the first requests beside it.
   for (const s of [filtered, deep, wide]) {
@@ -401,6 +415,9 @@ try {
     load_vacuum_s: loaded.seconds.vacuum,
     ...figures,
     deep_page_walk_ms_p50: round(percentile(walkMs, 50)),
+    requests_measured: requestsMeasured,
+    query_service_cpu_ms_per_request: round((1000 * (cpuSeconds.query ?? 0)) / requestsMeasured),
+    postgres_cpu_ms_per_request: round((1000 * (cpuSeconds.postgres ?? 0)) / requestsMeasured),
     first_answers: Object.fromEntries(facts),
     iterations,
     warmup,

@@ -34,6 +34,7 @@ export { type MigrationOutcome, migrateTo, migrateToLatest, pendingMigrations } 
 export {
   EMBEDDED_PREFIX,
   hasTimescale,
+  isLatencyTuned,
   type OpenDatabaseOptions,
   openDatabase,
   pingDatabase,

@@ -20,6 +20,7 @@ import * as userLifecycle from "./migrations/0016-user-lifecycle.ts";
 import * as singleSignOn from "./migrations/0017-single-sign-on.ts";
 import * as provenance from "./migrations/0018-provenance.ts";
 import * as alerterRole from "./migrations/0019-alerter-role.ts";
+import * as readingsTimeSeriesIndex from "./migrations/0020-readings-time-series-index.ts";
 
 /**
  * Every migration, in order. A static list instead of a folder scan, so the
@@ -45,6 +46,7 @@ const migrations: Record<string, Migration> = {
   "0017-single-sign-on": singleSignOn,
   "0018-provenance": provenance,
   "0019-alerter-role": alerterRole,
+  "0020-readings-time-series-index": readingsTimeSeriesIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,6 +1,6 @@
 import { createTestDatabase, startTcpProxy, type TcpProxy } from "@vigil/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { openDatabase, pingDatabase, sql, type VigilDatabase } from "./index.ts";
+import { isLatencyTuned, openDatabase, pingDatabase, sql, type VigilDatabase } from "./index.ts";
 
 describe("openDatabase against a server that goes away", () => {
   let proxy: TcpProxy;
@@ -38,6 +38,33 @@ describe("openDatabase against a server that goes away", () => {
       expect(uncaught).toEqual([]);
     } finally {
       process.off("uncaughtException", onUncaught);
+    }
+  });
+});
+
+describe("openDatabase latencyTuned (the query service's pool)", () => {
+  const settings = async (database: VigilDatabase) => {
+    const { rows } = await sql<{ jit: string; workers: string; storage: string }>`
+      SELECT current_setting('jit') AS jit, current_setting('max_parallel_workers_per_gather') AS workers,
+             current_setting('vigil.storage', true) AS storage`.execute(database.db);
+    return rows[0];
+  };
+
+  it("turns JIT and parallel workers off on every connection, keeping the URL's own startup options", async () => {
+    const url = new URL(await createTestDatabase(inject("postgresUrl")));
+    url.searchParams.set("options", "-c vigil.storage=postgresql");
+    const tuned = await openDatabase(url.href, { latencyTuned: true, maxConnections: 3 });
+    const plain = await openDatabase(url.href);
+    try {
+      expect(isLatencyTuned(tuned.db)).toBe(true);
+      expect(isLatencyTuned(plain.db)).toBe(false);
+      // Three at once: three connections of the pool, each with the settings.
+      const seen = await Promise.all([settings(tuned), settings(tuned), settings(tuned)]);
+      for (const s of seen) expect(s).toEqual({ jit: "off", workers: "0", storage: "postgresql" });
+      expect(await settings(plain)).toEqual({ jit: "on", workers: "2", storage: "postgresql" });
+    } finally {
+      await tuned.close();
+      await plain.close();
     }
   });
 });

@@ -22,6 +22,28 @@ export interface OpenDatabaseOptions {
   applicationName?: string;
   /** The server cancels a statement that runs longer (SQLSTATE 57014); unset or 0: never (PostgreSQL only). */
   statementTimeoutMs?: number;
+  /**
+   * JIT compilation and parallel workers off on every connection of the pool
+   * (PostgreSQL only), set in the startup packet: no statement or round trip
+   * per request. For a service whose every statement is short (the query
+   * service): the planner's cost estimates of the real-time aggregates are
+   * high (their raw part is estimated over the whole table, its start being
+   * read at run time), which bought JIT compilation and workers that took
+   * longer than the query (see readingStats, which otherwise sets both per
+   * transaction).
+   */
+  latencyTuned?: boolean;
+}
+
+/** The settings latencyTuned applies to every connection. */
+const LATENCY_SETTINGS = "-c jit=off -c max_parallel_workers_per_gather=0";
+
+/** Kysely instances whose every connection has LATENCY_SETTINGS. */
+const latencyTunedDatabases = new WeakSet<object>();
+
+/** True when every statement `db` runs has JIT and parallel workers off (opened with latencyTuned). */
+export function isLatencyTuned(db: object): boolean {
+  return latencyTunedDatabases.has(db);
 }
 
 /** The prefix of an embedded database URL: `embedded:<directory>` or `embedded:memory`. */
@@ -37,8 +59,13 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   if (!/^postgres(ql)?:\/\//.test(url)) {
     throw new Error("DATABASE_URL must start with postgres://, postgresql:// or embedded:");
   }
+  // Startup options from the URL (`?options=-c …`) would replace these: both are kept, the URL's first.
+  const parsed = options.latencyTuned ? new URL(url) : undefined;
+  const startupOptions = parsed && [parsed.searchParams.get("options"), LATENCY_SETTINGS].filter(Boolean).join(" ");
+  parsed?.searchParams.delete("options");
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: parsed ? parsed.href : url,
+    ...(startupOptions && { options: startupOptions }),
     max: options.maxConnections ?? 10,
     application_name: options.applicationName ?? "vigil",
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
@@ -51,6 +78,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  if (options.latencyTuned) latencyTunedDatabases.add(db);
   return { db, engine: "postgres", pool, close: () => db.destroy() };
 }
 

@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from "kysely";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "./lifecycle-settings.ts";
+import { isLatencyTuned } from "./open-database.ts";
 import type { Database } from "./schema.ts";
 import { resolveSeriesIds, type SeriesIds } from "./series-ids.ts";
 import { nearestRank, sketchBinValue } from "./sketch.ts";
@@ -125,7 +126,9 @@ export async function readingStats(
     source === "raw"
       ? rawStats(tx, filter, ids, bucketMs)
       : aggregateStats(tx, timescale, filter, ids, bucketMs, source, aggStart, aggEnd);
-  if (db.isTransaction) return run(db);
+  // A pool opened latencyTuned has the settings below on every connection: no transaction, three
+  // round trips fewer per call (each a wait for a CPU on a loaded machine).
+  if (db.isTransaction || isLatencyTuned(db)) return run(db);
   return db.transaction().execute(async (tx) => {
     // Latency settings for these statements only. Their estimated cost is
     // high (the real-time part of the aggregates is estimated over the whole
@@ -333,9 +336,14 @@ async function aggregateStats(
   return [...groups.values()]
     .sort((a, b) => a.bucketMs - b.bucketMs || (a.sensor < b.sensor ? -1 : a.sensor > b.sensor ? 1 : 0))
     .map((g) => {
-      const histogram = g.sketches.length === 1 ? decodeSketch(g.sketches[0]!) : mergeSketches(g.sketches);
-      const estimate = (percent: number) =>
-        Math.min(g.max, Math.max(g.min, sketchBinValue(binAtRank(histogram, nearestRank(percent, g.n)))));
+      const ranks = [nearestRank(50, g.n), nearestRank(95, g.n), nearestRank(99, g.n)] as const;
+      // One sketch (a chart bucket as wide as the aggregate's, one device or the fleet aggregate) is read in
+      // place, in one pass for the three ranks; several are merged first.
+      const bins =
+        g.sketches.length === 1
+          ? sketchBinsAtRanks(g.sketches[0]!, ranks)
+          : binsAtRanks(mergeSketches(g.sketches), ranks);
+      const estimate = (bin: number) => Math.min(g.max, Math.max(g.min, sketchBinValue(bin)));
       return {
         bucketStartMs: g.bucketMs,
         sensor: g.sensor,
@@ -343,11 +351,49 @@ async function aggregateStats(
         min: g.min,
         max: g.max,
         avg: g.sum / g.n,
-        p50: estimate(50),
-        p95: estimate(95),
-        p99: estimate(99),
+        p50: estimate(bins[0]),
+        p95: estimate(bins[1]),
+        p99: estimate(bins[2]),
       };
     });
+}
+
+/** Ascending 1-based ranks, and the bins found at them. */
+type Ranks = readonly [number, number, number];
+
+/**
+ * The bins at the ranks of one sketch, read in place (no arrays built, one
+ * pass for all three). A sketch (int8[] of bin << 32 | count) comes in
+ * PostgreSQL's binary array format: a 20-byte header (one dimension), then
+ * per element a 4-byte length and the big-endian int8, whose high half is the
+ * bin and low half the count.
+ */
+function sketchBinsAtRanks(bytes: Uint8Array, ranks: Ranks): [number, number, number] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const found: [number, number, number] = [0, 0, 0];
+  let next = 0;
+  let upto = 0;
+  let bin = 0;
+  for (let at = 20; at + 12 <= bytes.byteLength && next < 3; at += 12) {
+    bin = view.getInt32(at + 4);
+    upto += view.getUint32(at + 8);
+    while (next < 3 && upto >= ranks[next]!) found[next++] = bin;
+  }
+  while (next < 3) found[next++] = bin; // ranks past the sketch's total: its last bin
+  return found;
+}
+
+/** The same for a merged histogram. */
+function binsAtRanks(h: Histogram, ranks: Ranks): [number, number, number] {
+  const found: [number, number, number] = [0, 0, 0];
+  let next = 0;
+  let upto = 0;
+  for (let i = 0; i < h.bins.length && next < 3; i++) {
+    upto += h.counts[i]!;
+    while (next < 3 && upto >= ranks[next]!) found[next++] = h.bins[i]!;
+  }
+  while (next < 3) found[next++] = h.bins.at(-1) ?? 0;
+  return found;
 }
 
 interface Histogram {
@@ -357,39 +403,16 @@ interface Histogram {
   counts: number[];
 }
 
-/**
- * A sketch (int8[] of bin << 32 | count) in PostgreSQL's binary array
- * format: a 20-byte header (one dimension), then per element a 4-byte
- * length and the big-endian int8, whose high half is the bin and low half
- * the count.
- */
-function decodeSketch(bytes: Uint8Array): Histogram {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: Histogram = { bins: [], counts: [] };
-  for (let at = 20; at + 12 <= bytes.byteLength; at += 12) {
-    out.bins.push(view.getInt32(at + 4));
-    out.counts.push(view.getUint32(at + 8));
-  }
-  return out;
-}
-
 /** Several sketches as one histogram: the counts of equal bins added, bins ascending. */
 function mergeSketches(sketches: Uint8Array[]): Histogram {
   const counts = new Map<number, number>();
   for (const bytes of sketches) {
-    const h = decodeSketch(bytes);
-    for (let i = 0; i < h.bins.length; i++) counts.set(h.bins[i]!, (counts.get(h.bins[i]!) ?? 0) + h.counts[i]!);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let at = 20; at + 12 <= bytes.byteLength; at += 12) {
+      const bin = view.getInt32(at + 4);
+      counts.set(bin, (counts.get(bin) ?? 0) + view.getUint32(at + 8));
+    }
   }
   const bins = [...counts.keys()].sort((a, b) => a - b);
   return { bins, counts: bins.map((b) => counts.get(b)!) };
-}
-
-/** The first bin whose running count reaches the 1-based rank. */
-function binAtRank(h: Histogram, rank: number): number {
-  let upto = 0;
-  for (let i = 0; i < h.bins.length; i++) {
-    upto += h.counts[i]!;
-    if (upto >= rank) return h.bins[i]!;
-  }
-  return h.bins.at(-1) ?? 0;
 }

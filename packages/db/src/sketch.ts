@@ -29,12 +29,17 @@ const GAMMA = (1 + SKETCH_RELATIVE_ACCURACY) / (1 - SKETCH_RELATIVE_ACCURACY);
 export const SKETCH_LN_GAMMA_SQL = "0.020000666706669435";
 export const SKETCH_LN_INV_MIN_SQL = "20.72326583694641";
 
+/** The literals as numbers, and ln of the representative point's offset in its bin: computed once, not per bin. */
+const LN_GAMMA = Number(SKETCH_LN_GAMMA_SQL);
+const LN_INV_MIN = Number(SKETCH_LN_INV_MIN_SQL);
+const LN_MIDPOINT = Math.log(2 / (1 + GAMMA));
+
 /** The value a bin stands for: the point with equal relative distance to both bin edges. */
 export function sketchBinValue(bin: number): number {
   if (bin === 0) return 0;
   // In log space: γ^k alone overflows for the largest doubles' bins.
   const k = Math.abs(bin);
-  const ln = k * Number(SKETCH_LN_GAMMA_SQL) - Number(SKETCH_LN_INV_MIN_SQL) + Math.log(2 / (1 + GAMMA));
+  const ln = k * LN_GAMMA - LN_INV_MIN + LN_MIDPOINT;
   const value = Math.min(Math.exp(ln), Number.MAX_VALUE);
   return bin < 0 ? -value : value;
 }
@@ -46,7 +51,7 @@ export function sketchBinValue(bin: number): number {
 export function sketchBin(value: number): number {
   const magnitude = Math.abs(value);
   if (magnitude < SKETCH_MIN_MAGNITUDE) return 0;
-  const k = Math.floor((Math.log(magnitude) + Number(SKETCH_LN_INV_MIN_SQL)) / Number(SKETCH_LN_GAMMA_SQL)) + 1;
+  const k = Math.floor((Math.log(magnitude) + LN_INV_MIN) / LN_GAMMA) + 1;
   return value < 0 ? -k : k;
 }
 

@@ -189,6 +189,7 @@ export function createQueryApp(config: QueryConfig, deps: QueryDeps): QueryApp {
       database ??= await openDatabase(config.DATABASE_URL, {
         applicationName: "vigil-query",
         statementTimeoutMs: config.QUERY_STATEMENT_TIMEOUT_MS,
+        latencyTuned: true,
       });
       if (deps.opsServer !== false) {
         ops = await startOpsServer({

@@ -13,12 +13,8 @@ import {
 } from "@connectrpc/connect";
 import { createAsyncIterable, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
-import {
-  compressionBrotli,
-  compressionGzip,
-  universalRequestFromNodeRequest,
-  universalResponseToNodeResponse,
-} from "@connectrpc/connect-node";
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { fastBrotli, fastGzip } from "./response-compression.ts";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -57,7 +53,7 @@ const callKey = createContextKey<{ signal?: AbortSignal } | undefined>(undefined
 export function createConnectHandler(options: ConnectHandlerOptions): (req: Req, res: Res) => void {
   const gate = options.requestGate;
   const router = createConnectRouter({
-    acceptCompression: [compressionGzip, compressionBrotli],
+    acceptCompression: [fastGzip, fastBrotli],
     ...options,
     async requestGate(ctx: HandlerContext) {
       const call = ctx.values.get(callKey);
