@@ -45,7 +45,8 @@ test("the session outlives several access tokens without a sign-in or a failed c
   await page.waitForTimeout(25_000);
   expect(refreshes.length).toBeGreaterThanOrEqual(2);
   await page.getByRole("link", { name: "Audit log" }).click();
-  await expect(page.getByRole("row", { name: /user\.create/ }).first()).toBeVisible();
+  // The newest entries are this session's own reads (the access log), however many polls ran.
+  await expect(page.getByRole("row", { name: /readings\.(list|stats)/ }).first()).toBeVisible();
   await expect(page).not.toHaveURL(/sign-in/);
   expect(failures).toEqual([]);
 });
