@@ -254,9 +254,7 @@ export function buildCases(ctx: CaseContext): Array<[string, () => Promise<CaseR
                 at,
                 recovered: async () => {
                   const p = await getJson(["get", "pod", leader]);
-                  return (
-                    natsContainer(p).restartCount > restarts && isReady(p) && (await streamHealthy(3))
-                  );
+                  return natsContainer(p).restartCount > restarts && isReady(p) && (await streamHealthy(3));
                 },
                 detail: { pod: leader },
               };
