@@ -9,7 +9,9 @@
 # - vigil-node: + Node and npm from the npm registry (the project's pinned versions);
 # - vigil-<service>: the project's Dockerfile, unchanged, with NODE_IMAGE=vigil-node;
 # - vigil-timescaledb: TimescaleDB built from the vendored release source on Debian's PostgreSQL;
-# - vigil-nats, vigil-coredns, vigil-pause: static binaries from build.sh in empty images.
+# - vigil-nats: nats-server from build.sh on the Debian base (the chart's tls-reloader sidecar
+#   runs a shell script in the NATS image, as it does in the official alpine one);
+# - vigil-coredns, vigil-pause: static binaries from build.sh in empty images.
 # Third-party images are made once per machine (a stamp records each recipe); the project's
 # images go through buildah's layer cache, so only what changed is rebuilt, and an image
 # containerd already holds is not imported again. The project's images are tagged with their
@@ -152,6 +154,18 @@ scratch_image() {
   recipe_done "$image" "$spec"
 }
 
+# nats_image: nats-server on the Debian base, as user 1000 (the chart's NATS pods' user).
+nats_image() {
+  local spec c
+  spec="debian $(sha256sum "$BIN/nats-server" | cut -c1-16) $(has_image "$DEBIAN_IMAGE")"
+  recipe_ok "$NATS_IMAGE" "$spec" && return 0
+  c=$(bah from --pull=never "$DEBIAN_IMAGE")
+  bah copy --chmod 0755 "$c" "$BIN/nats-server" /usr/local/bin/nats-server >/dev/null
+  bah config --entrypoint '["/usr/local/bin/nats-server"]' --cmd '[]' --user 1000:1000 "$c"
+  bah commit --rm -q "$c" "$NATS_IMAGE" >/dev/null
+  recipe_done "$NATS_IMAGE" "$spec"
+}
+
 # ---- the project's images, from its Dockerfile as it is
 # What the build context holds, cheaply: the commit, the changes on top of it and the untracked
 # files (everything else is ignored by git and by .dockerignore alike). Empty outside a git
@@ -234,7 +248,7 @@ import "$COREDNS_IMAGE"
 timed "debian base image" debian_base
 timed "node base image" node_base
 timed "timescaledb image" timescaledb
-scratch_image "$NATS_IMAGE" "$BIN/nats-server" /usr/local/bin/nats-server 1000:1000
+timed "nats image" nats_image
 declare -A tags
 for svc in "${SERVICES[@]}"; do
   tags[$svc]=$(timed "vigil-$svc image" project_image "$svc")

@@ -199,6 +199,14 @@ async function streamCluster(): Promise<StreamCluster> {
   return fallback;
 }
 
+/** The nats-server container's status in a NATS pod (with TLS on, a tls-reloader runs beside it). */
+// biome-ignore lint/suspicious/noExplicitAny: see getJson
+function natsContainer(pod: any): { restartCount: number; containerID: string } {
+  const status = pod.status.containerStatuses.find((c: { name: string }) => c.name === "nats");
+  if (!status) throw new Error(`${pod.metadata.name} has no nats container`);
+  return status;
+}
+
 /** The stream has a leader and every replica has caught up. */
 export async function streamHealthy(replicas: number): Promise<boolean> {
   const c = await streamCluster();
@@ -239,16 +247,14 @@ export function buildCases(ctx: CaseContext): Array<[string, () => Promise<CaseR
               const { leader } = await streamCluster();
               if (!leader) throw new Error("the stream has no leader");
               const pod = await getJson(["get", "pod", leader]);
-              const restarts = pod.status.containerStatuses[0].restartCount;
+              const restarts = natsContainer(pod).restartCount;
               const at = performance.now();
-              await killContainer(pod.status.containerStatuses[0].containerID);
+              await killContainer(natsContainer(pod).containerID);
               return {
                 at,
                 recovered: async () => {
                   const p = await getJson(["get", "pod", leader]);
-                  return (
-                    p.status.containerStatuses[0].restartCount > restarts && isReady(p) && (await streamHealthy(3))
-                  );
+                  return natsContainer(p).restartCount > restarts && isReady(p) && (await streamHealthy(3));
                 },
                 detail: { pod: leader },
               };
