@@ -32,7 +32,11 @@ test("an admin inspects dead letters and replays the one that can be stored", as
     })
     .toBe(stack().deadLetterReadings);
 
-  await page.getByLabel("Include replayed").check();
+  // The box follows the URL (?replayed=1), which the router updates a moment after the click:
+  // click, then wait for the state, rather than check() which wants it changed at once.
+  const includeReplayed = page.getByLabel("Include replayed");
+  await includeReplayed.click();
+  await expect(includeReplayed).toBeChecked();
   await expect(page.getByRole("row", { name: /writer/ })).toContainText("Replayed");
 
   await page.goto("/admin/audit?action=dead_letter.replay");
