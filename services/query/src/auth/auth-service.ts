@@ -1,8 +1,6 @@
-import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { type AuditBatcher, type Database, type Kysely, recordAudit } from "@vigil/db";
-import { type AuthService, Role, type Tokens, TokensSchema } from "@vigil/proto";
+import { type AuthService, Role } from "@vigil/proto";
 import {
   bumpTokenVersion,
   checkSignIn,
@@ -13,9 +11,7 @@ import {
   normalizeUsername,
   revokeRefreshToken,
   rotateRefreshToken,
-  scopesFor,
   USERNAME_PATTERN,
-  type User,
   UserError,
   type Role as UserRole,
 } from "@vigil/users";
@@ -23,6 +19,7 @@ import { tooManyRequests } from "./auth-interceptor.ts";
 import { changePasswordHandler } from "./change-password.ts";
 import type { KeyedLimiter } from "./keyed-limiter.ts";
 import { actorOf, clientAddressKey, principalOf, traceIdOf } from "./principal.ts";
+import { sessionTokens } from "./session-tokens.ts";
 import type { SignInFailures } from "./sign-in-failures.ts";
 import type { TokenSigner } from "./token-signer.ts";
 import type { TokenVersions } from "./token-versions.ts";
@@ -54,22 +51,6 @@ const DISABLED = "this account is disabled: ask an administrator";
 
 /** vigil.auth.v1.AuthService: users sign in with a password and hold rotating refresh tokens. */
 export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
-  async function tokensFor(user: User, refresh: { token: string; expiresAt: Date }): Promise<Tokens> {
-    const scopes = [...scopesFor(user.role)];
-    const access = await deps.signer.sign(
-      { userId: user.id, username: user.username, role: user.role, scopes, tokenVersion: user.tokenVersion },
-      deps.accessTokenTtlMs,
-    );
-    return create(TokensSchema, {
-      accessToken: access.token,
-      accessTokenExpireTime: timestampFromMs(access.expiresAt.getTime()),
-      refreshToken: refresh.token,
-      refreshTokenExpireTime: timestampFromMs(refresh.expiresAt.getTime()),
-      user: userMessage(user),
-      scopes,
-    });
-  }
-
   return {
     async register(req, ctx) {
       const role = roleOf(req.role);
@@ -134,7 +115,7 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
         details: { address },
         traceId: traceIdOf(ctx),
       });
-      return { tokens: await tokensFor(user, refresh) };
+      return { tokens: await sessionTokens(deps, user, refresh) };
     },
 
     async refresh(req, ctx) {
@@ -145,7 +126,7 @@ export function authService(deps: AuthServiceDeps): ServiceImpl<typeof AuthServi
       }
       const user = await findUser(deps.db, outcome.userId);
       if (!user) throw new ConnectError("the account is disabled", Code.Unauthenticated);
-      return { tokens: await tokensFor(user, outcome.next) };
+      return { tokens: await sessionTokens(deps, user, outcome.next) };
     },
 
     async logout(req, ctx) {

@@ -15,7 +15,15 @@ export interface SessionTokenDeps {
 
 /** A new sign-in for `user`: a refresh-token family of its own and an access token at the user's current version. */
 export async function startSession(deps: SessionTokenDeps, user: User): Promise<Tokens> {
-  const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTokenTtlMs);
+  return sessionTokens(deps, user, await issueRefreshToken(deps.db, user.id, deps.refreshTokenTtlMs));
+}
+
+/** The tokens a sign-in or a refresh answers with: `refresh` and a new access token at the user's current version. */
+export async function sessionTokens(
+  deps: Pick<SessionTokenDeps, "signer" | "accessTokenTtlMs">,
+  user: User,
+  refresh: { token: string; expiresAt: Date },
+): Promise<Tokens> {
   const scopes = [...scopesFor(user.role)];
   const access = await deps.signer.sign(
     { userId: user.id, username: user.username, role: user.role, scopes, tokenVersion: user.tokenVersion },
