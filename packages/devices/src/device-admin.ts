@@ -336,19 +336,30 @@ function metadataProblem(input: DeviceFields): string | undefined {
   if (input.status !== undefined && !DEVICE_STATUSES.includes(input.status)) {
     return `status must be one of ${DEVICE_STATUSES.join(", ")}`;
   }
-  const labels = Object.entries(input.labels ?? {});
-  if (labels.length > MAX_LABELS) return `at most ${MAX_LABELS} labels`;
-  for (const [k, v] of labels) {
-    if (!/^[a-z0-9][a-z0-9_.-]{0,62}$/.test(k))
-      return `label key ${JSON.stringify(k)} must be lower-case letters, digits, '_', '.', '-'`;
-    if (v.length > 200) return `label ${k} must be at most 200 characters`;
-  }
+  const labels = labelsProblem(input.labels ?? {});
+  if (labels) return labels;
   const rate = input.rateLimit;
   if (
     rate &&
     (!Number.isInteger(rate.perSecond) || rate.perSecond < 1 || !Number.isInteger(rate.burst) || rate.burst < 1)
   ) {
     return "rate limit needs positive readings per second and burst";
+  }
+  return undefined;
+}
+
+/**
+ * What is wrong with a set of labels, or undefined: at most 64, keys of lower-case letters, digits,
+ * '_', '.', '-' (up to 63), values up to 200 characters. Also bounds label filters, which can only
+ * match labels a device may carry.
+ */
+export function labelsProblem(labels: Record<string, string>): string | undefined {
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_LABELS) return `at most ${MAX_LABELS} labels`;
+  for (const [k, v] of entries) {
+    if (!/^[a-z0-9][a-z0-9_.-]{0,62}$/.test(k))
+      return `label key ${JSON.stringify(k)} must be lower-case letters, digits, '_', '.', '-'`;
+    if (v.length > 200) return `label ${k} must be at most 200 characters`;
   }
   return undefined;
 }

@@ -10,6 +10,7 @@ export {
   deleteDevice,
   disableDevice,
   enableDevice,
+  labelsProblem,
   type NewDevice,
   replaceDeviceKey,
   revokeDeviceKey,
