@@ -28,6 +28,7 @@ import { ensureDevTls } from "@vigil/tls";
 import { measureCopyCeiling } from "./copy-ceiling.ts";
 import { type PipelineOptions, type PipelineRun, runPipeline, TRACE_SAMPLING } from "./pipeline-run.ts";
 import { postmasterPid } from "./process-stats.ts";
+import type { QueryLatency } from "./query-load.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -218,8 +219,9 @@ try {
         lost: mixed.loss.lost,
         queries: mixed.queries,
         // Issue 16: ListReadings p95 < 100 ms and 30-day GetStats p95 < 250 ms while ingest holds its pace.
-        list_target_met: mixed.queries.list.ms_p95 < 100 && mixed.queries.list.errors === 0,
-        stats_target_met: mixed.queries.stats_30d.ms_p95 < 250 && mixed.queries.stats_30d.errors === 0,
+        // Only when the answers held data: no errors, at most 5 % empty (the first requests may come before any batch).
+        list_target_met: mixed.queries.list.ms_p95 < 100 && answered(mixed.queries.list),
+        stats_target_met: mixed.queries.stats_30d.ms_p95 < 250 && answered(mixed.queries.stats_30d),
         ingest_held_pace: mixed.summary.readingsAcked / durationS >= 0.95 * pacedFraction * off.readingsPerS,
         cpu_s_per_million_readings: perMillion(mixed.cpu, mixed.loss.stored),
       },
@@ -300,4 +302,9 @@ function positive(value: string | undefined, name: string): number {
 function fail(message: string): never {
   process.stderr.write(`bench: ${message}\n`);
   process.exit(2);
+}
+
+/** Every request answered, and at most 5 % of the answers empty. */
+function answered(q: QueryLatency): boolean {
+  return q.errors === 0 && q.empty <= 0.05 * q.requests;
 }

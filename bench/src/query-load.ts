@@ -20,6 +20,11 @@ export interface QueryLoadOptions {
 export interface QueryLatency {
   requests: number;
   errors: number;
+  /**
+   * Answers without a reading (list) or bucket (stats): requests that measured
+   * nothing, so a run where most are empty proves nothing about latency.
+   */
+  empty: number;
   ms_p50: number;
   ms_p95: number;
   ms_p99: number;
@@ -50,6 +55,7 @@ export async function startQueryLoad(o: QueryLoadOptions): Promise<{ stop(): Pro
   const maxInFlight = o.maxInFlight ?? 64;
   const samples: Record<QueryKind, number[]> = { list: [], stats_30d: [] };
   const errors: Record<QueryKind, number> = { list: 0, stats_30d: 0 };
+  const empty: Record<QueryKind, number> = { list: 0, stats_30d: 0 };
   const errorSamples: string[] = [];
   const inFlight = new Set<Promise<void>>();
   let dropped = 0;
@@ -89,9 +95,10 @@ export async function startQueryLoad(o: QueryLoadOptions): Promise<{ stop(): Pro
     const kind: QueryKind = i % 2 === 0 ? "list" : "stats_30d";
     const { path, body } = request(kind, i);
     const p = client
-      .call(path, body)
-      .then(({ ms }) => {
+      .call<{ readings?: unknown[]; buckets?: unknown[] }>(path, body)
+      .then(({ ms, body: answer }) => {
         samples[kind].push(ms);
+        if (!(kind === "list" ? answer.readings : answer.buckets)?.length) empty[kind]++;
       })
       .catch((err: unknown) => {
         errors[kind]++;
@@ -115,6 +122,7 @@ export async function startQueryLoad(o: QueryLoadOptions): Promise<{ stop(): Pro
       const latency = (kind: QueryKind): QueryLatency => ({
         requests: samples[kind].length + errors[kind],
         errors: errors[kind],
+        empty: empty[kind],
         ms_p50: round(percentile(samples[kind], 50)),
         ms_p95: round(percentile(samples[kind], 95)),
         ms_p99: round(percentile(samples[kind], 99)),
