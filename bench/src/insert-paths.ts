@@ -45,19 +45,31 @@ const copyBinary: Insert = async (client, group) => {
 };
 
 /**
- * The time index before and after migration 0020, compared with the writer's
- * COPY in the same run (`--only index`): before each round of one of these,
- * `readings` gets that index and not the other.
+ * Index layouts compared with the writer's COPY in the same run (`--only index`): before each
+ * round, `readings` gets exactly the listed indexes (besides migration 0006's partial index of
+ * deleted rows, which no insert enters). The first two are the time index before and after
+ * migration 0020; the last three say what each index costs alone. Vigil needs two: the unique
+ * index is exactly-once storage and every per-series query, the time-ordered one the newest-first
+ * page and every time-range scan (aggregate refreshes, archive exports). Telegraf's table has
+ * the time index alone.
  */
-const indexLayouts: Record<string, string> = {
-  "COPY binary, time index (before 0020)": "CREATE INDEX readings_time_only ON readings (time DESC)",
-  "COPY binary, (time, device_id, sensor_id) index (0020)":
-    "CREATE INDEX readings_time_series ON readings (time DESC, device_id DESC, sensor_id DESC)",
+const UNIQUE = "CREATE UNIQUE INDEX readings_device_sensor_time ON readings (device_id, sensor_id, time)";
+const TIME_ONLY = "CREATE INDEX readings_time_only ON readings (time DESC)";
+const TIME_SERIES = "CREATE INDEX readings_time_series ON readings (time DESC, device_id DESC, sensor_id DESC)";
+const MIGRATED = [UNIQUE, TIME_SERIES];
+const indexLayouts: Record<string, string[]> = {
+  "COPY binary, time index (before 0020)": [UNIQUE, TIME_ONLY],
+  "COPY binary, (time, device_id, sensor_id) index (0020)": MIGRATED,
+  "COPY binary, index alone: unique (device_id, sensor_id, time)": [UNIQUE],
+  "COPY binary, index alone: (time, device_id, sensor_id)": [TIME_SERIES],
+  "COPY binary, index alone: time (as Telegraf's table)": [TIME_ONLY],
 };
-async function useIndexLayout(client: pg.PoolClient, name: string): Promise<void> {
-  await client.query("DROP INDEX IF EXISTS readings_time_only");
-  await client.query("DROP INDEX IF EXISTS readings_time_series");
-  await client.query(indexLayouts[name]!);
+/** On an empty `readings`: the layout's indexes, and no other on those columns. */
+async function useIndexLayout(client: pg.PoolClient, indexes: string[]): Promise<void> {
+  for (const name of ["readings_time_only", "readings_time_series", "readings_device_sensor_time"]) {
+    await client.query(`DROP INDEX IF EXISTS ${name}`);
+  }
+  for (const ddl of indexes) await client.query(ddl);
 }
 
 const variants: Record<string, Insert> = {
@@ -137,8 +149,9 @@ try {
     const order = round % 2 === 0 ? names : [...names].reverse();
     for (const name of order) {
       const client = await pool.connect();
-      if (name in indexLayouts) await useIndexLayout(client, name);
       await client.query("TRUNCATE readings");
+      // Every other variant writes into the migrated layout.
+      await useIndexLayout(client, indexLayouts[name] ?? MIGRATED);
       await client.query("CHECKPOINT");
       const pg0 = treeCpuSecondsOf(pgPid);
       const node0 = process.cpuUsage();
