@@ -26,7 +26,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { connectJetStreamBus } from "@vigil/bus";
 import { migrateToLatest, openDatabase, sql } from "@vigil/db";
@@ -36,6 +35,7 @@ import {
   createTestDatabase,
   freePort,
   type ServiceProcess,
+  scriptArgs,
   startNats,
   startPostgres,
   startServiceProcess,
@@ -50,24 +50,18 @@ import {
 } from "./abuse-attacks.ts";
 import { MiB, memoryOf } from "./process-stats.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    "phase-s": { type: "string", default: "10" },
-    devices: { type: "string", default: "20" },
-    attacks: { type: "string", default: "item2,item5,item8,item1" },
-    profile: { type: "string" },
-    help: { type: "boolean", default: false },
-  },
-});
-if (flags.help) {
-  process.stdout.write(`usage: npm run bench:abuse -- [--phase-s N] [--devices N] [--attacks LIST] [--profile DIR]
+const USAGE = `usage: npm run bench:abuse -- [--phase-s N] [--devices N] [--attacks LIST] [--profile DIR]
   --phase-s N      length of each phase: normal traffic, then each attack (default 10)
   --devices N      simulated devices sending normal traffic throughout (default 20)
   --attacks LIST   which attacks, in order, after the normal phase (default item2,item5,item8,item1)
   --profile DIR    CPU profiles (node --cpu-prof) of the receiver, writer and query, for
-                   bench/src/cpuprofile-top.ts\n`);
-  process.exit(0);
-}
+                   bench/src/cpuprofile-top.ts\n`;
+const { values: flags } = scriptArgs("bench:abuse", USAGE, {
+  "phase-s": { type: "string", default: "10" },
+  devices: { type: "string", default: "20" },
+  attacks: { type: "string", default: "item2,item5,item8,item1" },
+  profile: { type: "string" },
+});
 const phaseMs = Number(flags["phase-s"]) * 1000;
 const devices = Number(flags.devices);
 if (!(phaseMs >= 1000) || !(devices >= 1)) throw new Error("--phase-s and --devices must be at least 1");

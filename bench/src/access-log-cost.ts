@@ -16,16 +16,20 @@
  * percentiles per way and round, and each way's latency over the plain
  * read's in the same phase.
  */
-import { parseArgs } from "node:util";
 import { AuditBatcher, migrateToLatest, openDatabase, recordAudit, sql, verifyAuditChain } from "@vigil/db";
-import { createTestDatabase, ensureTools, startPostgres } from "@vigil/testkit";
+import { createTestDatabase, ensureTools, scriptArgs, startPostgres } from "@vigil/testkit";
 
-const { values: flags } = parseArgs({
-  options: {
-    workers: { type: "string", default: "16" },
-    seconds: { type: "string", default: "5" },
-    rounds: { type: "string", default: "3" },
-  },
+const USAGE = `usage: npm run bench:access-log -- [--workers 16] [--seconds 5] [--rounds 3]
+  What the access log costs a read of readings: plain page reads beside reads with a batched access
+  entry, and beside reads with one INSERT each.
+  --workers N     concurrent clients reading pages (default 16)
+  --seconds N     length of each phase (default 5)
+  --rounds N      rounds of the phases (default 3)
+`;
+const { values: flags } = scriptArgs("bench:access-log", USAGE, {
+  workers: { type: "string", default: "16" },
+  seconds: { type: "string", default: "5" },
+  rounds: { type: "string", default: "3" },
 });
 const workers = Number(flags.workers);
 const phaseMs = Number(flags.seconds) * 1000;

@@ -23,7 +23,6 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { parseArgs } from "node:util";
 import { anomalyDetector } from "@vigil/alerter";
 import { createChannel, createRule, type RuleSpec } from "@vigil/alerts";
 import { migrateToLatest, openDatabase } from "@vigil/db";
@@ -33,6 +32,7 @@ import {
   createTestDatabase,
   freePort,
   type ServiceProcess,
+  scriptArgs,
   startNats,
   startPostgres,
   startServiceProcess,
@@ -41,25 +41,19 @@ import {
 import { Webhook } from "standardwebhooks";
 import { percentile } from "./connect-json.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    devices: { type: "string", default: "40" },
-    rules: { type: "string", default: "1000" },
-    "duration-s": { type: "string", default: "60" },
-    faults: { type: "string", default: "100" },
-    "ceiling-s": { type: "string", default: "15" },
-    help: { type: "boolean", default: false },
-  },
-});
-if (flags.help) {
-  process.stdout.write(`usage: npm run bench:alerts -- [options]
+const USAGE = `usage: npm run bench:alerts -- [options]
   --devices N      simulated surgical robots, 5 sensors each (default 40)
   --rules N        alert rules (default 1000): an anomaly rule per device and sensor, the rest thresholds
   --duration-s N   length of the paced runs without and with the alerter (default 60)
   --faults N       spikes and steps injected during the run with the alerter (default 100)
-  --ceiling-s N    length of the as-fast-as-possible run that finds the ingest ceiling (default 15)\n`);
-  process.exit(0);
-}
+  --ceiling-s N    length of the as-fast-as-possible run that finds the ingest ceiling (default 15)\n`;
+const { values: flags, positiveInt: positive } = scriptArgs("bench:alerts", USAGE, {
+  devices: { type: "string", default: "40" },
+  rules: { type: "string", default: "1000" },
+  "duration-s": { type: "string", default: "60" },
+  faults: { type: "string", default: "100" },
+  "ceiling-s": { type: "string", default: "15" },
+});
 const devicesN = positive(flags.devices, "--devices");
 const rulesN = positive(flags.rules, "--rules");
 const durationS = positive(flags["duration-s"], "--duration-s");
@@ -464,12 +458,6 @@ function stateBytesPerThousand(): number | null {
   gc();
   const held = process.memoryUsage().heapUsed - before;
   return states.size === n ? Math.round((held / n) * 1_000) : null;
-}
-
-function positive(value: string | undefined, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
-  return n;
 }
 
 function clamp(v: number, lo: number, hi: number): number {

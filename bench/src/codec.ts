@@ -7,20 +7,14 @@
  * wall time: on a shared machine wall time measures the neighbours too. A
  * table goes to stderr; the last line of stdout is one JSON object.
  */
-import { parseArgs } from "node:util";
 import { decodeReadingBatch, type SampleEncoding, sampleBatchBytes } from "@vigil/proto";
+import { scriptArgs } from "@vigil/testkit";
 
-const { values: flags } = parseArgs({
-  options: {
-    "budget-ms": { type: "string", default: "300" },
-    help: { type: "boolean", default: false },
-  },
+const USAGE = `usage: npm run bench:codec -- [--budget-ms N]
+  --budget-ms N   time spent measuring each size and encoding (default 300)\n`;
+const { values: flags } = scriptArgs("bench:codec", USAGE, {
+  "budget-ms": { type: "string", default: "300" },
 });
-if (flags.help) {
-  process.stdout.write(`usage: npm run bench:codec -- [--budget-ms N]
-  --budget-ms N   time spent measuring each size and encoding (default 300)\n`);
-  process.exit(0);
-}
 const budgetMs = Number(flags["budget-ms"]);
 if (!(budgetMs > 0)) throw new Error("--budget-ms must be a positive number");
 

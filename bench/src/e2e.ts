@@ -22,34 +22,14 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { ensureTools, startPostgres, TIMESCALEDB_MISSING, timescaledbBinDir } from "@vigil/testkit";
+import { ensureTools, scriptArgs, startPostgres, TIMESCALEDB_MISSING, timescaledbBinDir } from "@vigil/testkit";
 import { ensureDevTls } from "@vigil/tls";
 import { measureCopyCeiling } from "./copy-ceiling.ts";
 import { type PipelineOptions, type PipelineRun, runPipeline, TRACE_SAMPLING } from "./pipeline-run.ts";
 import { postmasterPid } from "./process-stats.ts";
 import type { QueryLatency } from "./query-load.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    "duration-s": { type: "string", default: "20" },
-    devices: { type: "string", default: "50" },
-    "batch-size": { type: "string", default: "100" },
-    writers: { type: "string", default: "1" },
-    "nats-sync": { type: "string", default: "default" },
-    "backlog-mb": { type: "string", default: "16" },
-    "paced-fraction": { type: "string", default: "0.5" },
-    "mixed-rate": { type: "string", default: "10" },
-    tracing: { type: "string", default: "off" },
-    tls: { type: "string", default: "off" },
-    rounds: { type: "string", default: "2" },
-    profile: { type: "string" },
-    timescaledb: { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
-  },
-});
-if (flags.help) {
-  process.stdout.write(`usage: npm run bench -- [options]
+const USAGE = `usage: npm run bench -- [options]
   --duration-s N        length of each pipeline run (default 20; the whole bench then takes under 2 minutes)
   --devices N           simulated devices, 25 per connection (default 50)
   --batch-size N        samples per sensor per batch; robots have 5 sensors (default 100)
@@ -65,9 +45,26 @@ if (flags.help) {
   --timescaledb         store into a TimescaleDB server (readings a hypertable) instead of plain PostgreSQL
                         (partitioned); built by scripts/install-tools.sh timescaledb when missing
   --profile DIR         CPU profiles (node --cpu-prof) of the receiver, writers and simulator of the
-                        throughput run (and of the first run with tracing on), for bench/src/cpuprofile-top.ts\n`);
-  process.exit(0);
-}
+                        throughput run (and of the first run with tracing on), for bench/src/cpuprofile-top.ts\n`;
+const {
+  values: flags,
+  fail,
+  positiveInt: positive,
+} = scriptArgs("bench", USAGE, {
+  "duration-s": { type: "string", default: "20" },
+  devices: { type: "string", default: "50" },
+  "batch-size": { type: "string", default: "100" },
+  writers: { type: "string", default: "1" },
+  "nats-sync": { type: "string", default: "default" },
+  "backlog-mb": { type: "string", default: "16" },
+  "paced-fraction": { type: "string", default: "0.5" },
+  "mixed-rate": { type: "string", default: "10" },
+  tracing: { type: "string", default: "off" },
+  tls: { type: "string", default: "off" },
+  rounds: { type: "string", default: "2" },
+  profile: { type: "string" },
+  timescaledb: { type: "boolean", default: false },
+});
 const durationS = positive(flags["duration-s"], "--duration-s");
 const devices = positive(flags.devices, "--devices");
 const batchSize = positive(flags["batch-size"], "--batch-size");
@@ -291,17 +288,6 @@ function mean(xs: number[]): number {
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
-}
-
-function positive(value: string | undefined, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) fail(`${name} must be a positive integer`);
-  return n;
-}
-
-function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(2);
 }
 
 /** Every request answered, and at most 5 % of the answers empty. */

@@ -21,7 +21,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { DAY_MS, migrateToLatest, openDatabase, sql, type VigilDatabase } from "@vigil/db";
 import { seedDemo } from "@vigil/demo";
 import { DEFAULT_FORECAST_SETTINGS, recomputeForecasts } from "@vigil/maintenance";
@@ -30,6 +29,7 @@ import {
   freePort,
   type PostgresServer,
   type ServiceProcess,
+  scriptArgs,
   startNats,
   startPostgres,
   startServiceProcess,
@@ -38,31 +38,25 @@ import { createUser } from "@vigil/users";
 import { ConnectJsonClient, percentile } from "./connect-json.ts";
 import { measureForecastAccuracy } from "./forecast-accuracy.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    robots: { type: "string", default: "50" },
-    sites: { type: "string", default: "10" },
-    days: { type: "string", default: "730" },
-    iterations: { type: "string", default: "100" },
-    warmup: { type: "string", default: "10" },
-    rounds: { type: "string", default: "3" },
-    "forecast-robots": { type: "string", default: "1000" },
-    "forecast-runs": { type: "string", default: "3" },
-    "accuracy-runs": { type: "string", default: "3" },
-    "accuracy-robots": { type: "string", default: "50" },
-    "data-dir": { type: "string", default: join(tmpdir(), "vigil-bench-fleet") },
-    help: { type: "boolean", default: false },
-  },
-});
-if (flags.help) {
-  process.stdout.write(`usage: npm run bench:fleet -- [--robots 50] [--sites 10] [--days 730] [--rounds 3] [--iterations 100]
+const USAGE = `usage: npm run bench:fleet -- [--robots 50] [--sites 10] [--days 730] [--rounds 3] [--iterations 100]
                            [--forecast-robots 1000] [--forecast-runs 3] [--accuracy-runs 3] [--accuracy-robots 50]
   --data-dir   where the seeded cluster is kept; a later run reuses it (the seed is idempotent and only adds new days)
   targets: GetFleetSummary for a year p95 < 200 ms, GetProcedureTelemetry p95 < 100 ms,
            forecasts of --forecast-robots robots recomputed < 60 s, half-way crossing error (median) <= 15 %,
-           healthy parts flagged <= 5 %\n`);
-  process.exit(0);
-}
+           healthy parts flagged <= 5 %\n`;
+const { values: flags, fail } = scriptArgs("bench:fleet", USAGE, {
+  robots: { type: "string", default: "50" },
+  sites: { type: "string", default: "10" },
+  days: { type: "string", default: "730" },
+  iterations: { type: "string", default: "100" },
+  warmup: { type: "string", default: "10" },
+  rounds: { type: "string", default: "3" },
+  "forecast-robots": { type: "string", default: "1000" },
+  "forecast-runs": { type: "string", default: "3" },
+  "accuracy-runs": { type: "string", default: "3" },
+  "accuracy-robots": { type: "string", default: "50" },
+  "data-dir": { type: "string", default: join(tmpdir(), "vigil-bench-fleet") },
+});
 const int = (name: keyof typeof flags, min = 1) => {
   const n = Number(flags[name]);
   if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer of at least ${min}`);
@@ -323,9 +317,4 @@ try {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   await cleanUp();
-}
-
-function fail(message: string): never {
-  process.stderr.write(`bench:fleet: ${message}\n`);
-  process.exit(2);
 }

@@ -8,22 +8,28 @@
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { parseArgs } from "node:util";
 import { migrateToLatest, openDatabase } from "@vigil/db";
-import { createTestDatabase, ensureTools, startPostgres } from "@vigil/testkit";
+import { createTestDatabase, ensureTools, scriptArgs, startPostgres } from "@vigil/testkit";
 import { COPY_COLUMNS, type DecodedDelivery, toCopyRows, toReadingColumns } from "@vigil/writer";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { postmasterPid, treeCpuSecondsOf } from "./process-stats.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    rows: { type: "string", default: "1000000" },
-    rounds: { type: "string", default: "3" },
-    group: { type: "string", default: "20000" },
-    only: { type: "string" },
-    timescaledb: { type: "boolean", default: false },
-  },
+const USAGE = `usage: npm run bench:inserts -- [--rows 1000000] [--rounds 3] [--group 20000] [--only TEXT] [--timescaledb]
+  The ways a writer can put readings into readings, rounds interleaved: rows/s, and PostgreSQL's and
+  Node's CPU seconds per million rows.
+  --rows N        readings per variant and round (default 1,000,000)
+  --rounds N      rounds, each variant once per round, the order reversed every other round (default 3)
+  --group N       readings per transaction, as the writer's groups (default 20,000)
+  --only TEXT     only the variants whose name contains TEXT ("index": the index layouts)
+  --timescaledb   on the TimescaleDB server (readings a hypertable) instead of plain PostgreSQL
+`;
+const { values: flags } = scriptArgs("bench:inserts", USAGE, {
+  rows: { type: "string", default: "1000000" },
+  rounds: { type: "string", default: "3" },
+  group: { type: "string", default: "20000" },
+  only: { type: "string" },
+  timescaledb: { type: "boolean", default: false },
 });
 const totalRows = Number(flags.rows);
 const rounds = Number(flags.rounds);

@@ -20,28 +20,32 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { migrateToLatest, openDatabase } from "@vigil/db";
-import { createTestDatabase, ensureTools, startPostgres, TIMESCALEDB_MISSING, timescaledbBinDir } from "@vigil/testkit";
+import {
+  createTestDatabase,
+  ensureTools,
+  scriptArgs,
+  startPostgres,
+  TIMESCALEDB_MISSING,
+  timescaledbBinDir,
+} from "@vigil/testkit";
 import { type PipelineOptions, type PipelineRun, runPipeline } from "./pipeline-run.ts";
 import { postmasterPid } from "./process-stats.ts";
 import { runTelegraf, type TelegrafRun } from "./telegraf-run.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    "duration-s": { type: "string", default: "20" },
-    devices: { type: "string", default: "50" },
-    "batch-size": { type: "string", default: "100" },
-    help: { type: "boolean", default: false },
-  },
-});
-if (flags.help) {
-  process.stdout.write(`usage: npm run bench:peers -- [--duration-s 20] [--devices 50] [--batch-size 100]
+const USAGE = `usage: npm run bench:peers -- [--duration-s 20] [--devices 50] [--batch-size 100]
   Vigil and Telegraf 1.37 (built by scripts/install-tools.sh telegraf when missing) on one TimescaleDB
   server: throughput, latency at half load, and acknowledged readings lost when the ingest processes are
-  killed with SIGKILL halfway through a run. About 3 minutes with the defaults.\n`);
-  process.exit(0);
-}
+  killed with SIGKILL halfway through a run. About 3 minutes with the defaults.\n`;
+const {
+  values: flags,
+  fail,
+  positiveInt: positive,
+} = scriptArgs("bench:peers", USAGE, {
+  "duration-s": { type: "string", default: "20" },
+  devices: { type: "string", default: "50" },
+  "batch-size": { type: "string", default: "100" },
+});
 const durationS = positive(flags["duration-s"], "--duration-s");
 const devices = positive(flags.devices, "--devices");
 const batchSize = positive(flags["batch-size"], "--batch-size");
@@ -155,15 +159,4 @@ function perMillion(cpu: Record<string, number>, readings: number): Record<strin
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
-}
-
-function positive(value: string | undefined, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) fail(`${name} must be a positive integer`);
-  return n;
-}
-
-function fail(message: string): never {
-  process.stderr.write(`bench:peers: ${message}\n`);
-  process.exit(2);
 }

@@ -12,7 +12,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { DAY_MS, migrateToLatest, openDatabase, sql } from "@vigil/db";
 import {
   createTestDatabase,
@@ -20,6 +19,7 @@ import {
   freePort,
   type PostgresServer,
   type ServiceProcess,
+  scriptArgs,
   startNats,
   startPostgres,
   startServiceProcess,
@@ -33,29 +33,7 @@ import { type IngestLoad, startIngestLoad } from "./ingest-load.ts";
 import { postmasterPid } from "./process-stats.ts";
 import { benchFleet, describeDataset, type LoadOutcome, loadDataset } from "./query-dataset.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    readings: { type: "string", default: "10000000" },
-    days: { type: "string", default: "31" },
-    devices: { type: "string", default: "100" },
-    iterations: { type: "string", default: "100" },
-    warmup: { type: "string", default: "10" },
-    "wide-iterations": { type: "string", default: "20" },
-    "deep-page": { type: "string", default: "50" },
-    "database-url": { type: "string" },
-    "data-dir": { type: "string" },
-    timescaledb: { type: "boolean", default: false },
-    fresh: { type: "boolean", default: false },
-    "service-root": { type: "string" },
-    explain: { type: "boolean", default: false },
-    "mixed-ingest": { type: "string", default: "0" },
-    hold: { type: "boolean", default: false },
-    profile: { type: "string" },
-    help: { type: "boolean", default: false },
-  },
-});
-if (flags.help) {
-  process.stdout.write(`usage: npm run bench:query -- [--readings 10000000] [--days 31] [--devices 100] [--iterations 100]
+const USAGE = `usage: npm run bench:query -- [--readings 10000000] [--days 31] [--devices 100] [--iterations 100]
   --readings         readings to load, spread over --days ending now and --devices (40 % robots, 40 % monitors, 20 % rooms)
   --data-dir         where the loaded cluster is kept and reused by later runs of the same shape (default:
                      $TMPDIR/vigil-bench-query, or $TMPDIR/vigil-bench-query-timescaledb)
@@ -72,9 +50,29 @@ if (flags.help) {
   --explain          afterwards, print EXPLAIN (ANALYZE, BUFFERS) of the statements each request ran (auto_explain)
   --hold             keep PostgreSQL and the query service running at the end, until Ctrl+C
   --profile DIR      write a CPU profile of the query service (node --cpu-prof) into DIR when it stops;
-                     summarise it with node bench/src/cpuprofile-top.ts\n`);
-  process.exit(0);
-}
+                     summarise it with node bench/src/cpuprofile-top.ts\n`;
+const {
+  values: flags,
+  fail,
+  positiveInt: positive,
+} = scriptArgs("bench:query", USAGE, {
+  readings: { type: "string", default: "10000000" },
+  days: { type: "string", default: "31" },
+  devices: { type: "string", default: "100" },
+  iterations: { type: "string", default: "100" },
+  warmup: { type: "string", default: "10" },
+  "wide-iterations": { type: "string", default: "20" },
+  "deep-page": { type: "string", default: "50" },
+  "database-url": { type: "string" },
+  "data-dir": { type: "string" },
+  timescaledb: { type: "boolean", default: false },
+  fresh: { type: "boolean", default: false },
+  "service-root": { type: "string" },
+  explain: { type: "boolean", default: false },
+  "mixed-ingest": { type: "string", default: "0" },
+  hold: { type: "boolean", default: false },
+  profile: { type: "string" },
+});
 const readings = positive(flags.readings, "--readings");
 const days = positive(flags.days, "--days");
 const devices = positive(flags.devices, "--devices");
@@ -490,17 +488,6 @@ try {
   }
 } finally {
   await cleanUp();
-}
-
-function positive(value: string | undefined, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) fail(`${name} must be a positive integer`);
-  return n;
-}
-
-function fail(message: string): never {
-  process.stderr.write(`bench:query: ${message}\n`);
-  process.exit(2);
 }
 
 /** The database to measure: the one --database-url names, a kept dataset, or a new one, loaded. */

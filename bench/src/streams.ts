@@ -12,7 +12,6 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { migrateToLatest, openDatabase } from "@vigil/db";
 import { provisionDevices } from "@vigil/simulator";
 import {
@@ -20,6 +19,7 @@ import {
   ensureTools,
   freePort,
   type ServiceProcess,
+  scriptArgs,
   startNats,
   startPostgres,
   startServiceProcess,
@@ -27,20 +27,7 @@ import {
 } from "@vigil/testkit";
 import { childPidsOf, cpuSecondsOf, MiB, memoryOf, openFilesOf } from "./process-stats.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    streams: { type: "string", default: "10000" },
-    step: { type: "string", default: "1000" },
-    "per-connection": { type: "string", default: "1,100" },
-    "interval-ms": { type: "string", default: "10000" },
-    "batch-size": { type: "string", default: "10" },
-    "settle-s": { type: "string", default: "20" },
-    profile: { type: "string" },
-    help: { type: "boolean", default: false },
-  },
-});
-if (flags.help) {
-  process.stdout.write(`usage: npm run bench:streams -- [--streams 10000] [--step 1000] [--per-connection 1,100]
+const USAGE = `usage: npm run bench:streams -- [--streams 10000] [--step 1000] [--per-connection 1,100]
        [--interval-ms 10000] [--batch-size 10] [--settle-s 20] [--profile DIR]
   --per-connection  device streams per HTTP/2 connection, one run each (the receiver allows up to
                     RECEIVER_MAX_CONCURRENT_STREAMS, raised here to the largest value given)
@@ -51,9 +38,16 @@ if (flags.help) {
                     is the simulator's recent window, its last 10 to 20 s)
   --profile DIR     write CPU profiles of each receiver and simulator (node --cpu-prof) and a heap
                     snapshot of the receiver at the largest step into DIR; read them with
-                    bench/src/cpuprofile-top.ts and bench/src/heapsnapshot-top.ts\n`);
-  process.exit(0);
-}
+                    bench/src/cpuprofile-top.ts and bench/src/heapsnapshot-top.ts\n`;
+const { values: flags, positiveInt: positive } = scriptArgs("bench:streams", USAGE, {
+  streams: { type: "string", default: "10000" },
+  step: { type: "string", default: "1000" },
+  "per-connection": { type: "string", default: "1,100" },
+  "interval-ms": { type: "string", default: "10000" },
+  "batch-size": { type: "string", default: "10" },
+  "settle-s": { type: "string", default: "20" },
+  profile: { type: "string" },
+});
 const streams = positive(flags.streams, "--streams");
 const step = positive(flags.step, "--step");
 const perConnection = (flags["per-connection"] ?? "").split(",").map((v) => positive(v, "--per-connection"));
@@ -281,13 +275,4 @@ function perThousand(steps: Array<Record<string, number>>, field: string, idleBy
   const num = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
   const den = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
   return Math.round((num / den) * 1000 * 10) / 10;
-}
-
-function positive(value: string | undefined, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`bench:streams: ${name} must be a positive integer\n`);
-    process.exit(2);
-  }
-  return n;
 }

@@ -7,18 +7,22 @@
  * load-smoke.json go to load-tests/results (or --summary-dir).
  */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { ensureTools, repoRoot } from "@vigil/testkit";
+import { ensureTools, repoRoot, scriptArgs } from "@vigil/testkit";
 import { findK6 } from "./k6.ts";
 import { startLocalStack } from "./local-stack.ts";
 import { runSmoke } from "./smoke.ts";
 
-const { values } = parseArgs({
-  options: {
-    "duration-s": { type: "string", default: "20" },
-    "summary-dir": { type: "string", default: resolve(repoRoot, "load-tests/results") },
-    transport: { type: "string", default: "tls" },
-  },
+const USAGE = `usage: npm run load:smoke -- [--duration-s 20] [--transport tls|plaintext] [--summary-dir DIR]
+  A private stack (PostgreSQL, NATS JetStream, receiver, writer and query as processes) and a k6 smoke of
+  ingest.js and query.js against it; exits 0 when every threshold passed, 1 otherwise.
+  --duration-s N      length of the k6 runs (default 20)
+  --transport MODE    tls (default: the receiver and the query port serve TLS) or plaintext
+  --summary-dir DIR   where the k6 summaries and load-smoke.json go (default load-tests/results)
+`;
+const { values } = scriptArgs("load:smoke", USAGE, {
+  "duration-s": { type: "string", default: "20" },
+  "summary-dir": { type: "string", default: resolve(repoRoot, "load-tests/results") },
+  transport: { type: "string", default: "tls" },
 });
 const durationS = Number(values["duration-s"]);
 if (!Number.isInteger(durationS) || durationS < 1) {

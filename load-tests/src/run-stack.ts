@@ -3,12 +3,17 @@
  * `--transport plaintext`), left running for k6 runs by hand. Prints the settings k6 needs as `-e` flags, and
  * stops everything on Ctrl-C.
  */
-import { parseArgs } from "node:util";
-import { ensureTools } from "@vigil/testkit";
+import { ensureTools, scriptArgs } from "@vigil/testkit";
 import { startLocalStack } from "./local-stack.ts";
 
-const { values } = parseArgs({
-  options: { devices: { type: "string", default: "200" }, transport: { type: "string", default: "tls" } },
+const USAGE = `usage: npm run load:stack -- [--devices 200] [--transport tls|plaintext]
+  The load:smoke stack left running for k6 runs by hand: prints the -e flags k6 needs; Ctrl-C stops it.
+  --devices N         devices provisioned for k6's ingest.js (default 200)
+  --transport MODE    tls (default) or plaintext
+`;
+const { values } = scriptArgs("load:stack", USAGE, {
+  devices: { type: "string", default: "200" },
+  transport: { type: "string", default: "tls" },
 });
 const devices = Number(values.devices);
 if (!Number.isInteger(devices) || devices < 1) {

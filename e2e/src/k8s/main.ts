@@ -21,8 +21,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { repoRoot } from "@vigil/testkit";
+import { repoRoot, scriptArgs } from "@vigil/testkit";
 import { buildCases, type CaseResult, PROBE_MIGRATION, streamHealthy } from "./cases.ts";
 import {
   cacheDir,
@@ -41,13 +40,20 @@ import {
 } from "./cluster.ts";
 import { addMigration, type Report, readTimings, summarize } from "./report.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    keep: { type: "boolean", default: false },
-    cases: { type: "string" },
-    devices: { type: "string", default: "20" },
-    "interval-ms": { type: "string", default: "200" },
-  },
+const USAGE = `usage: npm run test:k8s -- [--keep] [--cases NAME,…] [--devices 20] [--interval-ms 200]
+  Vigil on a single-node Kubernetes cluster built on this machine (root, Debian 12): the chart installed
+  with TLS, then devices streaming while pods, NATS and upgrades are broken one case at a time. The last
+  line is one JSON object; exit 0 only when no case lost or duplicated a reading.
+  --keep            leave the cluster up even if this run started it
+  --cases NAME,…    a subset of the cases, by the names in the JSON
+  --devices N       simulated devices (default 20)
+  --interval-ms MS  time between each device's batches (default 200)
+`;
+const { values: flags } = scriptArgs("test:k8s", USAGE, {
+  keep: { type: "boolean", default: false },
+  cases: { type: "string" },
+  devices: { type: "string", default: "20" },
+  "interval-ms": { type: "string", default: "200" },
 });
 
 const chart = join(repoRoot, "charts/vigil");

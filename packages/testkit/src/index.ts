@@ -21,6 +21,7 @@ export {
 } from "./postgres-server.ts";
 export { exited, findExecutable, repoRoot, waitFor } from "./process-tools.ts";
 export { type S3Server, startS3 } from "./s3-server.ts";
+export { type ScriptArgs, scriptArgs } from "./script-args.ts";
 export { type ServiceProcess, startServiceProcess } from "./service-process.ts";
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 export { TestBrowser } from "./test-browser.ts";
