@@ -56,7 +56,7 @@ const USAGE = `usage: npm run bench:abuse -- [--phase-s N] [--devices N] [--atta
   --attacks LIST   which attacks, in order, after the normal phase (default item2,item5,item8,item1)
   --profile DIR    CPU profiles (node --cpu-prof) of the receiver, writer and query, for
                    bench/src/cpuprofile-top.ts\n`;
-const { values: flags } = scriptArgs("bench:abuse", USAGE, {
+const { values: flags, fail } = scriptArgs("bench:abuse", USAGE, {
   "phase-s": { type: "string", default: "10" },
   devices: { type: "string", default: "20" },
   attacks: { type: "string", default: "item2,item5,item8,item1" },
@@ -64,7 +64,7 @@ const { values: flags } = scriptArgs("bench:abuse", USAGE, {
 });
 const phaseMs = Number(flags["phase-s"]) * 1000;
 const devices = Number(flags.devices);
-if (!(phaseMs >= 1000) || !(devices >= 1)) throw new Error("--phase-s and --devices must be at least 1");
+if (!(phaseMs >= 1000) || !(devices >= 1)) fail("--phase-s and --devices must be at least 1");
 
 // Item 1 last by default: what it leaves behind in the query service (before its fix) takes long to clear.
 const KNOWN_ATTACKS: Record<string, Attack> = {

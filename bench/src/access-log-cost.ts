@@ -26,14 +26,14 @@ const USAGE = `usage: npm run bench:access-log -- [--workers 16] [--seconds 5] [
   --seconds N     length of each phase (default 5)
   --rounds N      rounds of the phases (default 3)
 `;
-const { values: flags } = scriptArgs("bench:access-log", USAGE, {
+const { values: flags, positiveInt } = scriptArgs("bench:access-log", USAGE, {
   workers: { type: "string", default: "16" },
   seconds: { type: "string", default: "5" },
   rounds: { type: "string", default: "3" },
 });
-const workers = Number(flags.workers);
-const phaseMs = Number(flags.seconds) * 1000;
-const rounds = Number(flags.rounds);
+const workers = positiveInt(flags.workers, "--workers");
+const phaseMs = positiveInt(flags.seconds, "--seconds") * 1000;
+const rounds = positiveInt(flags.rounds, "--rounds");
 const DEVICES = 20;
 
 const log = (msg: string) => process.stderr.write(`access-log-cost: ${msg}\n`);

@@ -12,11 +12,11 @@ import { scriptArgs } from "@vigil/testkit";
 
 const USAGE = `usage: npm run bench:codec -- [--budget-ms N]
   --budget-ms N   time spent measuring each size and encoding (default 300)\n`;
-const { values: flags } = scriptArgs("bench:codec", USAGE, {
+const { values: flags, fail } = scriptArgs("bench:codec", USAGE, {
   "budget-ms": { type: "string", default: "300" },
 });
 const budgetMs = Number(flags["budget-ms"]);
-if (!(budgetMs > 0)) throw new Error("--budget-ms must be a positive number");
+if (!(budgetMs > 0)) fail("--budget-ms must be a positive number");
 
 const SIZES = [1024, 4096, 16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024];
 const ENCODINGS: SampleEncoding[] = ["packed", "unpacked", "chunked"];

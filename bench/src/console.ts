@@ -30,12 +30,12 @@ const USAGE = `usage: npm run bench:console -- [--runs 5] [--frames-s 10]
   --runs N        page loads measured (default 5)
   --frames-s N    seconds of frame times measured (default 10)
 `;
-const { values: args } = scriptArgs("bench:console", USAGE, {
+const { values: args, positiveInt } = scriptArgs("bench:console", USAGE, {
   runs: { type: "string", default: "5" },
   "frames-s": { type: "string", default: "10" },
 });
-const RUNS = Number(args.runs);
-const FRAME_SECONDS = Number(args["frames-s"]);
+const RUNS = positiveInt(args.runs, "--runs");
+const FRAME_SECONDS = positiveInt(args["frames-s"], "--frames-s");
 const root = new URL("../..", import.meta.url).pathname;
 const CHROMIUM_ARGS = [
   "--no-sandbox",

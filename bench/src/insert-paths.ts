@@ -24,16 +24,16 @@ const USAGE = `usage: npm run bench:inserts -- [--rows 1000000] [--rounds 3] [--
   --only TEXT     only the variants whose name contains TEXT ("index": the index layouts)
   --timescaledb   on the TimescaleDB server (readings a hypertable) instead of plain PostgreSQL
 `;
-const { values: flags } = scriptArgs("bench:inserts", USAGE, {
+const { values: flags, positiveInt } = scriptArgs("bench:inserts", USAGE, {
   rows: { type: "string", default: "1000000" },
   rounds: { type: "string", default: "3" },
   group: { type: "string", default: "20000" },
   only: { type: "string" },
   timescaledb: { type: "boolean", default: false },
 });
-const totalRows = Number(flags.rows);
-const rounds = Number(flags.rounds);
-const groupRows = Number(flags.group);
+const totalRows = positiveInt(flags.rows, "--rows");
+const rounds = positiveInt(flags.rounds, "--rounds");
+const groupRows = positiveInt(flags.group, "--group");
 
 const DEVICES = 50;
 const SENSORS = ["a", "b", "c", "d", "e"];

@@ -30,17 +30,21 @@ const USAGE = `usage: npm run bench:provenance -- [--rows 1000000] [--rounds 3] 
   --group N       readings per transaction (default 20,000)
   --engine NAME   postgresql (default) or timescaledb
 `;
-const { values: flags } = scriptArgs("bench:provenance", USAGE, {
+const {
+  values: flags,
+  fail,
+  positiveInt,
+} = scriptArgs("bench:provenance", USAGE, {
   rows: { type: "string", default: "1000000" },
   rounds: { type: "string", default: "3" },
   group: { type: "string", default: "20000" },
   engine: { type: "string", default: "postgresql" },
 });
-const totalRows = Number(flags.rows);
-const rounds = Number(flags.rounds);
-const groupRows = Number(flags.group);
+const totalRows = positiveInt(flags.rows, "--rows");
+const rounds = positiveInt(flags.rounds, "--rounds");
+const groupRows = positiveInt(flags.group, "--group");
 const timescale = flags.engine === "timescaledb";
-if (!timescale && flags.engine !== "postgresql") throw new Error("--engine: postgresql or timescaledb");
+if (!timescale && flags.engine !== "postgresql") fail("--engine must be postgresql or timescaledb");
 
 const DEVICES = 50;
 const SENSORS = ["a", "b", "c", "d", "e"];

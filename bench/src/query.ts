@@ -79,6 +79,8 @@ const devices = positive(flags.devices, "--devices");
 const iterations = positive(flags.iterations, "--iterations");
 const warmup = Number(flags.warmup);
 const wideIterations = Number(flags["wide-iterations"]);
+if (!Number.isInteger(warmup) || warmup < 0) fail("--warmup must be a whole number (0: none)");
+if (!Number.isInteger(wideIterations) || wideIterations < 0) fail("--wide-iterations must be a whole number (0: none)");
 const deepPage = positive(flags["deep-page"], "--deep-page");
 const mixedIngest = Number(flags["mixed-ingest"]);
 if (!(mixedIngest >= 0)) fail("--mixed-ingest must be a number of readings per second (0: none)");

@@ -49,12 +49,14 @@ const USAGE = `usage: npm run test:k8s -- [--keep] [--cases NAME,…] [--devices
   --devices N       simulated devices (default 20)
   --interval-ms MS  time between each device's batches (default 200)
 `;
-const { values: flags } = scriptArgs("test:k8s", USAGE, {
+const { values: flags, positiveInt } = scriptArgs("test:k8s", USAGE, {
   keep: { type: "boolean", default: false },
   cases: { type: "string" },
   devices: { type: "string", default: "20" },
   "interval-ms": { type: "string", default: "200" },
 });
+const devices = positiveInt(flags.devices, "--devices");
+const intervalMs = positiveInt(flags["interval-ms"], "--interval-ms");
 
 const chart = join(repoRoot, "charts/vigil");
 const started = performance.now();
@@ -123,8 +125,8 @@ async function main(): Promise<Report> {
       // The certificate names the Service, not its address.
       tls: { caFile, serverName: `${release}-receiver.${namespace}.svc` },
       databaseUrl,
-      devices: Number(flags.devices),
-      intervalMs: Number(flags["interval-ms"]),
+      devices,
+      intervalMs,
     },
     cliWithNewMigration: () => cliWithNewMigration(),
   });
