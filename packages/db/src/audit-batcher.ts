@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { AuditEntry } from "./audit.ts";
+import { type AuditEntry, auditRow } from "./audit.ts";
 import type { Database } from "./schema.ts";
 
 export interface AuditBatcherOptions {
@@ -85,16 +85,7 @@ export class AuditBatcher {
   private async insert(batch: Waiting[]): Promise<void> {
     await this.db
       .insertInto("audit_log")
-      .values(
-        batch.map(({ entry }) => ({
-          actor: entry.actor,
-          action: entry.action,
-          target: entry.target ?? "",
-          details: JSON.stringify(entry.details ?? {}),
-          rows_affected: entry.rowsAffected ?? null,
-          trace_id: entry.traceId ?? null,
-        })),
-      )
+      .values(batch.map(({ entry }) => auditRow(entry)))
       .execute();
   }
 

@@ -4,7 +4,7 @@ import { hashPassword } from "./password.ts";
 import type { Role } from "./roles.ts";
 import { bumpTokenVersion } from "./token-versions.ts";
 import { UserError } from "./user-errors.ts";
-import { normalizeUsername, toUser, USERNAME_PATTERN, type User } from "./user-store.ts";
+import { normalizeUsername, toUser, USERNAME_PATTERN, type User, type UserRow } from "./user-store.ts";
 
 /** An account at an OpenID Connect provider, as its validated ID token names it. */
 export interface ExternalIdentity {
@@ -96,20 +96,13 @@ export async function signInWithIdentity(
   return outcome;
 }
 
-type UserRow = {
-  id: number;
-  username: string;
-  role: string;
-  created_at: Date;
-  token_version: number;
-  disabled_at: Date | null;
-};
+type LinkedUserRow = UserRow & { disabled_at: Date | null };
 
 async function findLinkedUser(
   db: Kysely<Database>,
   identity: ExternalIdentity,
   lock = false,
-): Promise<UserRow | undefined> {
+): Promise<LinkedUserRow | undefined> {
   let query = db
     .selectFrom("user_identities as i")
     .innerJoin("users as u", "u.id", "i.user_id")
@@ -122,7 +115,7 @@ async function findLinkedUser(
 
 async function signInLinked(
   tx: Kysely<Database>,
-  row: UserRow,
+  row: LinkedUserRow,
   identity: ExternalIdentity,
   audit: { address?: string; traceId?: string },
 ): Promise<IdentitySignIn> {

@@ -4,7 +4,14 @@ import { hashPassword, verifyPassword } from "./password.ts";
 import type { Role } from "./roles.ts";
 import { bumpTokenVersion } from "./token-versions.ts";
 import { UserError } from "./user-errors.ts";
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, normalizeUsername, type User } from "./user-store.ts";
+import {
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  normalizeUsername,
+  toUser,
+  type User,
+  type UserRow,
+} from "./user-store.ts";
 
 /**
  * What admins do to people's accounts (UserService) and what a user does to
@@ -316,20 +323,6 @@ async function audit(
   });
 }
 
-function toRecord(row: {
-  id: number;
-  username: string;
-  role: string;
-  created_at: Date;
-  token_version: number;
-  disabled_at: Date | null;
-}): UserRecord {
-  return {
-    id: row.id,
-    username: row.username,
-    role: row.role as Role,
-    createdAt: row.created_at,
-    tokenVersion: row.token_version,
-    disabledAt: row.disabled_at,
-  };
+function toRecord(row: UserRow & { disabled_at: Date | null }): UserRecord {
+  return { ...toUser(row), disabledAt: row.disabled_at };
 }

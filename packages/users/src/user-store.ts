@@ -111,14 +111,17 @@ export async function hasAdmin(db: Kysely<Database>): Promise<boolean> {
   return row !== undefined;
 }
 
-/** A users row as a User. */
-export function toUser(row: {
+/** The columns of a users row that make a User. */
+export interface UserRow {
   id: number;
   username: string;
   role: string;
   created_at: Date;
   token_version: number;
-}): User {
+}
+
+/** A users row as a User. */
+export function toUser(row: UserRow): User {
   return {
     id: row.id,
     username: row.username,
