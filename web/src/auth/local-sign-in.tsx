@@ -3,6 +3,7 @@ import { useMutation } from "@connectrpc/connect-query";
 import { AuthService } from "@vigil/proto";
 import { type FormEvent, useId, useState } from "react";
 import { errorMessage } from "../api/transport.ts";
+import { PasswordField } from "../ui/password-field.tsx";
 import type { SignInMethodProps } from "./sign-in-methods.ts";
 
 /** Username and password, checked by AuthService/Login. */
@@ -50,19 +51,14 @@ export function LocalSignIn({ onSignedIn }: SignInMethodProps) {
           onChange={(e) => setUsername(e.target.value)}
         />
       </div>
-      <div className="field">
-        <label htmlFor={`${id}-password`}>Password</label>
-        <input
-          id={`${id}-password`}
-          name="password"
-          type="password"
-          autoComplete="current-password"
-          required
-          maxLength={1024}
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-      </div>
+      <PasswordField
+        id={`${id}-password`}
+        name="password"
+        label="Password"
+        autoComplete="current-password"
+        value={password}
+        onChange={setPassword}
+      />
       {failure && (
         <p id={`${id}-error`} className="error" role="alert">
           {failure}

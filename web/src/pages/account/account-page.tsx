@@ -4,6 +4,7 @@ import { type FormEvent, useId, useState } from "react";
 import { errorMessage } from "../../api/transport.ts";
 import { PageHeading } from "../../app/page-heading.tsx";
 import { useSession, useSessionStore } from "../../auth/session-context.tsx";
+import { PasswordField } from "../../ui/password-field.tsx";
 
 /**
  * Change one's own password (AuthService/ChangePassword). The server ends
@@ -43,54 +44,30 @@ export default function AccountPage() {
       <section aria-labelledby={`${id}-heading`}>
         <h2 id={`${id}-heading`}>Change your password</h2>
         <form className="stack narrow" onSubmit={submit}>
-          <div className="field">
-            <label htmlFor={`${id}-current`}>Current password</label>
-            <input
-              id={`${id}-current`}
-              type="password"
-              autoComplete="current-password"
-              required
-              maxLength={1024}
-              value={current}
-              onChange={(e) => setCurrent(e.target.value)}
-            />
-          </div>
-          <div className="field">
-            <label htmlFor={`${id}-new`}>New password</label>
-            <input
-              id={`${id}-new`}
-              type="password"
-              autoComplete="new-password"
-              required
-              minLength={12}
-              maxLength={1024}
-              aria-describedby={`${id}-new-hint`}
-              value={next}
-              onChange={(e) => setNext(e.target.value)}
-            />
-            <span id={`${id}-new-hint`} className="hint">
-              At least 12 characters. Your other sessions (other browsers, the CLI) end and sign in again.
-            </span>
-          </div>
-          <div className="field">
-            <label htmlFor={`${id}-again`}>New password again</label>
-            <input
-              id={`${id}-again`}
-              type="password"
-              autoComplete="new-password"
-              required
-              maxLength={1024}
-              aria-invalid={mismatch}
-              aria-describedby={mismatch ? `${id}-again-error` : undefined}
-              value={again}
-              onChange={(e) => setAgain(e.target.value)}
-            />
-            {mismatch && (
-              <span id={`${id}-again-error`} className="hint">
-                Does not match the new password.
-              </span>
-            )}
-          </div>
+          <PasswordField
+            id={`${id}-current`}
+            label="Current password"
+            autoComplete="current-password"
+            value={current}
+            onChange={setCurrent}
+          />
+          <PasswordField
+            id={`${id}-new`}
+            label="New password"
+            autoComplete="new-password"
+            minLength={12}
+            hint="At least 12 characters. Your other sessions (other browsers, the CLI) end and sign in again."
+            value={next}
+            onChange={setNext}
+          />
+          <PasswordField
+            id={`${id}-again`}
+            label="New password again"
+            autoComplete="new-password"
+            error={mismatch && "Does not match the new password."}
+            value={again}
+            onChange={setAgain}
+          />
           <button type="submit" className="primary" disabled={change.isPending || mismatch}>
             Change password
           </button>

@@ -4,6 +4,7 @@ import { AuthService, Role, UserService } from "@vigil/proto";
 import { type FormEvent, useId, useState } from "react";
 import { errorMessage } from "../../api/transport.ts";
 import { PageHeading } from "../../app/page-heading.tsx";
+import { PasswordField } from "../../ui/password-field.tsx";
 import { ROLE_CHOICES } from "./roles.ts";
 import { UserList } from "./user-list.tsx";
 
@@ -66,23 +67,15 @@ function CreateUser() {
             3 to 64 letters, digits, dots, dashes, underscores or @.
           </span>
         </div>
-        <div className="field">
-          <label htmlFor={`${id}-password`}>Password</label>
-          <input
-            id={`${id}-password`}
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={12}
-            maxLength={1024}
-            aria-describedby={`${id}-password-hint`}
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-          <span id={`${id}-password-hint`} className="hint">
-            At least 12 characters. Give it to the user over a safe channel.
-          </span>
-        </div>
+        <PasswordField
+          id={`${id}-password`}
+          label="Password"
+          autoComplete="new-password"
+          minLength={12}
+          hint="At least 12 characters. Give it to the user over a safe channel."
+          value={password}
+          onChange={setPassword}
+        />
         <fieldset>
           <legend>Role</legend>
           {ROLE_CHOICES.map((r) => (
