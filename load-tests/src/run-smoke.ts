@@ -19,20 +19,13 @@ const USAGE = `usage: npm run load:smoke -- [--duration-s 20] [--transport tls|p
   --transport MODE    tls (default: the receiver and the query port serve TLS) or plaintext
   --summary-dir DIR   where the k6 summaries and load-smoke.json go (default load-tests/results)
 `;
-const { values } = scriptArgs("load:smoke", USAGE, {
+const { values, fail, positiveInt } = scriptArgs("load:smoke", USAGE, {
   "duration-s": { type: "string", default: "20" },
   "summary-dir": { type: "string", default: resolve(repoRoot, "load-tests/results") },
   transport: { type: "string", default: "tls" },
 });
-const durationS = Number(values["duration-s"]);
-if (!Number.isInteger(durationS) || durationS < 1) {
-  process.stderr.write("load:smoke: --duration-s must be a positive integer\n");
-  process.exit(2);
-}
-if (values.transport !== "tls" && values.transport !== "plaintext") {
-  process.stderr.write("load:smoke: --transport must be tls or plaintext\n");
-  process.exit(2);
-}
+const durationS = positiveInt(values["duration-s"], "--duration-s");
+if (values.transport !== "tls" && values.transport !== "plaintext") fail("--transport must be tls or plaintext");
 // What a fresh clone lacks after `npm ci`, installed as `npm test` does.
 ensureTools(["postgresql", "nats-server", "k6"]);
 const k6 = findK6();

@@ -11,19 +11,12 @@ const USAGE = `usage: npm run load:stack -- [--devices 200] [--transport tls|pla
   --devices N         devices provisioned for k6's ingest.js (default 200)
   --transport MODE    tls (default) or plaintext
 `;
-const { values } = scriptArgs("load:stack", USAGE, {
+const { values, fail, positiveInt } = scriptArgs("load:stack", USAGE, {
   devices: { type: "string", default: "200" },
   transport: { type: "string", default: "tls" },
 });
-const devices = Number(values.devices);
-if (!Number.isInteger(devices) || devices < 1) {
-  process.stderr.write("load:stack: --devices must be a positive integer\n");
-  process.exit(2);
-}
-if (values.transport !== "tls" && values.transport !== "plaintext") {
-  process.stderr.write("load:stack: --transport must be tls or plaintext\n");
-  process.exit(2);
-}
+const devices = positiveInt(values.devices, "--devices");
+if (values.transport !== "tls" && values.transport !== "plaintext") fail("--transport must be tls or plaintext");
 // The stack's servers, and k6 for the command line printed below, as `npm test` installs them.
 ensureTools(["postgresql", "nats-server", "k6"]);
 const stack = await startLocalStack({
